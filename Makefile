@@ -1,0 +1,32 @@
+# Every target sets itself up: `make validate` and `make test` work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+SOURCES ?= ../shared/sources
+
+.PHONY: validate test bench dictionary setup clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+validate: $(STAMP)
+	$(BIN)/opsledger validate datasets $(if $(wildcard $(SOURCES)),--sources $(SOURCES))
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_validate.py
+
+dictionary: $(STAMP)
+	$(BIN)/opsledger dictionary --write docs/data-dictionary.md
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,193 @@
+"""The ``opsledger`` command: thin typer wrappers over the library functions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="opsledger: validate, release and correct the dataset of operations against online child sexual exploitation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+correction_app = typer.Typer(help="Check, apply and revert change sets (corrections/).", no_args_is_help=True)
+app.add_typer(correction_app, name="correction")
+privacy_app = typer.Typer(help="Manage the hashed blocklist of person names.", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _default_sources() -> Path | None:
+    from opsledger.metadata import repo_root
+
+    p = repo_root().parent / "shared" / "sources"
+    return p if p.is_dir() else None
+
+
+def _fail(msg: str, code: int) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _read_names(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as exc:
+        _fail(f"{path}: cannot read names ({exc.strerror})", 2)
+
+
+@app.command()
+def validate(
+    data_dir: Annotated[Optional[Path], typer.Argument(help="Directory holding the tables (default: datasets/).")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Source archive for grounding (e.g. ../shared/sources).")] = None,
+    names: Annotated[Optional[Path], typer.Option(help="File of person names, one a line, for the privacy rule.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
+    schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
+) -> None:
+    """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
+    from opsledger.validate import validate as run
+
+    rep = run(data_dir, sources=sources, names=_read_names(names), cross=not schema_only)
+    if report is not None and not rep.unusable:
+        from opsledger.report_html import write_html
+
+        write_html(rep, report)
+    if format is Format.json:
+        typer.echo(rep.to_json())
+    elif rep.unusable:
+        typer.echo(f"error: {rep.unusable}", err=True)
+    else:
+        typer.echo(rep.text())
+    raise typer.Exit(rep.exit_code)
+
+
+@app.command()
+def show(
+    path: Annotated[Path, typer.Argument(help="A Parquet file.")],
+) -> None:
+    """Print a Parquet table as text, one row a line (use as git's diff text converter)."""
+    from opsledger.io import show as run
+
+    try:
+        sys.stdout.write(run(path))
+    except Exception as exc:  # any unreadable file
+        _fail(f"{path}: cannot read ({exc})", 2)
+
+
+@app.command()
+def dictionary(
+    write: Annotated[Optional[Path], typer.Option(help="Write to this file instead of printing.")] = None,
+) -> None:
+    """Print (or write) the data dictionary generated from schemas/."""
+    from opsledger.metadata import data_dictionary
+
+    text = data_dictionary()
+    if write:
+        from opsledger.util import write_text_atomic
+
+        write_text_atomic(write, text)
+    else:
+        typer.echo(text)
+
+
+@correction_app.command("check")
+def correction_check(
+    files: Annotated[list[Path], typer.Argument(help="Change-set files.")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Tables to apply to (default: datasets/).")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    format: Annotated[Format, typer.Option("--format")] = Format.text,
+) -> None:
+    """Apply change sets in memory, validate the result and print the row-level diff. Writes nothing."""
+    from opsledger.corrections import CorrectionError, check
+
+    worst = 0
+    out = []
+    for f in files:
+        try:
+            res = check(f, data_dir, sources or _default_sources())
+        except CorrectionError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            worst = max(worst, 2)
+            continue
+        except FileNotFoundError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            worst = max(worst, 2)
+            continue
+        worst = max(worst, res.report.exit_code)
+        out.append(res)
+        if format is Format.text:
+            typer.echo(f"# {f}: {len(res.diff)} change(s); validation exit {res.report.exit_code}")
+            typer.echo(res.diff_text())
+            if res.report.exit_code:
+                typer.echo(res.report.text(limit=30))
+    if format is Format.json:
+        typer.echo(json.dumps([r.as_dict() for r in out], indent=2, ensure_ascii=False, default=str))
+    raise typer.Exit(worst)
+
+
+@correction_app.command("apply")
+def correction_apply(
+    file: Annotated[Path, typer.Argument(help="A change-set file under corrections/.")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Tables to change (default: datasets/).")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+) -> None:
+    """Check, then write the tables atomically, log every change and move the file to corrections/applied/."""
+    from opsledger.corrections import CorrectionError, apply
+
+    try:
+        res = apply(file, data_dir, sources or _default_sources())
+    except (CorrectionError, FileNotFoundError) as exc:
+        _fail(str(exc), 1 if "would not validate" in str(exc) else 2)
+    typer.echo(f"applied {res.correction_id}: {len(res.log)} change(s) logged")
+    typer.echo(res.diff_text())
+
+
+@correction_app.command("revert")
+def correction_revert(
+    correction_id: Annotated[str, typer.Argument(help="The id of an applied change set.")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Tables (default: datasets/).")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    corrections_dir: Annotated[Optional[Path], typer.Option(help="Where to write the revert file (default: corrections/).")] = None,
+) -> None:
+    """Write and apply a new change set that restores the values an applied one changed."""
+    from opsledger.corrections import CorrectionError, revert
+
+    try:
+        res = revert(correction_id, data_dir, sources or _default_sources(), corrections_dir)
+    except (CorrectionError, FileNotFoundError) as exc:
+        _fail(str(exc), 1 if "would not validate" in str(exc) else 2)
+    typer.echo(f"reverted {correction_id} with {res.correction_id}: {len(res.log)} change(s) logged")
+
+
+@correction_app.command("schema")
+def correction_schema() -> None:
+    """Print the JSON Schema of a change-set file."""
+    from opsledger.corrections import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@privacy_app.command("hash")
+def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.")]) -> None:
+    """Print the blocklist line (SHA-256 of the normalised name) for each name."""
+    from opsledger.expectations import name_hash
+
+    for n in names:
+        typer.echo(name_hash(n))
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,403 @@
+"""Change sets: the one way curated data changes, with a source and a reason for every change.
+
+A change set is a YAML file under ``corrections/`` (see CONTRIBUTING.md and
+``corrections/changeset.schema.json``). :func:`check` applies it in memory and validates the result;
+:func:`apply` also writes the tables atomically, logs every change to the ``corrections`` table and
+moves the file to ``corrections/applied/``; :func:`revert` writes and applies the inverse change set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from opsledger import io as oio
+from opsledger.metadata import TABLES, repo_root, table
+from opsledger.reconcile import derive_all
+
+EDITABLE = [t for t in TABLES if t != "corrections"]
+
+
+class Change(BaseModel):
+    """One operation on one row. Every change cites a source."""
+
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["add", "update", "retire"]
+    table: str
+    key: str | None = None
+    row: dict[str, Any] | None = None
+    set: dict[str, Any] | None = None
+    expect: dict[str, Any] | None = None
+    source: str
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Change":
+        if self.table not in EDITABLE:
+            raise ValueError(f"table must be one of {EDITABLE}")
+        if self.op == "add":
+            if not self.row or self.key or self.set or self.expect:
+                raise ValueError("add takes `row` only (its key is inside the row)")
+        elif self.op == "update":
+            if not self.key or not self.set or self.expect is None or self.row:
+                raise ValueError("update takes `key`, `set` and `expect` (the values it replaces)")
+            if set(self.expect) != set(self.set):
+                raise ValueError("update: `expect` must name the same columns as `set`")
+        elif not self.key or self.row or self.set:
+            raise ValueError("retire takes `key` (and optionally `expect`)")
+        return self
+
+
+class ChangeSet(BaseModel):
+    """A reviewable change set: title, reason, optional contributor handle, and its changes."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    reason: str
+    contributor: str | None = None
+    changes: list[Change]
+
+
+class CorrectionError(Exception):
+    """A change set that cannot be applied; the message names file, line, table, key and column."""
+
+
+@dataclass
+class Result:
+    correction_id: str
+    tables: dict[str, pl.DataFrame]
+    log: pl.DataFrame
+    diff: list[dict] = field(default_factory=list)
+    report: Any = None  # the validation Report of the result, once checked
+
+    def diff_text(self) -> str:
+        """The row-level diff, one line a change."""
+        lines = []
+        for d in self.diff:
+            if d["change"] == "updated":
+                lines.append(f"~ {d['table']}[{d['key']}].{d['column']}: {_dump(d['old'])} -> {_dump(d['new'])}")
+            else:
+                sign = "+" if d["change"] == "added" else "-"
+                lines.append(f"{sign} {d['table']}[{d['key']}] {_dump(d['row'])}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "correction_id": self.correction_id,
+            "changes": [{k: _jsonable(v) if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()}
+                         for k, v in d.items()} for d in self.diff],
+            "validation": self.report.as_dict() if self.report else None,
+        }
+
+
+def json_schema() -> dict:
+    """JSON Schema of a change-set file (for editors)."""
+    schema = ChangeSet.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "opsledger change set"
+    return schema
+
+
+def _line_of_changes(text: str) -> list[int]:
+    """1-based line of each item of ``changes`` (for error messages)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for k, v in node.value:
+        if k.value == "changes" and isinstance(v, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in v.value]
+    return []
+
+
+def load(path: Path | str) -> ChangeSet:
+    """Parse and check the shape of a change-set file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CorrectionError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise CorrectionError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:
+        return ChangeSet.model_validate(raw)
+    except ValidationError as exc:
+        lines = _line_of_changes(text)
+        msgs = []
+        for err in exc.errors():
+            loc = err["loc"]
+            where = ""
+            if len(loc) >= 2 and loc[0] == "changes" and isinstance(loc[1], int) and loc[1] < len(lines):
+                where = f":{lines[loc[1]]}"
+            msgs.append(f"{path}{where}: field {'.'.join(map(str, loc))}: {err['msg']}")
+        raise CorrectionError("\n".join(msgs)) from None
+
+
+def _coerce(name: str, column: str, value: Any) -> Any:
+    """A YAML value as the column's Python type (dates from ISO strings)."""
+    if value is None:
+        return None
+    ftype = table(name).field(column).type
+    if ftype == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date") from None
+    if ftype == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if ftype == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if ftype == "string" and isinstance(value, str):
+        return value
+    if ftype == "date" and isinstance(value, dt.date):
+        return value
+    raise ValueError(f"{value!r} is not a {ftype}")
+
+
+def _jsonable(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, dt.date) else v
+
+
+def _dump(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return json.dumps({k: _jsonable(x) for k, x in v.items() if x is not None},
+                          ensure_ascii=False, sort_keys=True)
+    return json.dumps(_jsonable(v), ensure_ascii=False)
+
+
+def _loc(path: Path, lines: list[int], i: int) -> str:
+    return f"{path}:{lines[i]}" if i < len(lines) else str(path)
+
+
+def apply_in_memory(
+    changeset: ChangeSet,
+    tables: dict[str, pl.DataFrame],
+    path: Path,
+    archive: Path | None = None,
+    applied_at: str | None = None,
+) -> Result:
+    """Apply a change set to frames; raise :class:`CorrectionError` naming every problem."""
+    cid = path.stem
+    lines = _line_of_changes(path.read_text(encoding="utf-8")) if path.exists() else []
+    rows = {n: {r[table(n).key]: r for r in tables[n].iter_rows(named=True)} for n in EDITABLE}
+    known_sources = set(rows["sources"])
+    new_sources = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
+    errors, log, diff = [], [], []
+    for i, ch in enumerate(changeset.changes):
+        t = table(ch.table)
+        where = _loc(path, lines, i)
+        if ch.source not in known_sources | new_sources:
+            errors.append(f"{where}: table {ch.table}: source {ch.source!r} is neither in sources nor added by this file")
+            continue
+        if ch.op == "add":
+            key = ch.row.get(t.key)
+            unknown = [c for c in ch.row if c not in t.columns]
+            if unknown:
+                errors.append(f"{where}: table {ch.table}, key {key}: unknown column(s) {unknown}")
+                continue
+            if not isinstance(key, str):
+                errors.append(f"{where}: table {ch.table}: the row has no {t.key}")
+                continue
+            if key in rows[ch.table]:
+                errors.append(f"{where}: table {ch.table}, key {key}: a row with this key exists already")
+                continue
+            new = dict.fromkeys(t.columns)
+            try:
+                for c, v in ch.row.items():
+                    new[c] = _coerce(ch.table, c, v)
+            except ValueError as exc:
+                errors.append(f"{where}: table {ch.table}, key {key}, column {c}: {exc}")
+                continue
+            rows[ch.table][key] = new
+            log.append((ch, key, "*", None, _dump(new)))
+            diff.append({"table": ch.table, "key": key, "change": "added", "row": new})
+            continue
+        if ch.key not in rows[ch.table]:
+            errors.append(f"{where}: table {ch.table}, key {ch.key}: no such row")
+            continue
+        current = rows[ch.table][ch.key]
+        bad = False
+        for c, expected in (ch.expect or {}).items():
+            if c not in t.columns:
+                errors.append(f"{where}: table {ch.table}, key {ch.key}: unknown column {c!r}")
+                bad = True
+                continue
+            try:
+                exp = _coerce(ch.table, c, expected)
+            except ValueError as exc:
+                errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}")
+                bad = True
+                continue
+            if current[c] != exp:
+                errors.append(
+                    f"{where}: table {ch.table}, key {ch.key}, column {c}: expected old value "
+                    f"{_dump(exp)} but the data holds {_dump(current[c])} (changed since the file was written?)"
+                )
+                bad = True
+        if bad:
+            continue
+        if ch.op == "retire":
+            del rows[ch.table][ch.key]
+            log.append((ch, ch.key, "*", _dump(current), None))
+            diff.append({"table": ch.table, "key": ch.key, "change": "retired", "row": current})
+            continue
+        updated = dict(current)
+        try:
+            for c, v in ch.set.items():
+                if c == t.key:
+                    raise ValueError("a key cannot be updated; retire the row and add a new one")
+                updated[c] = _coerce(ch.table, c, v)
+        except ValueError as exc:
+            errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}")
+            continue
+        rows[ch.table][ch.key] = updated
+        for c in ch.set:
+            log.append((ch, ch.key, c, _dump(current[c]), _dump(updated[c])))
+            diff.append({"table": ch.table, "key": ch.key, "change": "updated", "column": c,
+                         "old": current[c], "new": updated[c]})
+    if errors:
+        raise CorrectionError("\n".join(errors))
+    out = {}
+    for n in EDITABLE:
+        schema = {f.name: tables[n].schema[f.name] for f in table(n).fields}
+        out[n] = pl.DataFrame(list(rows[n].values()), schema=schema, orient="row")
+    out = derive_all(out, archive)
+    when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        rel = str(path.resolve().relative_to(repo_root()))
+    except ValueError:
+        rel = path.name
+    log_rows = [
+        {
+            "log_id": f"{cid}.{n + 1:04d}", "correction_id": cid, "file": rel, "applied_at": when,
+            "action": ch.op, "table_name": ch.table, "row_key": key, "column_name": col,
+            "old_value": old, "new_value": new, "source_id": ch.source,
+            "reason": ch.reason or changeset.reason, "contributor": changeset.contributor,
+        }
+        for n, (ch, key, col, old, new) in enumerate(log)
+    ]
+    log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
+    out["corrections"] = pl.concat([tables["corrections"], log_df])
+    return Result(cid, out, log_df, diff)
+
+
+def _correction_id_ok(cid: str) -> bool:
+    return re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", cid) is not None
+
+
+def prepare(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None) -> Result:
+    """Load a change set and apply it to the tables of ``data_dir`` in memory."""
+    path = Path(path)
+    if not _correction_id_ok(path.stem):
+        raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
+    cs = load(path)
+    tables = oio.read_tables(data_dir)
+    done = set(tables["corrections"]["correction_id"].unique().to_list())
+    if path.stem in done:
+        raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
+    return apply_in_memory(cs, tables, path, archive)
+
+
+def check(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None) -> Result:
+    """Apply in memory and run the full validation on the result. Writes nothing."""
+    from opsledger.validate import validate_tables
+
+    res = prepare(path, data_dir, archive)
+    res.report = validate_tables(res.tables, sources=archive)
+    return res
+
+
+def apply(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None,
+          applied_dir: Path | str | None = None) -> Result:
+    """Check, then write the tables atomically, log, and move the file to ``applied/`` beside it."""
+    path = Path(path)
+    data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
+    res = check(path, data_dir, archive)
+    if res.report.exit_code != 0:
+        raise CorrectionError(
+            f"{path}: the data would not validate after this change set; nothing written:\n"
+            + res.report.text(limit=20)
+        )
+    applied = Path(applied_dir) if applied_dir else path.parent / "applied"
+    dest = applied / path.name
+    if dest.exists():
+        raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
+    oio.write_tables(res.tables, data_dir)
+    applied.mkdir(parents=True, exist_ok=True)
+    os.replace(path, dest)
+    return res
+
+
+def revert(correction_id: str, data_dir: Path | str | None = None, archive: Path | None = None,
+           corrections_dir: Path | str | None = None) -> Result:
+    """Write a change set that undoes ``correction_id`` (adds are retired, retirements re-added,
+    updates set back, each expecting the value the correction left) and apply it."""
+    data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
+    tables = oio.read_tables(data_dir)
+    log = tables["corrections"].filter(pl.col("correction_id") == correction_id)
+    if log.is_empty():
+        raise CorrectionError(f"no applied change set {correction_id!r} in the corrections log")
+    changes = []
+    for row in reversed(log.rows(named=True)):
+        t = table(row["table_name"])
+        if row["action"] == "add":
+            changes.append({"op": "retire", "table": row["table_name"], "key": row["row_key"],
+                            "source": row["source_id"]})
+        elif row["action"] == "retire":
+            old = json.loads(row["old_value"])
+            changes.append({"op": "add", "table": row["table_name"], "source": row["source_id"],
+                            "row": {c: old.get(c) for c in t.columns if c in old}})
+        else:
+            changes.append({"op": "update", "table": row["table_name"], "key": row["row_key"],
+                            "source": row["source_id"],
+                            "set": {row["column_name"]: _undump(row["old_value"])},
+                            "expect": {row["column_name"]: _undump(row["new_value"])}})
+    out_dir = Path(corrections_dir) if corrections_dir else repo_root() / "corrections"
+    n = 1
+    while (out_dir / f"revert-{correction_id}-{n}.yaml").exists() or \
+            (out_dir / "applied" / f"revert-{correction_id}-{n}.yaml").exists():
+        n += 1
+    path = out_dir / f"revert-{correction_id}-{n}.yaml"
+    doc = {"title": f"Revert {correction_id}", "reason": f"Restores the values {correction_id} changed.",
+           "contributor": None, "changes": changes}
+    from opsledger.util import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    try:
+        return apply(path, data_dir, archive)
+    except CorrectionError:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _undump(v: str | None) -> Any:
+    return None if v is None else json.loads(v)
+
+
+def init_empty(data_dir: Path | str) -> None:
+    """Create empty tables (for a new dataset or tests)."""
+    data_dir = Path(data_dir)
+    empty = {n: pl.DataFrame(schema=pl.from_arrow(table(n).arrow_schema().empty_table()).schema)
+             for n in TABLES}
+    oio.write_tables(empty, data_dir, keep_backup=False)
+
+
+__all__ = ["ChangeSet", "Change", "CorrectionError", "load", "prepare", "check", "apply", "revert",
+           "apply_in_memory", "json_schema", "init_empty"]

@@ -1,0 +1,605 @@
+"""The cross-source stage: great-expectations suites (``checks/suites/*.json``) run on derived frames.
+
+Each suite is a reviewable JSON file; each expectation's ``meta`` names its rule, severity, description
+and the *frame* it runs on. Frames are narrow polars frames built here from the tables (one row per
+thing checked, with ``row_key``, ``table``, ``sources`` and a plain ``detail``), handed to GX as pandas.
+GX decides pass or fail and returns the failing rows; this module turns them into findings, applies the
+acknowledgements in ``checks/acknowledgements.toml``, and flags acknowledgements that no longer match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tomllib
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+
+from opsledger.findings import Finding, Report, RuleRun
+from opsledger.metadata import repo_root, tables as declarations, vocabularies
+from opsledger.phrases import period_bounds
+from opsledger.reconcile import KEYS, archive_text, derive_all, phrase_frame
+
+CHECKS_DIR_ENV = "OPSLEDGER_CHECKS"
+WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
+
+#: Which target columns each claim target table accepts.
+TARGET_COLUMNS = {
+    "outcomes": {"value", "date"},
+    "statistics": {"value", "as_of"},
+    "participations": {"role", "date"},
+    "events": {"date"},
+    "operations": {"launched", "concluded", "announced"},
+}
+
+#: Timeline ranks: an item of lower rank may not start after an item of higher rank ends.
+TIMELINE_RANK = {"launched": 0, "victims_first_identified": 1, "arrest": 2, "sentence": 3, "announced": 4}
+
+
+def checks_dir() -> Path:
+    return Path(os.environ.get(CHECKS_DIR_ENV) or repo_root() / "checks")
+
+
+def load_suites(directory: Path | None = None) -> list[dict]:
+    directory = directory or checks_dir() / "suites"
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _join_sources(df: pl.DataFrame, key: str, claims: pl.DataFrame) -> pl.DataFrame:
+    srcs = claims.group_by("target_id").agg(
+        pl.col("source_id").unique().sort().str.join(",").alias("sources")
+    )
+    return df.join(srcs.rename({"target_id": key}), on=key, how="left").with_columns(
+        pl.col("sources").fill_null("")
+    )
+
+
+def _target_index(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """(target_table, target_id, target_operation, target_metric) of every row a claim can support."""
+    parts = []
+    for name, key in KEYS.items():
+        df = t[name]
+        op = pl.col("operation_id") if "operation_id" in df.columns else pl.col(key)
+        if name == "statistics":
+            op = pl.lit(None, pl.Utf8)
+        metric = pl.col("metric") if "metric" in df.columns else pl.lit(None, pl.Utf8)
+        parts.append(df.select(
+            pl.lit(name).alias("target_table"), pl.col(key).alias("target_id"),
+            op.alias("target_operation"), metric.alias("target_metric"),
+        ))
+    return pl.concat(parts)
+
+
+def frame_claim_targets(t) -> pl.DataFrame:
+    c = t["claims"]
+    idx = _target_index(t).with_columns(pl.lit(True).alias("target_exists"))
+    allowed = pl.DataFrame(
+        [(tt, col) for tt, cols in TARGET_COLUMNS.items() for col in cols],
+        schema={"target_table": pl.Utf8, "target_column": pl.Utf8}, orient="row",
+    ).with_columns(pl.lit(True).alias("column_ok"))
+    df = (
+        c.select("claim_id", "source_id", "operation_id", "target_table", "target_id", "target_column")
+        .join(idx, on=["target_table", "target_id"], how="left")
+        .join(allowed, on=["target_table", "target_column"], how="left")
+    )
+    is_stat = pl.col("target_table") == "statistics"
+    return df.select(
+        pl.col("claim_id").alias("row_key"),
+        pl.lit("claims").alias("table"),
+        pl.col("source_id").alias("sources"),
+        pl.col("target_exists").fill_null(False),
+        pl.col("column_ok").fill_null(False),
+        (is_stat | ~pl.col("target_exists").fill_null(False)
+         | (pl.col("operation_id").eq_missing(pl.col("target_operation")))).alias("operation_ok"),
+        (~is_stat | pl.col("operation_id").is_null()).alias("statistic_unattributed"),
+        pl.format("{} {}.{} (claim operation {}, target operation {})", pl.col("target_table"),
+                  pl.col("target_id"), pl.col("target_column"),
+                  pl.col("operation_id").fill_null("none"),
+                  pl.col("target_operation").fill_null("none")).alias("detail"),
+    )
+
+
+def frame_backing(t) -> pl.DataFrame:
+    c = t["claims"]
+    counts = c.group_by("target_table", "target_id", "target_column").agg(
+        pl.len().alias("n"), pl.col("source_id").unique().sort().str.join(",").alias("sources")
+    )
+    parts = []
+    needs = {"outcomes": ["value"], "statistics": ["value"], "participations": ["role"], "events": [None]}
+    for name, cols in needs.items():
+        key = KEYS[name]
+        for col in cols:
+            cc = counts.filter(pl.col("target_table") == name)
+            if col:
+                cc = cc.filter(pl.col("target_column") == col)
+            cc = cc.group_by("target_id").agg(pl.col("n").sum(), pl.col("sources").first())
+            parts.append(
+                t[name].select(pl.col(key).alias("target_id"))
+                .join(cc, on="target_id", how="left")
+                .select(pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"),
+                        pl.col("sources").fill_null(""), pl.col("n").fill_null(0).alias("n_claims"),
+                        pl.lit(f"claims for {col or 'any column'}").alias("detail"))
+            )
+    # dated fields of rows must rest on a date claim
+    for (name, col), (dcol, _p) in {
+        ("operations", "launched"): ("launched", None), ("operations", "concluded"): ("concluded", None),
+        ("operations", "announced"): ("announced", None), ("events", "date"): ("date", None),
+        ("participations", "date"): ("date", None), ("outcomes", "date"): ("date", None),
+        ("statistics", "as_of"): ("as_of", None),
+    }.items():
+        key = KEYS[name]
+        cc = counts.filter((pl.col("target_table") == name) & (pl.col("target_column") == col))
+        parts.append(
+            t[name].filter(pl.col(dcol).is_not_null()).select(pl.col(key).alias("target_id"))
+            .join(cc.select("target_id", "n", "sources"), on="target_id", how="left")
+            .select(pl.format("{}.{}", pl.col("target_id"), pl.lit(col)).alias("row_key"),
+                    pl.lit(name).alias("table"), pl.col("sources").fill_null(""),
+                    pl.col("n").fill_null(0).alias("n_claims"),
+                    pl.lit(f"{col} is set but no claim dates it").alias("detail"))
+        )
+    return pl.concat(parts)
+
+
+def frame_metric_scope(t) -> pl.DataFrame:
+    scope = {m: spec["applies_to"] for m, spec in vocabularies()["metric"].items()}
+    parts = []
+    for name, want in (("outcomes", "outcome"), ("statistics", "statistic")):
+        key = KEYS[name]
+        parts.append(t[name].select(
+            pl.col(key).alias("row_key"), pl.lit(name).alias("table"), pl.lit("").alias("sources"),
+            (pl.col("metric").replace_strict(scope, default="?") == want).alias("scope_ok"),
+            pl.format("metric {} is not an {} metric", pl.col("metric"), pl.lit(want)).alias("detail"),
+        ))
+    return pl.concat(parts)
+
+
+def _fmt(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.Utf8).fill_null("null")
+
+
+def frame_claims_derived(t, derived) -> pl.DataFrame:
+    stored, d = t["claims"], derived["claims"]
+    cols = ["metric", "unit", "qualifier", "low", "high", "date_low", "date_high",
+            "locator_paragraph", "locator_offset"]
+    joined = stored.select("claim_id", "source_id", "stated", *cols).join(
+        d.select("claim_id", *[pl.col(c).alias(f"{c}__d") for c in cols]), on="claim_id", how="left"
+    )
+    ph = phrase_frame(d).select("claim_id", "phrase_ok")
+    joined = joined.join(ph, on="claim_id", how="left")
+    diffs = [
+        pl.when(pl.col(c).eq_missing(pl.col(f"{c}__d"))).then(pl.lit(None, pl.Utf8))
+        .otherwise(pl.format("{} is {} but the phrase gives {}", pl.lit(c), _fmt(c), _fmt(f"{c}__d")))
+        for c in cols
+    ]
+    return joined.select(
+        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"),
+        pl.col("source_id").alias("sources"),
+        pl.col("phrase_ok").fill_null(False),
+        pl.concat_str(diffs, separator="; ", ignore_nulls=True).alias("_d"),
+        pl.col("stated"),
+    ).with_columns(
+        (pl.col("_d") == "").alias("matches"),
+        pl.when(pl.col("_d") == "").then(pl.format("phrase {} cannot be read", pl.col("stated")))
+        .otherwise(pl.format("{}: {}", pl.col("stated"), pl.col("_d"))).alias("detail"),
+    ).drop("_d", "stated")
+
+
+def frame_derived(t, derived) -> pl.DataFrame:
+    parts = []
+    spec = {
+        "outcomes": ["value", "value_low", "value_high", "unit", "status", "n_sources", "date", "date_precision"],
+        "statistics": ["value", "value_low", "value_high", "unit", "status", "n_sources", "as_of", "as_of_precision"],
+        "operations": ["launched", "launched_precision", "concluded", "concluded_precision",
+                       "announced", "announced_precision"],
+        "events": ["date", "date_precision"],
+        "participations": ["date", "date_precision"],
+        "sources": ["sha256"],
+    }
+    for name, cols in spec.items():
+        key = declarations()[name].key
+        j = t[name].select(key, *cols).join(
+            derived[name].select(key, *[pl.col(c).alias(f"{c}__d") for c in cols]), on=key, how="left"
+        )
+        diffs = [
+            pl.when(pl.col(c).eq_missing(pl.col(f"{c}__d"))).then(pl.lit(None, pl.Utf8))
+            .otherwise(pl.format("{} is {}, the claims give {}", pl.lit(c), _fmt(c), _fmt(f"{c}__d")))
+            for c in cols
+        ]
+        df = j.select(pl.col(key).alias("row_key"), pl.lit(name).alias("table"),
+                      pl.concat_str(diffs, separator="; ", ignore_nulls=True).alias("detail"))
+        if name != "sources":
+            df = _join_sources(df.rename({"row_key": key}), key, t["claims"]).rename({key: "row_key"})
+        else:
+            df = df.with_columns(pl.col("row_key").alias("sources"))
+        parts.append(df.with_columns((pl.col("detail") == "").alias("matches"))
+                     .select("row_key", "table", "sources", "matches", "detail"))
+    return pl.concat(parts)
+
+
+def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
+    c = t["claims"].filter(pl.col("target_column") == "value")
+    parts = []
+    for name in ("outcomes", "statistics"):
+        key = KEYS[name]
+        j = c.filter(pl.col("target_table") == name).join(
+            t[name].select(pl.col(key).alias("target_id"), "value"), on="target_id", how="inner"
+        )
+        parts.append(j.select(
+            pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"),
+            pl.col("source_id").alias("sources"),
+            (((pl.col("low").is_null() | (pl.col("value") >= pl.col("low")))
+              & (pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))))
+             | pl.col("target_id").is_in(list(acked_disputes))).fill_null(True).alias("inside"),
+            pl.format("value {} is outside claim {} ({}: {} to {})", pl.col("value"), pl.col("claim_id"),
+                      pl.col("stated"), _fmt("low"), _fmt("high")).alias("detail"),
+        ))
+    return pl.concat(parts)
+
+
+def frame_disputes(t) -> pl.DataFrame:
+    parts = []
+    for name in ("outcomes", "statistics"):
+        key = KEYS[name]
+        df = _join_sources(t[name].select(key, "status", "value_low", "value_high"), key, t["claims"])
+        parts.append(df.select(
+            pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
+            (pl.col("status") != "disputed").fill_null(True).alias("agree"),
+            pl.format("sources cannot all be right: together they allow {} to {}", _fmt("value_low"),
+                      _fmt("value_high")).alias("detail"),
+        ))
+    return pl.concat(parts)
+
+
+def _timeline_items(t) -> pl.DataFrame:
+    ops = t["operations"]
+    items = [
+        ops.select("operation_id", pl.format("{}.launched", "operation_id").alias("item"),
+                   pl.lit("launched").alias("stage"), pl.col("launched").alias("d"),
+                   pl.col("launched_precision").alias("p")),
+        ops.select("operation_id", pl.format("{}.announced", "operation_id").alias("item"),
+                   pl.lit("announced").alias("stage"), pl.col("announced").alias("d"),
+                   pl.col("announced_precision").alias("p")),
+        t["events"].filter(pl.col("kind").is_in(["victims_first_identified", "arrest"])).select(
+            "operation_id", pl.col("event_id").alias("item"), pl.col("kind").alias("stage"),
+            pl.col("date").alias("d"), pl.col("date_precision").alias("p")),
+        t["outcomes"].filter(pl.col("metric") == "sentence_months").select(
+            "operation_id", pl.col("outcome_id").alias("item"), pl.lit("sentence").alias("stage"),
+            pl.col("date").alias("d"), pl.col("date_precision").alias("p")),
+    ]
+    df = pl.concat(items).filter(pl.col("d").is_not_null())
+    bounds = [period_bounds(d, p) or (d, d) for d, p in df.select("d", "p").iter_rows()]
+    return df.with_columns(
+        pl.Series("lo", [b[0] for b in bounds], pl.Date),
+        pl.Series("hi", [b[1] for b in bounds], pl.Date),
+        pl.col("stage").replace_strict(TIMELINE_RANK).alias("rank"),
+    )
+
+
+def frame_timeline(t) -> pl.DataFrame:
+    items = _timeline_items(t)
+    pairs = items.join(items, on="operation_id", suffix="_b").filter(pl.col("rank") < pl.col("rank_b"))
+    return pairs.select(
+        pl.format("{}>{}", pl.col("item"), pl.col("item_b")).alias("row_key"),
+        pl.lit("operations").alias("table"), pl.lit("").alias("sources"),
+        (pl.col("lo") <= pl.col("hi_b")).alias("in_order"),
+        pl.format("{} ({} from {}) comes after {} ({} until {})", pl.col("item"), pl.col("stage"),
+                  pl.col("lo"), pl.col("item_b"), pl.col("stage_b"), pl.col("hi_b")).alias("detail"),
+    )
+
+
+def frame_claim_dates(t) -> pl.DataFrame:
+    src = t["sources"].filter(pl.col("published").is_not_null())
+    bounds = [period_bounds(d, p) or (d, d) for d, p in src.select("published", "published_precision").iter_rows()]
+    src = src.select("source_id", "published").with_columns(
+        pl.Series("pub_hi", [b[1] for b in bounds], pl.Date))
+    c = t["claims"].filter(pl.col("date_low").is_not_null()).join(src, on="source_id", how="inner")
+    return c.select(
+        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"),
+        pl.col("source_id").alias("sources"),
+        (pl.col("date_low") <= pl.col("pub_hi")).alias("before_publication"),
+        pl.format("{} ({}) is after the source's publication on {}", pl.col("stated"),
+                  pl.col("date_low"), pl.col("published")).alias("detail"),
+    )
+
+
+def frame_relations(t) -> pl.DataFrame:
+    o = t["outcomes"].filter(pl.col("country").is_null() & pl.col("offender_role").is_null())
+    wide = o.pivot(on="metric", index="operation_id", values="value", aggregate_function="first")
+    for m in ("accounts_referred", "accounts_identified", "countries_engaged", "countries_referred"):
+        if m not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(m))
+    return wide.select(
+        pl.col("operation_id").alias("row_key"), pl.lit("operations").alias("table"),
+        pl.lit("").alias("sources"),
+        (pl.col("accounts_referred") <= pl.col("accounts_identified")).fill_null(True)
+        .alias("referred_le_identified"),
+        (pl.col("countries_engaged") <= pl.col("countries_referred")).fill_null(True)
+        .alias("engaged_le_referred"),
+        pl.format("accounts referred {} vs identified {}; countries engaged {} vs referred {}",
+                  _fmt("accounts_referred"), _fmt("accounts_identified"),
+                  _fmt("countries_engaged"), _fmt("countries_referred")).alias("detail"),
+    )
+
+
+def frame_country_sums(t) -> pl.DataFrame:
+    o = t["outcomes"].filter(pl.col("offender_role").is_null())
+    per_country = o.filter(pl.col("country").is_not_null()).group_by("operation_id", "metric").agg(
+        pl.col("value_low").sum().alias("sum_low"))
+    totals = o.filter(pl.col("country").is_null()).select(
+        "operation_id", "metric", pl.col("outcome_id"), pl.col("value_high"))
+    j = per_country.join(totals, on=["operation_id", "metric"], how="inner")
+    return j.select(
+        pl.col("outcome_id").alias("row_key"), pl.lit("outcomes").alias("table"),
+        pl.lit("").alias("sources"),
+        (pl.col("sum_low") <= pl.col("value_high")).fill_null(True).alias("sum_le_total"),
+        pl.format("per-country rows add up to at least {}, the total allows at most {}",
+                  pl.col("sum_low"), _fmt("value_high")).alias("detail"),
+    )
+
+
+def frame_source_files(t, archive: Path) -> pl.DataFrame:
+    rows = []
+    for sid, fname, sha in t["sources"].filter(pl.col("archive_file").is_not_null()).select(
+            "source_id", "archive_file", "sha256").iter_rows():
+        got = archive_text(str(archive / fname))
+        if got is None:
+            rows.append((sid, False, f"{fname} is not in the archive {archive}"))
+        else:
+            rows.append((sid, got[1] == sha, f"sha256 is {sha}, the file {fname} has {got[1]}"))
+    return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "sha_ok": pl.Boolean, "detail": pl.Utf8},
+                        orient="row").with_columns(pl.lit("sources").alias("table"),
+                                                   pl.col("row_key").alias("sources"))
+
+
+def frame_claim_locators(t, archive: Path) -> pl.DataFrame:
+    files = dict(t["sources"].select("source_id", "archive_file").drop_nulls().iter_rows())
+    c = t["claims"].filter(pl.col("source_id").is_in(list(files)))
+    rows = []
+    for cid, sid, stated, off in c.select("claim_id", "source_id", "stated", "locator_offset").iter_rows():
+        got = archive_text(str(archive / files[sid]))
+        ok = bool(got) and off is not None and got[0].startswith(stated, off)
+        rows.append((cid, sid, ok, f"{stated!r} is not at offset {off} of {files[sid]}"))
+    return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "sources": pl.Utf8, "found": pl.Boolean,
+                                      "detail": pl.Utf8}, orient="row").with_columns(
+        pl.lit("claims").alias("table"))
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def normalise_name(text: str) -> str:
+    return " ".join(re.findall(WORD, unicodedata.normalize("NFKC", text).lower()))
+
+
+def name_hash(name: str) -> str:
+    return hashlib.sha256(normalise_name(name).encode("utf-8")).hexdigest()
+
+
+def load_blocklist(extra_names: list[str] | None = None) -> set[str]:
+    """SHA-256 hashes of normalised names: the committed blocklist plus any names given in clear."""
+    hashes = set()
+    path = checks_dir() / "privacy_blocklist.txt"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                hashes.add(line)
+    for n in extra_names or []:
+        if normalise_name(n):
+            hashes.add(name_hash(n))
+    return hashes
+
+
+def frame_string_cells(t, blocklist: set[str]) -> pl.DataFrame:
+    """One row per string cell that holds a blocklisted name of one to three words (plus one passing
+    row, so the expectation always has data). Words and word pairs are built in polars; only the
+    distinct n-grams are hashed."""
+    rows = []
+    for name, df in t.items():
+        key = declarations()[name].key
+        for col, dtype in df.schema.items():
+            if dtype != pl.Utf8 or df.height == 0:
+                continue
+            w = pl.col("v").str.to_lowercase().str.extract_all(WORD)
+            cells = df.select(pl.col(key).alias("k"), pl.col(col).alias("v")).drop_nulls("v").select(
+                "k", pl.concat_list(
+                    w,
+                    w.list.eval(pl.concat_str([pl.element(), pl.element().shift(-1)], separator=" ")),
+                    w.list.eval(pl.concat_str([pl.element(), pl.element().shift(-1),
+                                               pl.element().shift(-2)], separator=" ")),
+                ).list.drop_nulls().alias("g"),
+            )
+            grams = cells.get_column("g").explode().drop_nulls().unique().to_list()
+            flagged = [g for g in grams if _hash(g) in blocklist]
+            if not flagged:
+                continue
+            hit = cells.filter(pl.col("g").list.eval(pl.element().is_in(flagged)).list.any())
+            rows += [(k, name, "", False, f"column {col} contains a blocklisted person name")
+                     for k in hit.get_column("k").to_list()]
+    rows.append(("(all cells)", "*", "", True, "checked"))
+    return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "table": pl.Utf8, "sources": pl.Utf8,
+                                      "clean": pl.Boolean, "detail": pl.Utf8}, orient="row")
+
+
+_HASH_CACHE: dict[str, str] = {}
+
+
+def _hash(s: str) -> str:
+    h = _HASH_CACHE.get(s)
+    if h is None:
+        h = _HASH_CACHE[s] = hashlib.sha256(s.encode("utf-8")).hexdigest()
+    return h
+
+
+# --------------------------------------------------------------------------- GX runner
+
+
+def _gx_context():
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    return gx, ctx
+
+
+def run_gx(frames: dict[str, pl.DataFrame], suites: list[dict], parameters: dict,
+           skip: dict[str, str]) -> list[tuple[dict, bool, list[dict]]]:
+    """Run every expectation on its frame; returns (meta, success, failing rows)."""
+    gx, ctx = _gx_context()
+    ds = ctx.data_sources.add_pandas("opsledger")
+    by_frame: dict[str, list[dict]] = defaultdict(list)
+    for s in suites:
+        for e in s["expectations"]:
+            by_frame[e["meta"]["frame"]].append(e)
+    out = []
+    for frame, exps in by_frame.items():
+        todo = [e for e in exps if e["meta"]["rule"] not in skip]
+        if not todo:
+            continue
+        df = frames[frame]
+        asset = ds.add_dataframe_asset(frame)
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": df.to_pandas()})
+        suite = gx.ExpectationSuite(name=f"frame-{frame}", expectations=[
+            gx.expectations.registry.get_expectation_impl(e["type"])(**e["kwargs"], meta=e["meta"])
+            for e in todo
+        ])
+        index_cols = [c for c in ("row_key", "table", "sources", "detail") if c in df.columns]
+        res = batch.validate(suite, expectation_parameters=parameters, result_format={
+            "result_format": "COMPLETE", "unexpected_index_column_names": index_cols,
+            "partial_unexpected_count": 0, "return_unexpected_index_query": False,
+        })
+        for r in res.results:
+            meta = dict(r.expectation_config.meta)
+            rows = r.result.get("unexpected_index_list") or []
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                rows = [{"row_key": None, "table": frame,
+                         "detail": f"expectation failed to run: {r.exception_info.get('exception_message')}"}]
+            out.append((meta, bool(r.success), rows))
+    return out
+
+
+# --------------------------------------------------------------------------- acknowledgements
+
+
+def load_acknowledgements(path: Path | str | None = None) -> list[dict]:
+    path = Path(path) if path else checks_dir() / "acknowledgements.toml"
+    if not path.exists():
+        return []
+    with path.open("rb") as fh:
+        return tomllib.load(fh).get("ack", [])
+
+
+def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path | None = None,
+                     names: list[str] | None = None, acknowledgements=None, schema_ok: bool = True) -> None:
+    """Build the frames, run the suites, apply acknowledgements; add rules and findings to ``report``."""
+    suites = load_suites()
+    acks = load_acknowledgements(acknowledgements)
+    acked_disputes = {a["key"] for a in acks if a.get("rule") == "reconcile.not_disputed"}
+    skip: dict[str, str] = {}
+    if not schema_ok:
+        for s in suites:
+            for e in s["expectations"]:
+                skip[e["meta"]["rule"]] = "skipped: the schema stage failed, so cross-table results would mislead"
+        _record(report, suites, [], skip, acks, t)
+        return
+    derived = derive_all(t, sources)
+    frames = {
+        **{name: df.with_columns(pl.col(declarations()[name].key).alias("row_key"),
+                                 pl.lit(name).alias("table"), pl.lit("").alias("sources"),
+                                 pl.lit("").alias("detail"))
+           for name, df in t.items()},
+        "claim_targets": frame_claim_targets(t),
+        "backing": frame_backing(t),
+        "metric_scope": frame_metric_scope(t),
+        "claims_derived": frame_claims_derived(t, derived),
+        "derived": frame_derived(t, derived),
+        "value_inside": frame_value_inside(t, acked_disputes),
+        "disputes": frame_disputes(t),
+        "timeline": frame_timeline(t),
+        "claim_dates": frame_claim_dates(t),
+        "relations": frame_relations(t),
+        "country_sums": frame_country_sums(t),
+        "string_cells": frame_string_cells(t, load_blocklist(names)),
+    }
+    for name in list(t):  # a reference column with no values at all still needs a frame row
+        frames[name] = frames[name].select(pl.all())
+    if sources is None or not Path(sources).is_dir():
+        why = ("skipped: no source archive given (--sources DIR)" if sources is None
+               else f"skipped: source archive {sources} does not exist")
+        skip["grounding.sha256"] = skip["grounding.phrase_at_locator"] = why
+        # without the archive the locators cannot be re-derived, so do not compare them
+        frames["claims_derived"] = frame_claims_derived(t, {**derived, "claims": _keep_locators(derived["claims"], t["claims"])})
+        frames["derived"] = frame_derived(t, {**derived, "sources": t["sources"]})
+    else:
+        frames["source_files"] = frame_source_files(t, Path(sources))
+        frames["claim_locators"] = frame_claim_locators(t, Path(sources))
+    ids = {f"ids_{n}": t[n].get_column(declarations()[n].key).to_list() for n in t}
+    results = run_gx(frames, suites, ids, skip)
+    _record(report, suites, results, skip, acks, t, sources)
+
+
+def _keep_locators(derived_claims: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    keep = stored.select("claim_id", "locator_paragraph", "locator_offset")
+    return derived_claims.drop("locator_paragraph", "locator_offset").join(keep, on="claim_id", how="left") \
+        .select(stored.columns)
+
+
+def _record(report, suites, results, skip, acks, t, sources=None) -> None:
+    metas = {e["meta"]["rule"]: e["meta"] for s in suites for e in s["expectations"]}
+    runs = {r: RuleRun(r, "cross", m["severity"], m["description"]) for r, m in metas.items()}
+    for rule, why in skip.items():
+        runs[rule].status, runs[rule].detail = "skipped", why
+    ack_index = {(a["rule"], a.get("table"), a["key"]): a for a in acks}
+    used = set()
+    for meta, success, rows in results:
+        run = runs[meta["rule"]]
+        if success:
+            continue
+        findings = []
+        for row in rows:
+            sources_ = [s for s in str(row.get("sources") or "").split(",") if s]
+            f = Finding(meta["rule"], str(row.get("table") or meta["frame"]), row.get("row_key"),
+                        None, None, row.get("detail") or meta["description"], meta["severity"], sources_)
+            a = ack_index.get((f.rule, f.table, f.key))
+            if a:
+                f.acknowledged, f.reason = True, a["reason"]
+                used.add((f.rule, f.table, f.key))
+            findings.append(f)
+        report.findings.extend(findings)
+        if all(f.acknowledged for f in findings):
+            run.status = "acknowledged"
+        else:
+            run.status = "failed" if meta["severity"] == "error" else "warning"
+    # acknowledgements of disputes also cover the interval-agreement rule (it skips acknowledged disputes)
+    stale_rule = RuleRun("acknowledgements.not_stale", "cross", "error",
+                         "Every acknowledgement in checks/acknowledgements.toml still matches a finding.")
+    for a in acks:
+        k = (a["rule"], a.get("table"), a["key"])
+        if k in used or a["rule"] in skip:
+            continue
+        stale_rule.status = "failed"
+        report.findings.append(Finding(
+            "acknowledgements.not_stale", "acknowledgements", a["key"], None, a["rule"],
+            f"acknowledgement of {a['rule']} for {a.get('table')}[{a['key']}] matches no finding any more; remove it",
+            "error", list(a.get("sources", []))))
+    report.rules.extend(runs.values())
+    report.rules.append(stale_rule)
+    if sources is not None and Path(sources).is_dir():
+        not_archived = t["sources"].filter(pl.col("archive_file").is_null()).height
+        if not_archived:
+            report.rules.append(RuleRun(
+                "grounding.not_archived", "cross", "warning",
+                "Sources outside the archive cannot be grounded here.", status="skipped",
+                detail=f"skipped for {not_archived} sources that are not archived (cited by URL; not grounded)"))

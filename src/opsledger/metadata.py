@@ -1,0 +1,278 @@
+"""The one declaration of every table, read from ``schemas/``.
+
+``schemas/fields.toml`` declares each column once; ``schemas/<table>.toml`` lists a table's columns
+(by name, with per-table overrides), its primary key and its named table rules;
+``schemas/vocabularies.toml`` holds every controlled vocabulary. Everything else is derived from these
+objects: the Arrow schema (:func:`Table.arrow_schema`), the pandera schema
+(:mod:`opsledger.schema`), the data dictionary (:func:`data_dictionary`) and the Frictionless table
+schema (:func:`Table.table_schema`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pyarrow as pa
+
+#: Table names in dependency order (a table only references tables before it, or itself).
+TABLES = (
+    "sources",
+    "agencies",
+    "operations",
+    "participations",
+    "events",
+    "outcomes",
+    "statistics",
+    "claims",
+    "corrections",
+)
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "date": pa.date32(),
+}
+
+
+def schema_dir() -> Path:
+    """Where the declarations live: ``$OPSLEDGER_SCHEMAS``, the copy inside a wheel, or the repo's."""
+    if env := os.environ.get("OPSLEDGER_SCHEMAS"):
+        return Path(env)
+    bundled = Path(__file__).parent / "schemas"
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+def repo_root() -> Path:
+    return schema_dir().parent
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    pattern: str | None = None
+    vocabulary: str | None = None
+    references: str | None = None
+    iso_country: bool = False
+    precision: str | None = None
+    minimum: float | None = None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return ARROW_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    column: str
+    table: str
+    ref_column: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    description: str
+    primary_key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    unique: tuple[tuple[str, ...], ...] = ()
+    checks: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def key(self) -> str:
+        return self.primary_key[0]
+
+    @property
+    def foreign_keys(self) -> list[ForeignKey]:
+        fks = []
+        for f in self.fields:
+            if not f.references:  # empty string: no reference in this table
+                continue
+            table, col = f.references.split(".")
+            if table == self.name and col == f.name:
+                continue  # the table's own key
+            fks.append(ForeignKey(f.name, table, col))
+        return fks
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [
+                pa.field(
+                    f.name,
+                    f.arrow_type,
+                    nullable=not f.required,
+                    metadata={"description": f.description},
+                )
+                for f in self.fields
+            ],
+            metadata={"table": self.name, "description": self.description},
+        )
+
+    def table_schema(self) -> dict:
+        """Frictionless Table Schema for this table."""
+        vocab = vocabularies()
+        out_fields = []
+        for f in self.fields:
+            constraints: dict = {}
+            if f.required:
+                constraints["required"] = True
+            if f.name in self.primary_key and len(self.primary_key) == 1:
+                constraints["unique"] = True
+            if f.pattern:
+                constraints["pattern"] = f.pattern.removeprefix("^").removesuffix("$")
+            if f.vocabulary:
+                constraints["enum"] = sorted(vocab[f.vocabulary])
+            if f.minimum is not None:
+                constraints["minimum"] = f.minimum
+            entry = {"name": f.name, "type": f.type, "description": f.description}
+            if constraints:
+                entry["constraints"] = constraints
+            out_fields.append(entry)
+        schema = {
+            "fields": out_fields,
+            "primaryKey": list(self.primary_key),
+            "missingValues": [""],
+        }
+        fks = [
+            {"fields": [fk.column], "reference": {"resource": fk.table, "fields": [fk.ref_column]}}
+            for fk in self.foreign_keys
+        ]
+        if fks:
+            schema["foreignKeys"] = fks
+        return schema
+
+
+def _load_toml(path: Path) -> dict:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@functools.cache
+def _fields(directory: Path) -> dict[str, Field]:
+    raw = _load_toml(directory / "fields.toml")
+    return {name: Field(name=name, **spec) for name, spec in raw.items()}
+
+
+@functools.cache
+def _vocabularies(directory: Path) -> dict[str, dict]:
+    return _load_toml(directory / "vocabularies.toml")
+
+
+@functools.cache
+def _tables(directory: Path) -> dict[str, Table]:
+    fields = _fields(directory)
+    tables = {}
+    for name in TABLES:
+        raw = _load_toml(directory / f"{name}.toml")
+        cols = []
+        for entry in raw["fields"]:
+            entry = {"name": entry} if isinstance(entry, str) else dict(entry)
+            base = fields[entry.pop("name")]
+            cols.append(replace(base, **entry))
+        tables[name] = Table(
+            name=name,
+            title=raw["title"],
+            description=raw["description"],
+            primary_key=tuple(raw["primary_key"]),
+            fields=tuple(cols),
+            unique=tuple(tuple(u) for u in raw.get("unique", [])),
+            checks=tuple(raw.get("checks", [])),
+        )
+    return tables
+
+
+def vocabularies() -> dict[str, dict]:
+    """Every controlled vocabulary: ``{name: {term: definition-or-table}}``."""
+    return _vocabularies(schema_dir())
+
+
+def tables() -> dict[str, Table]:
+    """Every table declaration, in dependency order."""
+    return _tables(schema_dir())
+
+
+def table(name: str) -> Table:
+    try:
+        return tables()[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; tables are: {', '.join(TABLES)}") from None
+
+
+def metric_unit(metric: str) -> str:
+    return vocabularies()["metric"][metric]["unit"]
+
+
+def data_dictionary() -> str:
+    """The data dictionary (Markdown), generated from the declarations."""
+    vocab = vocabularies()
+    lines = [
+        "# Data dictionary",
+        "",
+        "<!-- Generated by `opsledger dictionary` from schemas/. Do not edit by hand. -->",
+        "",
+        "Every table is one Parquet file in `datasets/` (and in each release). Types are Arrow types.",
+        "Dates are `date32`: a date at month precision holds the month's first day, at year precision",
+        "1 January; the `*_precision` column beside it says which. Bounds (`low`, `high`, `value_low`,",
+        "`value_high`) are null where the sources set no bound.",
+        "",
+    ]
+    for t in tables().values():
+        lines += [f"## `{t.name}`: {t.title}", "", t.description, ""]
+        lines.append(f"Primary key: `{', '.join(t.primary_key)}`.")
+        for u in t.unique:
+            lines.append(f"Unique together: `{', '.join(u)}`.")
+        for fk in t.foreign_keys:
+            lines.append(f"`{fk.column}` references `{fk.table}.{fk.ref_column}`.")
+        if t.checks:
+            lines.append(f"Table rules: {', '.join(f'`{c}`' for c in t.checks)}.")
+        lines += ["", "| column | type | required | constraints | description |", "|---|---|---|---|---|"]
+        for f in t.fields:
+            cons = []
+            if f.pattern:
+                cons.append(f"pattern `{f.pattern}`")
+            if f.vocabulary:
+                cons.append(f"vocabulary `{f.vocabulary}`")
+            if f.iso_country:
+                cons.append("ISO 3166-1 alpha-2")
+            if f.minimum is not None:
+                cons.append(f">= {f.minimum:g}")
+            if f.precision:
+                cons.append(f"precision in `{f.precision}`")
+            lines.append(
+                f"| `{f.name}` | {f.arrow_type} | {'yes' if f.required else ''} | "
+                f"{'; '.join(cons)} | {f.description} |"
+            )
+        lines.append("")
+    lines += ["# Vocabularies", ""]
+    for vname, terms in vocab.items():
+        lines += [f"## Vocabulary: {vname}", ""]
+        if vname == "metric":
+            lines += ["| term | unit | applies to | definition |", "|---|---|---|---|"]
+            for term, spec in terms.items():
+                lines.append(f"| `{term}` | {spec['unit']} | {spec['applies_to']} | {spec['definition']} |")
+        else:
+            lines += ["| term | definition |", "|---|---|"]
+            for term, definition in terms.items():
+                lines.append(f"| `{term}` | {definition} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""Derive every computed column from the claims.
+
+Curators write claims (source, target, stated phrase) and skeleton rows; everything a claim implies is
+computed here and nowhere else:
+
+- claims: ``metric`` and ``unit`` (from the target row), ``qualifier``, ``low``, ``high``,
+  ``date_low``, ``date_high`` (from the phrase rules), and the locator in the archived text;
+- outcomes and statistics: ``value_low``/``value_high`` (intersection of the claims' intervals, or
+  their union when the intersection is empty and the row is disputed), ``value`` (the preferred
+  claim's figure kept inside the bounds), ``status``, ``n_sources``, and ``date``/``as_of``;
+- operations, events, participations: their dates from date claims;
+- sources: ``sha256`` of the archived file.
+
+The checks run :func:`derive_all` again and report every stored value that differs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from pathlib import Path
+
+import polars as pl
+
+from opsledger.metadata import metric_unit, vocabularies
+from opsledger.phrases import DATE_COLUMNS, PhraseError, derive, period
+
+#: Which source kinds are preferred when choosing the best value (lower first).
+SOURCE_PREFERENCE = {"official_release": 0, "social_media": 1, "news": 2}
+
+#: (table, target column) -> (date column, precision column) derived from date claims.
+DATE_TARGETS = {
+    ("operations", "launched"): ("launched", "launched_precision"),
+    ("operations", "concluded"): ("concluded", "concluded_precision"),
+    ("operations", "announced"): ("announced", "announced_precision"),
+    ("events", "date"): ("date", "date_precision"),
+    ("participations", "date"): ("date", "date_precision"),
+    ("outcomes", "date"): ("date", "date_precision"),
+    ("statistics", "as_of"): ("as_of", "as_of_precision"),
+}
+
+KEYS = {
+    "operations": "operation_id",
+    "events": "event_id",
+    "participations": "participation_id",
+    "outcomes": "outcome_id",
+    "statistics": "statistic_id",
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def _phrase(stated: str, target_column: str, unit: str | None):
+    try:
+        iv = derive(stated, target_column, unit)
+    except PhraseError:
+        return None
+    return (iv.qualifier, iv.low, iv.high, iv.date_low, iv.date_high, iv.nominal)
+
+
+def phrase_frame(claims: pl.DataFrame) -> pl.DataFrame:
+    """What each claim's phrase implies: one row per claim_id, with ``phrase_ok`` false when unreadable."""
+    uniq = claims.select("stated", "target_column", "unit").unique()
+    rows = []
+    for stated, col, unit in uniq.iter_rows():
+        res = _phrase(stated, col, unit)
+        rows.append((stated, col, unit, res is not None, *(res or (None,) * 6)))
+    derived = pl.DataFrame(
+        rows,
+        schema={
+            "stated": pl.Utf8, "target_column": pl.Utf8, "unit": pl.Utf8, "phrase_ok": pl.Boolean,
+            "d_qualifier": pl.Utf8, "d_low": pl.Float64, "d_high": pl.Float64,
+            "d_date_low": pl.Date, "d_date_high": pl.Date, "nominal": pl.Float64,
+        },
+        orient="row",
+    )
+    return claims.select("claim_id", "stated", "target_column", "unit").join(
+        derived, on=["stated", "target_column", "unit"], how="left", nulls_equal=True
+    )
+
+
+def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    claims = tables["claims"]
+    metrics = pl.concat(
+        [
+            tables["outcomes"].select(pl.lit("outcomes").alias("target_table"),
+                                      pl.col("outcome_id").alias("target_id"), "metric"),
+            tables["statistics"].select(pl.lit("statistics").alias("target_table"),
+                                        pl.col("statistic_id").alias("target_id"), "metric"),
+        ]
+    )
+    units = pl.DataFrame(
+        {"metric": list(vocabularies()["metric"]),
+         "unit": [metric_unit(m) for m in vocabularies()["metric"]]}
+    )
+    metrics = metrics.join(units, on="metric", how="left")
+    out = claims.drop("metric", "unit").join(metrics, on=["target_table", "target_id"], how="left")
+    # A claim that dates an outcome carries no metric or unit.
+    is_value = pl.col("target_column") == "value"
+    return out.with_columns(
+        pl.when(is_value).then(pl.col("metric")).otherwise(None).alias("metric"),
+        pl.when(is_value).then(pl.col("unit")).otherwise(None).alias("unit"),
+    ).select(claims.columns)
+
+
+def locate(text: str, stated: str, hint: int | None) -> tuple[int, int] | None:
+    """(paragraph, offset) of ``stated`` in text: at ``hint`` if it stands there, else its first place."""
+    if hint is not None and text.startswith(stated, hint):
+        offset = hint
+    else:
+        offset = text.find(stated)
+        if offset < 0:
+            return None
+    return _paragraph(text, offset), offset
+
+
+def _paragraph(text: str, offset: int) -> int:
+    """1-based count of non-blank lines up to and including the one holding offset."""
+    before = text[:offset]
+    last_nl = before.rfind("\n")
+    complete = before[: last_nl + 1] if last_nl >= 0 else ""
+    return sum(1 for line in complete.splitlines() if line.strip()) + 1
+
+
+@functools.lru_cache(maxsize=256)
+def archive_text(path: str) -> tuple[str, str] | None:
+    p = Path(path)
+    if not p.is_file():
+        return None
+    data = p.read_bytes()
+    return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
+
+
+def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None) -> pl.DataFrame:
+    claims = _claim_metric_unit(tables)
+    ph = phrase_frame(claims).select(
+        "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high"
+    )
+    claims = claims.join(ph, on="claim_id", how="left").with_columns(
+        pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
+        pl.col("d_low").alias("low"),
+        pl.col("d_high").alias("high"),
+        pl.col("d_date_low").alias("date_low"),
+        pl.col("d_date_high").alias("date_high"),
+    ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high")
+    if archive is not None:
+        files = tables["sources"].select("source_id", "archive_file").drop_nulls()
+        arch = dict(files.iter_rows())
+        located = claims.filter(pl.col("source_id").is_in(list(arch)))
+        updates = []
+        for cid, sid, stated, hint in located.select(
+            "claim_id", "source_id", "stated", "locator_offset"
+        ).iter_rows():
+            got = archive_text(str(Path(archive) / arch[sid]))
+            loc = locate(got[0], stated, hint) if got else None
+            if loc:
+                updates.append((cid, loc[0], loc[1]))
+        if updates:
+            upd = pl.DataFrame(updates, schema={"claim_id": pl.Utf8, "p": pl.Int64, "o": pl.Int64},
+                               orient="row")
+            claims = claims.join(upd, on="claim_id", how="left").with_columns(
+                pl.coalesce("p", "locator_paragraph").alias("locator_paragraph"),
+                pl.coalesce("o", "locator_offset").alias("locator_offset"),
+            ).drop("p", "o")
+    return claims.select(tables["claims"].columns)
+
+
+def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
+                      claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """value, value_low, value_high, status, n_sources of outcomes or statistics."""
+    nominal = phrase_frame(claims).select("claim_id", "nominal")
+    c = (
+        claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
+        .join(nominal, on="claim_id", how="left")
+        .join(sources.select("source_id", "kind"), on="source_id", how="left")
+        .with_columns(
+            pl.col("kind").replace_strict(SOURCE_PREFERENCE, default=9).alias("pref"),
+            (pl.col("high").fill_null(math.inf) - pl.col("low").fill_null(-math.inf)).alias("width"),
+        )
+    )
+    agg = (
+        c.sort(["pref", "width", "claim_id"])
+        .group_by("target_id", maintain_order=True)
+        .agg(
+            pl.col("low").max().alias("i_low"),
+            pl.col("high").min().alias("i_high"),
+            pl.col("low").min().alias("u_low"),
+            pl.col("high").max().alias("u_high"),
+            pl.col("low").null_count().alias("low_nulls"),
+            pl.col("high").null_count().alias("high_nulls"),
+            pl.col("source_id").n_unique().alias("n_sources"),
+            pl.col("nominal").first().alias("nominal"),
+            pl.col("low").first().alias("pref_low"),
+        )
+        .with_columns(
+            (pl.col("i_low").is_not_null() & pl.col("i_high").is_not_null()
+             & (pl.col("i_low") > pl.col("i_high"))).alias("empty")
+        )
+        .with_columns(
+            pl.when(pl.col("empty")).then(pl.when(pl.col("low_nulls") > 0).then(None)
+                                          .otherwise(pl.col("u_low")))
+            .otherwise(pl.col("i_low")).alias("value_low"),
+            pl.when(pl.col("empty")).then(pl.when(pl.col("high_nulls") > 0).then(None)
+                                          .otherwise(pl.col("u_high")))
+            .otherwise(pl.col("i_high")).alias("value_high"),
+            pl.when(pl.col("empty")).then(pl.lit("disputed"))
+            .when(pl.col("n_sources") >= 2).then(pl.lit("corroborated"))
+            .otherwise(pl.lit("single_source")).alias("status"),
+        )
+        .with_columns(
+            pl.coalesce("nominal", "pref_low", "value_low", "value_high")
+            .clip(pl.col("value_low"), pl.col("value_high")).alias("value")
+        )
+        .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "status",
+                pl.col("n_sources").cast(pl.Int64))
+    )
+    derived_cols = ["value", "value_low", "value_high", "status", "n_sources"]
+    out = target.join(agg, on=key, how="left", suffix="_d")
+    has = pl.col("status_d").is_not_null()
+    return out.with_columns(
+        [pl.when(has).then(pl.col(f"{c}_d")).otherwise(pl.col(c)).alias(c) for c in derived_cols]
+    ).select(target.columns)
+
+
+def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
+    key = KEYS[table_name]
+    for (tname, tcol), (dcol, pcol) in DATE_TARGETS.items():
+        if tname != table_name:
+            continue
+        c = claims.filter(
+            (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
+            & pl.col("date_low").is_not_null()
+        )
+        if c.is_empty():
+            continue
+        agg = c.group_by("target_id").agg(
+            pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi")
+        )
+        rows = []
+        for tid, lo, hi in agg.iter_rows():
+            if lo <= hi:
+                start, prec = period(lo, hi)
+                rows.append((tid, start, prec))
+        if not rows:
+            continue
+        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8}, orient="row")
+        target = target.join(d, on=key, how="left").with_columns(
+            pl.when(pl.col("_p").is_not_null()).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),
+            pl.when(pl.col("_p").is_not_null()).then(pl.col("_p")).otherwise(pl.col(pcol)).alias(pcol),
+        ).drop("_d", "_p")
+    return target
+
+
+def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
+    if archive is None:
+        return sources
+    sums = []
+    for sid, fname in sources.select("source_id", "archive_file").drop_nulls().iter_rows():
+        got = archive_text(str(Path(archive) / fname))
+        if got:
+            sums.append((sid, got[1]))
+    if not sums:
+        return sources
+    s = pl.DataFrame(sums, schema={"source_id": pl.Utf8, "_sha": pl.Utf8}, orient="row")
+    return sources.join(s, on="source_id", how="left").with_columns(
+        pl.coalesce("_sha", "sha256").alias("sha256")
+    ).select(sources.columns)
+
+
+def derive_all(tables: dict[str, pl.DataFrame], archive: Path | None = None) -> dict[str, pl.DataFrame]:
+    """Every derived column recomputed from the claims (and the archive, when given)."""
+    out = dict(tables)
+    out["sources"] = derive_sources(tables["sources"], archive)
+    out["claims"] = claims = derive_claims(tables, archive)
+    for name in ("outcomes", "statistics"):
+        df = _reconcile_values(tables[name], KEYS[name], name, claims, out["sources"])
+        units = {m: metric_unit(m) for m in vocabularies()["metric"]}
+        df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
+                             if df.height else pl.col("unit"))
+        out[name] = _reconcile_dates(df, name, claims)
+    for name in ("operations", "events", "participations"):
+        out[name] = _reconcile_dates(tables[name], name, claims)
+    return out
+
+
+__all__ = ["derive_all", "phrase_frame", "locate", "archive_text", "DATE_COLUMNS"]
