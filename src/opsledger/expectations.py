@@ -173,7 +173,7 @@ def frame_claims_derived(t, derived) -> pl.DataFrame:
     joined = stored.select("claim_id", "source_id", "stated", *cols).join(
         d.select("claim_id", *[pl.col(c).alias(f"{c}__d") for c in cols]), on="claim_id", how="left"
     )
-    ph = phrase_frame(d).select("claim_id", "phrase_ok")
+    ph = phrase_frame(d, t["sources"]).select("claim_id", "phrase_ok")
     joined = joined.join(ph, on="claim_id", how="left")
     diffs = [
         pl.when(pl.col(c).eq_missing(pl.col(f"{c}__d"))).then(pl.lit(None, pl.Utf8))

@@ -17,10 +17,6 @@ from dataclasses import dataclass
 
 from opsledger.metadata import schema_dir
 
-MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-
-
 class PhraseError(ValueError):
     """A stated phrase that the rules cannot read."""
 
@@ -42,57 +38,80 @@ def rules() -> dict:
         return tomllib.load(fh)
 
 
-def _hedge_table() -> list[tuple[str, str]]:
-    """(phrase, qualifier), longest phrase first."""
-    pairs = [(p, q) for q, spec in rules()["hedge"].items() for p in spec["phrases"]]
-    return sorted(pairs, key=lambda pq: -len(pq[0]))
+def language(lang: str | None) -> dict:
+    """The word tables of one language (English when the source's language is unknown)."""
+    langs = rules()["language"]
+    code = lang or "en"
+    if code not in langs:
+        raise PhraseError(f"no phrase rules for language {code!r} (add [language.{code}] to phrase_rules.toml)")
+    return langs[code]
 
 
 def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\u2011", "-").replace("\u00a0", " ")).strip().lower()
+    text = text.replace("\u2011", "-").replace("\u00a0", " ").replace("\u202f", " ")
+    return re.sub(r"\s+", " ", text).strip().lower()
 
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+def _alt(words) -> str:
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
 
 
-def _number(token: str) -> float | None:
-    words = rules()["number_word"]
-    if re.fullmatch(_NUM, token):
-        return float(token.replace(",", ""))
+@functools.cache
+def _number_pattern(lang: str) -> str:
+    L = language(lang)
+    dec = re.escape(L["decimal"])
+    grp = "".join(re.escape(g) for g in L["group"])
+    return rf"\d{{1,3}}(?:[{grp}]\d{{3}})+(?:{dec}\d+)?|\d+(?:{dec}\d+)?"
+
+
+def _number(token: str, lang: str) -> float | None:
+    L = language(lang)
+    if re.fullmatch(_number_pattern(lang), token):
+        for g in L["group"]:
+            if re.search(rf"{re.escape(g)}\d{{3}}(?!\d)", token):
+                token = token.replace(g, "")
+        return float(token.replace(L["decimal"], "."))
+    words = L.get("number_word", {})
     return float(words[token]) if token in words else None
 
 
-def _read_quantity(text: str) -> tuple[float, str | None, float, str]:
+def _read_quantity(text: str, lang: str) -> tuple[float, str | None, float, float]:
     """Read ``NUMBER [scale] [unit] [and NUMBER unit]`` at the start of text.
 
-    Returns (value in the phrase's base unit, unit, rounding slack, rest of text).
+    Returns (value in the phrase's base unit, unit, rounding slack of a coarse unit, half the last
+    stated digit of a scaled figure: 0.5 million for "2 million", 50,000 for "1.8 million").
     """
-    r = rules()
-    word_alt = "|".join(sorted(map(re.escape, r["number_word"]), key=len, reverse=True))
-    unit_alt = "|".join(sorted(map(re.escape, r["unit_word"]), key=len, reverse=True))
-    scale_alt = "|".join(r["scale"])
+    L = language(lang)
+    num = _number_pattern(lang)
+    words = L.get("number_word", {})
+    word_alt = _alt(words) or "(?!)"
+    unit_alt = _alt(L.get("unit_word", {})) or "(?!)"
+    scale_alt = _alt(L.get("scale", {})) or "(?!)"
     pat = re.compile(
-        rf"(?P<num>{_NUM}|(?:{word_alt})\b)(?:[ -](?P<scale>{scale_alt})\b)?"
-        rf"(?:[ -]?(?P<unit>{unit_alt})(?![a-z]))?"
+        rf"(?P<num>{num}|(?:{word_alt})\b)(?:[ -](?P<scale>{scale_alt})(?![a-zäöüß]))?"
+        rf"(?:[ -]?(?P<unit>{unit_alt})(?![a-zäöüß]))?"
     )
     m = pat.match(text)
-    if not m or _number(m["num"]) is None:
+    if not m or _number(m["num"], lang) is None:
         raise PhraseError(f"no figure at the start of {text!r}")
-    value = _number(m["num"]) * (r["scale"][m["scale"]] if m["scale"] else 1)
+    value = _number(m["num"], lang) * (L["scale"][m["scale"]] if m["scale"] else 1)
+    half_digit = 0.0
+    if m["scale"]:
+        decimals = len(m["num"].split(L["decimal"])[1]) if L["decimal"] in m["num"] else 0
+        half_digit = L["scale"][m["scale"]] * 10.0 ** -decimals / 2
     unit, slack = None, 0.0
     if m["unit"]:
-        unit, factor, slack = r["unit_word"][m["unit"]]
+        unit, factor, slack = L["unit_word"][m["unit"]]
         value *= factor
     rest = text[m.end():]
     # "40 years and three months": a second, finer part removes the coarse unit's rounding slack.
-    m2 = re.match(rf"\s*(?:and|,)\s*(?P<num>{_NUM}|(?:{word_alt})\b)[ -](?P<unit>{unit_alt})(?![a-z])", rest)
+    m2 = re.match(rf"\s*(?:and|und|y|e|et|,)\s*(?P<num>{num}|(?:{word_alt})\b)[ -](?P<unit>{unit_alt})(?![a-zäöüß])", rest)
     if m2 and unit is not None:
-        unit2, factor2, slack2 = r["unit_word"][m2["unit"]]
+        unit2, factor2, slack2 = L["unit_word"][m2["unit"]]
         if unit2 == unit:
-            value += _number(m2["num"]) * factor2
+            value += _number(m2["num"], lang) * factor2
             slack = slack2
-            rest = rest[m2.end():]
-    return value, unit, float(slack), rest
+    return value, unit, float(slack), half_digit
 
 
 def _round_down(x: float, step: float) -> float:
@@ -103,27 +122,38 @@ def _round_up(x: float, step: float) -> float:
     return round(math.ceil(x / step - 1e-9) * step, 6)
 
 
-def derive_number(stated: str, metric_unit: str) -> Interval:
+def _starts_with_phrase(text: str, phrase: str) -> bool:
+    return text.startswith(phrase) and (len(text) == len(phrase) or not text[len(phrase)].isalnum())
+
+
+def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Interval:
     """Interval that a numeric phrase allows, in ``metric_unit``."""
     r = rules()
+    L = language(lang)
+    lang = lang or "en"
     text = _normalise(stated)
     step = float(r["step"][metric_unit])
-    for phrase, (lo, hi) in sorted(r["magnitude"].items(), key=lambda kv: -len(kv[0])):
-        if text.startswith(phrase) and (len(text) == len(phrase) or not text[len(phrase)].isalnum()):
+    for phrase, (lo, hi) in sorted(L.get("magnitude", {}).items(), key=lambda kv: -len(kv[0])):
+        if _starts_with_phrase(text, phrase):
             if metric_unit != "count":
                 raise PhraseError(f"{stated!r}: words of magnitude only count things")
             return Interval("magnitude", float(lo), float(hi), nominal=None, unit=metric_unit)
     qualifier = "exact"
-    for phrase, q in _hedge_table():
+    for phrase, q in sorted(L.get("hedge", {}).items(), key=lambda kv: -len(kv[0])):
         if text.startswith(phrase + " "):
             qualifier, text = q, text[len(phrase) + 1:]
             break
-    value, unit, slack, _rest = _read_quantity(text)
+    value, unit, slack, half_digit = _read_quantity(text, lang)
     if unit is None:
         unit = "count" if metric_unit in ("count", "usd") else metric_unit
     if unit != metric_unit and not (unit == "count" and metric_unit == "usd"):
         raise PhraseError(f"{stated!r} is in {unit}, the metric counts {metric_unit}")
     spec = r["hedge"][qualifier]
+    if qualifier == "exact" and half_digit:
+        # a scaled figure ("1.8 million") is rounded to its last stated digit
+        low = _round_up(value - half_digit, step)
+        high = _round_down(value + half_digit, step) - step
+        return Interval(qualifier, low, high, nominal=value, unit=metric_unit)
     low = high = None
     if "low_factor" in spec:
         low = _round_down(value * spec["low_factor"] + spec.get("low_steps", 0) * step, step)
@@ -139,38 +169,47 @@ def _month_end(year: int, month: int) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def derive_date(stated: str) -> Interval:
+def derive_date(stated: str, lang: str | None = "en") -> Interval:
     """Interval of days that a date phrase allows."""
-    text = _normalise(stated).removeprefix("in ").removeprefix("on ")
-    month_alt = "|".join(sorted(MONTHS, key=len, reverse=True))
-    if m := re.fullmatch(rf"(\d{{1,2}}) ({month_alt})\.?,? (\d{{4}})", text):
-        d = dt.date(int(m[3]), MONTHS[m[2]], int(m[1]))
-        return Interval("day", date_low=d, date_high=d)
-    if m := re.fullmatch(rf"({month_alt})\.? (\d{{1,2}}),? (\d{{4}})", text):
-        d = dt.date(int(m[3]), MONTHS[m[1]], int(m[2]))
-        return Interval("day", date_low=d, date_high=d)
-    if m := re.fullmatch(rf"({month_alt})\.?,? (\d{{4}})", text):
-        y, mo = int(m[2]), MONTHS[m[1]]
+    L = language(lang)
+    months = L.get("month", {})
+    text = _normalise(stated)
+    text = re.sub(r"^(?:in|on|im|am|en|el|em|no|na|le|il|a)\s+", "", text)
+    month_alt = _alt(months) or "(?!)"
+    try:
+        if m := re.fullmatch(rf"(\d{{1,2}})\.? (?:de )?({month_alt})\.?,? (?:de )?(\d{{4}})", text):
+            d = dt.date(int(m[3]), months[m[2]], int(m[1]))
+            return Interval("day", date_low=d, date_high=d)
+        if m := re.fullmatch(rf"({month_alt})\.? (\d{{1,2}}),? (\d{{4}})", text):
+            d = dt.date(int(m[3]), months[m[1]], int(m[2]))
+            return Interval("day", date_low=d, date_high=d)
+        if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+            d = dt.date(int(m[1]), int(m[2]), int(m[3]))
+            return Interval("day", date_low=d, date_high=d)
+    except ValueError:
+        raise PhraseError(f"{stated!r} is not a calendar day") from None
+    if m := re.fullmatch(rf"({month_alt})\.?,? (?:de )?(\d{{4}})", text):
+        y, mo = int(m[2]), months[m[1]]
         return Interval("month", date_low=dt.date(y, mo, 1), date_high=_month_end(y, mo))
     if m := re.fullmatch(r"(\d{4})", text):
         y = int(m[1])
         return Interval("year", date_low=dt.date(y, 1, 1), date_high=dt.date(y, 12, 31))
-    parts = rules()["part_of_year"]
-    if m := re.fullmatch(rf"({'|'.join(parts)})[ -](\d{{4}})", text):
+    parts = L.get("part_of_year", {})
+    if parts and (m := re.fullmatch(rf"({_alt(parts)})[ -](?:of )?(\d{{4}})", text)):
         y, (a, b) = int(m[2]), parts[m[1]]
         return Interval("part_of_year", date_low=dt.date(y, a, 1), date_high=_month_end(y, b))
     return Interval("undated")
 
 
-def derive(stated: str, target_column: str, metric_unit: str | None) -> Interval:
-    """What a claim's phrase implies, given what the claim supports."""
+def derive(stated: str, target_column: str, metric_unit: str | None, lang: str | None = "en") -> Interval:
+    """What a claim's phrase implies, given what the claim supports and the source's language."""
     if target_column == "role":
         return Interval("evidence")
     if target_column in DATE_COLUMNS:
-        return derive_date(stated)
+        return derive_date(stated, lang)
     if metric_unit is None:
         raise PhraseError(f"{stated!r}: a figure needs a metric")
-    return derive_number(stated, metric_unit)
+    return derive_number(stated, metric_unit, lang)
 
 
 #: Claim target columns that hold dates.

@@ -50,33 +50,35 @@ KEYS = {
 
 
 @functools.lru_cache(maxsize=65536)
-def _phrase(stated: str, target_column: str, unit: str | None):
+def _phrase(stated: str, target_column: str, unit: str | None, lang: str | None):
     try:
-        iv = derive(stated, target_column, unit)
+        iv = derive(stated, target_column, unit, lang)
     except PhraseError:
         return None
     return (iv.qualifier, iv.low, iv.high, iv.date_low, iv.date_high, iv.nominal)
 
 
-def phrase_frame(claims: pl.DataFrame) -> pl.DataFrame:
-    """What each claim's phrase implies: one row per claim_id, with ``phrase_ok`` false when unreadable."""
-    uniq = claims.select("stated", "target_column", "unit").unique()
+def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """What each claim's phrase implies (read in its source's language): one row per claim_id, with
+    ``phrase_ok`` false when the rules cannot read it."""
+    keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
+        sources.select("source_id", "language"), on="source_id", how="left")
+    uniq = keyed.select("stated", "target_column", "unit", "language").unique()
     rows = []
-    for stated, col, unit in uniq.iter_rows():
-        res = _phrase(stated, col, unit)
-        rows.append((stated, col, unit, res is not None, *(res or (None,) * 6)))
+    for stated, col, unit, lang in uniq.iter_rows():
+        res = _phrase(stated, col, unit, lang)
+        rows.append((stated, col, unit, lang, res is not None, *(res or (None,) * 6)))
     derived = pl.DataFrame(
         rows,
         schema={
-            "stated": pl.Utf8, "target_column": pl.Utf8, "unit": pl.Utf8, "phrase_ok": pl.Boolean,
-            "d_qualifier": pl.Utf8, "d_low": pl.Float64, "d_high": pl.Float64,
+            "stated": pl.Utf8, "target_column": pl.Utf8, "unit": pl.Utf8, "language": pl.Utf8,
+            "phrase_ok": pl.Boolean, "d_qualifier": pl.Utf8, "d_low": pl.Float64, "d_high": pl.Float64,
             "d_date_low": pl.Date, "d_date_high": pl.Date, "nominal": pl.Float64,
         },
         orient="row",
     )
-    return claims.select("claim_id", "stated", "target_column", "unit").join(
-        derived, on=["stated", "target_column", "unit"], how="left", nulls_equal=True
-    )
+    return keyed.join(derived, on=["stated", "target_column", "unit", "language"], how="left",
+                      nulls_equal=True).drop("source_id", "language")
 
 
 def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -133,7 +135,7 @@ def archive_text(path: str) -> tuple[str, str] | None:
 
 def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None) -> pl.DataFrame:
     claims = _claim_metric_unit(tables)
-    ph = phrase_frame(claims).select(
+    ph = phrase_frame(claims, tables["sources"]).select(
         "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high"
     )
     claims = claims.join(ph, on="claim_id", how="left").with_columns(
@@ -168,7 +170,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None) -> pl.D
 def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
                       claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """value, value_low, value_high, status, n_sources of outcomes or statistics."""
-    nominal = phrase_frame(claims).select("claim_id", "nominal")
+    nominal = phrase_frame(claims, sources).select("claim_id", "nominal")
     c = (
         claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
         .join(nominal, on="claim_id", how="left")
