@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import tomllib
 import unicodedata
 from collections import defaultdict
@@ -455,7 +456,21 @@ def _gx_context():
 
 def run_gx(frames: dict[str, pl.DataFrame], suites: list[dict], parameters: dict,
            skip: dict[str, str]) -> list[tuple[dict, bool, list[dict]]]:
-    """Run every expectation on its frame; returns (meta, success, failing rows)."""
+    """Run every expectation on its frame; returns (meta, success, failing rows).
+
+    GX gets a private temporary directory for anything it might write, removed afterwards, so a run
+    leaves nothing in /tmp (and, in an ephemeral context, no ``gx/`` folder anywhere).
+    """
+    old = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="opsledger-gx-") as tmp:
+        tempfile.tempdir = tmp
+        try:
+            return _run_gx(frames, suites, parameters, skip)
+        finally:
+            tempfile.tempdir = old
+
+
+def _run_gx(frames, suites, parameters, skip):
     gx, ctx = _gx_context()
     ds = ctx.data_sources.add_pandas("opsledger")
     by_frame: dict[str, list[dict]] = defaultdict(list)
