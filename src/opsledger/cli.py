@@ -191,3 +191,7 @@ def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

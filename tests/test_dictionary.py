@@ -1,0 +1,67 @@
+"""Derived artifacts stay in step with the one declaration per table."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from opsledger.metadata import data_dictionary, table, tables, vocabularies
+from opsledger.schema import pandera_schema
+
+from conftest import REPO
+
+
+def test_data_dictionary_is_up_to_date():
+    committed = (REPO / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+    assert committed == data_dictionary(), "docs/data-dictionary.md is stale: run `make dictionary`"
+
+
+def test_every_column_documented():
+    for t in tables().values():
+        for f in t.fields:
+            assert f.description.strip(), f"{t.name}.{f.name} has no description"
+
+
+def test_arrow_and_pandera_derive_the_same_columns():
+    for name, t in tables().items():
+        assert t.arrow_schema().names == t.columns
+        assert list(pandera_schema(name).columns) == t.columns
+
+
+def test_vocabulary_metrics_have_definition_and_unit():
+    units = vocabularies()["unit"]
+    for term, spec in vocabularies()["metric"].items():
+        assert spec["definition"] and spec["unit"] in units and spec["applies_to"] in ("outcome", "statistic")
+
+
+def test_issue_metric_terms_present():
+    required = {"children_safeguarded", "victims_depicted", "victims_unidentified", "site_users",
+                "accounts_identified", "accounts_referred", "countries_referred", "countries_engaged",
+                "arrests", "offenders_prosecuted", "cases_investigated", "sentence_months",
+                "charges_pleaded", "youngest_victim_age_months"}
+    assert required <= set(vocabularies()["metric"])
+
+
+def test_referential_suite_covers_every_declared_foreign_key():
+    suite = json.loads((REPO / "checks" / "suites" / "referential.json").read_text())
+    rules = {e["meta"]["rule"] for e in suite["expectations"]}
+    for t in tables().values():
+        for fk in t.foreign_keys:
+            assert f"ref.{t.name}.{fk.column}" in rules
+
+
+def test_every_expectation_has_rule_severity_description():
+    for p in (REPO / "checks" / "suites").glob("*.json"):
+        for e in json.loads(p.read_text())["expectations"]:
+            m = e["meta"]
+            assert m["rule"] and m["severity"] in ("error", "warning") and m["description"] and m["frame"]
+
+
+def test_shipped_parquet_has_declared_arrow_schema():
+    import pyarrow.parquet as pq
+
+    for name in tables():
+        got = pq.read_schema(REPO / "datasets" / f"{name}.parquet")
+        want = table(name).arrow_schema()
+        assert [(f.name, f.type) for f in got] == [(f.name, f.type) for f in want]
