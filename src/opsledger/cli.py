@@ -53,6 +53,7 @@ def validate(
     data_dir: Annotated[Optional[Path], typer.Argument(help="Directory holding the tables (default: datasets/).")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="Source archive for grounding (e.g. ../shared/sources).")] = None,
     names: Annotated[Optional[Path], typer.Option(help="File of person names, one a line, for the privacy rule.")] = None,
+    acknowledgements: Annotated[Optional[Path], typer.Option(help="Acknowledgements file (default: checks/acknowledgements.toml).")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
     schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
@@ -60,7 +61,10 @@ def validate(
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
     from opsledger.validate import validate as run
 
-    rep = run(data_dir, sources=sources, names=_read_names(names), cross=not schema_only)
+    if acknowledgements is not None and not acknowledgements.is_file():
+        _fail(f"{acknowledgements}: no such acknowledgements file", 2)
+    rep = run(data_dir, sources=sources, names=_read_names(names), acknowledgements=acknowledgements,
+              cross=not schema_only)
     if report is not None and not rep.unusable:
         from opsledger.report_html import write_html
 

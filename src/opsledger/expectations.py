@@ -25,7 +25,7 @@ import polars as pl
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
 from opsledger.phrases import period_bounds
-from opsledger.reconcile import KEYS, archive_text, derive_all, phrase_frame
+from opsledger.reconcile import KEYS, archive_text, derive_all_with_phrases
 
 CHECKS_DIR_ENV = "OPSLEDGER_CHECKS"
 WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
@@ -167,14 +167,14 @@ def _fmt(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.Utf8).fill_null("null")
 
 
-def frame_claims_derived(t, derived) -> pl.DataFrame:
+def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
     stored, d = t["claims"], derived["claims"]
     cols = ["metric", "unit", "qualifier", "low", "high", "date_low", "date_high",
             "locator_paragraph", "locator_offset"]
     joined = stored.select("claim_id", "source_id", "stated", *cols).join(
         d.select("claim_id", *[pl.col(c).alias(f"{c}__d") for c in cols]), on="claim_id", how="left"
     )
-    ph = phrase_frame(d, t["sources"]).select("claim_id", "phrase_ok")
+    ph = phrases.select("claim_id", "phrase_ok")
     joined = joined.join(ph, on="claim_id", how="left")
     diffs = [
         pl.when(pl.col(c).eq_missing(pl.col(f"{c}__d"))).then(pl.lit(None, pl.Utf8))
@@ -402,30 +402,35 @@ def load_blocklist(extra_names: list[str] | None = None) -> set[str]:
 
 def frame_string_cells(t, blocklist: set[str]) -> pl.DataFrame:
     """One row per string cell that holds a blocklisted name of one to three words (plus one passing
-    row, so the expectation always has data). Words and word pairs are built in polars; only the
-    distinct n-grams are hashed."""
+    row, so the expectation always has data). Words and their pairs and triples are built in polars
+    over the distinct values of each column; only the distinct n-grams are hashed in Python."""
     rows = []
     for name, df in t.items():
         key = declarations()[name].key
         for col, dtype in df.schema.items():
             if dtype != pl.Utf8 or df.height == 0:
                 continue
-            w = pl.col("v").str.to_lowercase().str.extract_all(WORD)
-            cells = df.select(pl.col(key).alias("k"), pl.col(col).alias("v")).drop_nulls("v").select(
-                "k", pl.concat_list(
-                    w,
-                    w.list.eval(pl.concat_str([pl.element(), pl.element().shift(-1)], separator=" ")),
-                    w.list.eval(pl.concat_str([pl.element(), pl.element().shift(-1),
-                                               pl.element().shift(-2)], separator=" ")),
-                ).list.drop_nulls().alias("g"),
-            )
-            grams = cells.get_column("g").explode().drop_nulls().unique().to_list()
-            flagged = [g for g in grams if _hash(g) in blocklist]
+            vals = df.get_column(col).drop_nulls().unique().to_frame("v").with_row_index("i")
+            words = vals.select("i", pl.col("v").str.to_lowercase().str.extract_all(WORD).alias("w")) \
+                .explode("w").drop_nulls("w")
+            nxt = pl.col("w").shift(-1).over("i")
+            nxt2 = pl.col("w").shift(-2).over("i")
+            grams = words.select(
+                "i",
+                pl.concat_list(
+                    "w",
+                    pl.concat_str(["w", nxt], separator=" "),
+                    pl.concat_str(["w", nxt, nxt2], separator=" "),
+                ).alias("g"),
+            ).explode("g").drop_nulls("g")
+            distinct = grams.get_column("g").unique().to_list()
+            flagged = [g for g in distinct if _hash(g) in blocklist]
             if not flagged:
                 continue
-            hit = cells.filter(pl.col("g").list.eval(pl.element().is_in(flagged)).list.any())
-            rows += [(k, name, "", False, f"column {col} contains a blocklisted person name")
-                     for k in hit.get_column("k").to_list()]
+            bad_values = vals.join(grams.filter(pl.col("g").is_in(flagged)).select("i").unique(), on="i") \
+                .get_column("v")
+            hit = df.filter(pl.col(col).is_in(bad_values)).get_column(key).to_list()
+            rows += [(k, name, "", False, f"column {col} contains a blocklisted person name") for k in hit]
     rows.append(("(all cells)", "*", "", True, "checked"))
     return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "table": pl.Utf8, "sources": pl.Utf8,
                                       "clean": pl.Boolean, "detail": pl.Utf8}, orient="row")
@@ -529,7 +534,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
                 skip[e["meta"]["rule"]] = "skipped: the schema stage failed, so cross-table results would mislead"
         _record(report, suites, [], skip, acks, t)
         return
-    derived = derive_all(t, sources)
+    derived, phrases = derive_all_with_phrases(t, sources)
     frames = {
         **{name: df.with_columns(pl.col(declarations()[name].key).alias("row_key"),
                                  pl.lit(name).alias("table"), pl.lit("").alias("sources"),
@@ -538,7 +543,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "claim_targets": frame_claim_targets(t),
         "backing": frame_backing(t),
         "metric_scope": frame_metric_scope(t),
-        "claims_derived": frame_claims_derived(t, derived),
+        "claims_derived": frame_claims_derived(t, derived, phrases),
         "derived": frame_derived(t, derived),
         "value_inside": frame_value_inside(t, acked_disputes),
         "disputes": frame_disputes(t),
@@ -555,7 +560,8 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
                else f"skipped: source archive {sources} does not exist")
         skip["grounding.sha256"] = skip["grounding.phrase_at_locator"] = why
         # without the archive the locators cannot be re-derived, so do not compare them
-        frames["claims_derived"] = frame_claims_derived(t, {**derived, "claims": _keep_locators(derived["claims"], t["claims"])})
+        frames["claims_derived"] = frame_claims_derived(
+            t, {**derived, "claims": _keep_locators(derived["claims"], t["claims"])}, phrases)
         frames["derived"] = frame_derived(t, {**derived, "sources": t["sources"]})
     else:
         frames["source_files"] = frame_source_files(t, Path(sources))

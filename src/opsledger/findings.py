@@ -94,6 +94,7 @@ class Report:
             "exit_code": self.exit_code,
             "unusable": self.unusable,
             "summary": self.counts(),
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "rules": [asdict(r) for r in self.rules],
             "findings": [f.as_dict() for f in self.findings],
         }

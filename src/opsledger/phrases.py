@@ -57,6 +57,11 @@ def _alt(words) -> str:
 
 
 @functools.cache
+def _number_re(lang: str) -> re.Pattern:
+    return re.compile(_number_pattern(lang))
+
+
+@functools.cache
 def _number_pattern(lang: str) -> str:
     L = language(lang)
     dec = re.escape(L["decimal"])
@@ -66,13 +71,38 @@ def _number_pattern(lang: str) -> str:
 
 def _number(token: str, lang: str) -> float | None:
     L = language(lang)
-    if re.fullmatch(_number_pattern(lang), token):
+    if _number_re(lang).fullmatch(token):
         for g in L["group"]:
             if re.search(rf"{re.escape(g)}\d{{3}}(?!\d)", token):
                 token = token.replace(g, "")
         return float(token.replace(L["decimal"], "."))
     words = L.get("number_word", {})
     return float(words[token]) if token in words else None
+
+
+@functools.cache
+def _quantity_patterns(lang: str) -> tuple[re.Pattern, re.Pattern]:
+    L = language(lang)
+    num = _number_pattern(lang)
+    word_alt = _alt(L.get("number_word", {})) or "(?!)"
+    unit_alt = _alt(L.get("unit_word", {})) or "(?!)"
+    scale_alt = _alt(L.get("scale", {})) or "(?!)"
+    first = re.compile(
+        rf"(?P<num>{num}|(?:{word_alt})\b)(?:[ -](?P<scale>{scale_alt})(?![a-zäöüß]))?"
+        rf"(?:[ -]?(?P<unit>{unit_alt})(?![a-zäöüß]))?"
+    )
+    second = re.compile(
+        rf"\s*(?:and|und|y|e|et|,)\s*(?P<num>{num}|(?:{word_alt})\b)[ -](?P<unit>{unit_alt})(?![a-zäöüß])"
+    )
+    return first, second
+
+
+@functools.cache
+def _hedges(lang: str) -> tuple[list[tuple[str, str]], list[tuple[str, tuple[int, int]]]]:
+    L = language(lang)
+    hedges = sorted(L.get("hedge", {}).items(), key=lambda kv: -len(kv[0]))
+    mags = sorted(L.get("magnitude", {}).items(), key=lambda kv: -len(kv[0]))
+    return hedges, mags
 
 
 def _read_quantity(text: str, lang: str) -> tuple[float, str | None, float, float]:
@@ -82,15 +112,7 @@ def _read_quantity(text: str, lang: str) -> tuple[float, str | None, float, floa
     stated digit of a scaled figure: 0.5 million for "2 million", 50,000 for "1.8 million").
     """
     L = language(lang)
-    num = _number_pattern(lang)
-    words = L.get("number_word", {})
-    word_alt = _alt(words) or "(?!)"
-    unit_alt = _alt(L.get("unit_word", {})) or "(?!)"
-    scale_alt = _alt(L.get("scale", {})) or "(?!)"
-    pat = re.compile(
-        rf"(?P<num>{num}|(?:{word_alt})\b)(?:[ -](?P<scale>{scale_alt})(?![a-zäöüß]))?"
-        rf"(?:[ -]?(?P<unit>{unit_alt})(?![a-zäöüß]))?"
-    )
+    pat, pat2 = _quantity_patterns(lang)
     m = pat.match(text)
     if not m or _number(m["num"], lang) is None:
         raise PhraseError(f"no figure at the start of {text!r}")
@@ -105,7 +127,7 @@ def _read_quantity(text: str, lang: str) -> tuple[float, str | None, float, floa
         value *= factor
     rest = text[m.end():]
     # "40 years and three months": a second, finer part removes the coarse unit's rounding slack.
-    m2 = re.match(rf"\s*(?:and|und|y|e|et|,)\s*(?P<num>{num}|(?:{word_alt})\b)[ -](?P<unit>{unit_alt})(?![a-zäöüß])", rest)
+    m2 = pat2.match(rest)
     if m2 and unit is not None:
         unit2, factor2, slack2 = L["unit_word"][m2["unit"]]
         if unit2 == unit:
@@ -133,13 +155,14 @@ def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Int
     lang = lang or "en"
     text = _normalise(stated)
     step = float(r["step"][metric_unit])
-    for phrase, (lo, hi) in sorted(L.get("magnitude", {}).items(), key=lambda kv: -len(kv[0])):
+    hedges, mags = _hedges(lang)
+    for phrase, (lo, hi) in mags:
         if _starts_with_phrase(text, phrase):
             if metric_unit != "count":
                 raise PhraseError(f"{stated!r}: words of magnitude only count things")
             return Interval("magnitude", float(lo), float(hi), nominal=None, unit=metric_unit)
     qualifier = "exact"
-    for phrase, q in sorted(L.get("hedge", {}).items(), key=lambda kv: -len(kv[0])):
+    for phrase, q in hedges:
         if text.startswith(phrase + " "):
             qualifier, text = q, text[len(phrase) + 1:]
             break

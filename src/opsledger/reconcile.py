@@ -133,9 +133,12 @@ def archive_text(path: str) -> tuple[str, str] | None:
     return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
 
 
-def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None) -> pl.DataFrame:
+def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
+                  phrases: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Claims with every derived column filled, and the phrase frame they were derived from."""
     claims = _claim_metric_unit(tables)
-    ph = phrase_frame(claims, tables["sources"]).select(
+    phrases = phrase_frame(claims, tables["sources"]) if phrases is None else phrases
+    ph = phrases.select(
         "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high"
     )
     claims = claims.join(ph, on="claim_id", how="left").with_columns(
@@ -164,13 +167,13 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None) -> pl.D
                 pl.coalesce("p", "locator_paragraph").alias("locator_paragraph"),
                 pl.coalesce("o", "locator_offset").alias("locator_offset"),
             ).drop("p", "o")
-    return claims.select(tables["claims"].columns)
+    return claims.select(tables["claims"].columns), phrases
 
 
 def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
-                      claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+                      claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame) -> pl.DataFrame:
     """value, value_low, value_high, status, n_sources of outcomes or statistics."""
-    nominal = phrase_frame(claims, sources).select("claim_id", "nominal")
+    nominal = phrases.select("claim_id", "nominal")
     c = (
         claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
         .join(nominal, on="claim_id", how="left")
@@ -271,18 +274,25 @@ def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
 
 def derive_all(tables: dict[str, pl.DataFrame], archive: Path | None = None) -> dict[str, pl.DataFrame]:
     """Every derived column recomputed from the claims (and the archive, when given)."""
+    return derive_all_with_phrases(tables, archive)[0]
+
+
+def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | None = None
+                            ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """:func:`derive_all`, also returning what each claim's phrase implies (``phrase_frame``)."""
     out = dict(tables)
     out["sources"] = derive_sources(tables["sources"], archive)
-    out["claims"] = claims = derive_claims(tables, archive)
+    claims, phrases = derive_claims(tables, archive)
+    out["claims"] = claims
     for name in ("outcomes", "statistics"):
-        df = _reconcile_values(tables[name], KEYS[name], name, claims, out["sources"])
+        df = _reconcile_values(tables[name], KEYS[name], name, claims, out["sources"], phrases)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
                              if df.height else pl.col("unit"))
         out[name] = _reconcile_dates(df, name, claims)
     for name in ("operations", "events", "participations"):
         out[name] = _reconcile_dates(tables[name], name, claims)
-    return out
+    return out, phrases
 
 
 __all__ = ["derive_all", "phrase_frame", "locate", "archive_text", "DATE_COLUMNS"]

@@ -1,0 +1,101 @@
+"""Benchmark `opsledger validate` end to end (`make bench`).
+
+For the shipped data and synthetic datasets of 10k, 100k and 1M claims (benchmarks/synthetic.py), each
+measured in a fresh process (so every import counts):
+
+- floor: reading every table with pyarrow (the least any validation must do);
+- schema: `opsledger validate --schema-only` (pandera);
+- full: `opsledger validate` (schema + great-expectations cross-source stage);
+  the stage times inside it come from the report's own timings.
+
+Prints wall time and peak memory (max RSS) with ratios against the floor measured in the same run.
+Writes only inside --work (default: a temporary directory, removed afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FLOOR = (
+    "import sys, pathlib, pyarrow.parquet as pq\n"
+    "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.parquet')): pq.read_table(p)\n"
+)
+
+
+def run(args: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB, stdout) of one child process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def measure(name: str, data: Path, sources: Path | None, acks: Path | None, repeat: int) -> dict:
+    exe = [sys.executable, "-m", "opsledger.cli", "validate", str(data)]
+    extra = (["--sources", str(sources)] if sources else []) + (["--acknowledgements", str(acks)] if acks else [])
+    best = {}
+    for _ in range(repeat):
+        fw, fm, _ = run([sys.executable, "-c", FLOOR, str(data)])
+        sw, sm, _ = run(exe + ["--schema-only"] + extra)
+        ww, wm, out = run(exe + ["--format", "json"] + extra)
+        doc = json.loads(out)
+        row = {"floor_s": fw, "floor_mib": fm, "schema_s": sw, "schema_mib": sm, "full_s": ww, "full_mib": wm,
+               "stage_schema_s": doc["timings_s"].get("schema", 0), "stage_cross_s": doc["timings_s"].get("cross", 0),
+               "exit": doc["exit_code"], "claims": None}
+        if not best or row["full_s"] < best["full_s"]:
+            best = row
+    best["name"] = name
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="synthetic claim counts")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per dataset (best is kept)")
+    ap.add_argument("--work", type=Path, help="where synthetic data is written (default: a temp dir)")
+    a = ap.parse_args()
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from synthetic import generate
+
+    from opsledger import io as oio
+
+    work = a.work or Path(tempfile.mkdtemp(prefix="opsledger-bench-"))
+    try:
+        acks = work / "no-acknowledgements.toml"
+        acks.parent.mkdir(parents=True, exist_ok=True)
+        acks.write_text("")
+        archive = REPO.parent / "shared" / "sources"
+        rows = [measure("shipped", REPO / "datasets", archive if archive.is_dir() else None, None, max(a.repeat, 3))]
+        for n in (int(x) for x in a.sizes.split(",") if x):
+            d = work / f"synthetic-{n}"
+            t = generate(n)
+            oio.write_tables(t, d, keep_backup=False)
+            r = measure(f"{n:,} claims", d, None, acks, a.repeat)
+            r["claims"] = t["claims"].height
+            rows.append(r)
+    finally:
+        if a.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print("| data | claims | floor: pyarrow read | schema stage (process) | full validate (process) | in-process schema / cross | full vs floor | exit |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['claims'] or 'shipped'} | {r['floor_s']:.2f} s, {r['floor_mib']:.0f} MiB "
+              f"| {r['schema_s']:.2f} s, {r['schema_mib']:.0f} MiB | {r['full_s']:.2f} s, {r['full_mib']:.0f} MiB "
+              f"| {r['stage_schema_s']:.2f} s / {r['stage_cross_s']:.2f} s "
+              f"| {r['full_s'] / r['floor_s']:.1f}x time, {r['full_mib'] / r['floor_mib']:.1f}x memory | {r['exit']} |")
+
+
+if __name__ == "__main__":
+    main()
