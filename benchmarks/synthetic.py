@@ -39,7 +39,7 @@ def empty(table_name: str, n: int, /, **cols) -> pl.DataFrame:
 
 def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     rng = np.random.default_rng(seed)
-    n_ops = max(1, n_claims // 100)
+    n_ops = max(1, n_claims // 102)
     per_op_outcomes = 20 if n_claims >= 100 else max(1, n_claims // 5)
     n_out = n_ops * per_op_outcomes
     n_src = 50
@@ -67,7 +67,7 @@ def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     base = np.arange(n_out) - len(METRICS)
     truth = np.where(is_country, np.maximum(truth[np.clip(base, 0, None)] // 10, 1), truth)
     # claims: 5 per outcome (value), plus one launch date per operation and one role claim
-    k = max(1, (n_claims - 2 * n_ops) // n_out)
+    k = 5
     rows_target, rows_src, rows_stated = [], [], []
     hedges = ["{n}", "over {lo}", "nearly {hi}", "at least {lo}", "approximately {n}"]
     for j in range(k):

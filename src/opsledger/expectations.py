@@ -413,8 +413,10 @@ def frame_string_cells(t, blocklist: set[str]) -> pl.DataFrame:
             vals = df.get_column(col).drop_nulls().unique().to_frame("v").with_row_index("i")
             words = vals.select("i", pl.col("v").str.to_lowercase().str.extract_all(WORD).alias("w")) \
                 .explode("w").drop_nulls("w")
-            nxt = pl.col("w").shift(-1).over("i")
-            nxt2 = pl.col("w").shift(-2).over("i")
+            same1 = pl.col("i").shift(-1) == pl.col("i")
+            same2 = pl.col("i").shift(-2) == pl.col("i")
+            nxt = pl.when(same1).then(pl.col("w").shift(-1))
+            nxt2 = pl.when(same2).then(pl.col("w").shift(-2))
             grams = words.select(
                 "i",
                 pl.concat_list(
@@ -487,22 +489,26 @@ def _run_gx(frames, suites, parameters, skip):
         todo = [e for e in exps if e["meta"]["rule"] not in skip]
         if not todo:
             continue
-        df = frames[frame]
+        full = frames[frame].with_row_index("_rid")
+        # GX sees only the row id and the columns its expectations read; the key, sources and the
+        # plain-language detail of the (few) failing rows are looked up afterwards.
+        cols = sorted({e["kwargs"]["column"] for e in todo})
         asset = ds.add_dataframe_asset(frame)
         batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
-            batch_parameters={"dataframe": df.to_pandas()})
+            batch_parameters={"dataframe": full.select("_rid", *cols).to_pandas()})
         suite = gx.ExpectationSuite(name=f"frame-{frame}", expectations=[
             gx.expectations.registry.get_expectation_impl(e["type"])(**e["kwargs"], meta=e["meta"])
             for e in todo
         ])
-        index_cols = [c for c in ("row_key", "table", "sources", "detail") if c in df.columns]
         res = batch.validate(suite, expectation_parameters=parameters, result_format={
-            "result_format": "COMPLETE", "unexpected_index_column_names": index_cols,
+            "result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"],
             "partial_unexpected_count": 0, "return_unexpected_index_query": False,
         })
         for r in res.results:
             meta = dict(r.expectation_config.meta)
-            rows = r.result.get("unexpected_index_list") or []
+            rids = [int(x["_rid"]) for x in (r.result.get("unexpected_index_list") or [])]
+            info = [c for c in ("row_key", "table", "sources", "detail") if c in full.columns]
+            rows = full.filter(pl.col("_rid").is_in(rids)).select(info).to_dicts() if rids else []
             if r.exception_info and r.exception_info.get("raised_exception"):
                 rows = [{"row_key": None, "table": frame,
                          "detail": f"expectation failed to run: {r.exception_info.get('exception_message')}"}]
@@ -536,9 +542,9 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         return
     derived, phrases = derive_all_with_phrases(t, sources)
     frames = {
-        **{name: df.with_columns(pl.col(declarations()[name].key).alias("row_key"),
-                                 pl.lit(name).alias("table"), pl.lit("").alias("sources"),
-                                 pl.lit("").alias("detail"))
+        **{name: df.select(pl.col(declarations()[name].key).alias("row_key"),
+                           *[fk.column for fk in declarations()[name].foreign_keys],
+                           pl.lit(name).alias("table"), pl.lit("").alias("sources"))
            for name, df in t.items()},
         "claim_targets": frame_claim_targets(t),
         "backing": frame_backing(t),
@@ -553,8 +559,6 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "country_sums": frame_country_sums(t),
         "string_cells": frame_string_cells(t, load_blocklist(names)),
     }
-    for name in list(t):  # a reference column with no values at all still needs a frame row
-        frames[name] = frames[name].select(pl.all())
     if sources is None or not Path(sources).is_dir():
         why = ("skipped: no source archive given (--sources DIR)" if sources is None
                else f"skipped: source archive {sources} does not exist")
