@@ -88,6 +88,8 @@ ADJUST: dict[str, list[dict]] = {
              drop="'another hundred or so' (with a misspelt article) is " + NOT_A_FIGURE),
         dict(source="tyden-2016-daylight", stated="ve 207",
              drop="the phrase starts with a preposition ('in 207'); " + NOT_A_FIGURE),
+        *[dict(source=s, stated=p, drop="the phrase rules have no number word for a bare 'a' ('a year')")
+          for s, p in [("swissinfo-2016-daylight", "over a year"), ("straitstimes-2016-daylight", "more than a year")]],
     ],
     "delego": [
         dict(source="cnet-2011-delego", stated="20 to 30 years", drop=RANGE_ACROSS),
@@ -170,7 +172,9 @@ ADJUST: dict[str, list[dict]] = {
     ],
     "narsil": [
         dict(source="novinite-2023-08-07-narsil", stated="a brother and sister",
-             drop="the rules would read 'a' as one; the phrase counts two people but has no number"),
+             drop="the phrase counts two people but contains no number the rules can read"),
+        dict(source="novinite-2023-08-07-narsil", stated="a 34-year-old man",
+             drop="the phrase rules have no number word for a bare 'a' (one man)"),
         dict(source="interpol-2023-narsil-es", stated="En 2010", about="iwol_created",
              drop="the year a list was created is a date, not a statistic's value"),
         dict(source="occrp-2023-08-07-narsil", stated="created in 2010", about="iwol_created",
@@ -189,6 +193,18 @@ ADJUST: dict[str, list[dict]] = {
                why="suspects in Scotland only, a subset of the UK list")
           for s, p in [("communitycare-2003-ore-pressure", "350 suspects"),
                        ("scotsman-ore-scotland-fails", "some 350 people")]],
+        dict(source="dailymail-2002-ore-swoop", stated="More than 30 people",
+             set={"offender_role": "suspect arrested on the first day of raids"},
+             why="arrests on one day, not the UK total"),
+        dict(source="dailymail-2002-ore-swoop", stated="around 50 houses and flats",
+             set={"offender_role": "suspect searched on the first day of raids"},
+             why="searches on one day, not the UK total"),
+        dict(source="bbc-2002-12-17-ore-police-held", stated="34 men",
+             set={"offender_role": "suspect arrested in the London-area raids of 17 December 2002"},
+             why="arrests in one area on one day, not the UK total"),
+        dict(source="bbc-2002-12-17-ore-police-held", stated="45 search warrants",
+             set={"offender_role": "suspect searched in the London-area raids of 17 December 2002"},
+             why="searches in one area on one day, not the UK total"),
         dict(source="scotsman-ore-scotland-fails", stated="some 2,000 UK subscribers",
              set={"offender_role": "UK subscriber selected for follow-up"},
              why="the part of the UK list reportedly chosen for pursuit, not the list itself"),
@@ -284,6 +300,16 @@ ROW_NOTES: dict[str, str] = {
     "spade.arrests.ca": "Arrests in Canada (Ontario plus the rest of Canada).",
     "tantalio.customer_countries": "Countries in which the groups' users were identified.",
     "tantalio.countries_with_arrests": "Countries in which arrests were made.",
+    "kidflix.site_users": ("Most sources give about 1.8 million users who registered at least once; one commentary "
+                           "page quotes the Bamberg prosecutors as putting the platform's users at about 190,000. "
+                           "The derived value follows the narrowest claim; read the claims."),
+    "narsil.countries_engaged": ("Two sources give 27 participating countries; one gives 195, which is INTERPOL's "
+                                 "whole membership. The derived value follows the first narrow claim; read the claims."),
+    "ore.arrests.gb": "Cumulative UK arrests, reported at different dates from early 2003 to April 2004.",
+    "pacifier.takedown": ("Europol dates the seizure of the site to December 2014; a US-focused source gives "
+                          "20 February 2015 for the server seizure. The dates conflict, so none is derived."),
+    "rescue": ("Sources date the start differently (2007 for the Australian investigation, 2008 for the "
+               "UK side), so no launch date is derived."),
     "welcome_to_video.images_seized": ("One source counts the site's 250,000 items as images; every other "
                                        "source calls them videos. Kept as stated."),
 }

@@ -107,6 +107,55 @@ def dictionary(
         typer.echo(text)
 
 
+@app.command()
+def release(
+    version: Annotated[str, typer.Argument(help="Semantic version, e.g. 0.1.0.")],
+    to: Annotated[Optional[str], typer.Option("--to", help="Store: a directory or fsspec URL (default: releases/).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Tables to release (default: datasets/).")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Release date (default: today).")] = None,
+) -> None:
+    """Publish an immutable, checksummed release (refused unless validation passes)."""
+    from opsledger.publish import ReleaseError, release as run
+
+    try:
+        res = run(version, to, data_dir, sources or _default_sources(), date=date)
+    except ReleaseError as exc:
+        _fail(str(exc), 1)
+    typer.echo(f"released {res.version} to {res.path} ({res.bump} change)")
+
+
+@app.command()
+def versions(
+    store: Annotated[Optional[str], typer.Option("--store", help="Store (default: releases/).")] = None,
+) -> None:
+    """List the versions a store holds."""
+    from opsledger.publish import versions as run
+
+    rows = run(store)
+    if not rows:
+        typer.echo("no releases")
+    for v in rows:
+        mark = "latest" if v["latest"] else ""
+        typer.echo(f"{v['version']}\t{v['date']}\t{v['manifest_sha256'][:12]}\t{mark}".rstrip())
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="A version, `latest`, or a directory of tables.")],
+    new: Annotated[str, typer.Argument(help="A version, `latest`, or a directory of tables (e.g. datasets).")],
+    store: Annotated[Optional[str], typer.Option("--store", help="Store (default: releases/).")] = None,
+) -> None:
+    """Print the row-level changes between two releases (or a release and working data)."""
+    from opsledger.io import UnusableInput
+    from opsledger.publish import ChecksumError, ReleaseError, diff_tables, diff_text, resolve
+
+    try:
+        typer.echo(diff_text(diff_tables(resolve(old, store), resolve(new, store))))
+    except (ReleaseError, ChecksumError, UnusableInput) as exc:
+        _fail(str(exc), 2)
+
+
 @correction_app.command("check")
 def correction_check(
     files: Annotated[list[Path], typer.Argument(help="Change-set files.")],

@@ -1,0 +1,179 @@
+"""Releases: immutable, deterministic, verifiable; loading refuses damaged files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from opsledger import publish
+from opsledger.publish import ChecksumError, ReleaseError, load, release, versions
+
+from conftest import ARCHIVE, REPO, set_cell
+
+SOURCES = ARCHIVE if ARCHIVE.is_dir() else None
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    return tmp_path / "store"
+
+
+def test_first_release_is_complete_and_verifiable(store):
+    res = release("0.1.0", store, sources=SOURCES, date="2026-11-23")
+    d = store / "0.1.0"
+    names = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()}
+    assert {"datapackage.json", "SHA256SUMS", "CHANGELOG.md", "validation.json", "validation.html",
+            "DATASHEET.md", "tables/claims.parquet", "tables/corrections.parquet"} <= names
+    subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=d, check=True)
+    fl = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
+    p = subprocess.run([fl, "validate", "datapackage.json"], cwd=d, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-3000:]
+    idx = json.loads((store / "index.json").read_text())
+    assert idx["latest"] == "0.1.0" and idx["versions"][0]["date"] == "2026-11-23"
+    dp = json.loads((d / "datapackage.json").read_text())
+    claims = [r for r in dp["resources"] if r["name"] == "claims"][0]
+    assert claims["schema"]["primaryKey"] == ["claim_id"] and claims["sha256"] and claims["size"] > 0
+    assert any(f["name"] == "qualifier" and "enum" in f.get("constraints", {}) for f in claims["schema"]["fields"])
+    assert "deliberately excluded" in (d / "DATASHEET.md").read_text().lower()
+    assert res.bump == "patch"
+
+
+def test_release_again_is_refused(store):
+    release("0.1.0", store, sources=SOURCES)
+    before = sorted(p.as_posix() for p in store.rglob("*"))
+    with pytest.raises(ReleaseError, match="never overwritten"):
+        release("0.1.0", store, sources=SOURCES)
+    assert sorted(p.as_posix() for p in store.rglob("*")) == before
+
+
+@pytest.mark.parametrize("bad", ["../x", "1.0", "v1.0.0", "1.0.0/../../x", "", "01.0.0"])
+def test_invalid_versions(store, bad):
+    with pytest.raises(ReleaseError, match="not a version"):
+        release(bad, store, sources=SOURCES)
+    assert not store.exists() or not any(store.iterdir())
+
+
+def test_refused_when_validation_fails(store, data):
+    set_cell(data, "agencies", "th-dsi", "country", "XX")
+    with pytest.raises(ReleaseError, match="does not validate"):
+        release("0.1.0", store, data_dir=data, sources=SOURCES)
+    assert not (store / "0.1.0").exists()
+
+
+def test_deterministic_bytes(tmp_path):
+    a = release("0.1.0", tmp_path / "a", sources=SOURCES, date="2026-11-23")
+    b = release("0.1.0", tmp_path / "b", sources=SOURCES, date="2026-11-23")
+    for name, digest in a.files.items():
+        if name.startswith("tables/") or name in ("datapackage.json", "schema.json"):
+            assert b.files[name] == digest, name
+
+
+def test_second_release_changelog_lists_exactly_the_change(store, data):
+    release("0.1.0", store, data_dir=data, sources=SOURCES)
+    set_cell(data, "agencies", "europol", "note", "Changed note for the test.")
+    release("0.1.1", store, data_dir=data, sources=SOURCES)
+    log = (store / "0.1.1" / "CHANGELOG.md").read_text()
+    entry = log.split("## 0.1.0")[0]
+    assert "### agencies: 0 added, 1 changed, 0 removed" in entry
+    assert "changed `europol`.`note`" in entry and "Changed note for the test." in entry
+    assert entry.count("### ") == 1
+    assert "## 0.1.0" in log  # the history is kept
+    assert [v["version"] for v in versions(store)] == ["0.1.0", "0.1.1"]
+
+
+def test_version_must_increase(store):
+    release("0.2.0", store, sources=SOURCES)
+    with pytest.raises(ReleaseError, match="not above"):
+        release("0.1.5", store, sources=SOURCES)
+
+
+def test_breaking_schema_change_needs_a_major_bump(store):
+    release("0.1.0", store, sources=SOURCES)
+    # pretend the previous release had a vocabulary term and a column that the schema no longer has
+    sig = json.loads((store / "0.1.0" / "schema.json").read_text())
+    sig["vocabularies"]["role"].append("retired_role")
+    sig["tables"]["agencies"]["old_column"] = "string"
+    (store / "0.1.0" / "schema.json").write_text(json.dumps(sig))
+    with pytest.raises(ReleaseError, match="needs a major bump"):
+        release("0.2.0", store, sources=SOURCES)
+    with pytest.raises(ReleaseError, match="needs a major bump"):
+        release("0.1.1", store, sources=SOURCES)
+    assert release("1.0.0", store, sources=SOURCES).bump == "major"
+
+
+def test_added_term_needs_a_minor_bump():
+    old = publish.schema_signature()
+    new = json.loads(json.dumps(old))
+    new["vocabularies"]["role"].append("new_role")
+    assert publish.required_bump(old, new)[0] == "minor"
+    assert publish.required_bump(old, old)[0] == "patch"
+    new["tables"]["agencies"]["agency_id"] = "integer"
+    assert publish.required_bump(old, new)[0] == "major"
+
+
+def test_interrupted_release_leaves_previous_state(store, monkeypatch):
+    release("0.1.0", store, sources=SOURCES)
+    index_before = (store / "index.json").read_bytes()
+    import fsspec.implementations.local as local
+
+    def boom(self, *a, **k):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(local.LocalFileSystem, "mv", boom)
+    with pytest.raises(KeyboardInterrupt):
+        release("0.1.1", store, sources=SOURCES)
+    monkeypatch.undo()
+    assert sorted(p.name for p in store.iterdir()) == ["0.1.0", "index.json"]
+    assert (store / "index.json").read_bytes() == index_before
+
+
+def test_load_verifies_and_refuses_a_flipped_byte(store):
+    release("0.1.0", store, sources=SOURCES)
+    t = load("outcomes", store=store)
+    assert t.num_rows > 0 and "value_low" in t.column_names
+    assert isinstance(load("outcomes", "0.1.0", store, as_="polars"), pl.DataFrame)
+    assert load("outcomes", store=store, as_="pandas").shape[0] == t.num_rows
+    p = store / "0.1.0" / "tables" / "outcomes.parquet"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    p.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match="outcomes.parquet"):
+        load("outcomes", store=store)
+
+
+def test_load_refuses_truncated(store):
+    release("0.1.0", store, sources=SOURCES)
+    p = store / "0.1.0" / "tables" / "claims.parquet"
+    p.write_bytes(p.read_bytes()[:-10])
+    with pytest.raises(ChecksumError, match="claims.parquet"):
+        load("claims", store=store)
+
+
+def test_fsspec_url_store(tmp_path):
+    url = f"file://{tmp_path / 'urlstore'}"
+    release("0.1.0", url, sources=SOURCES)
+    assert load("operations", store=url).num_rows >= 2
+
+
+def test_diff_between_release_and_working_data(store, data):
+    release("0.1.0", store, data_dir=data, sources=SOURCES)
+    set_cell(data, "agencies", "europol", "note", "x")
+    text = publish.diff_text(publish.diff_tables(publish.resolve("0.1.0", store), publish.resolve(str(data), store)))
+    assert "changed `europol`.`note`" in text
+
+
+def test_readme_loading_examples_run(store):
+    """The README's loading examples (pandas, polars, DuckDB) run against a real release."""
+    release("0.1.0", store, sources=SOURCES)
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- example: loading -->")[1].split("```python")[1].split("```")[0]
+    code = block.replace('STORE = "releases"', f'STORE = {str(store)!r}')
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert ns["outcomes_pd"].shape[0] == ns["outcomes_pl"].height == ns["n_duckdb"]
