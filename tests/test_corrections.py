@@ -1,0 +1,172 @@
+"""Change sets: check, apply with an audit trail, revert; every bad input refused with nothing written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from opsledger import io as oio
+from opsledger.cli import app
+from opsledger.corrections import CorrectionError, apply, check, json_schema, load, revert
+
+from conftest import ARCHIVE, REPO, read, set_cell
+
+SOURCES = ARCHIVE if ARCHIVE.is_dir() else None
+runner = CliRunner()
+
+PHRASE_FIX = {
+    "title": "Round the Australian report's phrase",
+    "contributor": "tester",
+    "reason": "test",
+    "changes": [{
+        "op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
+        "expect": {"stated": "40 years and three months"}, "set": {"stated": "40 years"},
+        "source": "interpol-blackwrist-release",
+    }],
+}
+
+
+def write_cs(dirpath: Path, name: str, doc: dict) -> Path:
+    p = dirpath / "corrections" / f"{name}.yaml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return p
+
+
+def snapshot(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.glob("*.parquet"))}
+
+
+def content(d: Path) -> dict[str, list]:
+    t = oio.read_tables(d)
+    return {n: df.rows() for n, df in t.items() if n != "corrections"}
+
+
+def test_json_schema_file_is_current():
+    committed = json.loads((REPO / "corrections" / "changeset.schema.json").read_text())
+    assert committed == json_schema()
+
+
+def test_check_apply_log_revert(tmp_path, data):
+    original = content(data)
+    cs = write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX)
+    before = snapshot(data)
+    res = check(cs, data, SOURCES)
+    assert res.report.exit_code == 0, res.report.text()
+    assert res.diff_text().count("\n") == 0 and "stated" in res.diff_text()  # a one-row diff
+    assert snapshot(data) == before  # check writes nothing
+    apply(cs, data, SOURCES)
+    assert not cs.exists() and (cs.parent / "applied" / cs.name).exists()
+    log = read(data, "corrections").filter(pl.col("correction_id") == "0500-round-sentence")
+    row = log.row(0, named=True)
+    assert (row["table_name"], row["row_key"], row["column_name"]) == (
+        "claims", "blackwrist.sentence.second-site-administrator.s000", "stated")
+    assert json.loads(row["old_value"]) == "40 years and three months" and json.loads(row["new_value"]) == "40 years"
+    assert row["source_id"] == "interpol-blackwrist-release" and row["reason"] == "test" and row["contributor"] == "tester"
+    claims = read(data, "claims").filter(pl.col("claim_id") == "blackwrist.sentence.second-site-administrator.s000")
+    assert claims["high"].item() == 491.0  # re-derived from the new phrase
+    # applying the same file twice is refused
+    again = write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX)
+    with pytest.raises(CorrectionError, match="applied already"):
+        apply(again, data, SOURCES)
+    res = revert("0500-round-sentence", data, SOURCES, corrections_dir=tmp_path / "corrections")
+    assert content(data) == original
+    assert read(data, "corrections").filter(pl.col("correction_id") == res.correction_id).height == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
+      "expect": {"stated": "41 years"}, "set": {"stated": "40 years"}, "source": "interpol-blackwrist-release"},
+     "expected old value"),
+    ({"op": "update", "table": "claims", "key": "no-such-claim", "expect": {"stated": "x"}, "set": {"stated": "y"},
+      "source": "interpol-blackwrist-release"}, "no such row"),
+    ({"op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
+      "expect": {"stated": "40 years and three months"}, "set": {"stated": "40 years"}, "source": "no-such-source"},
+     "neither in sources nor added"),
+    ({"op": "add", "table": "agencies", "row": {"agency_id": "europol", "name": "Dup", "kind": "ngo"},
+      "source": "interpol-blackwrist-release"}, "exists already"),
+    ({"op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
+      "expect": {"nonsense": 1}, "set": {"nonsense": 2}, "source": "interpol-blackwrist-release"}, "unknown column"),
+    ({"op": "update", "table": "outcomes", "key": "h.arrests.nz", "expect": {"n_sources": 1},
+      "set": {"n_sources": "one"}, "source": "interpol-operation-h-release"}, "is not a integer"),
+])
+def test_refused_with_clear_error_and_nothing_written(tmp_path, data, change, message):
+    doc = {**PHRASE_FIX, "changes": [change]}
+    cs = write_cs(tmp_path, "0501-bad", doc)
+    before = snapshot(data)
+    with pytest.raises(CorrectionError, match=message) as exc:
+        apply(cs, data, SOURCES)
+    assert "0501-bad.yaml:" in str(exc.value) and change["table"] in str(exc.value)
+    assert snapshot(data) == before and cs.exists()
+
+
+def test_invalid_result_is_refused(tmp_path, data):
+    doc = {**PHRASE_FIX, "changes": [{"op": "update", "table": "agencies", "key": "th-dsi",
+                                      "expect": {"country": "TH"}, "set": {"country": "XX"},
+                                      "source": "interpol-blackwrist-release"}]}
+    cs = write_cs(tmp_path, "0502-invalid", doc)
+    before = snapshot(data)
+    with pytest.raises(CorrectionError, match="would not validate") as exc:
+        apply(cs, data, SOURCES)
+    assert "agencies[th-dsi].country" in str(exc.value)
+    assert snapshot(data) == before
+
+
+def test_two_corrections_of_one_field_conflict(tmp_path, data):
+    a = write_cs(tmp_path, "0503-first", PHRASE_FIX)
+    b = write_cs(tmp_path, "0504-second", {**PHRASE_FIX, "changes": [
+        {**PHRASE_FIX["changes"][0], "set": {"stated": "40 years and three months"}}]})
+    apply(a, data, SOURCES)
+    with pytest.raises(CorrectionError, match="expected old value"):
+        check(b, data, SOURCES)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("title: x\nreason: y\nchanges:\n  - op: update\n    table: claims\n    key: k\n    set: {a: 1}\n    source: s\n", ":4: field changes.0"),
+    ("title: x\nreason: y\nchanges: []\nsurprise: 1\n", "surprise"),
+    ("title: x\nreason: y\nchanges:\n  - op: add\n    table: nowhere\n    row: {a: 1}\n    source: s\n", "table must be one of"),
+    ("title: [unclosed\n", "not valid YAML"),
+])
+def test_parse_errors_name_file_line_and_field(tmp_path, text, message):
+    p = tmp_path / "0505-broken.yaml"
+    p.write_text(text)
+    with pytest.raises(CorrectionError, match="0505-broken.yaml") as exc:
+        load(p)
+    assert message in str(exc.value)
+
+
+def test_cli_check_and_apply_exit_codes(tmp_path, data):
+    cs = write_cs(tmp_path, "0506-cli", PHRASE_FIX)
+    args = ["--data-dir", str(data)] + (["--sources", str(SOURCES)] if SOURCES else [])
+    r = runner.invoke(app, ["correction", "check", str(cs), *args])
+    assert r.exit_code == 0, r.output
+    assert "~ claims[blackwrist.sentence.second-site-administrator.s000].stated" in r.output
+    bad = write_cs(tmp_path, "0507-cli-bad", {**PHRASE_FIX, "changes": [{**PHRASE_FIX["changes"][0], "key": "nope"}]})
+    r = runner.invoke(app, ["correction", "check", str(bad), *args])
+    assert r.exit_code == 2 and "no such row" in r.output
+    r = runner.invoke(app, ["correction", "apply", str(cs), *args])
+    assert r.exit_code == 0, r.output
+
+
+def test_documented_examples_check(tmp_path, data):
+    ex = REPO / "docs" / "examples"
+    # example 1 fixes a planted mistake
+    set_cell(data, "claims", "blackwrist.sentence.second-site-administrator.s000", "stated", "40 years")
+    from opsledger.reconcile import derive_all
+
+    oio.write_tables(derive_all(oio.read_tables(data), SOURCES), data, keep_backup=False)
+    for name in ("fix-a-figure", "add-a-second-source"):
+        p = tmp_path / f"0600-{name}.yaml"
+        shutil.copy(ex / f"{name}.yaml", p)
+        res = check(p, data, SOURCES)
+        assert res.report.exit_code == 0, res.report.text()
+    res = check(tmp_path / "0600-add-a-second-source.yaml", data, SOURCES)
+    out = res.tables["outcomes"].filter(pl.col("outcome_id") == "h.children_safeguarded").row(0, named=True)
+    assert (out["status"], out["n_sources"]) == ("corroborated", 2)
