@@ -549,8 +549,9 @@ def convert(bundle: dict, known: Known, number: int) -> tuple[str, dict, list[st
               f"{sum(1 for ch in changes if ch['table'] == 'sources')} new sources and {n_claims} claims, "
               f"each figure, date and role as one source states it.")
     if n_dropped:
-        reason += (f" {n_dropped} bundle claim(s) are left out because the phrase rules cannot read them "
-                   f"as figures; curation/bundle_to_changeset.py (ADJUST) lists each with its reason.")
+        reason += (f" {n_dropped} bundle claim(s) are left out (phrases the rules cannot read as figures, or "
+                   f"facts the tables have no place for); curation/bundle_to_changeset.py (ADJUST) lists each "
+                   f"with its reason.")
     doc = {"title": f"Add {op['name']} ({oid})", "contributor": CONTRIBUTOR, "reason": reason,
            "changes": changes}
     name = f"{number:04d}-add-{oid}.yaml"

@@ -95,10 +95,11 @@ def show(
 def dictionary(
     write: Annotated[Optional[Path], typer.Option(help="Write to this file instead of printing.")] = None,
 ) -> None:
-    """Print (or write) the data dictionary generated from schemas/."""
+    """Print (or write) the data dictionary generated from schemas/, with the coverage of datasets/."""
+    from opsledger.io import read_tables
     from opsledger.metadata import data_dictionary
 
-    text = data_dictionary()
+    text = data_dictionary(read_tables())
     if write:
         from opsledger.util import write_text_atomic
 

@@ -342,6 +342,12 @@ def apply(path: Path | str, data_dir: Path | str | None = None, archive: Path | 
     oio.write_tables(res.tables, data_dir)
     applied.mkdir(parents=True, exist_ok=True)
     os.replace(path, dest)
+    if data_dir.resolve() == oio.default_data_dir().resolve():
+        # the repository's data changed: keep its generated data dictionary (with coverage) current
+        from opsledger.metadata import data_dictionary
+        from opsledger.util import write_text_atomic
+
+        write_text_atomic(repo_root() / "docs" / "data-dictionary.md", data_dictionary(res.tables))
     return res
 
 

@@ -222,8 +222,9 @@ def metric_unit(metric: str) -> str:
     return vocabularies()["metric"][metric]["unit"]
 
 
-def data_dictionary() -> str:
-    """The data dictionary (Markdown), generated from the declarations."""
+def data_dictionary(data: dict | None = None) -> str:
+    """The data dictionary (Markdown), generated from the declarations; with ``data`` (the tables),
+    it ends with the dataset's coverage."""
     vocab = vocabularies()
     lines = [
         "# Data dictionary",
@@ -275,4 +276,8 @@ def data_dictionary() -> str:
             for term, definition in terms.items():
                 lines.append(f"| `{term}` | {definition} |")
         lines.append("")
+    if data is not None:
+        from opsledger.coverage import coverage_markdown
+
+        lines += ["# Coverage", "", coverage_markdown(data), ""]
     return "\n".join(lines)

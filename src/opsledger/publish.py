@@ -239,11 +239,8 @@ def _datapackage(version: str, files: dict[str, bytes], tables_: dict[str, pl.Da
 
 def datasheet(tables_: dict[str, pl.DataFrame], version: str) -> str:
     """A datasheet (in the spirit of Datasheets for Datasets) with the coverage computed from the data."""
-    ops = tables_["operations"]
-    years = sorted({d.year for d in ops["launched"].drop_nulls()} | {d.year for d in ops["announced"].drop_nulls()})
-    countries = sorted(set(tables_["agencies"]["country"].drop_nulls()) | set(tables_["outcomes"]["country"].drop_nulls()))
-    langs = sorted(set(tables_["sources"]["language"]))
-    archived = tables_["sources"]["archive_file"].drop_nulls().len()
+    from opsledger.coverage import coverage_markdown
+
     lines = [
         f"# Datasheet: opsledger {version}", "",
         "## Motivation",
@@ -251,14 +248,7 @@ def datasheet(tables_: dict[str, pl.DataFrame], version: str) -> str:
         "sexual exploitation with their provenance: which public source states what, with which hedge, and "
         "where sources disagree. opsledger records every figure as claims and reconciles them openly.", "",
         "## Composition",
-        f"- {ops.height} operations, {tables_['agencies'].height} agencies, {tables_['participations'].height} "
-        f"agency roles, {tables_['sources'].height} sources ({archived} archived with SHA-256), "
-        f"{tables_['claims'].height} claims, {tables_['outcomes'].height} outcomes, "
-        f"{tables_['statistics'].height} database/study statistics.",
-        f"- Years covered (launch or announcement): {years[0]}–{years[-1]}." if years else "- Years: none dated.",
-        f"- Countries appearing (agencies and per-country outcomes): {', '.join(countries)}.",
-        f"- Source languages: {', '.join(langs)}.",
-        "- Operations: " + "; ".join(f"{r['name']} (`{r['operation_id']}`)" for r in ops.sort("operation_id").iter_rows(named=True)) + ".",
+        coverage_markdown(tables_),
         "", "Every outcome has a status: corroborated, single_source or disputed; disputes are kept and "
         "acknowledged with a reason, never averaged away.", "",
         "## Collection process",
