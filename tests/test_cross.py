@@ -129,35 +129,31 @@ def _dispute(data):
     oio.write_tables(t, data, keep_backup=False)
 
 
+def acks_with(tmp_path, key: str, reason: str):
+    """The shipped acknowledgements plus one for a dispute of ``outcomes[key]``."""
+    acks = tmp_path / "acks.toml"
+    acks.write_text((REPO / "checks" / "acknowledgements.toml").read_text() + f"""
+[[ack]]
+rule = "reconcile.not_disputed"
+table = "outcomes"
+key = "{key}"
+reason = "{reason}"
+""")
+    return acks
+
+
 def test_dispute_is_an_error_until_acknowledged(data, tmp_path):
     _dispute(data)
     r = run(data)
     f = open_finding(r, "reconcile.not_disputed", "h.children_safeguarded", "outcomes")
     assert set(f.sources) == {"interpol-operation-h-release", "sofiaglobe-blackwrist"}
-    acks = tmp_path / "acks.toml"
-    acks.write_text((REPO / "checks" / "acknowledgements.toml").read_text() + """
-[[ack]]
-rule = "reconcile.not_disputed"
-table = "outcomes"
-key = "h.children_safeguarded"
-sources = ["interpol-operation-h-release", "sofiaglobe-blackwrist"]
-reason = "test"
-""")
-    r2 = run(data, acknowledgements=acks)
+    r2 = run(data, acknowledgements=acks_with(tmp_path, "h.children_safeguarded", "test"))
     assert r2.exit_code == 0, r2.text()
     assert [f for f in findings_for(r2, "reconcile.not_disputed") if f.acknowledged]
 
 
 def test_stale_acknowledgement(data, tmp_path):
-    acks = tmp_path / "acks.toml"
-    acks.write_text((REPO / "checks" / "acknowledgements.toml").read_text() + """
-[[ack]]
-rule = "reconcile.not_disputed"
-table = "outcomes"
-key = "h.arrests.nz"
-reason = "no longer true"
-""")
-    r = run(data, acknowledgements=acks)
+    r = run(data, acknowledgements=acks_with(tmp_path, "h.arrests.nz", "no longer true"))
     assert r.exit_code == 1
     open_finding(r, "acknowledgements.not_stale", "h.arrests.nz")
 

@@ -25,7 +25,7 @@ import polars as pl
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
 from opsledger.phrases import period_bounds
-from opsledger.reconcile import KEYS, archive_text, derive_all_with_phrases
+from opsledger.reconcile import DATE_TARGETS, KEYS, archive_text, derive_all_with_phrases
 
 CHECKS_DIR_ENV = "OPSLEDGER_CHECKS"
 WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
@@ -130,13 +130,8 @@ def frame_backing(t) -> pl.DataFrame:
                         pl.col("sources").fill_null(""), pl.col("n").fill_null(0).alias("n_claims"),
                         pl.lit(f"claims for {col or 'any column'}").alias("detail"))
             )
-    # dated fields of rows must rest on a date claim
-    for (name, col), (dcol, _p) in {
-        ("operations", "launched"): ("launched", None), ("operations", "concluded"): ("concluded", None),
-        ("operations", "announced"): ("announced", None), ("events", "date"): ("date", None),
-        ("participations", "date"): ("date", None), ("outcomes", "date"): ("date", None),
-        ("statistics", "as_of"): ("as_of", None),
-    }.items():
+    # a dated field must rest on a date claim (the date targets of reconciliation)
+    for (name, col), (dcol, _prec) in DATE_TARGETS.items():
         key = KEYS[name]
         cc = counts.filter((pl.col("target_table") == name) & (pl.col("target_column") == col))
         parts.append(
@@ -607,7 +602,6 @@ def _record(report, suites, results, skip, acks, t, sources=None) -> None:
             run.status = "acknowledged"
         else:
             run.status = "failed" if meta["severity"] == "error" else "warning"
-    # acknowledgements of disputes also cover the interval-agreement rule (it skips acknowledged disputes)
     stale_rule = RuleRun("acknowledgements.not_stale", "cross", "error",
                          "Every acknowledgement in checks/acknowledgements.toml still matches a finding.")
     for a in acks:
