@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import re
 import sys
 from collections import defaultdict
@@ -338,6 +339,21 @@ def iso_period_start(value, precision: str | None) -> str | None:
     return dt.date.fromisoformat(text).isoformat()
 
 
+def load_blocklist(path: Path) -> set[str]:
+    """SHA-256 hashes of person names (checks/privacy_blocklist.txt)."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return {ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()}
+
+
+def names_a_person(text: str, blocklist: set[str]) -> bool:
+    """True when one to three consecutive words of text (split at hyphens, slashes, dots ...) hash to a
+    blocklisted name. The privacy check reads hyphenated words as one, so it cannot see a name inside
+    an address such as .../site-creator-firstname-lastname-sentenced/."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    grams = {" ".join(words[i:i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    return any(hashlib.sha256(g.encode("utf-8")).hexdigest() in blocklist for g in grams)
+
+
 def bundles(research: Path) -> list[Path]:
     return sorted(research.glob("*.yaml"))
 
@@ -390,7 +406,7 @@ def adjust(op: str, claims: list[dict], log: list[str]) -> list[dict]:
     return out
 
 
-def convert(bundle: dict, known: Known, number: int) -> tuple[str, dict, list[str]]:
+def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tuple[str, dict, list[str]]:
     op = bundle["operation"]
     oid = op["operation_id"]
     log: list[str] = []
@@ -408,18 +424,23 @@ def convert(bundle: dict, known: Known, number: int) -> tuple[str, dict, list[st
     def add(table: str, source: str, row: dict) -> None:
         changes.append({"op": "add", "table": table, "source": source, "row": row})
 
-    # sources
+    # sources (an address that contains a person's name is withheld, like a headline that does)
     for s in sources:
         if s["source_id"] in known.sources:
             log.append(f"reused source {s['source_id']}")
             continue
+        url, note = s.get("url"), s.get("note")
+        if url and names_a_person(url, blocklist):
+            url = None
+            note = ((note + " ") if note else "") + "Address withheld: it contains a person's name."
+            log.append(f"withheld the address of {s['source_id']}: it contains a person's name")
         add("sources", s["source_id"], {
             "source_id": s["source_id"], "publisher": s.get("publisher"), "kind": s["kind"],
             "title": s.get("title"),
             "published": iso_period_start(s.get("published"), s.get("published_precision")),
             "published_precision": s.get("published_precision") if s.get("published") else None,
-            "url": s.get("url"), "archive_file": None, "sha256": None,
-            "language": s["language"], "note": s.get("note"),
+            "url": url, "archive_file": None, "sha256": None,
+            "language": s["language"], "note": note,
         })
 
     # agencies: parents first; cite the first source that names the agency
@@ -584,10 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"not a bundle in {args.research}: {sorted(map(str, unknown))}")
     known = Known(args.data)
+    blocklist = load_blocklist(REPO / "checks" / "privacy_blocklist.txt")
     for i, path in enumerate(everything):
         bundle = load(path)
         if path.resolve() in wanted:
-            name, doc, log = convert(bundle, known, FIRST_NUMBER + i)
+            name, doc, log = convert(bundle, known, FIRST_NUMBER + i, blocklist)
             print(f"{name}: {len(doc['changes'])} changes")
             for line in log:
                 print("   ", line)

@@ -282,3 +282,14 @@ def test_privacy_names_option(data):
     assert run(data, sources=None).exit_code == 0
     r = run(data, sources=None, names=["Jane Q Example"])
     open_finding(r, "privacy.no_person_names", "europol", "agencies")
+
+
+def test_date_claims_that_cannot_all_be_true(data):
+    set_cell(data, "claims", "blackwrist.first-arrests.date.s001", "stated", "late 2018")
+    from opsledger import io as oio
+    from opsledger.reconcile import derive_all
+
+    oio.write_tables(derive_all(oio.read_tables(data), None), data, keep_backup=False)
+    r = run(data, sources=None)
+    f = open_finding(r, "reconcile.dates_agree", "blackwrist.first-arrests.date", "events")
+    assert "late 2018" in f.message and "January 2018" in f.message

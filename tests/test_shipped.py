@@ -121,3 +121,19 @@ def test_no_copied_sentences(shipped):
                 words = re.findall(r"\w+", v.lower())
                 for i in range(len(words) - 11):
                     assert " ".join(words[i:i + 12]) not in grams, f"{name}.{col} copies: {v}"
+
+
+def test_coverage_of_operations(shipped):
+    ops = shipped["operations"]
+    assert ops.height >= 17
+    per_op = shipped["claims"].group_by("operation_id").agg(pl.col("source_id").n_unique().alias("n"))
+    multi = per_op.filter(pl.col("n") >= 2).height
+    assert multi >= 17, "two or more sources per operation wherever they exist"
+    assert set(ops["lead_agency_id"]) <= set(shipped["agencies"]["agency_id"])
+
+
+def test_sources_outside_the_archive_have_url_and_no_sha(shipped):
+    s = shipped["sources"].filter(pl.col("archive_file").is_null())
+    assert s["sha256"].null_count() == s.height
+    # a URL is recorded exactly as found, or withheld with a note (e.g. it contains a person's name)
+    assert s.filter(pl.col("url").is_null() & pl.col("note").is_null()).height == 0

@@ -255,6 +255,22 @@ def frame_disputes(t) -> pl.DataFrame:
     return pl.concat(parts)
 
 
+def frame_date_disputes(t) -> pl.DataFrame:
+    """One row per dated field with date claims: do their periods overlap?"""
+    c = t["claims"].filter(pl.col("date_low").is_not_null())
+    g = c.group_by("target_table", "target_id", "target_column").agg(
+        pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi"),
+        pl.col("source_id").unique().sort().str.join(",").alias("sources"),
+        pl.col("stated").unique().sort().str.join(" / ").alias("phrases"),
+    )
+    return g.select(
+        pl.format("{}.{}", pl.col("target_id"), pl.col("target_column")).alias("row_key"),
+        pl.col("target_table").alias("table"), "sources",
+        (pl.col("lo") <= pl.col("hi")).alias("agree"),
+        pl.format("date claims cannot all be true ({}); the field is left empty", pl.col("phrases")).alias("detail"),
+    )
+
+
 def _timeline_items(t) -> pl.DataFrame:
     ops = t["operations"]
     items = [
@@ -548,6 +564,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "derived": frame_derived(t, derived),
         "value_inside": frame_value_inside(t, acked_disputes),
         "disputes": frame_disputes(t),
+        "date_disputes": frame_date_disputes(t),
         "timeline": frame_timeline(t),
         "claim_dates": frame_claim_dates(t),
         "relations": frame_relations(t),

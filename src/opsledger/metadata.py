@@ -151,7 +151,8 @@ class Table:
         schema = {
             "fields": out_fields,
             "primaryKey": list(self.primary_key),
-            "missingValues": [""],
+            # Parquet nulls reach frictionless (through fastparquet and pandas) as NaN in integer columns
+            "missingValues": ["", "nan"],
         }
         fks = [
             {"fields": [fk.column], "reference": {"resource": fk.table, "fields": [fk.ref_column]}}
