@@ -293,3 +293,9 @@ def test_date_claims_that_cannot_all_be_true(data):
     r = run(data, sources=None)
     f = open_finding(r, "reconcile.dates_agree", "blackwrist.first-arrests.date", "events")
     assert "late 2018" in f.message and "January 2018" in f.message
+
+
+def test_privacy_catches_a_name_inside_an_address(data):
+    set_cell(data, "sources", "sofiaglobe-blackwrist", "url", "https://example.org/news/jane-q-example-speaks")
+    r = run(data, sources=None, names=["Jane Q Example"])
+    open_finding(r, "privacy.no_person_names", "sofiaglobe-blackwrist", "sources")

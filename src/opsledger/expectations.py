@@ -29,6 +29,7 @@ from opsledger.reconcile import DATE_TARGETS, KEYS, archive_text, derive_all_wit
 
 CHECKS_DIR_ENV = "OPSLEDGER_CHECKS"
 WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
+WORD_PART = r"[^\W\d_]+(?:['’][^\W\d_]+)*"
 
 #: Which target columns each claim target table accepts.
 TARGET_COLUMNS = {
@@ -422,8 +423,13 @@ def frame_string_cells(t, blocklist: set[str]) -> pl.DataFrame:
             if dtype != pl.Utf8 or df.height == 0:
                 continue
             vals = df.get_column(col).drop_nulls().unique().to_frame("v").with_row_index("i")
-            words = vals.select("i", pl.col("v").str.to_lowercase().str.extract_all(WORD).alias("w")) \
-                .explode("w").drop_nulls("w")
+            # words as names are written ("jean-pierre") and split at hyphens, as in URLs and slugs
+            # ("first-last" in an address): n-grams of both
+            low = pl.col("v").str.to_lowercase()
+            words = pl.concat([
+                vals.select("i", low.str.extract_all(WORD).alias("w")),
+                vals.select(pl.col("i") + vals.height, low.str.extract_all(WORD_PART).alias("w")),
+            ]).explode("w").drop_nulls("w")
             same1 = pl.col("i").shift(-1) == pl.col("i")
             same2 = pl.col("i").shift(-2) == pl.col("i")
             nxt = pl.when(same1).then(pl.col("w").shift(-1))
@@ -440,8 +446,8 @@ def frame_string_cells(t, blocklist: set[str]) -> pl.DataFrame:
             flagged = [g for g in distinct if _hash(g) in blocklist]
             if not flagged:
                 continue
-            bad_values = vals.join(grams.filter(pl.col("g").is_in(flagged)).select("i").unique(), on="i") \
-                .get_column("v")
+            bad_i = grams.filter(pl.col("g").is_in(flagged)).select(pl.col("i") % vals.height).unique()
+            bad_values = vals.join(bad_i, on="i").get_column("v")
             hit = df.filter(pl.col(col).is_in(bad_values)).get_column(key).to_list()
             rows += [(k, name, "", False, f"column {col} contains a blocklisted person name") for k in hit]
     rows.append(("(all cells)", "*", "", True, "checked"))
