@@ -324,22 +324,19 @@ def frame_claim_dates(t) -> pl.DataFrame:
     )
 
 
-def frame_relations(t) -> pl.DataFrame:
+def frame_relations(t, small: str, large: str, column: str) -> pl.DataFrame:
+    """Per operation: is the operation-wide figure ``small`` no more than ``large``?"""
     o = t["outcomes"].filter(pl.col("country").is_null() & pl.col("offender_role").is_null())
     wide = o.pivot(on="metric", index="operation_id", values="value", aggregate_function="first")
-    for m in ("accounts_referred", "accounts_identified", "countries_engaged", "countries_referred"):
+    for m in (small, large):
         if m not in wide.columns:
             wide = wide.with_columns(pl.lit(None, pl.Float64).alias(m))
     return wide.select(
         pl.col("operation_id").alias("row_key"), pl.lit("operations").alias("table"),
         pl.lit("").alias("sources"),
-        (pl.col("accounts_referred") <= pl.col("accounts_identified")).fill_null(True)
-        .alias("referred_le_identified"),
-        (pl.col("countries_engaged") <= pl.col("countries_referred")).fill_null(True)
-        .alias("engaged_le_referred"),
-        pl.format("accounts referred {} vs identified {}; countries engaged {} vs referred {}",
-                  _fmt("accounts_referred"), _fmt("accounts_identified"),
-                  _fmt("countries_engaged"), _fmt("countries_referred")).alias("detail"),
+        (pl.col(small) <= pl.col(large)).fill_null(True).alias(column),
+        pl.format(f"{small.replace('_', ' ')} {{}} is more than {large.replace('_', ' ')} {{}}",
+                  _fmt(small), _fmt(large)).alias("detail"),
     )
 
 
@@ -573,7 +570,10 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "date_disputes": frame_date_disputes(t),
         "timeline": frame_timeline(t),
         "claim_dates": frame_claim_dates(t),
-        "relations": frame_relations(t),
+        "relations_accounts": frame_relations(t, "accounts_referred", "accounts_identified",
+                                              "referred_le_identified"),
+        "relations_countries": frame_relations(t, "countries_engaged", "countries_referred",
+                                               "engaged_le_referred"),
         "country_sums": frame_country_sums(t),
         "string_cells": frame_string_cells(t, load_blocklist(names)),
     }
