@@ -81,3 +81,19 @@ def test_period():
     assert period(dt.date(2018, 1, 1), dt.date(2018, 1, 31)) == (dt.date(2018, 1, 1), "month")
     assert period(dt.date(2018, 1, 1), dt.date(2018, 4, 30)) == (dt.date(2018, 1, 1), "year")
     assert period(dt.date(2019, 5, 17), dt.date(2019, 5, 17)) == (dt.date(2019, 5, 17), "day")
+
+
+@pytest.mark.parametrize("stated, unit, low, high", [
+    ("£37,500", "gbp", 37500, 37500),
+    ("Over £37,500 ($60,000)", "gbp", 37501, None),
+    ("more than $4 million", "cad", 4000001, None),
+    ("over $4 million CAD", "cad", 4000001, None),
+])
+def test_currency_signs(stated, unit, low, high):
+    iv = derive_number(stated, unit)
+    assert (iv.low, iv.high) == (low, high)
+
+
+def test_currency_sign_must_fit_the_metric():
+    with pytest.raises(PhraseError, match="amount in gbp"):
+        derive_number("£5", "usd")

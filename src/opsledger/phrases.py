@@ -166,10 +166,18 @@ def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Int
         if text.startswith(phrase + " "):
             qualifier, text = q, text[len(phrase) + 1:]
             break
+    currencies = _currency_units()
+    money = metric_unit in currencies
+    for sign, units in sorted(r.get("currency", {}).items(), key=lambda kv: -len(kv[0])):
+        if text.startswith(sign):
+            if metric_unit not in units:
+                raise PhraseError(f"{stated!r} is an amount in {'/'.join(units)}, the metric counts {metric_unit}")
+            text = text[len(sign):].lstrip()
+            break
     value, unit, slack, half_digit = _read_quantity(text, lang)
     if unit is None:
-        unit = "count" if metric_unit in ("count", "usd") else metric_unit
-    if unit != metric_unit and not (unit == "count" and metric_unit == "usd"):
+        unit = metric_unit if money else ("count" if metric_unit == "count" else metric_unit)
+    if unit != metric_unit:
         raise PhraseError(f"{stated!r} is in {unit}, the metric counts {metric_unit}")
     spec = r["hedge"][qualifier]
     if qualifier == "exact" and half_digit:
@@ -186,6 +194,11 @@ def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Int
             high += slack
         high = _round_up(high, step)
     return Interval(qualifier, low, high, nominal=value, unit=metric_unit)
+
+
+@functools.cache
+def _currency_units() -> frozenset[str]:
+    return frozenset(u for units in rules().get("currency", {}).values() for u in units)
 
 
 def _month_end(year: int, month: int) -> dt.date:
