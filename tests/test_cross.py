@@ -299,3 +299,13 @@ def test_privacy_catches_a_name_inside_an_address(data):
     set_cell(data, "sources", "sofiaglobe-blackwrist", "url", "https://example.org/news/jane-q-example-speaks")
     r = run(data, sources=None, names=["Jane Q Example"])
     open_finding(r, "privacy.no_person_names", "sofiaglobe-blackwrist", "sources")
+
+
+def test_uncited_source_is_a_warning(data):
+    df = read(data, "sources")
+    extra = df.filter(pl.col("source_id") == "sofiaglobe-blackwrist").with_columns(
+        pl.lit("sofiaglobe-copy").alias("source_id"))
+    write(data, "sources", pl.concat([df, extra]))
+    r = run(data, sources=None)
+    f = open_finding(r, "support.source_cited", "sofiaglobe-copy", "sources")
+    assert f.severity == "warning"

@@ -279,6 +279,13 @@ def apply_in_memory(
         schema = {f.name: tables[n].schema[f.name] for f in table(n).fields}
         out[n] = pl.DataFrame(list(rows[n].values()), schema=schema, orient="row")
     out = derive_all(out, archive)
+    # show added and updated rows as they will be stored, derived columns included
+    for d in diff:
+        if d["change"] == "added":
+            key = table(d["table"]).key
+            got = out[d["table"]].filter(pl.col(key) == d["key"])
+            if got.height:
+                d["row"] = got.row(0, named=True)
     when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         rel = str(path.resolve().relative_to(repo_root()))

@@ -146,6 +146,15 @@ def frame_backing(t) -> pl.DataFrame:
     return pl.concat(parts)
 
 
+def frame_source_use(t) -> pl.DataFrame:
+    cited = t["claims"].select("source_id").unique().with_columns(pl.lit(True).alias("cited"))
+    return t["sources"].select("source_id").join(cited, on="source_id", how="left").select(
+        pl.col("source_id").alias("row_key"), pl.lit("sources").alias("table"),
+        pl.col("source_id").alias("sources"), pl.col("cited").fill_null(False),
+        pl.lit("no claim cites this source").alias("detail"),
+    )
+
+
 def frame_metric_scope(t) -> pl.DataFrame:
     scope = {m: spec["applies_to"] for m, spec in vocabularies()["metric"].items()}
     parts = []
@@ -563,6 +572,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "claim_targets": frame_claim_targets(t),
         "backing": frame_backing(t),
         "metric_scope": frame_metric_scope(t),
+        "source_use": frame_source_use(t),
         "claims_derived": frame_claims_derived(t, derived, phrases),
         "derived": frame_derived(t, derived),
         "value_inside": frame_value_inside(t, acked_disputes),
