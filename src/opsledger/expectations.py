@@ -418,44 +418,58 @@ def load_blocklist(extra_names: list[str] | None = None) -> set[str]:
     return hashes
 
 
+#: String cells are scanned in batches of about this many cells (bounds memory on large tables).
+PRIVACY_BATCH_CELLS = 300_000
+
+
 def frame_string_cells(t, blocklist: set[str]) -> pl.DataFrame:
     """One row per string cell that holds a blocklisted name of one to three words (plus one passing
-    row, so the expectation always has data). All string cells of all tables go through one polars
-    pass over their distinct values; only the distinct words and word pairs/triples are hashed."""
-    cells = pl.concat([
-        df.select(pl.lit(name).alias("tbl"), pl.col(declarations()[name].key).alias("k"),
-                  pl.lit(col).alias("col"), pl.col(col).alias("v")).drop_nulls("v")
-        for name, df in t.items() for col, dtype in df.schema.items() if dtype == pl.Utf8 and df.height
-    ]) if any(df.height for df in t.values()) else pl.DataFrame()
-    rows = []
-    if cells.height:
-        vals = cells.select("v").unique().with_row_index("i")
-        # words as names are written ("jean-pierre") and split at hyphens, as in URLs and slugs
-        # ("first-last" in an address): n-grams of both
-        low = pl.col("v").str.to_lowercase()
-        words = pl.concat([
-            vals.select("i", low.str.extract_all(WORD).alias("w")),
-            vals.select(pl.col("i") + vals.height, low.str.extract_all(WORD_PART).alias("w")),
-        ]).explode("w").drop_nulls("w")
-        same1 = pl.col("i").shift(-1) == pl.col("i")
-        same2 = pl.col("i").shift(-2) == pl.col("i")
-        nxt = pl.when(same1).then(pl.col("w").shift(-1))
-        nxt2 = pl.when(same2).then(pl.col("w").shift(-2))
-        grams = words.select(
-            "i",
-            pl.concat_list("w", pl.concat_str(["w", nxt], separator=" "),
-                           pl.concat_str(["w", nxt, nxt2], separator=" ")).alias("g"),
-        ).explode("g").drop_nulls("g")
-        flagged = [g for g in grams.get_column("g").unique().to_list() if _hash(g) in blocklist]
-        if flagged:
-            bad_i = grams.filter(pl.col("g").is_in(flagged)).select(pl.col("i") % vals.height).unique()
-            bad_values = vals.join(bad_i, on="i").get_column("v")
-            hit = cells.filter(pl.col("v").is_in(bad_values))
-            rows = [(k, tbl, "", False, f"column {col} contains a blocklisted person name")
-                    for tbl, k, col, _v in hit.iter_rows()]
+    row, so the expectation always has data). String columns are scanned in batches of cells over
+    their distinct values, in polars; only the distinct words and word pairs/triples are hashed."""
+    columns = [(name, col) for name, df in t.items() for col, dtype in df.schema.items()
+               if dtype == pl.Utf8 and df.height]
+    rows, batch, size = [], [], 0
+    for i, (name, col) in enumerate(columns):
+        df = t[name]
+        batch.append(df.select(pl.lit(name).alias("tbl"), pl.col(declarations()[name].key).alias("k"),
+                               pl.lit(col).alias("col"), pl.col(col).alias("v")).drop_nulls("v"))
+        size += df.height
+        if size >= PRIVACY_BATCH_CELLS or i == len(columns) - 1:
+            rows += _name_hits(pl.concat(batch), blocklist)
+            batch, size = [], 0
     rows.append(("(all cells)", "*", "", True, "checked"))
     return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "table": pl.Utf8, "sources": pl.Utf8,
                                       "clean": pl.Boolean, "detail": pl.Utf8}, orient="row")
+
+
+def _name_hits(cells: pl.DataFrame, blocklist: set[str]) -> list[tuple]:
+    if cells.is_empty():
+        return []
+    vals = cells.select("v").unique().with_row_index("i")
+    # words as names are written ("jean-pierre") and split at hyphens, as in URLs and slugs
+    # ("first-last" in an address): n-grams of both
+    low = pl.col("v").str.to_lowercase()
+    words = pl.concat([
+        vals.select("i", low.str.extract_all(WORD).alias("w")),
+        vals.select(pl.col("i") + vals.height, low.str.extract_all(WORD_PART).alias("w")),
+    ]).explode("w").drop_nulls("w")
+    same1 = pl.col("i").shift(-1) == pl.col("i")
+    same2 = pl.col("i").shift(-2) == pl.col("i")
+    nxt = pl.when(same1).then(pl.col("w").shift(-1))
+    nxt2 = pl.when(same2).then(pl.col("w").shift(-2))
+    grams = words.select(
+        "i",
+        pl.concat_list("w", pl.concat_str(["w", nxt], separator=" "),
+                       pl.concat_str(["w", nxt, nxt2], separator=" ")).alias("g"),
+    ).explode("g").drop_nulls("g")
+    flagged = [g for g in grams.get_column("g").unique().to_list() if _hash(g) in blocklist]
+    if not flagged:
+        return []
+    bad_i = grams.filter(pl.col("g").is_in(flagged)).select(pl.col("i") % vals.height).unique()
+    bad_values = vals.join(bad_i, on="i").get_column("v")
+    hit = cells.filter(pl.col("v").is_in(bad_values))
+    return [(k, tbl, "", False, f"column {col} contains a blocklisted person name")
+            for tbl, k, col, _v in hit.iter_rows()]
 
 
 _HASH_CACHE: dict[str, str] = {}

@@ -32,12 +32,17 @@ def validate(
         tables = oio.read_tables(data_dir)
     except oio.UnusableInput as exc:
         return Report(str(data_dir), unusable=str(exc))
-    if cross:
+    if cross and tables["claims"].height < PRELOAD_BELOW_CLAIMS:
         _preload_gx()
     report = validate_tables(tables, sources=sources, names=names,
                              acknowledgements=acknowledgements, cross=cross, data_dir=str(data_dir))
     report.timings["read"] = time.perf_counter() - t0 - sum(report.timings.values())
     return report
+
+
+#: Below this many claims the import of great-expectations overlaps the schema stage; above it the
+#: import is a small share of the run, and the stages run one after the other to keep peak memory low.
+PRELOAD_BELOW_CLAIMS = 200_000
 
 
 def _preload_gx() -> None:
