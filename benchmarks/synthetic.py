@@ -10,7 +10,6 @@ participations and dated launches. Derived columns are filled by opsledger.recon
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
 import numpy as np

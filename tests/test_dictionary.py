@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 
 from opsledger.metadata import data_dictionary, table, tables, vocabularies
 from opsledger.schema import pandera_schema
@@ -33,7 +32,7 @@ def test_arrow_and_pandera_derive_the_same_columns():
 
 def test_vocabulary_metrics_have_definition_and_unit():
     units = vocabularies()["unit"]
-    for term, spec in vocabularies()["metric"].items():
+    for spec in vocabularies()["metric"].values():
         assert spec["definition"] and spec["unit"] in units and spec["applies_to"] in ("outcome", "statistic")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa

@@ -151,7 +151,7 @@ def _starts_with_phrase(text: str, phrase: str) -> bool:
 def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Interval:
     """Interval that a numeric phrase allows, in ``metric_unit``."""
     r = rules()
-    L = language(lang)
+    language(lang)  # refuses a language with no rules
     lang = lang or "en"
     text = _normalise(stated)
     step = float(r["step"][metric_unit])
