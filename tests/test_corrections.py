@@ -170,3 +170,12 @@ def test_documented_examples_check(tmp_path, data):
     res = check(tmp_path / "0600-add-a-second-source.yaml", data, SOURCES)
     out = res.tables["outcomes"].filter(pl.col("outcome_id") == "h.children_safeguarded").row(0, named=True)
     assert (out["status"], out["n_sources"]) == ("corroborated", 2)
+
+
+def test_cli_check_exit_1_when_the_result_does_not_validate(tmp_path, data):
+    doc = {**PHRASE_FIX, "changes": [{"op": "update", "table": "agencies", "key": "th-dsi",
+                                      "expect": {"country": "TH"}, "set": {"country": "XX"},
+                                      "source": "interpol-blackwrist-release"}]}
+    cs = write_cs(tmp_path, "0508-cli-invalid", doc)
+    r = runner.invoke(app, ["correction", "check", str(cs), "--data-dir", str(data)])
+    assert r.exit_code == 1 and "agencies[th-dsi].country" in r.output

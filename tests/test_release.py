@@ -177,3 +177,25 @@ def test_readme_loading_examples_run(store):
     ns: dict = {}
     exec(compile(code, "README.md", "exec"), ns)
     assert ns["outcomes_pd"].shape[0] == ns["outcomes_pl"].height == ns["n_duckdb"]
+
+
+def test_cli_release_versions_diff(store, data):
+    from typer.testing import CliRunner
+
+    from opsledger.cli import app
+
+    runner = CliRunner()
+    extra = ["--sources", str(SOURCES)] if SOURCES else []
+    r = runner.invoke(app, ["release", "0.1.0", "--to", str(store), "--data-dir", str(data), *extra])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["release", "0.1.0", "--to", str(store), "--data-dir", str(data), *extra])
+    assert r.exit_code == 1 and "never overwritten" in r.output
+    r = runner.invoke(app, ["release", "../x", "--to", str(store), *extra])
+    assert r.exit_code == 1 and "not a version" in r.output
+    r = runner.invoke(app, ["versions", "--store", str(store)])
+    assert r.exit_code == 0 and "0.1.0" in r.output and "latest" in r.output
+    set_cell(data, "agencies", "europol", "note", "x")
+    r = runner.invoke(app, ["diff", "0.1.0", str(data), "--store", str(store)])
+    assert r.exit_code == 0 and "changed `europol`.`note`" in r.output
+    r = runner.invoke(app, ["diff", "9.9.9", str(data), "--store", str(store)])
+    assert r.exit_code == 2 and "not in store" in r.output
