@@ -97,3 +97,19 @@ def test_currency_signs(stated, unit, low, high):
 def test_currency_sign_must_fit_the_metric():
     with pytest.raises(PhraseError, match="amount in gbp"):
         derive_number("£5", "usd")
+
+
+@pytest.mark.parametrize("stated, unit, low, high", [
+    ("20 to 30 years", "months", 240, 371),
+    ("between 12 and 30 months", "months", 12, 30),
+    ("5-7", "count", 5, 7),
+    ("between 5 and 7 arrests", "count", 5, 7),
+])
+def test_ranges(stated, unit, low, high):
+    iv = derive_number(stated, unit)
+    assert (iv.qualifier, iv.low, iv.high) == ("range", low, high)
+
+
+@pytest.mark.parametrize("stated", ["40 years and three months", "two-year", "15-month-old", "300 tonnes"])
+def test_not_ranges(stated):
+    assert derive_number(stated, "months" if "year" in stated or "month" in stated else "count").qualifier != "range"

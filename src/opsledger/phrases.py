@@ -161,6 +161,9 @@ def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Int
             if metric_unit != "count":
                 raise PhraseError(f"{stated!r}: words of magnitude only count things")
             return Interval("magnitude", float(lo), float(hi), nominal=None, unit=metric_unit)
+    ranged = _read_range(text, lang, metric_unit, step)
+    if ranged is not None:
+        return ranged
     qualifier = "exact"
     for phrase, q in hedges:
         if text.startswith(phrase + " "):
@@ -199,6 +202,44 @@ def derive_number(stated: str, metric_unit: str, lang: str | None = "en") -> Int
 @functools.cache
 def _currency_units() -> frozenset[str]:
     return frozenset(u for units in rules().get("currency", {}).values() for u in units)
+
+
+def _read_range(text: str, lang: str, metric_unit: str, step: float) -> Interval | None:
+    """``[prefix] N [unit] joiner M [unit]`` -> [N, M] in the metric's unit, or None if not a range."""
+    L = language(lang)
+    prefixes, joiners = L.get("range_prefix", []), L.get("range_joiner", [])
+    if not joiners:
+        return None
+    rest = text
+    prefixed = False
+    for p in sorted(prefixes, key=len, reverse=True):
+        if rest.startswith(p + " "):
+            rest, prefixed = rest[len(p) + 1:], True
+            break
+    allowed = joiners + (L.get("range_joiner_after_prefix", []) if prefixed else [])
+    m = re.match(rf"(.+?)\s*(?<![a-zäöüß])(?:{_alt(allowed)})(?![a-zäöüß])\s*(.+)$", rest)
+    if not m:
+        return None
+    try:
+        lo, unit_lo, _slack_lo, _h = _read_quantity(m[1].strip(), lang)
+        hi, unit_hi, slack_hi, _h2 = _read_quantity(m[2].strip(), lang)
+    except PhraseError:
+        return None
+    unit = unit_hi or metric_unit
+    if unit_lo is None and unit_hi is not None:
+        lo *= _unit_factor(m[2], lang)  # "20 to 30 years": the first figure takes the second's unit
+    if (unit_lo or unit) != unit or unit != metric_unit or lo > hi:
+        return None
+    return Interval("range", _round_down(lo, step), _round_up(hi + slack_hi, step), nominal=lo, unit=metric_unit)
+
+
+def _unit_factor(text: str, lang: str) -> float:
+    """The conversion factor of the unit word in ``text`` (12 for years), 1 if none."""
+    L = language(lang)
+    for word, (_unit, factor, _slack) in sorted(L.get("unit_word", {}).items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"(?<![a-zäöüß]){re.escape(word)}(?![a-zäöüß])", text):
+            return float(factor)
+    return 1.0
 
 
 def _month_end(year: int, month: int) -> dt.date:
