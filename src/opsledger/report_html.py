@@ -10,8 +10,9 @@ from opsledger.util import write_text_atomic
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
-h1{font-size:1.4em}table{border-collapse:collapse;width:100%;margin:1em 0}
-th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+h1{font-size:1.4em}table{border-collapse:collapse;width:100%;margin:1em 0;table-layout:fixed}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:break-word}
+code{font-size:.92em}
 th{background:#f3f3f3}.passed{color:#176b2c}.failed{color:#a40000;font-weight:bold}
 .warning{color:#8a5a00}.acknowledged{color:#555}.skipped{color:#777;font-style:italic}
 .summary span{display:inline-block;margin-right:1.5em}
@@ -47,9 +48,11 @@ def render_html(report: Report) -> str:
 <span>failed: {c['rules_failed']}</span><span>warnings: {c['rules_warning']}</span>
 <span>acknowledged: {c['rules_acknowledged']}</span><span>skipped: {c['rules_skipped']}</span></p>
 <h2>Findings ({len(report.findings)})</h2>
-<table id="findings"><tr><th>rule</th><th>severity</th><th>state</th><th>table</th><th>row key</th><th>column</th><th>sources</th><th>reason</th></tr>{frows}</table>
+<table id="findings"><colgroup><col style="width:14%"><col style="width:7%"><col style="width:10%">
+<col style="width:8%"><col style="width:14%"><col style="width:6%"><col style="width:13%"><col style="width:28%"></colgroup><tr><th>rule</th><th>severity</th><th>state</th><th>table</th><th>row key</th><th>column</th><th>sources</th><th>reason</th></tr>{frows}</table>
 <h2>Rules ({len(report.rules)})</h2>
-<table id="rules"><tr><th>rule</th><th>stage</th><th>severity</th><th>status</th><th>description</th></tr>{rows}</table>
+<table id="rules"><colgroup><col style="width:24%"><col style="width:7%"><col style="width:7%">
+<col style="width:10%"><col style="width:52%"></colgroup><tr><th>rule</th><th>stage</th><th>severity</th><th>status</th><th>description</th></tr>{rows}</table>
 </body></html>
 """
 
