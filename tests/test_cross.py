@@ -309,3 +309,39 @@ def test_uncited_source_is_a_warning(data):
     r = run(data, sources=None)
     f = open_finding(r, "support.source_cited", "sofiaglobe-copy", "sources")
     assert f.severity == "warning"
+
+
+def test_disputed_value_follows_the_majority(shipped):
+    o = shipped["outcomes"].filter(pl.col("outcome_id") == "kidflix.site_users").row(0, named=True)
+    assert o["status"] == "disputed" and o["value"] == 1_800_000.0
+    assert o["value_low"] < 200_000 < 1_800_000 < o["value_high"]
+
+
+def test_majority_rule_tie_goes_to_the_preferred_claim():
+    from opsledger.reconcile import _majority_value
+
+    rows = [  # in preference order
+        {"source_id": "a", "low": 38.0, "high": 38.0, "nominal": 38.0},
+        {"source_id": "b", "low": 11.0, "high": 11.0, "nominal": 11.0},
+        {"source_id": "c", "low": 11.0, "high": 11.0, "nominal": 11.0},
+        {"source_id": "d", "low": 38.0, "high": 38.0, "nominal": 38.0},
+    ]
+    assert _majority_value(rows) == 38.0
+    rows.append({"source_id": "e", "low": 11.0, "high": 11.0, "nominal": 11.0})
+    assert _majority_value(rows) == 11.0
+
+
+def test_reconcile_command_rederives(data):
+    from typer.testing import CliRunner
+
+    from opsledger.cli import app
+
+    set_cell(data, "outcomes", "blackwrist.site_users", "value", 61000.0)
+    runner = CliRunner()
+    r = runner.invoke(app, ["reconcile", str(data)])
+    assert r.exit_code == 0 and "`blackwrist.site_users`.`value`: 61000.0 -> 62999.0" in r.output
+    assert read(data, "outcomes").filter(pl.col("outcome_id") == "blackwrist.site_users")["value"].item() == 61000.0
+    r = runner.invoke(app, ["reconcile", str(data), "--write"])
+    assert r.exit_code == 0
+    assert read(data, "outcomes").filter(pl.col("outcome_id") == "blackwrist.site_users")["value"].item() == 62999.0
+    assert (data / ".backup").is_dir()

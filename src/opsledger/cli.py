@@ -79,6 +79,26 @@ def validate(
 
 
 @app.command()
+def reconcile(
+    data_dir: Annotated[Optional[Path], typer.Argument(help="Directory holding the tables (default: datasets/).")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    write: Annotated[bool, typer.Option(help="Store the re-derived columns (old tables kept in .backup/).")] = False,
+) -> None:
+    """Recompute every derived column (after a change to the phrase or reconciliation rules)."""
+    from opsledger.io import UnusableInput
+    from opsledger.publish import diff_text
+    from opsledger.reconcile import rederive
+
+    try:
+        changes = rederive(data_dir, sources or _default_sources(), write=write)
+    except UnusableInput as exc:
+        _fail(str(exc), 2)
+    typer.echo(diff_text(changes))
+    if not write and any(c["changed"] for c in changes.values()):
+        typer.echo("(dry run: nothing written; add --write to store)")
+
+
+@app.command()
 def show(
     path: Annotated[Path, typer.Argument(help="A Parquet file.")],
 ) -> None:

@@ -219,12 +219,50 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
         .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "status",
                 pl.col("n_sources").cast(pl.Int64))
     )
+    disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
+    if disputed:
+        best = {tid: _majority_value(rows) for tid, rows in _claims_by_target(c, disputed).items()}
+        agg = agg.with_columns(
+            pl.col(key).replace_strict(best, default=None, return_dtype=pl.Float64)
+            .fill_null(pl.col("value")).alias("value")
+        )
     derived_cols = ["value", "value_low", "value_high", "status", "n_sources"]
     out = target.join(agg, on=key, how="left", suffix="_d")
     has = pl.col("status_d").is_not_null()
     return out.with_columns(
         [pl.when(has).then(pl.col(f"{c}_d")).otherwise(pl.col(c)).alias(c) for c in derived_cols]
     ).select(target.columns)
+
+
+def _claims_by_target(c: pl.DataFrame, targets: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for row in c.filter(pl.col("target_id").is_in(targets)).sort(["pref", "width", "claim_id"]).iter_rows(named=True):
+        out.setdefault(row["target_id"], []).append(row)
+    return out
+
+
+def _majority_value(rows: list[dict]) -> float:
+    """Best value of a disputed figure: inside the region that the most sources allow together.
+
+    The claims are swept for the stretch of values covered by the largest number of distinct sources;
+    the preferred claim among those covering it (official release first, then the narrowest) gives
+    the figure, kept inside that stretch. So an outlying source does not set the value of a figure
+    most sources agree on, while the bounds (the union) still show the whole disagreement.
+    """
+    lo = [(-math.inf if r["low"] is None else r["low"]) for r in rows]
+    hi = [(math.inf if r["high"] is None else r["high"]) for r in rows]
+    candidates = []  # the best stretch starts at some claim's lower bound
+    for x in sorted(set(lo)):
+        covering = [i for i in range(len(rows)) if lo[i] <= x <= hi[i]]
+        count = len({rows[i]["source_id"] for i in covering})
+        # most sources first; on a tie, the stretch the most preferred claim is in
+        candidates.append((-count, min(covering), covering))
+    _neg, _first, chosen = min(candidates, key=lambda c: (c[0], c[1]))
+    best_lo = max(lo[i] for i in chosen)
+    best_hi = min(hi[i] for i in chosen)
+    first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
+    guess = first["nominal"] if first["nominal"] is not None else (first["low"] if first["low"] is not None else best_lo)
+    return float(min(max(guess, best_lo), best_hi))
 
 
 def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
@@ -295,4 +333,24 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     return out, phrases
 
 
-__all__ = ["derive_all", "phrase_frame", "locate", "archive_text", "DATE_COLUMNS"]
+
+
+def rederive(data_dir=None, archive: Path | None = None, write: bool = False) -> dict[str, dict]:
+    """Recompute every derived column of a data directory; with ``write``, store the result (the old
+    tables are kept in ``.backup/``). Returns the row-level changes (see ``publish.diff_tables``).
+
+    Needed after a change to the phrase or reconciliation rules themselves; curated data changes go
+    through change sets, which re-derive on their own.
+    """
+    from opsledger import io as oio
+    from opsledger.publish import diff_tables
+
+    tables = oio.read_tables(data_dir)
+    derived = derive_all(tables, archive)
+    changes = diff_tables(tables, derived)
+    if write and any(c["changed"] for c in changes.values()):
+        oio.write_tables(derived, data_dir or oio.default_data_dir())
+    return changes
+
+
+__all__ = ["derive_all", "derive_all_with_phrases", "rederive", "phrase_frame", "locate", "archive_text"]
