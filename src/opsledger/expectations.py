@@ -56,10 +56,12 @@ def load_suites(directory: Path | None = None) -> list[dict]:
 # --------------------------------------------------------------------------- frames
 
 
-def _join_sources(df: pl.DataFrame, key: str, claims: pl.DataFrame) -> pl.DataFrame:
-    srcs = claims.group_by("target_id").agg(
-        pl.col("source_id").unique().sort().str.join(",").alias("sources")
-    )
+def target_sources(claims: pl.DataFrame) -> pl.DataFrame:
+    """The sources of each claim target, comma-joined: computed once per run."""
+    return claims.group_by("target_id").agg(pl.col("source_id").unique().sort().str.join(",").alias("sources"))
+
+
+def _join_sources(df: pl.DataFrame, key: str, srcs: pl.DataFrame) -> pl.DataFrame:
     return df.join(srcs.rename({"target_id": key}), on=key, how="left").with_columns(
         pl.col("sources").fill_null("")
     )
@@ -199,7 +201,7 @@ def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
     ).drop("_d", "stated")
 
 
-def frame_derived(t, derived) -> pl.DataFrame:
+def frame_derived(t, derived, srcs) -> pl.DataFrame:
     parts = []
     spec = {
         "outcomes": ["value", "value_low", "value_high", "unit", "status", "n_sources", "date", "date_precision"],
@@ -223,7 +225,7 @@ def frame_derived(t, derived) -> pl.DataFrame:
         df = j.select(pl.col(key).alias("row_key"), pl.lit(name).alias("table"),
                       pl.concat_str(diffs, separator="; ", ignore_nulls=True).alias("detail"))
         if name != "sources":
-            df = _join_sources(df.rename({"row_key": key}), key, t["claims"]).rename({key: "row_key"})
+            df = _join_sources(df.rename({"row_key": key}), key, srcs).rename({key: "row_key"})
         else:
             df = df.with_columns(pl.col("row_key").alias("sources"))
         parts.append(df.with_columns((pl.col("detail") == "").alias("matches"))
@@ -251,11 +253,11 @@ def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def frame_disputes(t) -> pl.DataFrame:
+def frame_disputes(t, srcs) -> pl.DataFrame:
     parts = []
     for name in ("outcomes", "statistics"):
         key = KEYS[name]
-        df = _join_sources(t[name].select(key, "status", "value_low", "value_high"), key, t["claims"])
+        df = _join_sources(t[name].select(key, "status", "value_low", "value_high"), key, srcs)
         parts.append(df.select(
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
             (pl.col("status") != "disputed").fill_null(True).alias("agree"),
@@ -591,6 +593,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         _record(report, suites, [], skip, acks, t)
         return
     derived, phrases = derive_all_with_phrases(t, sources)
+    srcs = target_sources(t["claims"])
     frames = {
         **{name: df.select(pl.col(declarations()[name].key).alias("row_key"),
                            *[fk.column for fk in declarations()[name].foreign_keys],
@@ -601,9 +604,9 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "metric_scope": frame_metric_scope(t),
         "source_use": frame_source_use(t),
         "claims_derived": frame_claims_derived(t, derived, phrases),
-        "derived": frame_derived(t, derived),
+        "derived": frame_derived(t, derived, srcs),
         "value_inside": frame_value_inside(t, acked_disputes),
-        "disputes": frame_disputes(t),
+        "disputes": frame_disputes(t, srcs),
         "date_disputes": frame_date_disputes(t),
         "timeline": frame_timeline(t),
         "claim_dates": frame_claim_dates(t),
@@ -621,7 +624,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         # without the archive the locators cannot be re-derived, so do not compare them
         frames["claims_derived"] = frame_claims_derived(
             t, {**derived, "claims": _keep_locators(derived["claims"], t["claims"])}, phrases)
-        frames["derived"] = frame_derived(t, {**derived, "sources": t["sources"]})
+        frames["derived"] = frame_derived(t, {**derived, "sources": t["sources"]}, srcs)
     else:
         frames["source_files"] = frame_source_files(t, Path(sources))
         frames["claim_locators"] = frame_claim_locators(t, Path(sources))

@@ -290,7 +290,7 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
             names: list[str] | None = None) -> ReleaseResult:
     """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing."""
     from opsledger.report_html import render_html
-    from opsledger.validate import validate
+    from opsledger.validate import validate_tables
 
     new_v = parse_version(version)
     fs, root = _fs(store)
@@ -298,7 +298,12 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
     known = [v["version"] for v in idx["versions"]]
     if version in known or fs.exists(f"{root}/{version}"):
         raise ReleaseError(f"version {version} exists in the store; a published version is never overwritten")
-    report = validate(data_dir, sources=sources, names=names)
+    try:
+        tables_ = oio.read_tables(data_dir)
+    except oio.UnusableInput as exc:
+        raise ReleaseError(str(exc)) from None
+    report = validate_tables(tables_, sources=sources, names=names,
+                             data_dir=str(data_dir or oio.default_data_dir()))
     if report.exit_code != 0 or report.open_warnings:
         raise ReleaseError("the data does not validate with every finding acknowledged; nothing released:\n"
                            + report.text(limit=20))
@@ -317,7 +322,6 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
     if prev and order[got] < order[need]:
         raise ReleaseError(f"{prev} -> {version} is a {got} bump, but the schema change needs a {need} "
                            f"bump: {'; '.join(why[:5])}")
-    tables_ = oio.read_tables(data_dir)
     files: dict[str, bytes] = {}
     for name in TABLES:
         files[f"tables/{name}.parquet"] = oio.parquet_bytes(oio.to_arrow(name, tables_[name]))

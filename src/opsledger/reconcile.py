@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.metadata import metric_unit, vocabularies
-from opsledger.phrases import DATE_COLUMNS, PhraseError, derive, period
+from opsledger.phrases import PhraseError, derive, period
 
 #: Which source kinds are preferred when choosing the best value (lower first).
 SOURCE_PREFERENCE = {"official_release": 0, "social_media": 1, "news": 2}
