@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.metadata import metric_unit, vocabularies
-from opsledger.phrases import PhraseError, derive, period
+from opsledger.phrases import derive_frame, period
 
 #: Which source kinds are preferred when choosing the best value (lower first).
 SOURCE_PREFERENCE = {"official_release": 0, "social_media": 1, "news": 2}
@@ -49,34 +49,17 @@ KEYS = {
 }
 
 
-@functools.lru_cache(maxsize=65536)
-def _phrase(stated: str, target_column: str, unit: str | None, lang: str | None):
-    try:
-        iv = derive(stated, target_column, unit, lang)
-    except PhraseError:
-        return None
-    return (iv.qualifier, iv.low, iv.high, iv.date_low, iv.date_high, iv.nominal)
-
-
 def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """What each claim's phrase implies (read in its source's language): one row per claim_id, with
-    ``phrase_ok`` false when the rules cannot read it."""
+    ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
+    language) is read once, and phrases that differ only in their number share one reading
+    (``phrases.derive_frame``)."""
     keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
         sources.select("source_id", "language"), on="source_id", how="left")
-    uniq = keyed.select("stated", "target_column", "unit", "language").unique()
-    rows = []
-    for stated, col, unit, lang in uniq.iter_rows():
-        res = _phrase(stated, col, unit, lang)
-        rows.append((stated, col, unit, lang, res is not None, *(res or (None,) * 6)))
-    derived = pl.DataFrame(
-        rows,
-        schema={
-            "stated": pl.Utf8, "target_column": pl.Utf8, "unit": pl.Utf8, "language": pl.Utf8,
-            "phrase_ok": pl.Boolean, "d_qualifier": pl.Utf8, "d_low": pl.Float64, "d_high": pl.Float64,
-            "d_date_low": pl.Date, "d_date_high": pl.Date, "nominal": pl.Float64,
-        },
-        orient="row",
-    )
+    derived = derive_frame(keyed).rename({
+        "qualifier": "d_qualifier", "low": "d_low", "high": "d_high",
+        "date_low": "d_date_low", "date_high": "d_date_high",
+    })
     return keyed.join(derived, on=["stated", "target_column", "unit", "language"], how="left",
                       nulls_equal=True).drop("source_id", "language")
 
@@ -173,10 +156,10 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
 def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
                       claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame) -> pl.DataFrame:
     """value, value_low, value_high, status, n_sources of outcomes or statistics."""
-    nominal = phrases.select("claim_id", "nominal")
+    figure = phrases.select("claim_id", "figure")
     c = (
         claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
-        .join(nominal, on="claim_id", how="left")
+        .join(figure, on="claim_id", how="left")
         .join(sources.select("source_id", "kind"), on="source_id", how="left")
         .with_columns(
             pl.col("kind").replace_strict(SOURCE_PREFERENCE, default=9).alias("pref"),
@@ -194,7 +177,7 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
             pl.col("low").null_count().alias("low_nulls"),
             pl.col("high").null_count().alias("high_nulls"),
             pl.col("source_id").n_unique().alias("n_sources"),
-            pl.col("nominal").first().alias("nominal"),
+            pl.col("figure").first().alias("figure"),
             pl.col("low").first().alias("pref_low"),
         )
         .with_columns(
@@ -213,7 +196,7 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
             .otherwise(pl.lit("single_source")).alias("status"),
         )
         .with_columns(
-            pl.coalesce("nominal", "pref_low", "value_low", "value_high")
+            pl.coalesce("figure", "pref_low", "value_low", "value_high")
             .clip(pl.col("value_low"), pl.col("value_high")).alias("value")
         )
         .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "status",
@@ -261,7 +244,7 @@ def _majority_value(rows: list[dict]) -> float:
     best_lo = max(lo[i] for i in chosen)
     best_hi = min(hi[i] for i in chosen)
     first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
-    guess = first["nominal"] if first["nominal"] is not None else (first["low"] if first["low"] is not None else best_lo)
+    guess = first["figure"] if first["figure"] is not None else (first["low"] if first["low"] is not None else best_lo)
     return float(min(max(guess, best_lo), best_hi))
 
 
