@@ -487,7 +487,7 @@ def derive_frame(claims: pl.DataFrame, templates: bool = True) -> pl.DataFrame:
 
 def _derive_others(keys: pl.DataFrame) -> pl.DataFrame:
     """Dates, roles and figures without a metric: one distinct phrase at a time (they are few)."""
-    rows = []
+    rows: list[tuple] = []
     for stated, col, unit, lang in keys.iter_rows():
         try:
             iv = derive(stated, col, unit, lang)
@@ -569,12 +569,12 @@ def _derive_numbers(keys: pl.DataFrame, templates: bool) -> pl.DataFrame:
                                               pl.lit(True).alias("phrase_ok")))
         # everything else: one distinct phrase at a time
         single = parsed.join(joined.select(*KEY), on=KEY, how="anti", nulls_equal=True)
-        rows = []
+        single_rows: list[tuple] = []
         for stated, col, unit, lg in single.select(*KEY).iter_rows():
-            rd = _try_read(stated, unit, lg)
-            rows.append((stated, col, unit, lg, rd is not None,
-                         *(_reading_row(rd) if rd is not None else (None,) * len(_READING_SCHEMA))))
-        pieces.append(pl.DataFrame(rows, orient="row", schema={**_KEY_SCHEMA, "phrase_ok": pl.Boolean,
+            read = _try_read(stated, unit, lg)
+            single_rows.append((stated, col, unit, lg, read is not None,
+                                *(_reading_row(read) if read is not None else (None,) * len(_READING_SCHEMA))))
+        pieces.append(pl.DataFrame(single_rows, orient="row", schema={**_KEY_SCHEMA, "phrase_ok": pl.Boolean,
                                                                **_READING_SCHEMA}))
     readings = pl.concat([p.select(*KEY, "phrase_ok", *[c for c in _READING_SCHEMA if c in p.columns])
                           for p in pieces], how="diagonal_relaxed")
