@@ -50,12 +50,19 @@ class Interval:
     high: float | None = None
     date_low: dt.date | None = None
     date_high: dt.date | None = None
-    #: The anchor: the figure the phrase states, in the metric's unit, before any hedge is applied
-    #: (the total, home country included, when ``excludes_home``).
+    #: The figure as the phrase states it, in the metric's unit, before any hedge is applied
+    #: ("24 other countries" gives 24; see :attr:`anchor` for the total).
     figure: float | None = None
     unit: str | None = None
     #: "24 other countries": the stated number leaves out the home country; low/high/figure are N + 1.
     excludes_home: bool = False
+
+    @property
+    def anchor(self) -> float | None:
+        """The stated figure as a total, on the scale of ``low``/``high``: ``figure`` plus the home
+        country when ``excludes_home``. Claims that state the same anchor with different hedges agree
+        on it (``[reconcile].wording`` in phrase_rules.toml)."""
+        return None if self.figure is None else self.figure + (1 if self.excludes_home else 0)
 
     @property
     def nominal(self) -> float | None:
@@ -103,21 +110,6 @@ def step(unit: str) -> float:
     if unit not in steps:
         raise PhraseError(f"no rounding step for unit {unit!r} (add it to [step] in schemas/phrase_rules.toml)")
     return float(steps[unit])
-
-
-def same_figure_rule() -> dict[str, Any]:
-    """The "same figure, different hedges" rule (``[same_figure]``): which qualifiers state a single
-    figure, and how far apart two figures may be and still be the same one."""
-    r = rules()["same_figure"]
-    return {"qualifiers": frozenset(r["qualifiers"]), "tolerance": float(r.get("tolerance", 0))}
-
-
-def same_figure(a: Interval, b: Interval) -> bool:
-    """Do two readings state the same figure (whatever their hedges)? See ``[same_figure]``."""
-    r = same_figure_rule()
-    if a.figure is None or b.figure is None or not {a.qualifier, b.qualifier} <= r["qualifiers"]:
-        return False
-    return abs(a.figure - b.figure) <= r["tolerance"]
 
 
 def _normalise(text: str) -> str:
@@ -367,7 +359,8 @@ def _round_up_expr(x: pl.Expr, s: pl.Expr) -> pl.Expr:
 
 
 def _bounds(readings: pl.DataFrame) -> pl.DataFrame:
-    """The hedge arithmetic, for all readings at once: adds ``low``, ``high`` and ``figure``.
+    """The hedge arithmetic, for all readings at once: adds ``low``, ``high`` and ``figure`` (the stated
+    figure; the bounds, not the figure, count the home country when ``excludes_home``).
 
     ``readings`` has the columns of a :class:`Reading` (``_READING_SCHEMA``) and ``step``.
     """
@@ -384,7 +377,7 @@ def _bounds(readings: pl.DataFrame) -> pl.DataFrame:
             .otherwise(None))
     home = pl.col("excludes_home").cast(pl.Float64)  # the home country: + 1 on every bound
     return (readings.join(_hedge_frame(), on="qualifier", how="left")
-            .with_columns((low + home).alias("low"), (high + home).alias("high"), (v + home).alias("figure"))
+            .with_columns((low + home).alias("low"), (high + home).alias("high"), v.alias("figure"))
             .drop("_lf", "_ls", "_hf", "_hs", "_rounding"))
 
 
