@@ -61,9 +61,13 @@ def foreign_key_expectations() -> list[dict]:
     out = []
     for t in declarations().values():
         for fk in t.foreign_keys:
+            # the table's frame holds the key each value finds in the referenced table (null when
+            # none): GX checks the pair is equal. (A value_set of every key would be copied by GX for
+            # each expectation, which costs minutes at a million rows.)
             out.append({
-                "type": "expect_column_values_to_be_in_set",
-                "kwargs": {"column": fk.column, "value_set": {"$PARAMETER": f"ids_{fk.table}"}},
+                "type": "expect_column_pair_values_to_be_equal",
+                "kwargs": {"column_A": fk.column, "column_B": f"{fk.column}_found",
+                           "ignore_row_if": "both_values_are_missing"},
                 "meta": {"rule": f"ref.{t.name}.{fk.column}", "severity": "error", "frame": t.name,
                          "description": f"Every {t.name}.{fk.column} names an existing {fk.table}.{fk.ref_column}."},
             })
@@ -71,6 +75,19 @@ def foreign_key_expectations() -> list[dict]:
 
 
 # --------------------------------------------------------------------------- frames
+
+
+def table_frame(t: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
+    """One row per row of a table: its key, each foreign key, and the key that foreign key finds in
+    the table it references (``<column>_found``, null when it finds none)."""
+    decl = declarations()[name]
+    out = t[name].select(pl.col(decl.key).alias("row_key"), *[fk.column for fk in decl.foreign_keys],
+                         pl.lit(name).alias("table"), pl.lit("").alias("sources"))
+    for fk in decl.foreign_keys:
+        found = t[fk.table].select(pl.col(fk.ref_column).alias(fk.column),
+                                   pl.col(fk.ref_column).alias(f"{fk.column}_found")).unique()
+        out = out.join(found, on=fk.column, how="left")
+    return out
 
 
 def target_sources(claims: pl.DataFrame) -> pl.DataFrame:
@@ -529,6 +546,28 @@ def _parameter_names(obj) -> list[str]:
     return []
 
 
+#: The keyword arguments of an expectation that name columns of its frame.
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+COLUMN_LIST_KWARGS = ("column_list",)
+
+
+def _columns(kwargs: dict) -> list[str]:
+    return ([kwargs[k] for k in COLUMN_KWARGS if k in kwargs]
+            + [c for k in COLUMN_LIST_KWARGS for c in kwargs.get(k, [])])
+
+
+def _renamed(kwargs: dict, frame: str) -> dict:
+    """An expectation's kwargs with its columns named as GX sees them (``<frame>__<column>``)."""
+    out = {**kwargs}
+    for k in COLUMN_KWARGS:
+        if k in out:
+            out[k] = f"{frame}__{out[k]}"
+    for k in COLUMN_LIST_KWARGS:
+        if k in out:
+            out[k] = [f"{frame}__{c}" for c in out[k]]
+    return out
+
+
 #: Frames smaller than this are validated together in one GX batch (fewer GX round trips); larger
 #: ones get a batch of their own, so GX never scans a wide, mostly empty frame.
 SMALL_FRAME_ROWS = 50_000
@@ -547,7 +586,7 @@ def _run_gx(frames, suites, parameters, skip):
     # key, sources and plain-language detail of the (few) failing rows are looked up afterwards.
     small, batches = [], []
     for frame, exps in by_frame.items():
-        cols = sorted({e["kwargs"]["column"] for e in exps})
+        cols = sorted({c for e in exps for c in _columns(e["kwargs"])})
         narrow = frames[frame].select(
             *[pl.col(c) for c in INFO_COLUMNS if c in frames[frame].columns],
             *[pl.col(c).alias(f"{frame}__{c}") for c in cols],
@@ -565,7 +604,7 @@ def _run_gx(frames, suites, parameters, skip):
         exps = [e for n in names for e in by_frame[n]]
         suite = gx.ExpectationSuite(name=f"batch-{len(out)}", expectations=[
             gx.expectations.registry.get_expectation_impl(e["type"])(
-                **{**e["kwargs"], "column": f"{e['meta']['frame']}__{e['kwargs']['column']}"}, meta=e["meta"])
+                **_renamed(e["kwargs"], e["meta"]["frame"]), meta=e["meta"])
             for e in exps
         ])
         res = batch.validate(suite, expectation_parameters=parameters, result_format={
@@ -611,10 +650,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
     derived, phrases = derive_all_with_phrases(t, sources)
     srcs = target_sources(t["claims"])
     frames = {
-        **{name: df.select(pl.col(declarations()[name].key).alias("row_key"),
-                           *[fk.column for fk in declarations()[name].foreign_keys],
-                           pl.lit(name).alias("table"), pl.lit("").alias("sources"))
-           for name, df in t.items()},
+        **{name: table_frame(t, name) for name in t},
         "claim_targets": frame_claim_targets(t),
         "backing": frame_backing(t),
         "metric_scope": frame_metric_scope(t),
