@@ -16,7 +16,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-import polars as pl
 import yaml
 
 from opsledger import io as oio

@@ -23,12 +23,16 @@ def open_finding(report, rule, key, table=None):
     hits = [f for f in findings_for(report, rule)
             if f.key == key and not f.acknowledged and (table is None or f.table == table)]
     assert hits, f"no open {rule} finding for {key}: {report.text()}"
-    assert report.exit_code == (1 if hits[0].severity == "error" else report.exit_code)
+    # the run fails exactly when some error is left open; an open warning alone does not fail it
+    open_errors = [f for f in report.findings if f.severity == "error" and not f.acknowledged]
+    assert report.exit_code == (1 if open_errors else 0)
+    if hits[0].severity == "error":
+        assert report.exit_code == 1
     return hits[0]
 
 
-def test_shipped_data_passes_with_every_finding_acknowledged():
-    r = run(REPO / "datasets")
+def test_shipped_data_passes_with_every_finding_acknowledged(shipped_report):
+    r = shipped_report
     assert r.exit_code == 0, r.text()
     assert all(f.acknowledged for f in r.findings)
     acked = {(f.rule, f.key) for f in r.findings}
@@ -268,12 +272,28 @@ def test_blocklist_covers_names_in_archive():
     assert len({normalise_name(n) for n in names}) >= 8
 
 
+ARCHIVE_NAMES = names_from_archive() if ARCHIVE.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def planted_names_report(tmp_path_factory):
+    """One copy of the shipped data with every name of the archive planted in a different outcome's
+    note, validated once: {index of the name: outcome it is planted in}, and the report."""
+    d = tmp_path_factory.mktemp("names") / "data"
+    shutil.copytree(REPO / "datasets", d, ignore=shutil.ignore_patterns(".backup"))
+    df = read(d, "outcomes")
+    keys = df["outcome_id"].to_list()[: len(ARCHIVE_NAMES)]
+    notes = {k: f"Arrested by officers; see {n} for details." for k, n in zip(keys, ARCHIVE_NAMES)}
+    df = df.with_columns(pl.col("outcome_id").replace_strict(notes, default=None).fill_null(pl.col("note")).alias("note"))
+    write(d, "outcomes", df)
+    return dict(enumerate(keys)), run(d, sources=None)
+
+
 @needs_archive
-@pytest.mark.parametrize("name", names_from_archive() if ARCHIVE.is_dir() else [])
-def test_privacy_catches_each_planted_name(data, name):
-    set_cell(data, "outcomes", "h.arrests.nz", "note", f"Arrested by officers; see {name} for details.")
-    r = run(data, sources=None)
-    f = open_finding(r, "privacy.no_person_names", "h.arrests.nz", "outcomes")
+@pytest.mark.parametrize("index", range(len(ARCHIVE_NAMES)))  # ids are indices: names stay out of logs
+def test_privacy_catches_each_planted_name(planted_names_report, index):
+    planted, r = planted_names_report
+    f = open_finding(r, "privacy.no_person_names", planted[index], "outcomes")
     assert "note" in f.message
 
 
@@ -321,13 +341,13 @@ def test_majority_rule_tie_goes_to_the_preferred_claim():
     from opsledger.reconcile import _majority_value
 
     rows = [  # in preference order
-        {"source_id": "a", "low": 38.0, "high": 38.0, "nominal": 38.0},
-        {"source_id": "b", "low": 11.0, "high": 11.0, "nominal": 11.0},
-        {"source_id": "c", "low": 11.0, "high": 11.0, "nominal": 11.0},
-        {"source_id": "d", "low": 38.0, "high": 38.0, "nominal": 38.0},
+        {"source_id": "a", "low": 38.0, "high": 38.0, "figure": 38.0},
+        {"source_id": "b", "low": 11.0, "high": 11.0, "figure": 11.0},
+        {"source_id": "c", "low": 11.0, "high": 11.0, "figure": 11.0},
+        {"source_id": "d", "low": 38.0, "high": 38.0, "figure": 38.0},
     ]
     assert _majority_value(rows) == 38.0
-    rows.append({"source_id": "e", "low": 11.0, "high": 11.0, "nominal": 11.0})
+    rows.append({"source_id": "e", "low": 11.0, "high": 11.0, "figure": 11.0})
     assert _majority_value(rows) == 11.0
 
 

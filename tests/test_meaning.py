@@ -7,7 +7,6 @@ import datetime as dt
 import json
 
 import polars as pl
-import pytest
 
 from opsledger import meaning
 from opsledger.metadata import repo_root, table

@@ -9,10 +9,10 @@ import datetime as dt
 import polars as pl
 
 from opsledger.metadata import metrics_with, vocabularies
+from opsledger.reconcile import headline_outcomes, reconcile_settings, value_claims
 
 #: units whose figures do not add up across parts
 NOT_ADDITIVE = {"months", "days", "percent"}
-from opsledger.reconcile import headline_outcomes, reconcile_settings, value_claims
 
 
 def _scope_ok(df: pl.DataFrame) -> pl.Expr:

@@ -32,28 +32,10 @@ def validate(
         tables = oio.read_tables(data_dir)
     except oio.UnusableInput as exc:
         return Report(str(data_dir), unusable=str(exc))
-    if cross and tables["claims"].height < PRELOAD_BELOW_CLAIMS:
-        _preload_gx()
     report = validate_tables(tables, sources=sources, names=names,
                              acknowledgements=acknowledgements, cross=cross, data_dir=str(data_dir))
     report.timings["read"] = time.perf_counter() - t0 - sum(report.timings.values())
     return report
-
-
-#: Below this many claims the import of great-expectations overlaps the schema stage; above it the
-#: import is a small share of the run, and the stages run one after the other to keep peak memory low.
-PRELOAD_BELOW_CLAIMS = 200_000
-
-
-def _preload_gx() -> None:
-    """Start importing great-expectations in a background thread while the tables are read and the
-    schema stage runs: its import is the largest fixed cost of a run (see benchmarks/)."""
-    import importlib
-    import sys
-    import threading
-
-    if "great_expectations" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
 
 def validate_tables(
