@@ -317,7 +317,7 @@ def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
     best_lo = max(lo[i] for i in chosen)
     best_hi = min(hi[i] for i in chosen)
     first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
-    anchor = first.get("anchor")
+    anchor = first.get("anchor", first.get("figure"))
     guess = anchor if anchor is not None else (first["low"] if first["low"] is not None else best_lo)
     value = float(min(max(guess, best_lo), best_hi))
     return (value, None if math.isinf(best_lo) else float(best_lo),
