@@ -87,6 +87,10 @@ class Table:
     fields: tuple[Field, ...]
     unique: tuple[tuple[str, ...], ...] = ()
     checks: tuple[str, ...] = ()
+    #: Columns computed from the claims (``derived = [...]`` in the table's TOML): never set by hand.
+    derived: tuple[str, ...] = ()
+    #: Columns computed from the claims whenever claims target the row (``derived_from_claims``).
+    derived_from_claims: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -190,8 +194,15 @@ def _tables(directory: Path) -> dict[str, Table]:
             entry = {"name": entry} if isinstance(entry, str) else dict(entry)
             base = fields[entry.pop("name")]
             cols.append(replace(base, **entry))
+        names = {c.name for c in cols}
+        # tolerant: a listed column this version of the table does not have is ignored (the test
+        # suite checks that every listed column exists)
+        derived = tuple(c for c in raw.get("derived", []) if c in names)
+        from_claims = tuple(c for c in raw.get("derived_from_claims", []) if c in names)
         tables[name] = Table(
             name=name,
+            derived=derived,
+            derived_from_claims=from_claims,
             title=raw["title"],
             description=raw["description"],
             primary_key=tuple(raw["primary_key"]),
@@ -200,6 +211,16 @@ def _tables(directory: Path) -> dict[str, Table]:
             checks=tuple(raw.get("checks", [])),
         )
     return tables
+
+
+def declared_derived(directory: Path | None = None) -> dict[str, list[str]]:
+    """``derived`` and ``derived_from_claims`` of every table as written in its TOML (unfiltered)."""
+    directory = directory or schema_dir()
+    out = {}
+    for name in TABLES:
+        raw = _load_toml(directory / f"{name}.toml")
+        out[name] = list(raw.get("derived", [])) + list(raw.get("derived_from_claims", []))
+    return out
 
 
 def vocabularies() -> dict[str, dict]:

@@ -290,7 +290,7 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
             names: list[str] | None = None) -> ReleaseResult:
     """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing."""
     from opsledger.report_html import render_html
-    from opsledger.validate import validate_tables
+    from opsledger.validation import validate_tables
 
     new_v = parse_version(version)
     fs, root = _fs(store)
