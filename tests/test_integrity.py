@@ -115,7 +115,6 @@ def test_every_declared_derived_column_exists():
         missing = [c for c in cols if c not in table(name).columns]
         assert not missing, f"schemas/{name}.toml declares derived columns it does not have: {missing}"
     assert "value" in table("outcomes").derived and "sha256" in table("sources").derived
-    assert "date" in table("outcomes").derived_from_claims
 
 
 def test_loader_tolerates_derived_list(tmp_path):
@@ -149,18 +148,24 @@ def test_change_set_may_not_set_a_derived_column(tmp_path, change, column):
     assert f"column {column} of {change['table']} is derived" in msg and "0901-derived.yaml:" in msg
 
 
-def test_conditionally_derived_date_is_refused_when_claims_date_the_row(tmp_path, data, shipped):
-    """An outcome's date is derived when claims date it: setting it would be logged but not stored."""
-    dated = shipped["claims"].filter((pl.col("target_table") == "outcomes") & (pl.col("target_column") == "date"))
-    if dated.is_empty():
-        pytest.skip("no dated outcome in the data")
-    oid = dated["target_id"][0]
-    row = shipped["outcomes"].filter(pl.col("outcome_id") == oid).row(0, named=True)
-    src = dated["source_id"][0]
-    change = {"op": "update", "table": "outcomes", "key": oid, "source": src,
-              "expect": {"date": row["date"].isoformat()}, "set": {"date": "1999-01-01"}}
-    cs = write_cs(tmp_path, "0902-date", {**PHRASE_FIX, "changes": [change]})
-    with pytest.raises(CorrectionError, match=r"column date: derived from the claims that target this row"):
+def test_a_value_the_derivation_would_replace_is_refused(tmp_path, data, monkeypatch):
+    """Whatever the declarations say, a value a change set gives that derivation replaces is refused:
+    the log never records a value the table does not hold."""
+    import opsledger.corrections as corr
+
+    real = corr.derive_all
+
+    def derive_note(tables, archive=None):  # pretend agencies.note were derived from other data
+        out = real(tables, archive)
+        out["agencies"] = out["agencies"].with_columns(pl.lit("derived").alias("note"))
+        return out
+
+    monkeypatch.setattr(corr, "derive_all", derive_note)
+    row = read(data, "agencies").filter(pl.col("agency_id") == "europol").row(0, named=True)
+    change = {"op": "update", "table": "agencies", "key": "europol", "source": "interpol-blackwrist-release",
+              "expect": {"note": row["note"]}, "set": {"note": "typed by hand"}}
+    cs = write_cs(tmp_path, "0902-note", {**PHRASE_FIX, "changes": [change]})
+    with pytest.raises(CorrectionError, match=r"column note: derived from the claims for this row"):
         prepare(cs, data)
 
 

@@ -28,7 +28,7 @@ from opsledger.reconcile import derive_all
 #: Largest change-set file read (the biggest applied one is ~40 KiB).
 MAX_FILE_BYTES = 1 << 20
 
-EDITABLE = [t for t in TABLES if t != "corrections"]
+EDITABLE = [t for t in TABLES if t != "corrections" and not table(t).is_derived]
 
 
 class Change(BaseModel):
@@ -225,6 +225,8 @@ def _coerce(name: str, column: str, value: Any) -> Any:
         return float(value)
     if ftype == "integer" and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if ftype == "boolean" and isinstance(value, bool):
+        return value
     if ftype == "string" and isinstance(value, str):
         return value
     if ftype == "date" and isinstance(value, dt.date):
@@ -247,6 +249,19 @@ def _dump(v: Any) -> str | None:
 
 def _loc(path: Path, lines: list[int], i: int) -> str:
     return f"{path}:{lines[i]}" if i < len(lines) else str(path)
+
+
+def _default_scope(table_name: str, row: dict, rows: dict) -> None:
+    """Rows added by change sets written before the figure model have no scope: an outcome's is the
+    one its country implies; a claim's is its target outcome's (worldwide for other targets)."""
+    if "scope" not in row or row["scope"] is not None:
+        return
+    if table_name == "claims":
+        target = rows["outcomes"].get(row.get("target_id")) if row.get("target_table") == "outcomes" else None
+        if target is not None:
+            row.update(scope=target["scope"], country=target["country"], area=target["area"])
+            return
+    row["scope"] = "country" if row.get("country") else "worldwide"
 
 
 def apply_in_memory(
@@ -288,6 +303,7 @@ def apply_in_memory(
             except ValueError as exc:
                 errors.append(f"{where}: table {ch.table}, key {key}, column {c}: {exc}")
                 continue
+            _default_scope(ch.table, new, rows)
             rows[ch.table][key] = new
             log.append((ch, key, "*", None, _dump(new)))
             diff.append({"table": ch.table, "key": key, "change": "added", "row": new})
@@ -356,12 +372,10 @@ def apply_in_memory(
                 want = _coerce(ch.table, c, v)
             except ValueError:
                 continue
-            if row[c] != want:
-                how = ("from the claims that target this row" if c in table(ch.table).derived_from_claims
-                       else "from the claims and the archive")
+            if want is not None and row[c] != want:
                 errors.append(f"{_loc(path, lines, i)}: table {ch.table}, key {key}, column {c}: "
-                              f"derived {how}, so {_dump(want)} would be stored as {_dump(row[c])}; "
-                              "change the claims instead")
+                              f"derived from the claims for this row, so {_dump(want)} would be stored as "
+                              f"{_dump(row[c])}; change the claims instead")
     if errors:
         raise CorrectionError("\n".join(errors))
     # show added and updated rows as they will be stored, derived columns included

@@ -28,6 +28,7 @@ TABLES = (
     "outcomes",
     "statistics",
     "claims",
+    "headline",
     "corrections",
 )
 
@@ -36,6 +37,7 @@ ARROW_TYPES = {
     "integer": pa.int64(),
     "number": pa.float64(),
     "date": pa.date32(),
+    "boolean": pa.bool_(),
 }
 
 
@@ -87,10 +89,14 @@ class Table:
     fields: tuple[Field, ...]
     unique: tuple[tuple[str, ...], ...] = ()
     checks: tuple[str, ...] = ()
-    #: Columns computed from the claims (``derived = [...]`` in the table's TOML): never set by hand.
+    #: columns computed from other data (``derived = [...]`` in the table's TOML, ``"*"`` for a table
+    #: computed entirely): never set by a change set
     derived: tuple[str, ...] = ()
-    #: Columns computed from the claims whenever claims target the row (``derived_from_claims``).
-    derived_from_claims: tuple[str, ...] = ()
+
+    @property
+    def is_derived(self) -> bool:
+        """A table computed entirely from the others (such as ``headline``)."""
+        return bool(self.fields) and set(self.derived) >= set(self.columns)
 
     @property
     def columns(self) -> list[str]:
@@ -194,21 +200,30 @@ def _tables(directory: Path) -> dict[str, Table]:
             entry = {"name": entry} if isinstance(entry, str) else dict(entry)
             base = fields[entry.pop("name")]
             cols.append(replace(base, **entry))
-        names = {c.name for c in cols}
+        per_metric = raw.get("per_metric")
+        if per_metric:
+            for metric in per_metric["metrics"]:
+                for spec in per_metric["columns"]:
+                    base = fields[spec["from"]]
+                    cols.append(replace(base, name=spec["pattern"].format(metric=metric),
+                                        description=spec["description"].format(metric=metric),
+                                        required=False, precision=None, references=None))
+        derived = raw.get("derived", ())
+        if derived == "*":
+            derived = [c.name for c in cols]
         # tolerant: a listed column this version of the table does not have is ignored (the test
         # suite checks that every listed column exists)
-        derived = tuple(c for c in raw.get("derived", []) if c in names)
-        from_claims = tuple(c for c in raw.get("derived_from_claims", []) if c in names)
+        names = {c.name for c in cols}
+        derived = [c for c in derived if c in names] if isinstance(derived, (list, tuple)) else []
         tables[name] = Table(
             name=name,
-            derived=derived,
-            derived_from_claims=from_claims,
             title=raw["title"],
             description=raw["description"],
             primary_key=tuple(raw["primary_key"]),
             fields=tuple(cols),
             unique=tuple(tuple(u) for u in raw.get("unique", [])),
             checks=tuple(raw.get("checks", [])),
+            derived=tuple(derived),
         )
     return tables
 
@@ -219,7 +234,8 @@ def declared_derived(directory: Path | None = None) -> dict[str, list[str]]:
     out = {}
     for name in TABLES:
         raw = _load_toml(directory / f"{name}.toml")
-        out[name] = list(raw.get("derived", [])) + list(raw.get("derived_from_claims", []))
+        derived = raw.get("derived", [])
+        out[name] = [] if derived == "*" else list(derived)
     return out
 
 
@@ -242,6 +258,17 @@ def table(name: str) -> Table:
 
 def metric_unit(metric: str) -> str:
     return vocabularies()["metric"][metric]["unit"]
+
+
+def metrics_with(attribute: str) -> frozenset[str]:
+    """Metrics whose vocabulary entry sets ``attribute`` true (``running_total``, ``per_offender``)."""
+    return frozenset(m for m, spec in vocabularies()["metric"].items() if spec.get(attribute))
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """The metrics the headline table reports, in its column order."""
+    raw = _load_toml(schema_dir() / "headline.toml")
+    return tuple(raw["per_metric"]["metrics"])
 
 
 def data_dictionary(data: dict | None = None) -> str:
@@ -290,9 +317,19 @@ def data_dictionary(data: dict | None = None) -> str:
     for vname, terms in vocab.items():
         lines += [f"## Vocabulary: {vname}", ""]
         if vname == "metric":
-            lines += ["| term | unit | applies to | definition |", "|---|---|---|---|"]
+            lines += ["Running total: counted up over time, so claims at different dates form a series "
+                      "(the outcome reports the latest). One offender: the metric may describe a single "
+                      "offender (`offender_role`).", "",
+                      "| term | unit | applies to | running total | one offender | definition |",
+                      "|---|---|---|---|---|---|"]
             for term, spec in terms.items():
-                lines.append(f"| `{term}` | {spec['unit']} | {spec['applies_to']} | {spec['definition']} |")
+                text = spec["definition"]
+                for part in ("includes", "excludes", "examples"):
+                    if spec.get(part):
+                        text += f" <br>*{part.capitalize()}:* {spec[part]}"
+                lines.append(f"| `{term}` | {spec['unit']} | {spec['applies_to']} | "
+                             f"{'yes' if spec.get('running_total') else ''} | "
+                             f"{'yes' if spec.get('per_offender') else ''} | {text} |")
         else:
             lines += ["| term | definition |", "|---|---|"]
             for term, definition in terms.items():
