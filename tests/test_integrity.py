@@ -636,10 +636,12 @@ def test_malformed_acknowledgements_are_a_clean_error(tmp_path):
         assert "acks.toml" in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_plain_load_exits_cleanly(tmp_path, empty, quick_release):
-    """'terminate called without an active exception' on a plain load: no thread may be left running."""
+def test_plain_load_exits_cleanly(tmp_path, data, quick_release):
+    """'terminate called without an active exception' on a plain load (pyarrow's thread pool decoding a
+    buffer over Python bytes; measured 0 aborts in 100 runs after the fix, ~1 in 7 before): one run
+    here, plus no thread of ours left running."""
     store = tmp_path / "store"
-    publish.release("0.1.0", str(store), empty, date="2026-01-01")
+    publish.release("0.1.0", str(store), data, date="2026-01-01")
     code = ("import threading, opsledger; t = opsledger.load('outcomes', store=%r); "
             "print([t.name for t in threading.enumerate() if t is not threading.main_thread()])" % str(store))
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -101,6 +101,7 @@ class Result:
     report: Any = None  # the validation Report of the result, once checked
     published: list[dict] = field(default_factory=list)  # see published_diff
     moved_to: Path | None = None  # where apply moved the file (None: left in place)
+    rederived: list[dict] = field(default_factory=list)  # derived columns of updated rows that moved
 
     def published_text(self) -> str:
         """What the change does to the published figures, one line a figure."""
@@ -120,6 +121,8 @@ class Result:
             else:
                 sign = "+" if d["change"] == "added" else "-"
                 lines.append(f"{sign} {d['table']}[{d['key']}] {_dump(d['row'])}")
+        for d in self.rederived:
+            lines.append(f"  = {d['table']}[{d['key']}].{d['column']}: {_dump(d['old'])} -> {_dump(d['new'])} (derived)")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -127,6 +130,7 @@ class Result:
             "correction_id": self.correction_id,
             "changes": [{k: _jsonable(v) if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()}
                          for k, v in d.items()} for d in self.diff],
+            "rederived": [{k: _jsonable(v) for k, v in d.items()} for d in self.rederived],
             "published": [{k: (v if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()})
                            for k, v in d.items()} for d in self.published],
             "validation": self.report.as_dict() if self.report else None,
@@ -386,6 +390,17 @@ def apply_in_memory(
                 d["row"] = got
     log = [(ch, key, col, old, (_dump(stored[ch.table].get(key)) or new) if col == "*" and old is None else new)
            for ch, key, col, old, new in log]
+    # the derived columns of updated rows that the change moves (e.g. a claim's interval)
+    rederived = []
+    for t_name, key in dict.fromkeys((d["table"], d["key"]) for d in diff if d["change"] == "updated"):
+        before = {r[table(t_name).key]: r for r in tables[t_name].filter(
+            pl.col(table(t_name).key) == key).iter_rows(named=True)}.get(key)
+        after = stored[t_name].get(key)
+        if before is None or after is None:
+            continue
+        for c in table(t_name).derived:
+            if before.get(c) != after.get(c):
+                rederived.append({"table": t_name, "key": key, "column": c, "old": before[c], "new": after[c]})
     when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         rel = str(path.resolve().relative_to(repo_root()))
@@ -402,7 +417,7 @@ def apply_in_memory(
     ]
     log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
     out["corrections"] = pl.concat([tables["corrections"], log_df])
-    return Result(cid, out, log_df, diff, published=published_diff(tables, out))
+    return Result(cid, out, log_df, diff, published=published_diff(tables, out), rederived=rederived)
 
 
 #: The published figures a reviewer must see change: per table, the derived columns shown.
