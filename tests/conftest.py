@@ -46,11 +46,11 @@ def fingerprint(tables: dict[str, pl.DataFrame]) -> tuple:
 @pytest.fixture(scope="session", autouse=True)
 def shipped_validated_once():
     """The unchanged shipped data is validated once per session, whichever way a test gets there
-    (``validate``, ``release``, a change-set check): ``opsledger.validate.validate_tables`` answers
+    (``validate``, ``release``, a change-set check): ``opsledger.validation.validate_tables`` answers
     a repeated validation of the same shipped tables with arguments that cannot change the result
     (default acknowledgements, no extra names, no overrides of schemas/ or checks/) from the first
     run's report. Any other validation (a broken copy) runs in full."""
-    from opsledger import validate as vmod
+    from opsledger import validation as vmod
 
     real = vmod.validate_tables
     shipped_fp = fingerprint(oio.read_tables(DATASETS))
@@ -76,7 +76,7 @@ def shipped_validated_once():
 @pytest.fixture(scope="session")
 def shipped_report():
     """The validation report of the shipped data (with the archive when it is present)."""
-    from opsledger.validate import validate
+    from opsledger.validation import validate
 
     return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from opsledger.expectations import WORD, load_blocklist, name_hash, normalise_name
-from opsledger.validate import validate
+from opsledger.validation import validate
 
 from conftest import ARCHIVE, REPO, findings_for, needs_archive, read, set_cell, write
 

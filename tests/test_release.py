@@ -191,7 +191,7 @@ def test_cli_release_versions_diff(store, data):
     r = runner.invoke(app, ["release", "0.1.0", "--to", str(store), "--data-dir", str(data), *extra])
     assert r.exit_code == 1 and "never overwritten" in r.output
     r = runner.invoke(app, ["release", "../x", "--to", str(store), *extra])
-    assert r.exit_code == 1 and "not a version" in r.output
+    assert r.exit_code == 2 and "not a version" in r.output
     r = runner.invoke(app, ["versions", "--store", str(store)])
     assert r.exit_code == 0 and "0.1.0" in r.output and "latest" in r.output
     set_cell(data, "agencies", "europol", "note", "x")

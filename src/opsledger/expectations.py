@@ -391,7 +391,7 @@ def frame_source_files(t, archive: Path) -> pl.DataFrame:
     rows = []
     for sid, fname, sha in t["sources"].filter(pl.col("archive_file").is_not_null()).select(
             "source_id", "archive_file", "sha256").iter_rows():
-        got = archive_text(str(archive / fname))
+        got = archive_text(archive, fname, sid)
         if got is None:
             rows.append((sid, False, f"{fname} is not in the archive {archive}"))
         else:
@@ -406,9 +406,15 @@ def frame_claim_locators(t, archive: Path) -> pl.DataFrame:
     c = t["claims"].filter(pl.col("source_id").is_in(list(files)))
     rows = []
     for cid, sid, stated, off in c.select("claim_id", "source_id", "stated", "locator_offset").iter_rows():
-        got = archive_text(str(archive / files[sid]))
+        got = archive_text(archive, files[sid], sid)
         ok = bool(got) and off is not None and got[0].startswith(stated, off)
-        rows.append((cid, sid, ok, f"{stated!r} is not at offset {off} of {files[sid]}"))
+        if got is None:
+            detail = f"{files[sid]} is not in the archive"
+        elif off is None or stated not in got[0]:
+            detail = f"{stated!r} does not occur in {files[sid]} (the phrase must be copied exactly as the source writes it)"
+        else:
+            detail = f"{stated!r} is not at offset {off} of {files[sid]} (run `opsledger reconcile --write` to re-locate it)"
+        rows.append((cid, sid, ok, detail))
     return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "sources": pl.Utf8, "found": pl.Boolean,
                                       "detail": pl.Utf8}, orient="row").with_columns(
         pl.lit("claims").alias("table"))
@@ -627,11 +633,32 @@ def _run_gx(frames, suites, parameters, skip):
 
 
 def load_acknowledgements(path: Path | str | None = None) -> list[dict]:
+    """The acknowledgements (``[[ack]]`` tables with rule, key and reason); the default file may be
+    missing, a file given by name may not. Malformed TOML or entries are refused with a one-line error."""
+    from opsledger.errors import UsageError
+
+    given = path is not None
     path = Path(path) if path else checks_dir() / "acknowledgements.toml"
-    if not path.exists():
+    if not path.is_file():
+        if given:
+            raise UsageError(f"{path}: no such acknowledgements file")
         return []
-    with path.open("rb") as fh:
-        return tomllib.load(fh).get("ack", [])
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: acknowledgements file is not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    acks = doc.get("ack", [])
+    if not isinstance(acks, list):
+        raise UsageError(f"{path}: `ack` must be an array of tables ([[ack]])")
+    for i, a in enumerate(acks, 1):
+        if not isinstance(a, dict):
+            raise UsageError(f"{path}: ack #{i} is not a table")
+        for k in ("rule", "key", "reason"):
+            if not isinstance(a.get(k), str) or not a[k].strip():
+                raise UsageError(f"{path}: ack #{i} needs a non-empty string `{k}`")
+    return acks
 
 
 def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path | None = None,
