@@ -57,6 +57,7 @@ def validate(
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
     schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list acknowledged findings with their reasons.")] = False,
 ) -> None:
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
     from opsledger.validate import validate as run
@@ -74,7 +75,7 @@ def validate(
     elif rep.unusable:
         typer.echo(f"error: {rep.unusable}", err=True)
     else:
-        typer.echo(rep.text())
+        typer.echo(rep.text(verbose=verbose))
     raise typer.Exit(rep.exit_code)
 
 

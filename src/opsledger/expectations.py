@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger import fmt
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
 from opsledger.phrases import period_bounds
@@ -171,7 +172,14 @@ def frame_metric_scope(t) -> pl.DataFrame:
 
 
 def _fmt(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.Utf8).fill_null("null")
+    """A cell as a number token that :func:`opsledger.fmt.expand` writes out when a finding is made."""
+    return pl.format("⟦n:{}⟧", pl.col(col).cast(pl.Utf8).fill_null(""))
+
+
+def _span(low: str, high: str) -> pl.Expr:
+    """An interval token: "100 to 120", "400,000 or more" once expanded."""
+    return pl.format("⟦r:{}|{}⟧", pl.col(low).cast(pl.Utf8).fill_null(""),
+                     pl.col(high).cast(pl.Utf8).fill_null(""))
 
 
 def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
@@ -247,8 +255,8 @@ def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
             (((pl.col("low").is_null() | (pl.col("value") >= pl.col("low")))
               & (pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))))
              | pl.col("target_id").is_in(list(acked_disputes))).fill_null(True).alias("inside"),
-            pl.format("value {} is outside claim {} ({}: {} to {})", pl.col("value"), pl.col("claim_id"),
-                      pl.col("stated"), _fmt("low"), _fmt("high")).alias("detail"),
+            pl.format("value {} is outside claim {} ({}: {})", _fmt("value"), pl.col("claim_id"),
+                      pl.col("stated"), _span("low", "high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -261,8 +269,8 @@ def frame_disputes(t, srcs) -> pl.DataFrame:
         parts.append(df.select(
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
             (pl.col("status") != "disputed").fill_null(True).alias("agree"),
-            pl.format("sources cannot all be right: together they allow {} to {}", _fmt("value_low"),
-                      _fmt("value_high")).alias("detail"),
+            pl.format("sources cannot all be right: together they allow {}",
+                      _span("value_low", "value_high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -363,7 +371,7 @@ def frame_country_sums(t) -> pl.DataFrame:
         pl.lit("").alias("sources"),
         (pl.col("sum_low") <= pl.col("value_high")).fill_null(True).alias("sum_le_total"),
         pl.format("per-country rows add up to at least {}, the total allows at most {}",
-                  pl.col("sum_low"), _fmt("value_high")).alias("detail"),
+                  _fmt("sum_low"), _fmt("value_high")).alias("detail"),
     )
 
 
@@ -654,7 +662,8 @@ def _record(report, suites, results, skip, acks, t, sources=None) -> None:
         for row in rows:
             sources_ = [s for s in str(row.get("sources") or "").split(",") if s]
             f = Finding(meta["rule"], str(row.get("table") or meta["frame"]), row.get("row_key"),
-                        None, None, row.get("detail") or meta["description"], meta["severity"], sources_)
+                        None, None, fmt.expand(row.get("detail")) or meta["description"], meta["severity"],
+                        sources_)
             a = ack_index.get((f.rule, f.table, f.key))
             if a:
                 f.acknowledged, f.reason = True, a["reason"]

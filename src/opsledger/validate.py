@@ -9,6 +9,7 @@ import polars as pl
 
 from opsledger import io as oio
 from opsledger.findings import Report
+from opsledger.util import display_path
 
 
 def validate(
@@ -31,11 +32,11 @@ def validate(
     try:
         tables = oio.read_tables(data_dir)
     except oio.UnusableInput as exc:
-        return Report(str(data_dir), unusable=str(exc))
+        return Report(display_path(data_dir), unusable=str(exc))
     if cross and tables["claims"].height < PRELOAD_BELOW_CLAIMS:
         _preload_gx()
     report = validate_tables(tables, sources=sources, names=names,
-                             acknowledgements=acknowledgements, cross=cross, data_dir=str(data_dir))
+                             acknowledgements=acknowledgements, cross=cross, data_dir=display_path(data_dir))
     report.timings["read"] = time.perf_counter() - t0 - sum(report.timings.values())
     return report
 
@@ -91,4 +92,31 @@ def validate_tables(
                          names=names, acknowledgements=acknowledgements,
                          schema_ok=not findings)
         report.timings["cross"] = time.perf_counter() - t1
+    _attribute_operations(report, tables)
     return report
+
+
+def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> None:
+    """Set each finding's ``operation`` from its row (for the per-operation summary of the report)."""
+    from opsledger.metadata import tables as declarations
+
+    lookup: dict[str, dict] = {}
+    for f in report.findings:
+        if f.operation or f.key is None or f.table not in tables:
+            continue
+        if f.table not in lookup:
+            df, decl = tables[f.table], declarations().get(f.table)
+            if decl is None or decl.key not in df.columns:
+                lookup[f.table] = {}
+            elif f.table == "operations":
+                lookup[f.table] = {k: k for k in df.get_column(decl.key).to_list()}
+            elif "operation_id" in df.columns:
+                lookup[f.table] = dict(zip(df.get_column(decl.key).to_list(),
+                                           df.get_column("operation_id").to_list()))
+            else:
+                lookup[f.table] = {}
+        key = str(f.key)
+        op = lookup[f.table].get(key)
+        if op is None and "." in key:  # keys such as "rescue.launched" or "avalanche.arrests.us"
+            op = lookup[f.table].get(key.split(".", 1)[0]) or lookup.get("operations", {}).get(key.split(".", 1)[0])
+        f.operation = op
