@@ -43,6 +43,11 @@ class Finding:
         return f"{self.state.upper():12} {self.rule}: {where}: {self.message}{src}"
 
 
+def _order(f: Finding) -> tuple:
+    """A stable order of findings (the checks may return rows in any order)."""
+    return (f.rule, f.table, str(f.key), f.column or "", f.message)
+
+
 def family(rule: str) -> str:
     """The rule family: the part of a rule's name before the first dot (schema, reconcile ...)."""
     return rule.split(".", 1)[0]
@@ -126,7 +131,7 @@ class Report:
             "families": self.families(),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "rules": [asdict(r) for r in self.rules],
-            "findings": [f.as_dict() for f in self.findings],
+            "findings": [f.as_dict() for f in sorted(self.findings, key=_order)],
         }
         if not timings:  # a release's report: the same data gives the same bytes
             del d["timings_s"]
@@ -154,7 +159,7 @@ class Report:
             if r.status == "skipped":
                 lines.append(f"Skipped {r.rule}: {r.detail}")
         shown = [f for f in self.findings if verbose or not f.acknowledged]
-        shown.sort(key=lambda f: (f.acknowledged, f.severity != "error", f.rule, str(f.key)))
+        shown.sort(key=lambda f: (f.acknowledged, f.severity != "error", *_order(f)))
         for f in shown[:limit]:
             lines.append(f.line())
             if f.acknowledged and f.reason:
