@@ -237,9 +237,9 @@ def croissant(data: dict, version: str, date: str, files: dict[str, bytes]) -> d
             field = {"@type": "cr:Field", "@id": f"{t.name}/{f.name}", "name": f.name,
                      "description": f.description, "dataType": CROISSANT_TYPES[f.type],
                      "source": {"fileObject": {"@id": f"{t.name}.parquet"}, "extract": {"column": f.name}}}
-            fk = next((k for k in t.foreign_keys if k.column == f.name), None)
-            if fk:
-                field["references"] = {"field": {"@id": f"{fk.table}/{fk.ref_column}"}}
+            # Foreign keys are not written as Croissant `references`: mlcroissant 1.1 reads them as joins
+            # that fail on Parquet sources (and self-references make a cycle). They are declared in
+            # datapackage.json and enforced in opsledger.sqlite.
             fields.append(field)
         rs = {"@type": "cr:RecordSet", "@id": t.name, "name": t.name, "description": t.description,
               "field": fields}

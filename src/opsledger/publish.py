@@ -57,6 +57,10 @@ def _fs(store: str | Path | None):
     import fsspec
 
     store = str(store or default_store())
+    if store.startswith(("http://", "https://")):  # read-only, standard library only
+        from opsledger.httpstore import HTTPStore
+
+        return HTTPStore(), store.rstrip("/")
     fs, root = fsspec.core.url_to_fs(store)
     return fs, root.rstrip("/")
 
@@ -357,7 +361,8 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
         if want != got:
             raise ChecksumError(f"{base}/{rel}: SHA-256 {got} does not match SHA256SUMS ({want}); "
                                 "the file is damaged or was altered")
-    tbl = pq.read_table(pa.BufferReader(data))
+    # ParquetFile, not read_table: read_table goes through pyarrow.dataset, which imports pandas
+    tbl = pq.ParquetFile(pa.BufferReader(data)).read()
     if as_ == "arrow":
         return tbl
     if as_ == "polars":
