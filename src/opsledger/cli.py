@@ -34,6 +34,10 @@ def _default_sources() -> Path | None:
     return p if p.is_dir() else None
 
 
+def _missing_extra(exc: ModuleNotFoundError, extra: str) -> None:
+    _fail(f"{exc.name} is not installed: this command needs pip install 'opsledger[{extra}]'", 2)
+
+
 def _fail(msg: str, code: int) -> None:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
@@ -60,6 +64,11 @@ def validate(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list acknowledged findings with their reasons.")] = False,
 ) -> None:
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
+    import importlib.util
+
+    for mod in ("great_expectations", "pandera"):  # found, not imported (the run imports them itself)
+        if importlib.util.find_spec(mod) is None:
+            _missing_extra(ModuleNotFoundError(name=mod), "validate")
     from opsledger.validate import validate as run
 
     if acknowledgements is not None and not acknowledgements.is_file():
@@ -144,6 +153,8 @@ def release(
         res = run(version, to, data_dir, sources or _default_sources(), date=date)
     except ReleaseError as exc:
         _fail(str(exc), 1)
+    except ModuleNotFoundError as exc:
+        _missing_extra(exc, "validate,publish")
     typer.echo(f"released {res.version} to {res.path} ({res.bump} change)")
 
 

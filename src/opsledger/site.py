@@ -133,14 +133,16 @@ def gather(data: dict) -> dict:
             "n_sources": len({c["source_id"] for f in figures for c in f["claims"]}),
             "n_disputed": sum(f["status"] == "disputed" for f in figures),
         })
-    by_metric = defaultdict(list)
+    by_metric, parts_by_metric = defaultdict(list), defaultdict(list)
     for op in ops:
         for f in op["figures"]:
-            if f["headline"]:
-                by_metric[f["metric"]].append({"op": op, "figure": f})
-    metric_pages = [{"metric": m, "label": _metric_label(m, v[0]["figure"]["unit"]),
-                     "definition": _plain_text(metrics.get(m, {}).get("definition", "")), "rows": v}
-                    for m, v in sorted(by_metric.items())]
+            (by_metric if f["headline"] else parts_by_metric)[f["metric"]].append({"op": op, "figure": f})
+    metric_pages = []
+    for m in sorted(set(by_metric) | set(parts_by_metric)):
+        rows, parts = by_metric.get(m, []), parts_by_metric.get(m, [])
+        metric_pages.append({"metric": m, "label": _metric_label(m, (rows or parts)[0]["figure"]["unit"]),
+                             "definition": _plain_text(metrics.get(m, {}).get("definition", "")),
+                             "rows": rows, "parts": parts})
     return {"operations": ops, "metrics": metric_pages}
 
 
@@ -166,7 +168,7 @@ def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
         files[f"site/operation/{op['operation_id']}.html"] = render(
             "site/operation.html.j2", root="../", op=op, chart=chart, **common)
     for m in g["metrics"]:
-        chart = charts.ranges(
+        chart = "" if not m["rows"] else charts.ranges(
             [charts.Range(r["op"]["name"], r["figure"]["value"], r["figure"]["value_low"],
                           r["figure"]["value_high"], r["figure"]["status"] == "disputed") for r in m["rows"]],
             f"{m['label']} by operation", xlabel=m["label"])
