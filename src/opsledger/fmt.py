@@ -123,6 +123,20 @@ def words(s: str | None) -> str:
 TOKEN = re.compile(r"⟦([nr]):([^⟧]*)⟧")
 
 
+def num_token(col: str):
+    """A polars expression writing column ``col`` as a number token (polars imported only here)."""
+    import polars as pl
+
+    return pl.format("⟦n:{}⟧", pl.col(col).cast(pl.Utf8).fill_null(""))
+
+
+def span_token(low: str, high: str):
+    """A polars expression writing two columns as an interval token ("100 to 120" once expanded)."""
+    import polars as pl
+
+    return pl.format("⟦r:{}|{}⟧", pl.col(low).cast(pl.Utf8).fill_null(""), pl.col(high).cast(pl.Utf8).fill_null(""))
+
+
 def expand(text: str | None) -> str | None:
     """Replace number tokens by their readable form: ``⟦r:250000.0|null⟧`` -> ``250,000 or more``."""
     if not text or "⟦" not in text:
