@@ -90,7 +90,7 @@ def test_statistic_as_outcome_metric(data):
 def test_claim_bounds_disagree_with_phrase(data):
     set_cell(data, "claims", "blackwrist.site_users.s000", "low", 50000.0)
     f = open_finding(run(data), "reconcile.claim_matches_phrase", "blackwrist.site_users.s000")
-    assert "low" in f.message and "56700" in f.message
+    assert "low" in f.message and "56,700" in f.message
 
 
 def test_unreadable_phrase(data):
@@ -101,7 +101,7 @@ def test_unreadable_phrase(data):
 def test_hand_typed_value(data):
     set_cell(data, "outcomes", "blackwrist.site_users", "value", 61000.0)
     f = open_finding(run(data), "reconcile.derived_columns", "blackwrist.site_users", "outcomes")
-    assert "62999" in f.message
+    assert "62,999" in f.message
 
 
 def test_value_outside_a_claim_interval(data):
@@ -241,7 +241,7 @@ def test_grounding_skipped_without_archive(data):
     r = run(data, sources=None)
     skipped = {x.rule: x for x in r.rules if x.status == "skipped"}
     assert "grounding.sha256" in skipped and "no source archive" in skipped["grounding.sha256"].detail
-    assert "SKIPPED grounding.sha256" in r.text()
+    assert "Skipped grounding.sha256" in r.text()
 
 
 # 7. privacy -------------------------------------------------------------------------------------

@@ -59,9 +59,10 @@ def test_clean_validation_is_short_and_quiet(shipped_report):
     assert "ACK" not in text and "ERROR" not in text and "null" not in text
     assert "reconcile" in text and "acknowledged" in text
     verbose = shipped_report.text(verbose=True)
-    assert "ACKNOWLEDGED reconcile.not_disputed: outcomes[avalanche.arrests.us]" in verbose
-    assert "together they allow 100 to 120" in verbose and "acknowledged because:" in verbose
-    assert not re.search(r"\d\.0 to|to null|\d\.0\b", verbose.split("acknowledged because")[0])
+    assert "ACKNOWLEDGED reconcile.not_disputed: outcomes[" in verbose and "acknowledged because:" in verbose
+    assert re.search(r"together they allow [\d,]+ (to [\d,]+|or more)", verbose)
+    messages = [f.message for f in shipped_report.findings]
+    assert not any(re.search(r"\d\.0\b|\bnull\b|⟦", m) for m in messages), messages
 
 
 def test_open_findings_are_listed_after_the_summary(data):

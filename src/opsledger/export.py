@@ -29,8 +29,9 @@ DATA_LICENSE = {"id": "CC-BY-4.0", "name": "Creative Commons Attribution 4.0 Int
                 "url": "https://creativecommons.org/licenses/by/4.0/"}
 CODE_LICENSE = {"id": "MIT", "name": "MIT License"}
 AUTHOR = "opsledger contributors"
-SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "date": "TEXT"}
-CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "number": "sc:Float", "date": "sc:Date"}
+SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "date": "TEXT", "boolean": "INTEGER"}
+CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "number": "sc:Float", "date": "sc:Date",
+                   "boolean": "sc:Boolean"}
 HEADLINE = "headline"
 
 

@@ -1,6 +1,6 @@
 """A read-only release store served over HTTP(S) (e.g. GitHub Pages or any static file server).
 
-``opsledger.load("outcomes", store="https://example.org/releases")`` reads ``index.json``,
+``opsledger.load("outcomes", store="http://localhost:8000")`` (any HTTP(S) address of a store) reads ``index.json``,
 ``VERSION/SHA256SUMS`` and the table over plain HTTP(S) with the standard library, so a reader needs
 nothing beyond pyarrow. It offers the few file-system calls the store code uses (``exists``,
 ``size``, ``open`` for reading); writing to it is refused.

@@ -2,9 +2,9 @@
 
 A store is a local directory (default ``releases/`` in the repository, ignored by git) or any fsspec
 URL (``file://``, ``s3://`` ...). ``STORE/VERSION/`` holds the tables (``tables/*.parquet``, zstd,
-deterministic), ``datapackage.json`` (Frictionless), ``SHA256SUMS``, ``CHANGELOG.md``,
-``validation.json``/``validation.html`` and ``DATASHEET.md``. ``STORE/index.json`` lists the
-versions and is written last.
+deterministic), ``datapackage.json`` (Frictionless), ``SHA256SUMS``, ``schema.json`` and the files
+for people built by :mod:`opsledger.bundle` (notes, reports, CSV, SQLite, Croissant, citation, site).
+``STORE/index.json`` lists the versions and is written last.
 """
 
 from __future__ import annotations
