@@ -339,7 +339,7 @@ def test_reconcile_command_rederives(data):
     set_cell(data, "outcomes", "blackwrist.site_users", "value", 61000.0)
     runner = CliRunner()
     r = runner.invoke(app, ["reconcile", str(data)])
-    assert r.exit_code == 0 and "`blackwrist.site_users`.`value`: 61000.0 -> 62999.0" in r.output
+    assert r.exit_code == 0 and "`blackwrist.site_users`.`value`: 61000 -> 62999" in r.output
     assert read(data, "outcomes").filter(pl.col("outcome_id") == "blackwrist.site_users")["value"].item() == 61000.0
     r = runner.invoke(app, ["reconcile", str(data), "--write"])
     assert r.exit_code == 0

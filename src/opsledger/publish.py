@@ -183,7 +183,14 @@ def diff_text(d: dict[str, dict]) -> str:
 
 
 def _show(v: Any) -> str:
-    return "null" if v is None else json.dumps(v.isoformat() if isinstance(v, dt.date) else v, ensure_ascii=False)
+    """A cell in a diff: text quoted, numbers and dates plain (61000, 2019-05-17), "empty" for null."""
+    from opsledger import fmt
+
+    if v is None:
+        return fmt.EMPTY
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    return fmt.plain(v)
 
 
 def read_release_tables(version: str, store=None, verify: bool = True) -> dict[str, pl.DataFrame]:
