@@ -97,26 +97,23 @@ def validate_tables(
 
 
 def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> None:
-    """Set each finding's ``operation`` from its row (for the per-operation summary of the report)."""
+    """Set each finding's ``operation`` from its row (for the per-operation summary of the report).
+    A key such as ``pacifier.takedown.date`` (a row and a column) is matched by its longest prefix."""
     from opsledger.metadata import tables as declarations
 
+    op_ids = set(tables["operations"].get_column("operation_id").to_list()) if "operations" in tables else set()
     lookup: dict[str, dict] = {}
+    for name, df in tables.items():
+        decl = declarations().get(name)
+        if decl is not None and decl.key in df.columns and "operation_id" in df.columns:
+            lookup[name] = dict(zip(df.get_column(decl.key).to_list(), df.get_column("operation_id").to_list()))
     for f in report.findings:
-        if f.operation or f.key is None or f.table not in tables:
+        if f.operation or f.key is None:
             continue
-        if f.table not in lookup:
-            df, decl = tables[f.table], declarations().get(f.table)
-            if decl is None or decl.key not in df.columns:
-                lookup[f.table] = {}
-            elif f.table == "operations":
-                lookup[f.table] = {k: k for k in df.get_column(decl.key).to_list()}
-            elif "operation_id" in df.columns:
-                lookup[f.table] = dict(zip(df.get_column(decl.key).to_list(),
-                                           df.get_column("operation_id").to_list()))
-            else:
-                lookup[f.table] = {}
-        key = str(f.key)
-        op = lookup[f.table].get(key)
-        if op is None and "." in key:  # keys such as "rescue.launched" or "avalanche.arrests.us"
-            op = lookup[f.table].get(key.split(".", 1)[0]) or lookup.get("operations", {}).get(key.split(".", 1)[0])
-        f.operation = op
+        parts = str(f.key).split(".")
+        for n in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:n])
+            op = lookup.get(f.table, {}).get(prefix) or (prefix if prefix in op_ids else None)
+            if op:
+                f.operation = op
+                break
