@@ -24,6 +24,9 @@ class Range:
     high: float | None
     disputed: bool = False
     href: str | None = None
+    hull_low: float | None = None  # everything the sources allow together, where wider than low..high
+    hull_high: float | None = None
+    has_hull: bool = False
 
 
 def _plt():
@@ -78,7 +81,7 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
     n = max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(7.6, 0.42 * n + 0.9))
     _margins(fig, n, [r.label for r in rows])
-    vals = [x for r in rows for x in (r.value, r.low, r.high) if x is not None and x > 0]
+    vals = [x for r in rows for x in (r.value, r.low, r.high, r.hull_low, r.hull_high) if x is not None and x > 0]
     lo_all, hi_all = (min(vals), max(vals)) if vals else (1, 10)
     log = hi_all / lo_all > 100
     if log:
@@ -93,6 +96,13 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
     for i, r in enumerate(rows):
         y = n - 1 - i
         color = ORANGE if r.disputed else BLUE
+        if r.has_hull:
+            hlo = r.hull_low if r.hull_low is not None and (not log or r.hull_low > 0) else left
+            if r.hull_high is None:
+                ax.annotate("", xy=(right, y), xytext=(hlo, y),
+                            arrowprops={"arrowstyle": "->", "color": GREY, "lw": 1.2, "alpha": 0.8})
+            else:
+                ax.plot([hlo, r.hull_high], [y, y], color=GREY, lw=1.2, alpha=0.8)
         lo = r.low if r.low is not None and (not log or r.low > 0) else left
         if r.high is None:
             ax.annotate("", xy=(right, y), xytext=(lo, y),

@@ -22,6 +22,10 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline
        "base-uri 'none'; form-action 'none'")
 
 
+#: Worldwide figures shown as columns of the index's table of operations.
+INDEX_METRICS = ("arrests", "children_safeguarded")
+
+
 def acknowledgements() -> dict[tuple[str, str, str], str]:
     """(rule, table, key) -> the curators' reason, from ``checks/acknowledgements.toml``."""
     path = Path(os.environ.get("OPSLEDGER_CHECKS") or repo_root() / "checks") / "acknowledgements.toml"
@@ -104,7 +108,9 @@ def gather(data: dict) -> dict:
             claims = []
             for c in sorted(claims_by_target[("outcomes", o["outcome_id"], "value")], key=lambda c: c["claim_id"]):
                 s = sources.get(c["source_id"], {})
-                claims.append({**c, "source": s, "allows": fmt.span(c["low"], c["high"], c["unit"])})
+                as_of = c.get("as_of")
+                claims.append({**c, "source": s, "allows": fmt.span(c["low"], c["high"], c["unit"]),
+                               "as_of_text": fmt.date(as_of, c.get("as_of_precision")) if as_of else ""})
             sides = []
             if o["status"] == "disputed":
                 by = defaultdict(list)
@@ -116,6 +122,11 @@ def gather(data: dict) -> dict:
                 "definition": _plain_text(metrics.get(o["metric"], {}).get("definition", "")),
                 "shown": fmt.figure(o["value"], o["value_low"], o["value_high"], o["unit"]),
                 "allowed": fmt.span(o["value_low"], o["value_high"], o["unit"]),
+                # everything the sources allow together (the hull of their intervals), where derived
+                "hull": (fmt.span(o["sources_low"], o["sources_high"], o["unit"])
+                         if "sources_low" in o and (o["sources_low"], o["sources_high"]) != (o["value_low"], o["value_high"])
+                         else None),
+                "as_of_text": fmt.date(o["as_of"], o.get("as_of_precision")) if o.get("as_of") else "",
                 "where": ", ".join(x for x in (country_name(o.get("country")), o.get("area") or "",
                                                fmt.words(o.get("offender_role")),
                                                o.get("subgroup") or "") if x) or "worldwide",
@@ -132,6 +143,7 @@ def gather(data: dict) -> dict:
             "participants": participants, "figures": figures,
             "n_sources": len({c["source_id"] for f in figures for c in f["claims"]}),
             "n_disputed": sum(f["status"] == "disputed" for f in figures),
+            "key_figures": {f["metric"]: f for f in figures if f["headline"]},
         })
     by_metric, parts_by_metric = defaultdict(list), defaultdict(list)
     for op in ops:
@@ -143,7 +155,14 @@ def gather(data: dict) -> dict:
         metric_pages.append({"metric": m, "label": _metric_label(m, (rows or parts)[0]["figure"]["unit"]),
                              "definition": _plain_text(metrics.get(m, {}).get("definition", "")),
                              "rows": rows, "parts": parts})
-    return {"operations": ops, "metrics": metric_pages}
+    return {"operations": ops, "metrics": metric_pages, "index_metrics": INDEX_METRICS}
+
+
+def _range(label: str, f: dict):
+    from opsledger.charts import Range
+
+    return Range(label, f["value"], f["value_low"], f["value_high"], f["status"] == "disputed",
+                 hull_low=f.get("sources_low"), hull_high=f.get("sources_high"), has_hull=bool(f["hull"]))
 
 
 def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
@@ -163,14 +182,12 @@ def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     for op in g["operations"]:
         heads = [f for f in op["figures"] if f["headline"]]
         chart = charts.ranges(
-            [charts.Range(f["label"], f["value"], f["value_low"], f["value_high"], f["status"] == "disputed")
-             for f in heads], f"{op['name']}: headline figures") if heads else ""
+            [_range(f["label"], f) for f in heads], f"{op['name']}: headline figures") if heads else ""
         files[f"site/operation/{op['operation_id']}.html"] = render(
             "site/operation.html.j2", root="../", op=op, chart=chart, **common)
     for m in g["metrics"]:
         chart = "" if not m["rows"] else charts.ranges(
-            [charts.Range(r["op"]["name"], r["figure"]["value"], r["figure"]["value_low"],
-                          r["figure"]["value_high"], r["figure"]["status"] == "disputed") for r in m["rows"]],
+            [_range(r["op"]["name"], r["figure"]) for r in m["rows"]],
             f"{m['label']} by operation", xlabel=m["label"])
         files[f"site/metric/{m['metric']}.html"] = render(
             "site/metric.html.j2", root="../", m=m, chart=chart, **common)
