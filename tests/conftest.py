@@ -109,3 +109,22 @@ def set_cell(d: Path, table: str, key: str, column: str, value) -> None:
 
 def findings_for(report, rule: str) -> list:
     return [f for f in report.findings if f.rule == rule]
+
+
+@pytest.fixture(scope="session")
+def shipped_report():
+    """One full validation of the shipped data, shared by every test that needs it."""
+    from opsledger.validation import validate
+
+    return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
+
+
+@pytest.fixture(scope="session")
+def shipped_release(tmp_path_factory):
+    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, shared by the tests
+    of the release's files, its site and loading."""
+    from opsledger.publish import release
+
+    store = tmp_path_factory.mktemp("store")
+    release("0.1.0", store, sources=ARCHIVE if ARCHIVE.is_dir() else None, date="2026-11-30")
+    return store

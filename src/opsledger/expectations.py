@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger import fmt
 from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
@@ -204,8 +205,8 @@ def frame_metric_scope(t) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _fmt(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.Utf8).fill_null("null")
+#: Numbers in messages are tokens that :func:`opsledger.fmt.expand` writes out when a finding is made.
+_fmt, _span = fmt.num_token, fmt.span_token
 
 
 def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
@@ -283,8 +284,8 @@ def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
             (((pl.col("low").is_null() | (pl.col("value") >= pl.col("low")))
               & (pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))))
              | pl.col("target_id").is_in(list(acked_disputes))).fill_null(True).alias("inside"),
-            pl.format("value {} is outside claim {} ({}: {} to {})", pl.col("value"), pl.col("claim_id"),
-                      pl.col("stated"), _fmt("low"), _fmt("high")).alias("detail"),
+            pl.format("value {} is outside claim {} ({}: {})", _fmt("value"), pl.col("claim_id"),
+                      pl.col("stated"), _span("low", "high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -297,8 +298,8 @@ def frame_disputes(t, srcs) -> pl.DataFrame:
         parts.append(df.select(
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
             (pl.col("status") != "disputed").fill_null(True).alias("agree"),
-            pl.format("sources cannot all be right: together they allow {} to {}", _fmt("value_low"),
-                      _fmt("value_high")).alias("detail"),
+            pl.format("sources cannot all be right: together they allow {}",
+                      _span("value_low", "value_high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -733,7 +734,8 @@ def _record(report, suites, results, skip, acks, t, sources=None) -> None:
         for row in rows:
             sources_ = [s for s in str(row.get("sources") or "").split(",") if s]
             f = Finding(meta["rule"], str(row.get("table") or meta["frame"]), row.get("row_key"),
-                        None, None, row.get("detail") or meta["description"], meta["severity"], sources_)
+                        None, None, fmt.expand(row.get("detail")) or meta["description"], meta["severity"],
+                        sources_)
             a = ack_index.get((f.rule, f.table, f.key))
             if a:
                 f.acknowledged, f.reason = True, a["reason"]
