@@ -93,13 +93,20 @@ def test_version_must_increase(store):
         release("0.1.5", store, sources=SOURCES)
 
 
-def test_breaking_schema_change_needs_a_major_bump(store):
+def test_breaking_schema_change_needs_a_major_bump(store, monkeypatch):
+    # the previous release had a vocabulary term and a column that the schema no longer has (its
+    # schema.json is written as released: editing it afterwards would be refused as tampering)
+    real = publish.schema_signature
+
+    def old_signature():
+        sig = real()
+        sig["vocabularies"]["role"].append("retired_role")
+        sig["tables"]["agencies"]["old_column"] = "string"
+        return sig
+
+    monkeypatch.setattr(publish, "schema_signature", old_signature)
     release("0.1.0", store, sources=SOURCES)
-    # pretend the previous release had a vocabulary term and a column that the schema no longer has
-    sig = json.loads((store / "0.1.0" / "schema.json").read_text())
-    sig["vocabularies"]["role"].append("retired_role")
-    sig["tables"]["agencies"]["old_column"] = "string"
-    (store / "0.1.0" / "schema.json").write_text(json.dumps(sig))
+    monkeypatch.undo()
     with pytest.raises(ReleaseError, match="needs a major bump"):
         release("0.2.0", store, sources=SOURCES)
     with pytest.raises(ReleaseError, match="needs a major bump"):
@@ -129,7 +136,7 @@ def test_interrupted_release_leaves_previous_state(store, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         release("0.1.1", store, sources=SOURCES)
     monkeypatch.undo()
-    assert sorted(p.name for p in store.iterdir()) == ["0.1.0", "index.json"]
+    assert sorted(p.name for p in store.iterdir() if p.name != ".lock") == ["0.1.0", "index.json"]
     assert (store / "index.json").read_bytes() == index_before
 
 
