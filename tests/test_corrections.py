@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +15,7 @@ from opsledger import io as oio
 from opsledger.cli import app
 from opsledger.corrections import CorrectionError, apply, check, json_schema, load, revert
 
-from conftest import ARCHIVE, REPO, read, set_cell
+from conftest import ARCHIVE, REPO, read
 
 SOURCES = ARCHIVE if ARCHIVE.is_dir() else None
 runner = CliRunner()
