@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed
 
 SOURCES ?= ../shared/sources
 
-.PHONY: validate test bench dictionary setup clean-venv
+.PHONY: validate test lint bench dictionary setup clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[validate,publish,test]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -19,8 +19,13 @@ setup: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/opsledger validate datasets $(if $(wildcard $(SOURCES)),--sources $(SOURCES))
 
+# two workers on the 2-core project machine (pytest-xdist); `pytest` alone runs the tests one by one
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks curation
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py

@@ -23,16 +23,17 @@ METRICS = ["arrests", "children_safeguarded", "accounts_identified", "cases_inve
            "house_searches", "suspects_identified", "videos_seized", "images_seized", "offenders_convicted"]
 
 
+TYPES = {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date, "boolean": pl.Boolean}
+
+
 def empty(table_name: str, n: int, /, **cols) -> pl.DataFrame:
     t = table(table_name)
     out = {}
     for f in t.fields:
         if f.name in cols:
-            out[f.name] = pl.Series(f.name, cols[f.name]).cast(
-                {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date}[f.type])
+            out[f.name] = pl.Series(f.name, cols[f.name]).cast(TYPES[f.type])
         else:
-            out[f.name] = pl.Series(f.name, [None] * n, dtype={"string": pl.Utf8, "integer": pl.Int64,
-                                                              "number": pl.Float64, "date": pl.Date}[f.type])
+            out[f.name] = pl.Series(f.name, [None] * n, dtype=TYPES[f.type])
     return pl.DataFrame(out)
 
 
@@ -57,9 +58,14 @@ def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     out_op = np.repeat(np.arange(n_ops), per_op_outcomes)
     out_metric = np.tile(np.arange(per_op_outcomes), n_ops)
     outcome_ids = [f"{ops[o]}.m{m:02d}" for o, m in zip(out_op, out_metric)]
+    # the first 10 rows of an operation are worldwide totals; the others are per-country breakdowns of them
+    in_country = [m >= len(METRICS) for m in out_metric]
     outcomes = empty("outcomes", n_out, outcome_id=outcome_ids, operation_id=[ops[o] for o in out_op],
                      metric=[METRICS[m % len(METRICS)] for m in out_metric],
-                     country=[["DE", "FR", "US", "GB", None][m % 5] if m >= len(METRICS) else None for m in out_metric])
+                     scope=["country" if c else "worldwide" for c in in_country],
+                     country=[["DE", "FR", "US", "GB", "NL"][m % 5] if c else None for m, c in zip(out_metric, in_country)],
+                     part_of=[f"{ops[o]}.m{m - len(METRICS):02d}" if c else None
+                              for o, m, c in zip(out_op, out_metric, in_country)])
     truth = rng.integers(100, 90000, n_out)
     # a per-country row (metric index >= 10) is a tenth of the same metric's total, so sums stay below it
     is_country = out_metric >= len(METRICS)
@@ -86,20 +92,21 @@ def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     claims = pl.concat([
         empty("claims", n_val, claim_id=[f"c{i:08d}" for i in range(n_val)], source_id=rows_src,
               operation_id=[ops[out_op[i % n_out]] for i in range(n_val)], target_table=["outcomes"] * n_val,
-              target_id=rows_target, target_column=["value"] * n_val, stated=rows_stated),
+              target_id=rows_target, target_column=["value"] * n_val, stated=rows_stated,
+              scope=(outcomes["scope"].to_list() * k)[:n_val], country=(outcomes["country"].to_list() * k)[:n_val]),
         empty("claims", n_ops, claim_id=[f"d{i:08d}" for i in range(n_ops)], source_id=["src000"] * n_ops,
               operation_id=ops, target_table=["operations"] * n_ops, target_id=ops,
-              target_column=["launched"] * n_ops, stated=[f"in {y}" for y in years]),
+              target_column=["launched"] * n_ops, stated=[f"in {y}" for y in years], scope=["worldwide"] * n_ops),
         empty("claims", n_ops, claim_id=[f"r{i:08d}" for i in range(n_ops)], source_id=["src000"] * n_ops,
               operation_id=ops, target_table=["participations"] * n_ops,
               target_id=[f"{o}.interpol.lead" for o in ops], target_column=["role"] * n_ops,
-              stated=["led by INTERPOL"] * n_ops),
+              stated=["led by INTERPOL"] * n_ops, scope=["worldwide"] * n_ops),
     ])
     # the unit and the derived value must agree: make the (unused) unit vocabularies right
     tables = {
         "sources": sources, "agencies": agencies, "operations": operations, "participations": part,
         "events": empty("events", 0), "outcomes": outcomes, "statistics": empty("statistics", 0),
-        "claims": claims, "corrections": empty("corrections", 0),
+        "claims": claims, "corrections": empty("corrections", 0), "headline": empty("headline", 0),
     }
     return derive_all(tables, None)
 

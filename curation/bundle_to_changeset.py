@@ -541,7 +541,7 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
 
     # claims: <target_id>[.<date column>].<source short>[a, b ...]
     base_ids = []
-    for c, table, key, column, claim_op in claim_rows:
+    for c, table, key, column, _claim_op in claim_rows:
         if table == "operations":
             base = f"{key}.{column}.{short[c['source_id']]}"
         elif column == "date":

@@ -1,7 +1,10 @@
-"""Shared fixtures: a private copy of the shipped tables, and helpers to break it in one way."""
+"""Shared fixtures: a private copy of the shipped tables, helpers to break it in one way, and the
+validation of the unchanged shipped data, run once per session and shared by every test."""
 
 from __future__ import annotations
 
+import copy
+import os
 import shutil
 from pathlib import Path
 
@@ -33,6 +36,51 @@ def shipped() -> dict[str, pl.DataFrame]:
     return oio.read_tables(DATASETS)
 
 
+def fingerprint(tables: dict[str, pl.DataFrame]) -> tuple:
+    """Equal for equal tables (names, columns, types and every row)."""
+    return tuple((name, tuple((c, str(t)) for c, t in df.schema.items()), df.height,
+                  int(df.hash_rows(seed=0).sum()) if df.height else 0)
+                 for name, df in sorted(tables.items()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shipped_validated_once():
+    """The unchanged shipped data is validated once per session, whichever way a test gets there
+    (``validate``, ``release``, a change-set check): ``opsledger.validation.validate_tables`` answers
+    a repeated validation of the same shipped tables with arguments that cannot change the result
+    (default acknowledgements, no extra names, no overrides of schemas/ or checks/) from the first
+    run's report. Any other validation (a broken copy) runs in full."""
+    from opsledger import validation as vmod
+
+    real = vmod.validate_tables
+    shipped_fp = fingerprint(oio.read_tables(DATASETS))
+    memo: dict[tuple, object] = {}
+
+    def shared(tables, sources=None, names=None, acknowledgements=None, cross=True, data_dir="<memory>"):
+        overridden = any(os.environ.get(v) for v in ("OPSLEDGER_SCHEMAS", "OPSLEDGER_CHECKS"))
+        if names or acknowledgements or overridden or fingerprint(tables) != shipped_fp:
+            return real(tables, sources=sources, names=names, acknowledgements=acknowledgements,
+                        cross=cross, data_dir=data_dir)
+        key = (str(Path(sources).resolve()) if sources else None, cross)
+        if key not in memo:
+            memo[key] = real(tables, sources=sources, cross=cross, data_dir=data_dir)
+        report = copy.deepcopy(memo[key])
+        report.data_dir = data_dir
+        return report
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vmod, "validate_tables", shared)
+        yield
+
+
+@pytest.fixture(scope="session")
+def shipped_report():
+    """The validation report of the shipped data (with the archive when it is present)."""
+    from opsledger.validation import validate
+
+    return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
+
+
 def read(d: Path, table: str) -> pl.DataFrame:
     return pl.from_arrow(pq.read_table(d / f"{table}.parquet"))
 
@@ -61,3 +109,22 @@ def set_cell(d: Path, table: str, key: str, column: str, value) -> None:
 
 def findings_for(report, rule: str) -> list:
     return [f for f in report.findings if f.rule == rule]
+
+
+@pytest.fixture(scope="session")
+def shipped_report():
+    """One full validation of the shipped data, shared by every test that needs it."""
+    from opsledger.validation import validate
+
+    return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
+
+
+@pytest.fixture(scope="session")
+def shipped_release(tmp_path_factory):
+    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, shared by the tests
+    of the release's files, its site and loading."""
+    from opsledger.publish import release
+
+    store = tmp_path_factory.mktemp("store")
+    release("0.1.0", store, sources=ARCHIVE if ARCHIVE.is_dir() else None, date="2026-11-30")
+    return store

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from opsledger.phrases import PhraseError, derive, derive_date, derive_number, period
@@ -113,3 +114,208 @@ def test_ranges(stated, unit, low, high):
 @pytest.mark.parametrize("stated", ["40 years and three months", "two-year", "15-month-old", "300 tonnes"])
 def test_not_ranges(stated):
     assert derive_number(stated, "months" if "year" in stated or "month" in stated else "count").qualifier != "range"
+
+
+# --------------------------------------------------------------------------- every shipped language
+# Real phrases of datasets/claims.parquet (source language, phrase, target column, unit) and what the
+# rules give for them. Test ids are "<language>-<index>": phrases never appear in test ids.
+
+REAL = [
+    ("en", "nearly 63,000", "value", "count", "nearly", 56700, 62999),
+    ("en", "40 years and three months", "value", "months", "exact", 483, 483),
+    ("en", "13 other countries", "value", "count", "exact", 14, 14),
+    ("en", "June 2017", "date", None, "month", dt.date(2017, 6, 1), dt.date(2017, 6, 30)),
+    ("de", "etwa 1,8 Millionen Nutzer", "value", "count", "approximately", 1710000, 1890000),
+    ("de", "knapp 1.400 mutmaßliche Täter", "value", "count", "nearly", 1260, 1399),
+    ("de", "400'000 Personen", "value", "count", "exact", 400000, 400000),
+    ("de", "zehneinhalb Jahren", "value", "months", "exact", 126, 137),
+    ("de", "bis zu 400.000 Mitglieder", "value", "count", "up_to", 0, 400000),
+    ("de", "im Juni 2017", "date", None, "month", dt.date(2017, 6, 1), dt.date(2017, 6, 30)),
+    ("de", "2. April 2025", "announced", None, "day", dt.date(2025, 4, 2), dt.date(2025, 4, 2)),
+    ("es", "Más de 360.000 archivos", "value", "count", "over", 360001, None),
+    ("es", "dos años", "value", "months", "exact", 24, 35),
+    ("es", "otra en Portugal", "value", "count", "exact", 1, 1),
+    ("es", "diciembre de 2021", "launched", None, "month", dt.date(2021, 12, 1), dt.date(2021, 12, 31)),
+    ("pt", "desde 2011", "launched", None, "undated", None, None),
+    ("it", "circa 30 Paesi", "value", "count", "approximately", 28, 32),
+    ("it", "altri 24 Paesi", "value", "count", "exact", 25, 25),
+    ("it", "altre sedici", "value", "count", "exact", 16, 16),
+    ("it", "oltre un centinaio di persone", "value", "count", "over", 101, None),
+    ("it", "diverse centinaia di perquisizioni", "value", "count", "magnitude", 200, 999),
+    ("it", "nel 2006", "launched", None, "year", dt.date(2006, 1, 1), dt.date(2006, 12, 31)),
+    ("fr", "quelque 50 autres suspects", "value", "count", "approximately", 47, 53),
+    ("fr", "près de 2.500 clients", "value", "count", "nearly", 2250, 2499),
+    ("fr", "mai 2011", "date", None, "month", dt.date(2011, 5, 1), dt.date(2011, 5, 31)),
+    ("nl", "Zeker 259 misbruikte kinderen", "value", "count", "at_least", 259, None),
+    ("nl", "1,8 miljoen gebruikers", "value", "count", "exact", 1750000, 1849999),
+    ("nl", "30 jaar cel", "value", "months", "exact", 360, 371),
+    ("nl", "januari 2015", "launched", None, "month", dt.date(2015, 1, 1), dt.date(2015, 1, 31)),
+    ("da", "Over 3000 elektroniske genstande", "value", "count", "over", 3001, None),
+    ("da", "ni personer", "value", "count", "exact", 9, 9),
+    ("ru", "70 тысяч долларов", "value", "usd", "exact", 69500, 70499),
+    ("ru", "18 европейских стран", "value", "count", "exact", 18, 18),
+    ("cs", "611 podezřelých případech", "value", "count", "exact", 611, 611),
+    ("cs", "pět podezřelých", "value", "count", "exact", 5, 5),
+]
+
+
+def _ids(rows):
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        seen[r[0]] = seen.get(r[0], -1) + 1
+        out.append(f"{r[0]}-{seen[r[0]]}")
+    return out
+
+
+@pytest.mark.parametrize("lang, stated, column, unit, q, lo, hi", REAL, ids=_ids(REAL))
+def test_real_phrases_of_every_language(lang, stated, column, unit, q, lo, hi):
+    iv = derive(stated, column, unit, lang)
+    if column == "value":
+        assert (iv.qualifier, iv.low, iv.high) == (q, lo, hi)
+    else:
+        assert (iv.qualifier, iv.date_low, iv.date_high) == (q, lo, hi)
+
+
+def test_real_phrases_are_real_and_cover_every_shipped_language(shipped):
+    langs = shipped["claims"].join(shipped["sources"].select("source_id", "language"), on="source_id")
+    have = set(zip(langs["language"], langs["stated"]))
+    assert not [(r[0], r[1]) for r in REAL if (r[0], r[1]) not in have], "a test phrase is not in the data"
+    assert set(langs["language"].drop_nulls()) <= {r[0] for r in REAL}
+
+
+@pytest.mark.parametrize("stated, lang", [
+    ("40 years and three months", "en"), ("40 Jahre und 3 Monate", "de"), ("40 лет и 3 месяца", "ru"),
+    ("40 años y 3 meses", "es"), ("40 anni e 3 mesi", "it"), ("40 ans et 3 mois", "fr"),
+    ("40 jaar en 3 maanden", "nl"), ("40 år og 3 måneder", "da"), ("40 anos e 3 meses", "pt"),
+    ("40 let a 3 měsíce", "cs"),
+], ids=lambda v: v if len(v) == 2 else None)
+def test_two_part_durations_in_every_language(stated, lang):
+    iv = derive_number(stated, "months", lang)
+    assert (iv.low, iv.high, iv.figure) == (483, 483, 483)
+
+
+# --------------------------------------------------------------------------- the home country
+
+@pytest.mark.parametrize("stated, lang, q, low, high, figure", [
+    ("24 other countries", "en", "exact", 25, 25, 24),
+    ("more than 20 other countries", "en", "over", 22, None, 20),
+    ("about 20 other countries", "en", "approximately", 20, 22, 20),
+    ("11 foreign countries", "en", "exact", 12, 12, 11),
+    ("nearly 60 additional countries", "en", "nearly", 55, 60, 60),
+    ("altri 24 Paesi dell'Unione europea", "it", "exact", 25, 25, 24),
+    ("24 weitere Länder", "de", "exact", 25, 25, 24),
+    ("mehr als 20 anderen Staaten", "de", "over", 22, None, 20),
+    ("otros 24 países", "es", "exact", 25, 25, 24),
+    ("24 países extranjeros", "es", "exact", 25, 25, 24),
+    ("outros 24 países", "pt", "exact", 25, 25, 24),
+    ("24 autres pays", "fr", "exact", 25, 25, 24),
+    ("24 andere landen", "nl", "exact", 25, 25, 24),
+    ("24 andre lande", "da", "exact", 25, 25, 24),
+    ("24 других стран", "ru", "exact", 25, 25, 24),
+    ("dalších 24 zemí", "cs", "exact", 25, 25, 24),
+], ids=lambda v: None)
+def test_other_countries_count_the_home_country(stated, lang, q, low, high, figure):
+    iv = derive_number(stated, "count", lang)
+    assert iv.excludes_home
+    assert (iv.qualifier, iv.low, iv.high, iv.figure) == (q, low, high, figure)
+    assert iv.anchor == figure + 1  # the total that reconciliation compares
+
+
+@pytest.mark.parametrize("stated, lang", [
+    ("164 in other countries", "en"), ("About 90 other Canadians", "en"), ("58 from other parts of Canada", "en"),
+    ("more than 1,000 additional cases referred", "en"), ("quelque 50 autres suspects", "fr"),
+    ("altre sedici", "it"), ("164 dans d'autres pays", "fr"), ("25 paesi europei", "it"),
+], ids=lambda v: None)
+def test_other_things_are_not_other_countries(stated, lang):
+    assert not derive_number(stated, "count", lang).excludes_home
+
+
+def test_figure_is_the_anchor():
+    assert derive_number("nearly 63,000", "count").figure == 63000
+    assert derive_number("over 60,000", "count").figure == 60000
+    assert derive_number("hundreds of investigations", "count").figure is None
+    assert derive_number("nearly 63,000", "count").nominal == 63000  # the old name still reads
+
+
+def test_same_figure_different_hedges_share_an_anchor():
+    nearly, exact, over = (derive_number(s, "count") for s in ("nearly 60", "60 countries", "over 60"))
+    assert nearly.high < exact.low < over.low  # the intervals do not overlap ...
+    assert nearly.anchor == exact.anchor == over.anchor == 60  # ... but they state the same figure
+    assert derive_number("59 other countries", "count").anchor == 60
+    assert "wording" in __import__("opsledger.phrases", fromlist=["rules"]).rules()["reconcile"]
+
+
+# --------------------------------------------------------------------------- the rule table
+
+def test_unit_without_a_step_is_a_clear_error():
+    with pytest.raises(PhraseError, match="no rounding step for unit 'furlongs'"):
+        derive_number("5", "furlongs")
+
+
+def test_every_metric_unit_has_a_step():
+    from opsledger.metadata import vocabularies
+    from opsledger.phrases import rules
+
+    units = {m["unit"] for m in vocabularies()["metric"].values()} | set(vocabularies()["unit"])
+    assert units <= set(rules()["step"]), units - set(rules()["step"])
+
+
+def test_no_language_words_in_python():
+    """Every word of every language lives in phrase_rules.toml: no string in phrases.py is one."""
+    import ast
+    import inspect
+    import re
+
+    from opsledger import phrases
+
+    words = set()
+    for table in phrases.rules()["language"].values():
+        for key, val in table.items():
+            items = val if isinstance(val, list) else list(val) if isinstance(val, dict) else []
+            if isinstance(val, dict) and key == "excludes_home":
+                items = [w for ws in val.values() for w in ws]
+            words |= {w for w in items if isinstance(w, str) and len(w) > 1 and re.fullmatch(r"\w[\w .'’-]*", w)}
+    strings = [n.value for n in ast.walk(ast.parse(inspect.getsource(phrases)))
+               if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    patterns = [s for s in strings if "(?" in s or "\\" in s]  # the regular expressions
+    tokens = {t.lower() for s in patterns for t in re.findall(r"[^\W\d_]+", s)}
+    regex_words = {"d", "s", "w", "b", "p", "num", "scale", "unit", "word"}  # \d, \s, (?P<num>...)
+    assert not (tokens - regex_words) & words, (tokens - regex_words) & words
+    assert not [s for s in strings if re.search(r"[^\x00-\x7f]", s) and re.search(r"[^\W\d_]", s)
+                and not s.startswith(("Turn", "\u2011"))], "a non-ASCII word in phrases.py"
+
+
+def test_templates_read_like_single_phrases(shipped):
+    """Reading phrases by template (vectorised) gives what reading each phrase on its own gives."""
+    from opsledger.phrases import derive_frame
+    from opsledger.reconcile import _claim_metric_unit
+
+    keyed = _claim_metric_unit(shipped).join(shipped["sources"].select("source_id", "language"), on="source_id")
+    fast, slow = derive_frame(keyed), derive_frame(keyed, templates=False)
+    key = ["stated", "target_column", "unit", "language"]
+    assert fast.sort(key, nulls_last=True).equals(slow.sort(key, nulls_last=True))
+
+
+@pytest.mark.parametrize("lang, template", [
+    ("en", "{n}"), ("en", "nearly {n} children"), ("en", "over {n} million"), ("en", "about {n} years"),
+    ("de", "rund {n} Millionen"), ("de", "mehr als {n} weitere Länder"), ("fr", "près de {n} enfants"),
+])
+def test_vectorised_reading_matches_single_reading(lang, template):
+    from hypothesis import given, settings, strategies as st
+
+    from opsledger.phrases import derive_frame
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.lists(st.integers(0, 10_000_000), min_size=1, max_size=10))
+    def check(ns):
+        unit = "months" if "year" in template else "count"
+        stated = [template.format(n=f"{n:,}" if lang == "en" else str(n)) for n in ns]
+        df = pl.DataFrame({"stated": stated, "target_column": "value", "unit": unit, "language": lang})
+        got = derive_frame(df)
+        for row in got.iter_rows(named=True):
+            iv = derive_number(row["stated"], unit, lang)
+            assert (row["qualifier"], row["low"], row["high"], row["figure"], row["excludes_home"]) == \
+                (iv.qualifier, iv.low, iv.high, iv.figure, iv.excludes_home)
+
+    check()

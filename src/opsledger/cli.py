@@ -94,6 +94,10 @@ def _default_sources() -> Path | None:
     return p if p.is_dir() else None
 
 
+def _missing_extra(exc: ModuleNotFoundError, extra: str) -> None:
+    _fail(f"{exc.name} is not installed: this command needs pip install 'opsledger[{extra}]'", 2)
+
+
 def _fail(msg: str, code: int) -> None:
     echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
@@ -108,8 +112,14 @@ def validate(
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
     schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list acknowledged findings with their reasons.")] = False,
 ) -> None:
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
+    import importlib.util
+
+    for mod in ("great_expectations", "pandera"):  # found, not imported (the run imports them itself)
+        if importlib.util.find_spec(mod) is None:
+            _missing_extra(ModuleNotFoundError(name=mod), "validate")
     from opsledger.validation import validate as run
 
     rep = run(data_dir, sources=sources, names=names, acknowledgements=acknowledgements,
@@ -123,7 +133,7 @@ def validate(
     elif rep.unusable:
         echo(f"error: {one_line(rep.unusable)}", err=True)
     else:
-        echo(rep.text())
+        echo(rep.text(verbose=verbose))
     raise typer.Exit(rep.exit_code)
 
 
@@ -184,7 +194,10 @@ def release(
     if to is not None and to.strip().lower().startswith("memory:"):
         raise UsageError(f"--to {to}: an in-memory store vanishes when this command ends; "
                          "give a directory or a persistent fsspec URL")
-    res = run(version, to, data_dir, sources or _default_sources(), date=date)
+    try:
+        res = run(version, to, data_dir, sources or _default_sources(), date=date)
+    except ModuleNotFoundError as exc:
+        _missing_extra(exc, "validate,publish")
     for note in res.notes:
         echo(f"note: {note}")
     echo(f"released {res.version} to {res.path} ({res.bump} change)")

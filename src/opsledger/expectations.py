@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
-import tempfile
 import tomllib
 import unicodedata
 from collections import defaultdict
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger import fmt
 from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
@@ -51,10 +50,45 @@ def checks_dir() -> Path:
 
 def load_suites(directory: Path | None = None) -> list[dict]:
     directory = directory or checks_dir() / "suites"
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    suites = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    for s in suites:
+        if s.get("name") == "referential":
+            s["expectations"] = foreign_key_expectations() + s["expectations"]
+    return suites
+
+
+def foreign_key_expectations() -> list[dict]:
+    """One expectation per foreign key declared in ``schemas/`` (never listed by hand)."""
+    out = []
+    for t in declarations().values():
+        for fk in t.foreign_keys:
+            # the table's frame holds the key each value finds in the referenced table (null when
+            # none): GX checks the pair is equal. (A value_set of every key would be copied by GX for
+            # each expectation, which costs minutes at a million rows.)
+            out.append({
+                "type": "expect_column_pair_values_to_be_equal",
+                "kwargs": {"column_A": fk.column, "column_B": f"{fk.column}_found",
+                           "ignore_row_if": "both_values_are_missing"},
+                "meta": {"rule": f"ref.{t.name}.{fk.column}", "severity": "error", "frame": t.name,
+                         "description": f"Every {t.name}.{fk.column} names an existing {fk.table}.{fk.ref_column}."},
+            })
+    return out
 
 
 # --------------------------------------------------------------------------- frames
+
+
+def table_frame(t: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
+    """One row per row of a table: its key, each foreign key, and the key that foreign key finds in
+    the table it references (``<column>_found``, null when it finds none)."""
+    decl = declarations()[name]
+    out = t[name].select(pl.col(decl.key).alias("row_key"), *[fk.column for fk in decl.foreign_keys],
+                         pl.lit(name).alias("table"), pl.lit("").alias("sources"))
+    for fk in decl.foreign_keys:
+        found = t[fk.table].select(pl.col(fk.ref_column).alias(fk.column),
+                                   pl.col(fk.ref_column).alias(f"{fk.column}_found")).unique()
+        out = out.join(found, on=fk.column, how="left")
+    return out
 
 
 def target_sources(claims: pl.DataFrame) -> pl.DataFrame:
@@ -171,8 +205,8 @@ def frame_metric_scope(t) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _fmt(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.Utf8).fill_null("null")
+#: Numbers in messages are tokens that :func:`opsledger.fmt.expand` writes out when a finding is made.
+_fmt, _span = fmt.num_token, fmt.span_token
 
 
 def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
@@ -250,8 +284,8 @@ def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
             (((pl.col("low").is_null() | (pl.col("value") >= pl.col("low")))
               & (pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))))
              | pl.col("target_id").is_in(list(acked_disputes))).fill_null(True).alias("inside"),
-            pl.format("value {} is outside claim {} ({}: {} to {})", pl.col("value"), pl.col("claim_id"),
-                      pl.col("stated"), _fmt("low"), _fmt("high")).alias("detail"),
+            pl.format("value {} is outside claim {} ({}: {})", _fmt("value"), pl.col("claim_id"),
+                      pl.col("stated"), _span("low", "high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -264,8 +298,8 @@ def frame_disputes(t, srcs) -> pl.DataFrame:
         parts.append(df.select(
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
             (pl.col("status") != "disputed").fill_null(True).alias("agree"),
-            pl.format("sources cannot all be right: together they allow {} to {}", _fmt("value_low"),
-                      _fmt("value_high")).alias("detail"),
+            pl.format("sources cannot all be right: together they allow {}",
+                      _span("value_low", "value_high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -481,11 +515,14 @@ def _hash(s: str) -> str:
 
 
 def _gx_context():
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    """great-expectations, imported here and only here (its import is the largest fixed cost of a
+    run), and an ephemeral context that keeps everything in memory: no data docs site, so nothing is
+    written anywhere. No process-wide state is touched (environment, tempfile, logging)."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
-    ctx = gx.get_context(mode="ephemeral")
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
+    ctx = gx.get_context(mode="ephemeral", project_config=config)
     ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return gx, ctx
 
@@ -494,16 +531,48 @@ def run_gx(frames: dict[str, pl.DataFrame], suites: list[dict], parameters: dict
            skip: dict[str, str]) -> list[tuple[dict, bool, list[dict]]]:
     """Run every expectation on its frame; returns (meta, success, failing rows).
 
-    GX gets a private temporary directory for anything it might write, removed afterwards, so a run
-    leaves nothing in /tmp (and, in an ephemeral context, no ``gx/`` folder anywhere).
+    great-expectations is imported only when at least one expectation is to run, and gets only the
+    parameters the expectations name (GX copies its parameters for every expectation: handing it
+    every key of every table costs seconds at a million claims).
     """
-    old = tempfile.tempdir
-    with tempfile.TemporaryDirectory(prefix="opsledger-gx-") as tmp:
-        tempfile.tempdir = tmp
-        try:
-            return _run_gx(frames, suites, parameters, skip)
-        finally:
-            tempfile.tempdir = old
+    if not any(e["meta"]["rule"] not in skip for s in suites for e in s["expectations"]):
+        return []
+    used = set(_parameter_names([e["kwargs"] for s in suites for e in s["expectations"]]))
+    params = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in parameters.items() if k in used}
+    return _run_gx(frames, suites, params, skip)
+
+
+def _parameter_names(obj) -> list[str]:
+    """Names of the ``{"$PARAMETER": name}`` references anywhere in ``obj``."""
+    if isinstance(obj, dict):
+        if "$PARAMETER" in obj:
+            return [obj["$PARAMETER"]]
+        return [n for v in obj.values() for n in _parameter_names(v)]
+    if isinstance(obj, list):
+        return [n for v in obj for n in _parameter_names(v)]
+    return []
+
+
+#: The keyword arguments of an expectation that name columns of its frame.
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+COLUMN_LIST_KWARGS = ("column_list",)
+
+
+def _columns(kwargs: dict) -> list[str]:
+    return ([kwargs[k] for k in COLUMN_KWARGS if k in kwargs]
+            + [c for k in COLUMN_LIST_KWARGS for c in kwargs.get(k, [])])
+
+
+def _renamed(kwargs: dict, frame: str) -> dict:
+    """An expectation's kwargs with its columns named as GX sees them (``<frame>__<column>``)."""
+    out = {**kwargs}
+    for k in COLUMN_KWARGS:
+        if k in out:
+            out[k] = f"{frame}__{out[k]}"
+    for k in COLUMN_LIST_KWARGS:
+        if k in out:
+            out[k] = [f"{frame}__{c}" for c in out[k]]
+    return out
 
 
 #: Frames smaller than this are validated together in one GX batch (fewer GX round trips); larger
@@ -524,7 +593,7 @@ def _run_gx(frames, suites, parameters, skip):
     # key, sources and plain-language detail of the (few) failing rows are looked up afterwards.
     small, batches = [], []
     for frame, exps in by_frame.items():
-        cols = sorted({e["kwargs"]["column"] for e in exps})
+        cols = sorted({c for e in exps for c in _columns(e["kwargs"])})
         narrow = frames[frame].select(
             *[pl.col(c) for c in INFO_COLUMNS if c in frames[frame].columns],
             *[pl.col(c).alias(f"{frame}__{c}") for c in cols],
@@ -542,7 +611,7 @@ def _run_gx(frames, suites, parameters, skip):
         exps = [e for n in names for e in by_frame[n]]
         suite = gx.ExpectationSuite(name=f"batch-{len(out)}", expectations=[
             gx.expectations.registry.get_expectation_impl(e["type"])(
-                **{**e["kwargs"], "column": f"{e['meta']['frame']}__{e['kwargs']['column']}"}, meta=e["meta"])
+                **_renamed(e["kwargs"], e["meta"]["frame"]), meta=e["meta"])
             for e in exps
         ])
         res = batch.validate(suite, expectation_parameters=parameters, result_format={
@@ -609,10 +678,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
     derived, phrases = derive_all_with_phrases(t, sources)
     srcs = target_sources(t["claims"])
     frames = {
-        **{name: df.select(pl.col(declarations()[name].key).alias("row_key"),
-                           *[fk.column for fk in declarations()[name].foreign_keys],
-                           pl.lit(name).alias("table"), pl.lit("").alias("sources"))
-           for name, df in t.items()},
+        **{name: table_frame(t, name) for name in t},
         "claim_targets": frame_claim_targets(t),
         "backing": frame_backing(t),
         "metric_scope": frame_metric_scope(t),
@@ -642,7 +708,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
     else:
         frames["source_files"] = frame_source_files(t, Path(sources))
         frames["claim_locators"] = frame_claim_locators(t, Path(sources))
-    ids = {f"ids_{n}": t[n].get_column(declarations()[n].key).to_list() for n in t}
+    ids = {f"ids_{n}": t[n].get_column(declarations()[n].key) for n in t}
     results = run_gx(frames, suites, ids, skip)
     _record(report, suites, results, skip, acks, t, sources)
 
@@ -668,7 +734,8 @@ def _record(report, suites, results, skip, acks, t, sources=None) -> None:
         for row in rows:
             sources_ = [s for s in str(row.get("sources") or "").split(",") if s]
             f = Finding(meta["rule"], str(row.get("table") or meta["frame"]), row.get("row_key"),
-                        None, None, row.get("detail") or meta["description"], meta["severity"], sources_)
+                        None, None, fmt.expand(row.get("detail")) or meta["description"], meta["severity"],
+                        sources_)
             a = ack_index.get((f.rule, f.table, f.key))
             if a:
                 f.acknowledged, f.reason = True, a["reason"]

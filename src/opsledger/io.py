@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opsledger.errors import PathError, UsageError
+from opsledger import fmt
 from opsledger.metadata import TABLES, repo_root, table
 from opsledger.txn import JOURNAL, LOCKFILE, STAGED, _lock, commit, recover  # noqa: F401 (re-exported)
 from opsledger.util import write_bytes_atomic
@@ -179,6 +180,6 @@ def show(path: Path | str) -> str:
     lines = [f"# {Path(path).name}: {df.height} rows, columns: {', '.join(df.columns)}"]
     for row in df.iter_rows(named=True):
         key = next(iter(row.values()))
-        fields = [f"{k}={v!r}" for k, v in row.items() if v is not None]
+        fields = [f"{k}={fmt.plain(v)}" for k, v in row.items() if v is not None]
         lines.append(f"[{key}] " + " | ".join(fields[1:]))
     return "\n".join(lines) + "\n"

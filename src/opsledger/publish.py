@@ -2,9 +2,9 @@
 
 A store is a local directory (default ``releases/`` in the repository, ignored by git) or any fsspec
 URL (``file://``, ``s3://`` ...). ``STORE/VERSION/`` holds the tables (``tables/*.parquet``, zstd,
-deterministic), ``datapackage.json`` (Frictionless), ``SHA256SUMS``, ``CHANGELOG.md``,
-``validation.json``/``validation.html`` and ``DATASHEET.md``. ``STORE/index.json`` lists the
-versions and is written last.
+deterministic), ``datapackage.json`` (Frictionless), ``SHA256SUMS``, ``schema.json`` and the files
+for people built by :mod:`opsledger.bundle` (notes, reports, CSV, SQLite, Croissant, citation, site).
+``STORE/index.json`` lists the versions and is written last.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ def _fs(store: str | Path | None):
     import fsspec
 
     store = str(store or default_store())
+    if store.startswith(("http://", "https://")):  # read-only, standard library only
+        from opsledger.httpstore import HTTPStore
+
+        return HTTPStore(), store.rstrip("/")
     fs, root = fsspec.core.url_to_fs(store)
     return fs, root.rstrip("/")
 
@@ -328,7 +332,14 @@ def diff_text(d: dict[str, dict]) -> str:
 
 
 def _show(v: Any) -> str:
-    return "null" if v is None else json.dumps(v.isoformat() if isinstance(v, dt.date) else v, ensure_ascii=False)
+    """A cell in a diff: text quoted, numbers and dates plain (61000, 2019-05-17), "empty" for null."""
+    from opsledger import fmt
+
+    if v is None:
+        return fmt.EMPTY
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    return fmt.plain(v)
 
 
 def _has_table(version, store, name) -> bool:
@@ -381,43 +392,6 @@ def _datapackage(version: str, files: dict[str, bytes], tables_: dict[str, pl.Da
     }
 
 
-def datasheet(tables_: dict[str, pl.DataFrame], version: str) -> str:
-    """A datasheet (in the spirit of Datasheets for Datasets) with the coverage computed from the data."""
-    from opsledger.coverage import coverage_markdown
-
-    lines = [
-        f"# Datasheet: opsledger {version}", "",
-        "## Motivation",
-        "Researchers, journalists and NGOs need the figures of international operations against online child "
-        "sexual exploitation with their provenance: which public source states what, with which hedge, and "
-        "where sources disagree. opsledger records every figure as claims and reconciles them openly.", "",
-        "## Composition",
-        coverage_markdown(tables_),
-        "", "Every outcome has a status: corroborated, single_source or disputed; disputes are kept and "
-        "acknowledged with a reason, never averaged away.", "",
-        "## Collection process",
-        "Curators read public press releases and news reports, record each figure exactly as phrased with its "
-        "source, and let the documented phrase rules derive its interval. Seed documents are archived as text "
-        "with a SHA-256; later sources are cited by URL and publication date as found. Every change arrives as "
-        "a change set with a source and a reason (the `corrections` table is the audit trail).", "",
-        "## Deliberately excluded",
-        "- Names of persons: no child, offender, official or journalist is named; offenders appear by role and "
-        "jurisdiction. A hashed blocklist of names from the sources is checked on every run.",
-        "- Anything that could help identify a child (places, relationships, images) beyond the figures.",
-        "- Copies of source text: only the short phrase that states a figure is kept, to cite it.",
-        "- Database and study totals (e.g. ICSE) as operation results: they are in `statistics`.", "",
-        "## Uses to avoid",
-        "- Ranking agencies or countries by these figures: coverage follows what was published, not what happened.",
-        "- Treating `value` as exact: use `value_low`/`value_high` and `status`.",
-        "- Any attempt to identify victims or offenders.", "",
-        "## Maintenance",
-        "Versioned releases are immutable; each has a CHANGELOG of row-level changes and a validation report. "
-        "Corrections: write a change set under `corrections/` (see CONTRIBUTING.md), check it with "
-        "`opsledger correction check`, and open a pull request.", "",
-    ]
-    return "\n".join(lines)
-
-
 def _resolve_version(version: str, store, idx: dict | None = None) -> str:
     idx = read_index(store) if idx is None else idx
     if version == "latest":
@@ -445,7 +419,7 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
 
 
 def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names) -> ReleaseResult:
-    from opsledger.report_html import render_html
+    from opsledger.util import display_path
     from opsledger.validation import validate_tables
 
     idx, notes = _recover_store(fs, root, read_index(store))
@@ -458,7 +432,7 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     except oio.UnusableInput as exc:
         raise ReleaseError(str(exc)) from None
     report = validate_tables(tables_, sources=sources, names=names,
-                             data_dir=str(data_dir or oio.default_data_dir()))
+                             data_dir=display_path(data_dir or oio.default_data_dir()))
     if report.exit_code != 0 or report.open_warnings:
         raise ReleaseError("the data does not validate with every finding acknowledged; nothing released:\n"
                            + report.text(limit=20))
@@ -486,13 +460,9 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     files["datapackage.json"] = (json.dumps(_datapackage(version, files, tables_, date), indent=2,
                                             ensure_ascii=False) + "\n").encode()
     changes = diff_tables(prev_tables, tables_)
-    old_log = prev_files["CHANGELOG.md"].removeprefix(b"# Changelog\n\n") if prev else b""
-    entry = (f"## {version} ({date})\n\nAgainst {prev or 'nothing (first release)'}; schema: {need} "
-             f"({'; '.join(why[:10])}).\n\n" + diff_text(changes) + "\n")
-    files["CHANGELOG.md"] = ("# Changelog\n\n" + entry).encode() + old_log
-    files["validation.json"] = (report.to_json() + "\n").encode()
-    files["validation.html"] = render_html(report).encode()
-    files["DATASHEET.md"] = datasheet(tables_, version).encode()
+    from opsledger.bundle import people_files
+
+    files.update(people_files(tables_, prev_tables, changes, report, version, date, prev, need, why, files))
     sums = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
     tmp = f"{root}/.tmp-{version}-{uuid.uuid4().hex}"

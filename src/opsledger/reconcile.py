@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.metadata import headline_metrics, metric_unit, metrics_with, table as declaration, vocabularies
-from opsledger.phrases import PhraseError, derive, period, period_bounds, rules as phrase_rules
+from opsledger.phrases import derive_frame, period, rules as phrase_rules
 
 #: Which source kinds are preferred when choosing the best value (lower first).
 SOURCE_PREFERENCE = {"official_release": 0, "social_media": 1, "news": 2}
@@ -50,36 +50,17 @@ KEYS = {
 }
 
 
-@functools.lru_cache(maxsize=65536)
-def _phrase(stated: str, target_column: str, unit: str | None, lang: str | None):
-    try:
-        iv = derive(stated, target_column, unit, lang)
-    except PhraseError:
-        return None
-    return (iv.qualifier, iv.low, iv.high, iv.date_low, iv.date_high, iv.nominal,
-            bool(getattr(iv, "excludes_home", False)))
-
-
 def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """What each claim's phrase implies (read in its source's language): one row per claim_id, with
-    ``phrase_ok`` false when the rules cannot read it."""
+    ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
+    language) is read once, and phrases that differ only in their number share one reading
+    (``phrases.derive_frame``)."""
     keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
         sources.select("source_id", "language"), on="source_id", how="left")
-    uniq = keyed.select("stated", "target_column", "unit", "language").unique()
-    rows = []
-    for stated, col, unit, lang in uniq.iter_rows():
-        res = _phrase(stated, col, unit, lang)
-        rows.append((stated, col, unit, lang, res is not None, *(res or (None,) * 7)))
-    derived = pl.DataFrame(
-        rows,
-        schema={
-            "stated": pl.Utf8, "target_column": pl.Utf8, "unit": pl.Utf8, "language": pl.Utf8,
-            "phrase_ok": pl.Boolean, "d_qualifier": pl.Utf8, "d_low": pl.Float64, "d_high": pl.Float64,
-            "d_date_low": pl.Date, "d_date_high": pl.Date, "nominal": pl.Float64,
-            "d_excludes_home": pl.Boolean,
-        },
-        orient="row",
-    )
+    derived = derive_frame(keyed).rename({
+        "qualifier": "d_qualifier", "low": "d_low", "high": "d_high", "date_low": "d_date_low",
+        "date_high": "d_date_high", "figure": "d_figure", "excludes_home": "d_excludes_home",
+    })
     return keyed.join(derived, on=["stated", "target_column", "unit", "language"], how="left",
                       nulls_equal=True).drop("source_id", "language")
 
@@ -156,7 +137,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
     claims = _claim_metric_unit(tables)
     phrases = phrase_frame(claims, tables["sources"]) if phrases is None else phrases
     ph = phrases.select(
-        "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "nominal", "d_excludes_home"
+        "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home"
     )
     published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
                                          pl.col("published_precision").alias("_pubp"))
@@ -167,13 +148,13 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         pl.col("d_high").alias("high"),
         pl.col("d_date_low").alias("date_low"),
         pl.col("d_date_high").alias("date_high"),
-        pl.col("nominal").alias("figure"),
+        pl.col("d_figure").alias("figure"),
         pl.when(pl.col("d_qualifier").is_null()).then(None)
         .otherwise(pl.col("d_excludes_home").fill_null(False)).alias("excludes_home"),
         # a claim is true at its source's publication date unless the curator dated it otherwise
         pl.when(has_own).then(pl.col("as_of")).otherwise(pl.col("_pub")).alias("as_of"),
         pl.when(has_own).then(pl.col("as_of_precision")).otherwise(pl.col("_pubp")).alias("as_of_precision"),
-    ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "nominal", "d_excludes_home",
+    ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
            "_pub", "_pubp")
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
@@ -350,7 +331,7 @@ def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
     best_lo = max(lo[i] for i in chosen)
     best_hi = min(hi[i] for i in chosen)
     first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
-    anchor = first.get("anchor")
+    anchor = first.get("anchor", first.get("figure"))
     guess = anchor if anchor is not None else (first["low"] if first["low"] is not None else best_lo)
     value = float(min(max(guess, best_lo), best_hi))
     return (value, None if math.isinf(best_lo) else float(best_lo),

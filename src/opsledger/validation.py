@@ -14,6 +14,7 @@ import polars as pl
 from opsledger import io as oio
 from opsledger.errors import UsageError
 from opsledger.findings import Report
+from opsledger.util import display_path
 
 #: Largest names file read (a names file is a short list typed by a curator).
 MAX_NAMES_BYTES = 1 << 20
@@ -99,37 +100,15 @@ def validate(
     try:
         tables = oio.read_tables(data_dir)
     except oio.UnusableInput as exc:
-        return Report(str(data_dir), unusable=str(exc))
+        return Report(display_path(data_dir), unusable=str(exc))
     from opsledger.errors import OpsledgerError
-    if cross and tables["claims"].height < PRELOAD_BELOW_CLAIMS:
-        _preload_gx()
     try:
         report = validate_tables(tables, sources=sources, names=names,
-                                 acknowledgements=acknowledgements, cross=cross, data_dir=str(data_dir))
+                                 acknowledgements=acknowledgements, cross=cross, data_dir=display_path(data_dir))
     except OpsledgerError as exc:  # e.g. an archive path outside the archive, a malformed acknowledgements file
-        return Report(str(data_dir), unusable=str(exc))
+        return Report(display_path(data_dir), unusable=str(exc))
     report.timings["read"] = time.perf_counter() - t0 - sum(report.timings.values())
     return report
-
-
-#: Below this many claims the import of great-expectations overlaps the schema stage; above it the
-#: import is a small share of the run, and the stages run one after the other to keep peak memory low.
-PRELOAD_BELOW_CLAIMS = 200_000
-
-
-def _preload_gx() -> None:
-    """Start importing great-expectations in a background thread while the tables are read and the
-    schema stage runs: its import is the largest fixed cost of a run (see benchmarks/)."""
-    import importlib
-    import sys
-    import threading
-
-    if "great_expectations" not in sys.modules:
-        # not a daemon: the interpreter waits for the import to finish before it exits. A daemon thread
-        # still importing (scipy, pyarrow) when the interpreter tears down aborts the process with
-        # "terminate called without an active exception".
-        threading.Thread(target=importlib.import_module, args=("great_expectations",),
-                         name="opsledger-preload-gx").start()
 
 
 def validate_tables(
@@ -167,4 +146,28 @@ def validate_tables(
                          names=names, acknowledgements=acknowledgements,
                          schema_ok=not findings)
         report.timings["cross"] = time.perf_counter() - t1
+    _attribute_operations(report, tables)
     return report
+
+
+def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> None:
+    """Set each finding's ``operation`` from its row (for the per-operation summary of the report).
+    A key such as ``pacifier.takedown.date`` (a row and a column) is matched by its longest prefix."""
+    from opsledger.metadata import tables as declarations
+
+    op_ids = set(tables["operations"].get_column("operation_id").to_list()) if "operations" in tables else set()
+    lookup: dict[str, dict] = {}
+    for name, df in tables.items():
+        decl = declarations().get(name)
+        if decl is not None and decl.key in df.columns and "operation_id" in df.columns:
+            lookup[name] = dict(zip(df.get_column(decl.key).to_list(), df.get_column("operation_id").to_list()))
+    for f in report.findings:
+        if f.operation or f.key is None:
+            continue
+        parts = str(f.key).split(".")
+        for n in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:n])
+            op = lookup.get(f.table, {}).get(prefix) or (prefix if prefix in op_ids else None)
+            if op:
+                f.operation = op
+                break
