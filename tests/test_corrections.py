@@ -96,7 +96,7 @@ def test_check_apply_log_revert(tmp_path, data):
       "expect": {"nonsense": 1}, "set": {"nonsense": 2}, "source": "interpol-blackwrist-release"}, "unknown column"),
     ({"op": "update", "table": "outcomes", "key": "h.arrests.nz", "expect": {"n_sources": 1},
       "set": {"n_sources": "one"}, "source": "interpol-operation-h-release"}, "n_sources of outcomes is derived"),
-    ({"op": "update", "table": "sources", "key": "interpol-operation-h-release", "expect": {"published": None},
+    ({"op": "update", "table": "sources", "key": "interpol-operation-h-release", "expect": {"published": "2022-01-01"},
       "set": {"published": "someday"}, "source": "interpol-operation-h-release"}, "is not an ISO date"),
 ])
 def test_refused_with_clear_error_and_nothing_written(tmp_path, data, change, message):

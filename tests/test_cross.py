@@ -125,6 +125,7 @@ def _dispute(data):
         pl.lit("sofiaglobe-blackwrist").alias("source_id"),
         pl.lit("50 children").alias("stated"), pl.lit(50.0).alias("low"), pl.lit(50.0).alias("high"),
         pl.lit(None, pl.Int64).alias("locator_paragraph"), pl.lit(None, pl.Int64).alias("locator_offset"),
+        pl.lit(None, pl.Date).alias("as_of"), pl.lit(None, pl.Utf8).alias("as_of_precision"),  # its source's date
     )
     write(data, "claims", pl.concat([df, extra]))
     from opsledger import io as oio
