@@ -118,12 +118,13 @@ def test_value_outside_a_claim_interval(data):
 
 
 def _dispute(data):
-    """Add a second source claim that contradicts the 146 children of Operation H."""
+    """Add a second source claim that contradicts Operation H's 130 countries referred (not a running
+    total, so the dates of the two claims do not matter)."""
     df = read(data, "claims")
-    extra = df.filter(pl.col("claim_id") == "h.children_safeguarded.s004").with_columns(
-        pl.lit("h.children_safeguarded.s003").alias("claim_id"),
+    extra = df.filter(pl.col("claim_id") == "h.countries_referred.s004").with_columns(
+        pl.lit("h.countries_referred.s003").alias("claim_id"),
         pl.lit("sofiaglobe-blackwrist").alias("source_id"),
-        pl.lit("50 children").alias("stated"), pl.lit(50.0).alias("low"), pl.lit(50.0).alias("high"),
+        pl.lit("60 countries").alias("stated"), pl.lit(60.0).alias("low"), pl.lit(60.0).alias("high"),
         pl.lit(None, pl.Int64).alias("locator_paragraph"), pl.lit(None, pl.Int64).alias("locator_offset"),
         pl.lit(None, pl.Date).alias("as_of"), pl.lit(None, pl.Utf8).alias("as_of_precision"),  # its source's date
     )
@@ -151,9 +152,9 @@ reason = "{reason}"
 def test_dispute_is_an_error_until_acknowledged(data, tmp_path):
     _dispute(data)
     r = run(data)
-    f = open_finding(r, "reconcile.not_disputed", "h.children_safeguarded", "outcomes")
+    f = open_finding(r, "reconcile.not_disputed", "h.countries_referred", "outcomes")
     assert set(f.sources) == {"interpol-operation-h-release", "sofiaglobe-blackwrist"}
-    r2 = run(data, acknowledgements=acks_with(tmp_path, "h.children_safeguarded", "test"))
+    r2 = run(data, acknowledgements=acks_with(tmp_path, "h.countries_referred", "test"))
     assert r2.exit_code == 0, r2.text()
     assert [f for f in findings_for(r2, "reconcile.not_disputed") if f.acknowledged]
 
