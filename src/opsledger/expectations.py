@@ -20,6 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger.evidence import grounding_frame
+from opsledger.evidence import frames as evidence_frames
 from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
@@ -649,6 +651,8 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         return
     derived, phrases = derive_all_with_phrases(t, sources)
     srcs = target_sources(t["claims"])
+    grounding = grounding_frame(t, sources)
+    report.grounding = {k: int((grounding["grounding"] == k).sum()) for k in ("grounded", "quotation_only", "unsupported")}
     frames = {
         **{name: table_frame(t, name) for name in t},
         "claim_targets": frame_claim_targets(t),
@@ -667,6 +671,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "relations_countries": frame_relations(t, "countries_engaged", "countries_referred",
                                                "engaged_le_referred"),
         **meaning_frames(t),
+        **evidence_frames(t, sources, grounding),
         "string_cells": frame_string_cells(t, load_blocklist(names)),
     }
     if sources is None or not Path(sources).is_dir():

@@ -50,6 +50,11 @@ class RuleRun:
     detail: str | None = None
 
 
+def grounding_line(c: dict[str, int]) -> str:
+    return (f"claims: {c['grounded']} grounded in an archived text, {c['quotation_only']} supported only "
+            f"by a quotation, {c['unsupported']} unsupported")
+
+
 @dataclass
 class Report:
     data_dir: str
@@ -57,6 +62,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     unusable: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: claims grounded in an archived (or fetched) text, supported only by a quotation, unsupported
+    grounding: dict[str, int] | None = None
 
     @property
     def open_errors(self) -> list[Finding]:
@@ -94,6 +101,7 @@ class Report:
             "exit_code": self.exit_code,
             "unusable": self.unusable,
             "summary": self.counts(),
+            "grounding": self.grounding,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "rules": [asdict(r) for r in self.rules],
             "findings": [f.as_dict() for f in self.findings],
@@ -110,7 +118,7 @@ class Report:
             f"{c['rules_run']} rules run: {c['rules_passed']} passed, {c['rules_failed']} failed, "
             f"{c['rules_warning']} with warnings, {c['rules_acknowledged']} acknowledged, "
             f"{c['rules_skipped']} skipped; findings: {c['errors']} errors, {c['warnings']} warnings, "
-            f"{c['acknowledged']} acknowledged"
+            f"{c['acknowledged']} acknowledged" + (f"; {grounding_line(self.grounding)}" if self.grounding else "")
         ]
         for r in self.rules:
             if r.status == "skipped":

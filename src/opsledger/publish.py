@@ -274,6 +274,38 @@ def datasheet(tables_: dict[str, pl.DataFrame], version: str) -> str:
     return "\n".join(lines)
 
 
+def check_archive(sources, allow_ungrounded: bool) -> bool:
+    """True when the release goes out ungrounded (allowed); ReleaseError when it may not."""
+    if sources is not None and not Path(sources).is_dir():
+        raise ReleaseError(f"{sources}: the source archive directory does not exist; nothing released")
+    if sources is None and not allow_ungrounded:
+        raise ReleaseError("no source archive given (--sources DIR): the claims cannot be grounded; "
+                           "pass --allow-ungrounded to release anyway (recorded in the release)")
+    return sources is None
+
+
+def release_evidence(report, ungrounded: bool) -> dict:
+    """What the release records about its evidence: the grounding counts and whether the archive was read."""
+    return {"archive_checked": not ungrounded, "allow_ungrounded": ungrounded,
+            "grounding": dict(report.grounding or {})}
+
+
+def evidence_markdown(ev: dict) -> str:
+    from opsledger.findings import grounding_line
+
+    lines = ["## Evidence", ""]
+    if ev["grounding"]:
+        lines.append(f"Of the claims in this release, {grounding_line(ev['grounding']).removeprefix('claims: ')} "
+                     "(grounded: the phrase was found in the source's archived text; quotation only: the claim "
+                     "carries the source's clause holding the phrase; unsupported: neither).")
+    lines.append("")
+    lines.append("Released WITHOUT the source archive (--allow-ungrounded): no claim was checked against an "
+                 "archived text." if ev["allow_ungrounded"] else
+                 "Released with the source archive: every archived source's SHA-256 and every phrase locator "
+                 "were checked.")
+    return "\n".join(lines) + "\n"
+
+
 def _resolve_version(version: str, store) -> str:
     idx = read_index(store)
     if version == "latest":
@@ -287,12 +319,16 @@ def _resolve_version(version: str, store) -> str:
 
 
 def release(version: str, store=None, data_dir=None, sources=None, date: str | None = None,
-            names: list[str] | None = None) -> ReleaseResult:
-    """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing."""
+            names: list[str] | None = None, allow_ungrounded: bool = False) -> ReleaseResult:
+    """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing.
+
+    Without the source archive (``sources``) the claims cannot be grounded: refused unless
+    ``allow_ungrounded=True``, a choice recorded in the datasheet and the release metadata."""
     from opsledger.report_html import render_html
     from opsledger.validate import validate_tables
 
     new_v = parse_version(version)
+    ungrounded = check_archive(sources, allow_ungrounded)
     fs, root = _fs(store)
     idx = read_index(store)
     known = [v["version"] for v in idx["versions"]]
@@ -327,8 +363,9 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
         files[f"tables/{name}.parquet"] = oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
     date = date or dt.date.today().isoformat()
     files["schema.json"] = (json.dumps(new_sig, indent=2, sort_keys=True) + "\n").encode()
-    files["datapackage.json"] = (json.dumps(_datapackage(version, files, tables_, date), indent=2,
-                                            ensure_ascii=False) + "\n").encode()
+    evidence = release_evidence(report, ungrounded)
+    files["datapackage.json"] = (json.dumps({**_datapackage(version, files, tables_, date), "opsledger:evidence": evidence},
+                                            indent=2, ensure_ascii=False) + "\n").encode()
     changes = diff_tables(prev_tables, tables_)
     old_log = b""
     if prev:
@@ -339,7 +376,7 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
     files["CHANGELOG.md"] = ("# Changelog\n\n" + entry).encode() + old_log
     files["validation.json"] = (report.to_json() + "\n").encode()
     files["validation.html"] = render_html(report).encode()
-    files["DATASHEET.md"] = datasheet(tables_, version).encode()
+    files["DATASHEET.md"] = (datasheet(tables_, version) + evidence_markdown(evidence)).encode()
     sums = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
     tmp = f"{root}/.tmp-{version}-{uuid.uuid4().hex}"
@@ -356,7 +393,7 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
             fs.rm(tmp, recursive=True)
         raise
     entry_idx = {"version": version, "date": date, "manifest_sha256": _sha(files["datapackage.json"]),
-                 "sha256sums_sha256": _sha(files["SHA256SUMS"])}
+                 "sha256sums_sha256": _sha(files["SHA256SUMS"]), "evidence": evidence}
     versions_ = sorted(idx["versions"] + [entry_idx], key=lambda v: parse_version(v["version"]))
     latest = versions_[-1]["version"]
     _write_atomic(fs, f"{root}/index.json",

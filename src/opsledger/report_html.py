@@ -47,6 +47,7 @@ def render_html(report: Report) -> str:
 <p class="summary" id="summary"><span>rules run: {c['rules_run']}</span><span>passed: {c['rules_passed']}</span>
 <span>failed: {c['rules_failed']}</span><span>warnings: {c['rules_warning']}</span>
 <span>acknowledged: {c['rules_acknowledged']}</span><span>skipped: {c['rules_skipped']}</span></p>
+{_grounding(report)}
 <h2>Findings ({len(report.findings)})</h2>
 <table id="findings"><colgroup><col style="width:14%"><col style="width:7%"><col style="width:10%">
 <col style="width:8%"><col style="width:14%"><col style="width:6%"><col style="width:13%"><col style="width:28%"></colgroup><tr><th>rule</th><th>severity</th><th>state</th><th>table</th><th>row key</th><th>column</th><th>sources</th><th>reason</th></tr>{frows}</table>
@@ -55,6 +56,15 @@ def render_html(report: Report) -> str:
 <col style="width:10%"><col style="width:52%"></colgroup><tr><th>rule</th><th>stage</th><th>severity</th><th>status</th><th>description</th></tr>{rows}</table>
 </body></html>
 """
+
+
+def _grounding(report: Report) -> str:
+    g = report.grounding
+    if not g:
+        return ""
+    return (f"<p class='summary' id='grounding'><span>claims grounded in an archived text: {g['grounded']}</span>"
+            f"<span>supported only by a quotation: {g['quotation_only']}</span>"
+            f"<span>unsupported: {g['unsupported']}</span></p>")
 
 
 def write_html(report: Report, path: Path | str) -> None:

@@ -27,6 +27,8 @@ def validate(
     (unusable input, with ``report.unusable`` saying why).
     """
     data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
+    if sources is not None and not Path(sources).is_dir():
+        return Report(str(data_dir), unusable=f"{sources}: the source archive directory does not exist")
     t0 = time.perf_counter()
     try:
         tables = oio.read_tables(data_dir)
