@@ -22,6 +22,7 @@ import polars as pl
 
 from opsledger.evidence import grounding_frame
 from opsledger.evidence import frames as evidence_frames
+from opsledger import fmt
 from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
@@ -206,8 +207,8 @@ def frame_metric_scope(t) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _fmt(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.Utf8).fill_null("null")
+#: Numbers in messages are tokens that :func:`opsledger.fmt.expand` writes out when a finding is made.
+_fmt, _span = fmt.num_token, fmt.span_token
 
 
 def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
@@ -285,8 +286,8 @@ def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
             (((pl.col("low").is_null() | (pl.col("value") >= pl.col("low")))
               & (pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))))
              | pl.col("target_id").is_in(list(acked_disputes))).fill_null(True).alias("inside"),
-            pl.format("value {} is outside claim {} ({}: {} to {})", pl.col("value"), pl.col("claim_id"),
-                      pl.col("stated"), _fmt("low"), _fmt("high")).alias("detail"),
+            pl.format("value {} is outside claim {} ({}: {})", _fmt("value"), pl.col("claim_id"),
+                      pl.col("stated"), _span("low", "high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -299,8 +300,8 @@ def frame_disputes(t, srcs) -> pl.DataFrame:
         parts.append(df.select(
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
             (pl.col("status") != "disputed").fill_null(True).alias("agree"),
-            pl.format("sources cannot all be right: together they allow {} to {}", _fmt("value_low"),
-                      _fmt("value_high")).alias("detail"),
+            pl.format("sources cannot all be right: together they allow {}",
+                      _span("value_low", "value_high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -393,7 +394,7 @@ def frame_source_files(t, archive: Path) -> pl.DataFrame:
     rows = []
     for sid, fname, sha in t["sources"].filter(pl.col("archive_file").is_not_null()).select(
             "source_id", "archive_file", "sha256").iter_rows():
-        got = archive_text(str(archive / fname))
+        got = archive_text(archive, fname, sid)
         if got is None:
             rows.append((sid, False, f"{fname} is not in the archive {archive}"))
         else:
@@ -408,9 +409,15 @@ def frame_claim_locators(t, archive: Path) -> pl.DataFrame:
     c = t["claims"].filter(pl.col("source_id").is_in(list(files)))
     rows = []
     for cid, sid, stated, off in c.select("claim_id", "source_id", "stated", "locator_offset").iter_rows():
-        got = archive_text(str(archive / files[sid]))
+        got = archive_text(archive, files[sid], sid)
         ok = bool(got) and off is not None and got[0].startswith(stated, off)
-        rows.append((cid, sid, ok, f"{stated!r} is not at offset {off} of {files[sid]}"))
+        if got is None:
+            detail = f"{files[sid]} is not in the archive"
+        elif off is None or stated not in got[0]:
+            detail = f"{stated!r} does not occur in {files[sid]} (the phrase must be copied exactly as the source writes it)"
+        else:
+            detail = f"{stated!r} is not at offset {off} of {files[sid]} (run `opsledger reconcile --write` to re-locate it)"
+        rows.append((cid, sid, ok, detail))
     return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "sources": pl.Utf8, "found": pl.Boolean,
                                       "detail": pl.Utf8}, orient="row").with_columns(
         pl.lit("claims").alias("table"))
@@ -629,11 +636,32 @@ def _run_gx(frames, suites, parameters, skip):
 
 
 def load_acknowledgements(path: Path | str | None = None) -> list[dict]:
+    """The acknowledgements (``[[ack]]`` tables with rule, key and reason); the default file may be
+    missing, a file given by name may not. Malformed TOML or entries are refused with a one-line error."""
+    from opsledger.errors import UsageError
+
+    given = path is not None
     path = Path(path) if path else checks_dir() / "acknowledgements.toml"
-    if not path.exists():
+    if not path.is_file():
+        if given:
+            raise UsageError(f"{path}: no such acknowledgements file")
         return []
-    with path.open("rb") as fh:
-        return tomllib.load(fh).get("ack", [])
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: acknowledgements file is not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    acks = doc.get("ack", [])
+    if not isinstance(acks, list):
+        raise UsageError(f"{path}: `ack` must be an array of tables ([[ack]])")
+    for i, a in enumerate(acks, 1):
+        if not isinstance(a, dict):
+            raise UsageError(f"{path}: ack #{i} is not a table")
+        for k in ("rule", "key", "reason"):
+            if not isinstance(a.get(k), str) or not a[k].strip():
+                raise UsageError(f"{path}: ack #{i} needs a non-empty string `{k}`")
+    return acks
 
 
 def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path | None = None,
@@ -711,7 +739,8 @@ def _record(report, suites, results, skip, acks, t, sources=None) -> None:
         for row in rows:
             sources_ = [s for s in str(row.get("sources") or "").split(",") if s]
             f = Finding(meta["rule"], str(row.get("table") or meta["frame"]), row.get("row_key"),
-                        None, None, row.get("detail") or meta["description"], meta["severity"], sources_)
+                        None, None, fmt.expand(row.get("detail")) or meta["description"], meta["severity"],
+                        sources_)
             a = ack_index.get((f.rule, f.table, f.key))
             if a:
                 f.acknowledged, f.reason = True, a["reason"]

@@ -33,6 +33,7 @@ from typing import Callable
 import polars as pl
 
 from opsledger import __version__
+from opsledger.errors import UsageError
 from opsledger.evidence import normalise
 from opsledger.util import write_text_atomic
 
@@ -57,7 +58,7 @@ MAX_BYTES = 5_000_000
 GONE = {404, 410}
 
 
-class UnusableCache(ValueError):
+class UnusableCache(UsageError):
     """A cache directory that cannot be used (inside datasets/ or a release, or a broken manifest)."""
 
 
