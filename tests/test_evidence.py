@@ -144,11 +144,11 @@ def test_release_refuses_without_archive_unless_allowed(tmp_path, monkeypatch):
 
     with pytest.raises(publish.ReleaseError, match="allow-ungrounded"):
         publish.check_archive(None, False)
-    with pytest.raises(publish.ReleaseError, match="does not exist"):
+    with pytest.raises(publish.ReleaseUsageError, match="no such source archive"):
         publish.check_archive(tmp_path / "nope", True)
     assert publish.check_archive(None, True) is True
     r = runner.invoke(app, ["release", "0.1.0", "--to", str(tmp_path / "store"), "--sources", str(tmp_path / "nope")])
-    assert r.exit_code != 0 and not (tmp_path / "store" / "0.1.0").exists()
+    assert r.exit_code == 2 and not (tmp_path / "store" / "0.1.0").exists()
 
 
 def test_release_records_ungrounded_choice(tmp_path):

@@ -137,10 +137,30 @@ def frame_web_claims(t, grounding: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def frames(t, archive: Path | None = None, grounding: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
-    grounding = grounding_frame(t, archive) if grounding is None else grounding
+def frames(t) -> dict[str, pl.DataFrame]:
     return {
         "quotations": frame_quotations(t),
         "traceable": frame_traceable(t),
-        "web_claims": frame_web_claims(t, grounding),
     }
+
+
+def web_claims_rule(t, grounding: pl.DataFrame):
+    """evidence.web_claim_quoted, counted rather than a finding per claim: a claim of a source that is
+    not archived and has no quotation holding its phrase is unsupported. The count is in every report
+    (the grounding line); the rule's status is ``warning`` while any is left, and its detail names them.
+    (As findings, each would block a release until acknowledged one by one, while the curators' notes
+    already say why the page could not be quoted.)"""
+    from opsledger.findings import RuleRun
+
+    bad = sorted(_failing_keys(frame_web_claims(t, grounding)))
+    run = RuleRun("evidence.web_claim_quoted", "cross", "warning",
+                  "A claim whose source is not archived carries a quotation holding its phrase (or is grounded "
+                  "in a fetched page); otherwise it is counted as unsupported.")
+    if bad:
+        run.status = "warning"
+        run.detail = f"{len(bad)} web claims unsupported (counted, not findings): {', '.join(bad)}"
+    return run
+
+
+def _failing_keys(frame: pl.DataFrame) -> list[str]:
+    return frame.filter(~pl.col("supported")).get_column("row_key").to_list()
