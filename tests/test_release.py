@@ -94,18 +94,15 @@ def test_version_must_increase(store):
         release("0.1.5", store, sources=SOURCES)
 
 
-def test_breaking_schema_change_needs_a_major_bump(store):
-    release("0.1.0", store, sources=SOURCES)
-    # pretend the previous release had a vocabulary term and a column that the schema no longer has
-    sig = json.loads((store / "0.1.0" / "schema.json").read_text())
-    sig["vocabularies"]["role"].append("retired_role")
-    sig["tables"]["agencies"]["old_column"] = "string"
-    (store / "0.1.0" / "schema.json").write_text(json.dumps(sig))
-    with pytest.raises(ReleaseError, match="needs a major bump"):
-        release("0.2.0", store, sources=SOURCES)
-    with pytest.raises(ReleaseError, match="needs a major bump"):
-        release("0.1.1", store, sources=SOURCES)
-    assert release("1.0.0", store, sources=SOURCES).bump == "major"
+def test_breaking_schema_change_needs_a_major_bump():
+    # the previous release had a vocabulary term and a column that the schema no longer has (a
+    # tampered schema.json of a real release is refused by the checksum check, see test_integrity)
+    new = publish.schema_signature()
+    old = json.loads(json.dumps(new))
+    old["vocabularies"]["role"].append("retired_role")
+    old["tables"]["agencies"]["old_column"] = "string"
+    need, why = publish.required_bump(old, new)
+    assert need == "major" and any("retired_role" in w for w in why) and any("old_column" in w for w in why)
 
 
 def test_added_term_needs_a_minor_bump():
