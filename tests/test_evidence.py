@@ -259,3 +259,20 @@ def test_rate_limit_per_host():
 
 def test_html_text_drops_scripts():
     assert html_text("<head><style>p{}</style></head><body><p>a&amp;b</p><script>x</script></body>") == "a&b"
+
+
+def test_manifest_paths_cannot_escape_the_cache(tmp_path):
+    import hashlib
+
+    from opsledger.sources import MANIFEST, Entry, page_text
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("12 people", encoding="utf-8")
+    sha = hashlib.sha256(secret.read_bytes()).hexdigest()
+    cache = tmp_path / "cache"
+    (cache / "fetched").mkdir(parents=True)
+    for name in ("fetched/../../secret.txt", str(secret), "../secret.txt"):
+        assert page_text(cache, Entry("http://x.test/a", "t", 200, sha, name)) is None
+    (cache / MANIFEST).write_text(json.dumps({"entries": [
+        {"url": "http://x.test/a", "fetched_at": "t", "status": 200, "sha256": sha, "file": "fetched/../../secret.txt"}]}))
+    assert evidence.grounding_counts(_mini(quotation=None), cache)["grounded"] == 0

@@ -40,7 +40,9 @@ def normalise(text: str) -> str:
 
 
 def _in(needle: str | None, hay: str | None) -> bool:
-    return bool(needle) and bool(hay) and normalise(needle) in normalise(hay)
+    if not needle or not hay:
+        return False
+    return normalise(needle) in normalise(hay)
 
 
 def archive_texts(t, archive: Path | None) -> dict[str, str]:

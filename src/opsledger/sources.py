@@ -166,10 +166,9 @@ def read_manifest(cache_dir: Path) -> dict[str, Entry]:
 def page_text(cache_dir: Path, entry: Entry) -> str | None:
     """The cached text of a readable entry, only from inside ``DIR/fetched/`` and only if its sha256
     still matches the manifest."""
-    if not entry.readable:
+    if not entry.readable or entry.file is None or not entry.file.startswith(f"{PAGES}/"):
         return None
-    pages = Path(cache_dir) / PAGES
-    p = confined(pages, entry.file.removeprefix(f"{PAGES}/")) if entry.file.startswith(f"{PAGES}/") else None
+    p = confined(Path(cache_dir) / PAGES, entry.file.removeprefix(f"{PAGES}/"))
     if p is None or not p.is_file():
         return None
     data = p.read_bytes()
