@@ -73,14 +73,6 @@ def shipped_validated_once():
         yield
 
 
-@pytest.fixture(scope="session")
-def shipped_report():
-    """The validation report of the shipped data (with the archive when it is present)."""
-    from opsledger.validation import validate
-
-    return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
-
-
 def read(d: Path, table: str) -> pl.DataFrame:
     return pl.from_arrow(pq.read_table(d / f"{table}.parquet"))
 

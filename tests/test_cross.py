@@ -330,18 +330,15 @@ def test_disputed_value_follows_the_majority(shipped):
 def test_majority_rule_tie_goes_to_the_preferred_claim():
     from opsledger.reconcile import _majority
 
-    def _majority_value(rows):
-        return _majority(rows)[0]
-
     rows = [  # in preference order
-        {"source_id": "a", "low": 38.0, "high": 38.0, "figure": 38.0},
-        {"source_id": "b", "low": 11.0, "high": 11.0, "figure": 11.0},
-        {"source_id": "c", "low": 11.0, "high": 11.0, "figure": 11.0},
-        {"source_id": "d", "low": 38.0, "high": 38.0, "figure": 38.0},
+        {"source_id": "a", "low": 38.0, "high": 38.0, "anchor": 38.0},
+        {"source_id": "b", "low": 11.0, "high": 11.0, "anchor": 11.0},
+        {"source_id": "c", "low": 11.0, "high": 11.0, "anchor": 11.0},
+        {"source_id": "d", "low": 38.0, "high": 38.0, "anchor": 38.0},
     ]
-    assert _majority_value(rows) == 38.0
-    rows.append({"source_id": "e", "low": 11.0, "high": 11.0, "figure": 11.0})
-    assert _majority_value(rows) == 11.0
+    assert _majority(rows)[0] == 38.0
+    rows.append({"source_id": "e", "low": 11.0, "high": 11.0, "anchor": 11.0})
+    assert _majority(rows)[0] == 11.0
 
 
 def test_reconcile_command_rederives(data):

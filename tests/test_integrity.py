@@ -19,7 +19,6 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-import opsledger
 from opsledger import io as oio
 from opsledger import publish
 from opsledger.corrections import CorrectionError, commit, load as load_cs, prepare
@@ -399,7 +398,7 @@ def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, qu
         real_fs = publish._fs
         fs_holder = {}
 
-        def crashing_fs(st, _k=k):
+        def crashing_fs(st, _k=k, real_fs=real_fs, fs_holder=fs_holder):
             fs, root = real_fs(st)
             fs_holder["fs"] = CountingFS(fs, _k)
             return fs_holder["fs"], root

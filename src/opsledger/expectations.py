@@ -93,6 +93,21 @@ def table_frame(t: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
     return out
 
 
+def _compact_pairs(df: pl.DataFrame, pairs: list[tuple[str, str]]) -> pl.DataFrame:
+    """Two string columns compared for equality, as integer codes of one shared dictionary (equal
+    codes iff equal strings, null stays null): GX compares integers, and a million rows of Python
+    strings per column stay out of memory."""
+    for a, b in pairs:
+        if df.schema.get(a) != pl.Utf8 or df.schema.get(b) != pl.Utf8:
+            continue
+        codes = pl.concat([df.select(pl.col(a).alias("_v")), df.select(pl.col(b).alias("_v"))]).drop_nulls().unique()
+        codes = codes.with_row_index("_code").with_columns(pl.col("_code").cast(pl.Int64))
+        for c in (a, b):
+            df = df.join(codes.rename({"_v": c, "_code": f"_{c}_code"}), on=c, how="left", maintain_order="left")
+        df = df.with_columns(pl.col(f"_{a}_code").alias(a), pl.col(f"_{b}_code").alias(b)).drop(f"_{a}_code", f"_{b}_code")
+    return df
+
+
 def target_sources(claims: pl.DataFrame) -> pl.DataFrame:
     """The sources of each claim target, comma-joined: computed once per run."""
     return claims.group_by("target_id").agg(pl.col("source_id").unique().sort().str.join(",").alias("sources"))
@@ -596,7 +611,9 @@ def _run_gx(frames, suites, parameters, skip):
     small, batches = [], []
     for frame, exps in by_frame.items():
         cols = sorted({c for e in exps for c in _columns(e["kwargs"])})
-        narrow = frames[frame].select(
+        pairs = [(e["kwargs"]["column_A"], e["kwargs"]["column_B"]) for e in exps
+                 if e["type"] == "expect_column_pair_values_to_be_equal"]
+        narrow = _compact_pairs(frames[frame], pairs).select(
             *[pl.col(c) for c in INFO_COLUMNS if c in frames[frame].columns],
             *[pl.col(c).alias(f"{frame}__{c}") for c in cols],
         )
