@@ -79,6 +79,9 @@ def cases(j: dict[str, Path]) -> list[tuple[list[str], int]]:
         (["diff", "9.9.9", str(j["empty"]), "--store", str(t / "nostore")], 2),
         (["diff", "latest", str(j["empty"]), "--store", str(t / "nostore")], 2),
         (["diff", str(j["missing"]), str(j["missing"])], 2),
+        # source re-verification (no request is made: the input is refused first)
+        (["sources", "fetch", str(j["binary.bin"])], 2),
+        (["sources", "fetch", str(t / "cache"), "--data-dir", str(j["missing"])], 2),
         # change sets
         (["correction", "check", str(j["missing"]), *data], 2),
         (["correction", "check", str(j["0001-bomb.yaml"]), *data], 2),
@@ -123,7 +126,7 @@ def test_every_command_is_swept():
         sub = getattr(cmd, "commands", None)
         names |= {f"{name} {s}" for s in sub} if sub else {name}
     swept = {"validate", "reconcile", "show", "release", "versions", "diff", "correction check",
-             "correction apply", "correction revert", "correction new"}
+             "correction apply", "correction revert", "correction new", "sources fetch"}
     no_bad_input = {"dictionary", "correction schema", "privacy hash"}  # no file or data argument
     assert names <= swept | no_bad_input, names - swept - no_bad_input
 

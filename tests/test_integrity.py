@@ -389,7 +389,7 @@ class CountingFS:
 
 def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, quick_release, monkeypatch):
     store = tmp_path / "store"
-    publish.release("0.1.0", str(store), empty, date="2026-01-01")
+    publish.release("0.1.0", str(store), empty, date="2026-01-01", allow_ungrounded=True)
     k = 0
     while True:
         k += 1
@@ -406,7 +406,7 @@ def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, qu
         with monkeypatch.context() as m:
             m.setattr(publish, "_fs", crashing_fs)
             try:
-                publish.release("0.1.1", str(s), empty, date="2026-01-02")
+                publish.release("0.1.1", str(s), empty, date="2026-01-02", allow_ungrounded=True)
                 crashed = False
             except Crash:
                 crashed = True
@@ -419,9 +419,9 @@ def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, qu
         # the next release recovers: 0.1.1 is listed (if complete) or can be released now
         if "0.1.1" in unlisted:
             with pytest.raises(publish.ReleaseError, match="never overwritten"):
-                publish.release("0.1.1", str(s), empty, date="2026-01-02")
+                publish.release("0.1.1", str(s), empty, date="2026-01-02", allow_ungrounded=True)
         elif "0.1.1" not in listed:
-            publish.release("0.1.1", str(s), empty, date="2026-01-02")
+            publish.release("0.1.1", str(s), empty, date="2026-01-02", allow_ungrounded=True)
         assert [v["version"] for v in publish.versions(str(s))] == ["0.1.0", "0.1.1"]
         assert publish.load("claims", "0.1.1", str(s)).num_rows == 0
         assert not [p for p in s.iterdir() if p.name.startswith(".tmp-")]
@@ -432,12 +432,12 @@ def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, qu
 
 def test_concurrent_releases_are_both_listed(tmp_path, empty, quick_release):
     store = str(tmp_path / "store")
-    publish.release("0.1.0", store, empty, date="2026-01-01")
+    publish.release("0.1.0", store, empty, date="2026-01-01", allow_ungrounded=True)
     out, errors = [], []
 
     def run(v):
         try:
-            out.append(publish.release(v, store, empty, date="2026-01-02").version)
+            out.append(publish.release(v, store, empty, date="2026-01-02", allow_ungrounded=True).version)
         except publish.ReleaseError as exc:
             errors.append(str(exc))
 
@@ -455,7 +455,7 @@ def test_concurrent_releases_are_both_listed(tmp_path, empty, quick_release):
 @pytest.mark.parametrize("victim", ["datapackage.json", "schema.json", "SHA256SUMS", "tables/claims.parquet"])
 def test_load_verifies_every_listed_file(tmp_path, empty, quick_release, victim):
     store = tmp_path / "store"
-    publish.release("0.1.0", str(store), empty, date="2026-01-01")
+    publish.release("0.1.0", str(store), empty, date="2026-01-01", allow_ungrounded=True)
     p = store / "0.1.0" / victim
     p.write_bytes(p.read_bytes() + b" ")
     with pytest.raises(publish.ChecksumError):
@@ -464,7 +464,7 @@ def test_load_verifies_every_listed_file(tmp_path, empty, quick_release, victim)
 
 def test_index_manifest_hash_is_checked(tmp_path, empty, quick_release):
     store = tmp_path / "store"
-    publish.release("0.1.0", str(store), empty, date="2026-01-01")
+    publish.release("0.1.0", str(store), empty, date="2026-01-01", allow_ungrounded=True)
     idx = json.loads((store / "index.json").read_text())
     idx["versions"][0]["manifest_sha256"] = "0" * 64
     (store / "index.json").write_text(json.dumps(idx))
@@ -640,7 +640,7 @@ def test_plain_load_exits_cleanly(tmp_path, data, quick_release):
     buffer over Python bytes; measured 0 aborts in 100 runs after the fix, ~1 in 7 before): one run
     here, plus no thread of ours left running."""
     store = tmp_path / "store"
-    publish.release("0.1.0", str(store), data, date="2026-01-01")
+    publish.release("0.1.0", str(store), data, date="2026-01-01", allow_ungrounded=True)
     code = ("import threading, opsledger; t = opsledger.load('outcomes', store=%r); "
             "print([t.name for t in threading.enumerate() if t is not threading.main_thread()])" % str(store))
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

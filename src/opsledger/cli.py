@@ -80,6 +80,8 @@ correction_app = _Typer(help="Check, apply and revert change sets (corrections/)
 app.add_typer(correction_app, name="correction")
 privacy_app = _Typer(help="Manage the hashed blocklist of person names.", no_args_is_help=True)
 app.add_typer(privacy_app, name="privacy")
+sources_app = _Typer(help="Re-verify sources: fetch their pages into a private local cache.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
 
 
 class Format(str, Enum):
@@ -187,6 +189,7 @@ def release(
     data_dir: Annotated[Optional[Path], typer.Option(help="Tables to release (default: datasets/).")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
     date: Annotated[Optional[str], typer.Option(help="Release date (default: today).")] = None,
+    allow_ungrounded: Annotated[bool, typer.Option(help="Release without the source archive (recorded in the release).")] = False,
 ) -> None:
     """Publish an immutable, checksummed release (refused unless validation passes)."""
     from opsledger.publish import release as run
@@ -195,7 +198,7 @@ def release(
         raise UsageError(f"--to {to}: an in-memory store vanishes when this command ends; "
                          "give a directory or a persistent fsspec URL")
     try:
-        res = run(version, to, data_dir, sources or _default_sources(), date=date)
+        res = run(version, to, data_dir, sources or _default_sources(), date=date, allow_ungrounded=allow_ungrounded)
     except ModuleNotFoundError as exc:
         _missing_extra(exc, "validate,publish")
     for note in res.notes:
@@ -325,6 +328,25 @@ def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.
 
     for n in names:
         echo(name_hash(n))
+
+
+@sources_app.command("fetch")
+def sources_fetch(
+    cache_dir: Annotated[Path, typer.Argument(help="Cache directory (never inside datasets/ or a release; never redistribute it).")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Directory holding the tables (default: datasets/).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for one page.")] = 20.0,
+    delay: Annotated[float, typer.Option(help="Seconds between two requests to the same host.")] = 5.0,
+    contact: Annotated[Optional[str], typer.Option(help="Address or URL added to the User-Agent (default: $OPSLEDGER_CONTACT).")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Fetch every source's address and report for every claim whether its quotation is still on the
+    page (found / changed / gone). Exit 0 all found, 1 some changed or gone, 2 unusable input."""
+    from opsledger.sources import fetch
+
+    res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact)
+    echo(json.dumps(res.as_dict(), indent=2, ensure_ascii=False) if format is Format.json else res.text())
+    c = res.counts()
+    raise typer.Exit(1 if c["changed"] or c["gone"] else 0)
 
 
 def main() -> None:  # pragma: no cover

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger.evidence import grounding_frame, web_claims_rule
+from opsledger.evidence import frames as evidence_frames
 from opsledger import fmt
 from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
@@ -694,6 +696,8 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         return
     derived, phrases = derive_all_with_phrases(t, sources)
     srcs = target_sources(t["claims"])
+    grounding = grounding_frame(t, sources)
+    report.grounding = {k: int((grounding["grounding"] == k).sum()) for k in ("grounded", "quotation_only", "unsupported")}
     frames = {
         **{name: table_frame(t, name) for name in t},
         "claim_targets": frame_claim_targets(t),
@@ -712,6 +716,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         "relations_countries": frame_relations(t, "countries_engaged", "countries_referred",
                                                "engaged_le_referred"),
         **meaning_frames(t),
+        **evidence_frames(t),
         "string_cells": frame_string_cells(t, load_blocklist(names)),
     }
     if sources is None or not Path(sources).is_dir():
@@ -728,6 +733,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
     ids = {f"ids_{n}": t[n].get_column(declarations()[n].key) for n in t}
     results = run_gx(frames, suites, ids, skip)
     _record(report, suites, results, skip, acks, t, sources)
+    report.rules.append(web_claims_rule(t, grounding))
 
 
 def _keep_locators(derived_claims: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:

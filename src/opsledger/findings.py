@@ -69,6 +69,11 @@ class RuleRun:
     detail: str | None = None
 
 
+def grounding_line(c: dict[str, int]) -> str:
+    return (f"claims: {c['grounded']} grounded in an archived text, {c['quotation_only']} supported only "
+            f"by a quotation, {c['unsupported']} unsupported")
+
+
 @dataclass
 class Report:
     data_dir: str
@@ -76,6 +81,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     unusable: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: claims grounded in an archived (or fetched) text, supported only by a quotation, unsupported
+    grounding: dict[str, int] | None = None
 
     @property
     def open_errors(self) -> list[Finding]:
@@ -128,6 +135,7 @@ class Report:
             "exit_code": self.exit_code,
             "unusable": self.unusable,
             "summary": self.counts(),
+            "grounding": self.grounding,
             "families": self.families(),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "rules": [asdict(r) for r in self.rules],
@@ -148,7 +156,8 @@ class Report:
         c = self.counts()
         verdict = "passed" if self.ok and not c["warnings"] else ("passed with warnings" if self.ok else "FAILED")
         lines = [f"Validation {verdict}: {c['rules_run']} rules run; {c['errors']} open errors, "
-                 f"{c['warnings']} open warnings, {c['acknowledged']} findings acknowledged by the curators."]
+                 f"{c['warnings']} open warnings, {c['acknowledged']} findings acknowledged by the curators."
+                 + (f" {grounding_line(self.grounding).capitalize()}." if self.grounding else "")]
         lines.append(f"  {'family':<18}{'rules':>6}{'passed':>8}  findings")
         for fam, d in sorted(self.families().items()):
             parts = [f"{d[k]} {k}" for k in ("errors", "warnings", "acknowledged") if d[k]]

@@ -67,6 +67,8 @@ class Field:
     iso_country: bool = False
     precision: str | None = None
     minimum: float | None = None
+    #: longest string allowed (characters), e.g. a claim's quotation
+    max_length: int | None = None
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -154,6 +156,8 @@ class Table:
                 constraints["enum"] = sorted(vocab[f.vocabulary])
             if f.minimum is not None:
                 constraints["minimum"] = f.minimum
+            if f.max_length is not None:
+                constraints["maxLength"] = f.max_length
             entry = {"name": f.name, "type": f.type, "description": f.description}
             if constraints:
                 entry["constraints"] = constraints
@@ -306,6 +310,8 @@ def data_dictionary(data: dict | None = None) -> str:
                 cons.append("ISO 3166-1 alpha-2")
             if f.minimum is not None:
                 cons.append(f">= {f.minimum:g}")
+            if f.max_length is not None:
+                cons.append(f"at most {f.max_length} characters")
             if f.precision:
                 cons.append(f"precision in `{f.precision}`")
             lines.append(

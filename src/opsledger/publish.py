@@ -405,20 +405,58 @@ def _resolve_version(version: str, store, idx: dict | None = None) -> str:
 
 
 def release(version: str, store=None, data_dir=None, sources=None, date: str | None = None,
-            names: list[str] | None = None) -> ReleaseResult:
+            names: list[str] | None = None, allow_ungrounded: bool = False) -> ReleaseResult:
     """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing.
+
+    Without the source archive (``sources``) no claim can be grounded: refused unless
+    ``allow_ungrounded=True``, a choice recorded in the datasheet, datapackage.json and index.json.
 
     Writers of one store are serialised by a lock (see :func:`store_lock`); the version folder is
     written under a temporary name and moved into place, then ``index.json`` is rewritten. A release
     interrupted between the two leaves a complete folder that the next release lists (and
     ``opsledger versions`` reports)."""
     new_v = parse_version(version)
+    ungrounded = check_archive(sources, allow_ungrounded)
     fs, root = _fs(store)
     with store_lock(fs, root):
-        return _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names)
+        return _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names, ungrounded)
 
 
-def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names) -> ReleaseResult:
+def check_archive(sources, allow_ungrounded: bool) -> bool:
+    """True when the release goes out without the archive (allowed); refused when it may not."""
+    if sources is not None and not Path(sources).is_dir():
+        raise ReleaseUsageError(f"{sources}: no such source archive directory; nothing released")
+    if sources is None and not allow_ungrounded:
+        raise ReleaseError("no source archive given (--sources DIR), so no claim can be grounded; nothing "
+                           "released (--allow-ungrounded releases anyway and records it in the release)")
+    return sources is None
+
+
+def release_evidence(report, ungrounded: bool) -> dict:
+    """What a release records about its evidence: the grounding counts and whether the archive was read."""
+    return {"archive_checked": not ungrounded, "allow_ungrounded": ungrounded,
+            "grounding": dict(report.grounding or {})}
+
+
+def evidence_markdown(ev: dict) -> str:
+    from opsledger.findings import grounding_line
+
+    lines = ["", "## Evidence", ""]
+    if ev["grounding"]:
+        lines.append(f"Of the claims in this release, {grounding_line(ev['grounding']).removeprefix('claims: ')} "
+                     "(grounded: the phrase was found in the source's archived text; supported only by a "
+                     "quotation: the claim carries the clause of its source that holds the phrase; unsupported: "
+                     "neither).")
+        lines.append("")
+    lines.append("Released WITHOUT the source archive (--allow-ungrounded): no claim was checked against an "
+                 "archived text." if ev["allow_ungrounded"] else
+                 "Released with the source archive: every archived source's SHA-256 and every phrase at its "
+                 "locator were checked.")
+    return "\n".join(lines) + "\n"
+
+
+def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names,
+                    ungrounded: bool = False) -> ReleaseResult:
     from opsledger.util import display_path
     from opsledger.validation import validate_tables
 
@@ -457,12 +495,15 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
         files[f"tables/{name}.parquet"] = oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
     date = date or dt.date.today().isoformat()
     files["schema.json"] = (json.dumps(new_sig, indent=2, sort_keys=True) + "\n").encode()
-    files["datapackage.json"] = (json.dumps(_datapackage(version, files, tables_, date), indent=2,
+    evidence = release_evidence(report, ungrounded)
+    files["datapackage.json"] = (json.dumps({**_datapackage(version, files, tables_, date),
+                                             "opsledger:evidence": evidence}, indent=2,
                                             ensure_ascii=False) + "\n").encode()
     changes = diff_tables(prev_tables, tables_)
     from opsledger.bundle import people_files
 
     files.update(people_files(tables_, prev_tables, changes, report, version, date, prev, need, why, files))
+    files["DATASHEET.md"] = files["DATASHEET.md"] + evidence_markdown(evidence).encode()
     sums = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
     tmp = f"{root}/.tmp-{version}-{uuid.uuid4().hex}"
@@ -482,7 +523,7 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
             pass
         raise
     entry_idx = {"version": version, "date": date, "manifest_sha256": _sha(files["datapackage.json"]),
-                 "sha256sums_sha256": _sha(files["SHA256SUMS"])}
+                 "sha256sums_sha256": _sha(files["SHA256SUMS"]), "evidence": evidence}
     versions_ = sorted(idx["versions"] + [entry_idx], key=lambda v: parse_version(v["version"]))
     latest = versions_[-1]["version"]
     _write_atomic(fs, f"{root}/index.json",

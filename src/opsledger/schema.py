@@ -65,6 +65,8 @@ def _column_checks(f) -> list[pa.Check]:
         checks.append(pa.Check.isin(sorted(iso_countries()), error="iso_country"))
     if f.minimum is not None:
         checks.append(pa.Check.ge(f.minimum, error=f"minimum:{f.minimum:g}"))
+    if f.max_length is not None:
+        checks.append(pa.Check.str_length(max_value=f.max_length, error=f"max_length:{f.max_length}"))
     return checks
 
 
@@ -118,6 +120,8 @@ def rule_catalogue() -> list[RuleRun]:
         RuleRun("schema.vocabulary", "schema", "error", "Enum-like columns hold terms of their vocabulary."),
         RuleRun("schema.iso_country", "schema", "error", "Country codes are ISO 3166-1 alpha-2 (pycountry)."),
         RuleRun("schema.minimum", "schema", "error", "Counts and offsets are not negative."),
+        RuleRun("schema.max_length", "schema", "error",
+                "Strings with a declared limit fit it (a claim's quotation: at most 200 characters, a citation, not a copy)."),
         RuleRun("schema.precision", "schema", "error",
                 "A date and its precision are both set or both null; month and year dates hold the period's first day."),
         *[RuleRun(f"schema.{r}", "schema", "error", desc) for r, (_c, desc, _f) in TABLE_RULES.items()],
@@ -131,7 +135,7 @@ def _classify(check: str) -> tuple[str, str | None]:
     if check.startswith("rule:"):
         r = check.removeprefix("rule:")
         return f"schema.{r}", TABLE_RULES.get(r, (None,))[0]
-    if check.startswith(("pattern:", "vocabulary:", "minimum:")) or check == "iso_country":
+    if check.startswith(("pattern:", "vocabulary:", "minimum:", "max_length:")) or check == "iso_country":
         return f"schema.{check.split(':')[0]}", None
     if check.startswith("dtype("):
         return "schema.type", None
