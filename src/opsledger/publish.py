@@ -237,9 +237,65 @@ def _datapackage(version: str, files: dict[str, bytes], tables_: dict[str, pl.Da
     }
 
 
-def datasheet(tables_: dict[str, pl.DataFrame], version: str) -> str:
-    """A datasheet (in the spirit of Datasheets for Datasets) with the coverage computed from the data."""
+def default_research_dir() -> Path:
+    """curation/research/ of the repository."""
+    return repo_root() / "curation" / "research"
+
+
+def inclusion_rule(research_dir: Path) -> str | None:
+    """The text of the section "Inclusion rule" of research_dir/README.md (None when absent)."""
+    readme = Path(research_dir) / "README.md"
+    if not readme.exists():
+        return None
+    m = re.search(r"^## Inclusion rule\s*\n(.*?)(?=^## |\Z)", readme.read_text(encoding="utf-8"), re.S | re.M)
+    return " ".join(m.group(1).split()) if m else None
+
+
+BACKLOG_COLUMNS = ["operation_name", "year", "lead_agency", "why_not_curated"]
+
+
+def backlog(research_dir: Path) -> list[dict[str, str]]:
+    """Operations considered but not curated: the rows of research_dir/_backlog*.tsv, in file order.
+    A file whose header is not BACKLOG_COLUMNS, or a row with another number of fields, is an error."""
+    rows: list[dict[str, str]] = []
+    for path in sorted(Path(research_dir).glob("_backlog*.tsv")):
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if not lines:
+            continue
+        header = lines[0].split("\t")
+        if header != BACKLOG_COLUMNS:
+            raise ReleaseError(f"{path}: header is {header}, expected {BACKLOG_COLUMNS}")
+        for n, line in enumerate(lines[1:], start=2):
+            fields = line.split("\t")
+            if len(fields) != len(BACKLOG_COLUMNS):
+                raise ReleaseError(f"{path}: line {n} has {len(fields)} fields, expected {len(BACKLOG_COLUMNS)}")
+            rows.append(dict(zip(BACKLOG_COLUMNS, (f.strip() for f in fields))))
+    return rows
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def datasheet(tables_: dict[str, pl.DataFrame], version: str, research_dir: Path | None = None) -> str:
+    """A datasheet (in the spirit of Datasheets for Datasets) with the coverage computed from the data,
+    the inclusion rule (curation/research/README.md) and the backlog (curation/research/_backlog*.tsv)."""
     from opsledger.coverage import coverage_markdown
+
+    research_dir = Path(research_dir) if research_dir is not None else default_research_dir()
+    rule = inclusion_rule(research_dir)
+    todo = backlog(research_dir)
+    scope_lines = ["## Inclusion rule",
+                   rule or "No inclusion rule was found (curation/research/README.md, section 'Inclusion rule').", "",
+                   "## Known operations not curated (backlog)"]
+    if todo:
+        scope_lines += [f"{len(todo)} operations were considered and not (yet) curated, each with the reason:", "",
+                        "| operation | year | lead agency | why not curated |", "|---|---|---|---|"]
+        scope_lines += [f"| {_md_cell(r['operation_name'])} | {_md_cell(r['year'])} | {_md_cell(r['lead_agency'])} "
+                        f"| {_md_cell(r['why_not_curated'])} |" for r in todo]
+    else:
+        scope_lines.append("No backlog file was found.")
+    scope_lines.append("")
 
     lines = [
         f"# Datasheet: opsledger {version}", "",
@@ -251,6 +307,7 @@ def datasheet(tables_: dict[str, pl.DataFrame], version: str) -> str:
         coverage_markdown(tables_),
         "", "Every outcome has a status: corroborated, single_source or disputed; disputes are kept and "
         "acknowledged with a reason, never averaged away.", "",
+        *scope_lines,
         "## Collection process",
         "Curators read public press releases and news reports, record each figure exactly as phrased with its "
         "source, and let the documented phrase rules derive its interval. Seed documents are archived as text "
