@@ -199,3 +199,16 @@ def test_cli_release_versions_diff(store, data):
     assert r.exit_code == 0 and "changed `europol`.`note`" in r.output
     r = runner.invoke(app, ["diff", "9.9.9", str(data), "--store", str(store)])
     assert r.exit_code == 2 and "not in store" in r.output
+
+
+def test_readme_three_questions_run(store):
+    """The journalist's three questions in the README run against a real release, in a few lines."""
+    release("0.1.0", store, sources=SOURCES)
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- example: questions -->")[1].split("```python")[1].split("```")[0]
+    code = block.replace('STORE = "releases"', f'STORE = {str(store)!r}')
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert ns["total"] > 0 and ns["children"].height >= 5
+    assert set(ns["disputes"]["outcome_id"]) and ns["disputes"]["source_id"].nunique() >= 2
+    assert ns["by_year"]["operations"].sum() == pl.read_parquet(REPO / "datasets" / "operations.parquet").height

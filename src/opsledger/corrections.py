@@ -24,7 +24,7 @@ from opsledger import io as oio
 from opsledger.metadata import TABLES, repo_root, table
 from opsledger.reconcile import derive_all
 
-EDITABLE = [t for t in TABLES if t != "corrections"]
+EDITABLE = [t for t in TABLES if t != "corrections" and not table(t).is_derived]
 
 
 class Change(BaseModel):
@@ -162,6 +162,8 @@ def _coerce(name: str, column: str, value: Any) -> Any:
         return float(value)
     if ftype == "integer" and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if ftype == "boolean" and isinstance(value, bool):
+        return value
     if ftype == "string" and isinstance(value, str):
         return value
     if ftype == "date" and isinstance(value, dt.date):
@@ -184,6 +186,19 @@ def _dump(v: Any) -> str | None:
 
 def _loc(path: Path, lines: list[int], i: int) -> str:
     return f"{path}:{lines[i]}" if i < len(lines) else str(path)
+
+
+def _default_scope(table_name: str, row: dict, rows: dict) -> None:
+    """Rows added by change sets written before the figure model have no scope: an outcome's is the
+    one its country implies; a claim's is its target outcome's (worldwide for other targets)."""
+    if "scope" not in row or row["scope"] is not None:
+        return
+    if table_name == "claims":
+        target = rows["outcomes"].get(row.get("target_id")) if row.get("target_table") == "outcomes" else None
+        if target is not None:
+            row.update(scope=target["scope"], country=target["country"], area=target["area"])
+            return
+    row["scope"] = "country" if row.get("country") else "worldwide"
 
 
 def apply_in_memory(
@@ -225,6 +240,7 @@ def apply_in_memory(
             except ValueError as exc:
                 errors.append(f"{where}: table {ch.table}, key {key}, column {c}: {exc}")
                 continue
+            _default_scope(ch.table, new, rows)
             rows[ch.table][key] = new
             log.append((ch, key, "*", None, _dump(new)))
             diff.append({"table": ch.table, "key": key, "change": "added", "row": new})

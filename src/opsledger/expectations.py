@@ -22,10 +22,11 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
 from opsledger.phrases import period_bounds
-from opsledger.reconcile import DATE_TARGETS, KEYS, archive_text, derive_all_with_phrases
+from opsledger.reconcile import DATE_TARGETS, KEYS, archive_text, derive_all_with_phrases, value_claims
 
 CHECKS_DIR_ENV = "OPSLEDGER_CHECKS"
 WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
@@ -176,8 +177,8 @@ def _fmt(col: str) -> pl.Expr:
 
 def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
     stored, d = t["claims"], derived["claims"]
-    cols = ["metric", "unit", "qualifier", "low", "high", "date_low", "date_high",
-            "locator_paragraph", "locator_offset"]
+    # every derived column, and the as-of date a claim takes from its source when it has none
+    cols = [*declarations()["claims"].derived, "as_of", "as_of_precision"]
     joined = stored.select("claim_id", "source_id", "stated", *cols).join(
         d.select("claim_id", *[pl.col(c).alias(f"{c}__d") for c in cols]), on="claim_id", how="left"
     )
@@ -203,17 +204,15 @@ def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
 
 def frame_derived(t, derived, srcs) -> pl.DataFrame:
     parts = []
-    spec = {
-        "outcomes": ["value", "value_low", "value_high", "unit", "status", "n_sources", "date", "date_precision"],
-        "statistics": ["value", "value_low", "value_high", "unit", "status", "n_sources", "as_of", "as_of_precision"],
-        "operations": ["launched", "launched_precision", "concluded", "concluded_precision",
-                       "announced", "announced_precision"],
-        "events": ["date", "date_precision"],
-        "participations": ["date", "date_precision"],
-        "sources": ["sha256"],
-    }
+    spec = {name: [c for c in decl.derived if c not in decl.primary_key]
+            for name, decl in declarations().items() if name != "claims" and decl.derived}
     for name, cols in spec.items():
         key = declarations()[name].key
+        missing_rows = derived[name].join(t[name].select(key), on=key, how="anti")
+        if missing_rows.height:  # a derived table with rows the stored one lacks
+            parts.append(missing_rows.select(
+                pl.col(key).alias("row_key"), pl.lit(name).alias("table"), pl.lit("").alias("sources"),
+                pl.lit(False).alias("matches"), pl.lit("row is missing; the other tables give it").alias("detail")))
         j = t[name].select(key, *cols).join(
             derived[name].select(key, *[pl.col(c).alias(f"{c}__d") for c in cols]), on=key, how="left"
         )
@@ -224,23 +223,27 @@ def frame_derived(t, derived, srcs) -> pl.DataFrame:
         ]
         df = j.select(pl.col(key).alias("row_key"), pl.lit(name).alias("table"),
                       pl.concat_str(diffs, separator="; ", ignore_nulls=True).alias("detail"))
-        if name != "sources":
+        if name not in ("sources", "headline"):
             df = _join_sources(df.rename({"row_key": key}), key, srcs).rename({key: "row_key"})
         else:
-            df = df.with_columns(pl.col("row_key").alias("sources"))
+            df = df.with_columns((pl.col("row_key") if name == "sources" else pl.lit("")).alias("sources"))
         parts.append(df.with_columns((pl.col("detail") == "").alias("matches"))
                      .select("row_key", "table", "sources", "matches", "detail"))
     return pl.concat(parts)
 
 
 def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
-    c = t["claims"].filter(pl.col("target_column") == "value")
+    """Each claim of the reported group (for a running total: the latest) allows the outcome's value,
+    its interval widened to include the figure it states (the wording rule)."""
     parts = []
     for name in ("outcomes", "statistics"):
         key = KEYS[name]
-        j = c.filter(pl.col("target_table") == name).join(
+        c = value_claims(t["claims"], name, t["sources"], t[name], key).filter(pl.col("current"))
+        j = c.join(
             t[name].select(pl.col(key).alias("target_id"), "value"), on="target_id", how="inner"
-        )
+        ).with_columns(pl.min_horizontal("low", "anchor").alias("low"),
+                       pl.when(pl.col("high").is_null()).then(None)
+                       .otherwise(pl.max_horizontal("high", "anchor")).alias("high"))
         parts.append(j.select(
             pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"),
             pl.col("source_id").alias("sources"),
@@ -348,22 +351,6 @@ def frame_relations(t, small: str, large: str, column: str) -> pl.DataFrame:
         (pl.col(small) <= pl.col(large)).fill_null(True).alias(column),
         pl.format(f"{small.replace('_', ' ')} {{}} is more than {large.replace('_', ' ')} {{}}",
                   _fmt(small), _fmt(large)).alias("detail"),
-    )
-
-
-def frame_country_sums(t) -> pl.DataFrame:
-    o = t["outcomes"].filter(pl.col("offender_role").is_null())
-    per_country = o.filter(pl.col("country").is_not_null()).group_by("operation_id", "metric").agg(
-        pl.col("value_low").sum().alias("sum_low"))
-    totals = o.filter(pl.col("country").is_null()).select(
-        "operation_id", "metric", pl.col("outcome_id"), pl.col("value_high"))
-    j = per_country.join(totals, on=["operation_id", "metric"], how="inner")
-    return j.select(
-        pl.col("outcome_id").alias("row_key"), pl.lit("outcomes").alias("table"),
-        pl.lit("").alias("sources"),
-        (pl.col("sum_low") <= pl.col("value_high")).fill_null(True).alias("sum_le_total"),
-        pl.format("per-country rows add up to at least {}, the total allows at most {}",
-                  pl.col("sum_low"), _fmt("value_high")).alias("detail"),
     )
 
 
@@ -614,7 +601,7 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
                                               "referred_le_identified"),
         "relations_countries": frame_relations(t, "countries_engaged", "countries_referred",
                                                "engaged_le_referred"),
-        "country_sums": frame_country_sums(t),
+        **meaning_frames(t),
         "string_cells": frame_string_cells(t, load_blocklist(names)),
     }
     if sources is None or not Path(sources).is_dir():

@@ -28,6 +28,7 @@ TABLES = (
     "outcomes",
     "statistics",
     "claims",
+    "headline",
     "corrections",
 )
 
@@ -36,6 +37,7 @@ ARROW_TYPES = {
     "integer": pa.int64(),
     "number": pa.float64(),
     "date": pa.date32(),
+    "boolean": pa.bool_(),
 }
 
 
@@ -87,6 +89,13 @@ class Table:
     fields: tuple[Field, ...]
     unique: tuple[tuple[str, ...], ...] = ()
     checks: tuple[str, ...] = ()
+    #: columns computed from other data (never set by a change set); every column for a derived table
+    derived: tuple[str, ...] = ()
+
+    @property
+    def is_derived(self) -> bool:
+        """A table computed entirely from the others (such as ``headline``)."""
+        return bool(self.fields) and set(self.derived) >= set(self.columns)
 
     @property
     def columns(self) -> list[str]:
@@ -190,6 +199,17 @@ def _tables(directory: Path) -> dict[str, Table]:
             entry = {"name": entry} if isinstance(entry, str) else dict(entry)
             base = fields[entry.pop("name")]
             cols.append(replace(base, **entry))
+        per_metric = raw.get("per_metric")
+        if per_metric:
+            for metric in per_metric["metrics"]:
+                for spec in per_metric["columns"]:
+                    base = fields[spec["from"]]
+                    cols.append(replace(base, name=spec["pattern"].format(metric=metric),
+                                        description=spec["description"].format(metric=metric),
+                                        required=False, precision=None, references=None))
+        derived = raw.get("derived", ())
+        if derived == "*":
+            derived = [c.name for c in cols]
         tables[name] = Table(
             name=name,
             title=raw["title"],
@@ -198,6 +218,7 @@ def _tables(directory: Path) -> dict[str, Table]:
             fields=tuple(cols),
             unique=tuple(tuple(u) for u in raw.get("unique", [])),
             checks=tuple(raw.get("checks", [])),
+            derived=tuple(derived),
         )
     return tables
 
@@ -221,6 +242,17 @@ def table(name: str) -> Table:
 
 def metric_unit(metric: str) -> str:
     return vocabularies()["metric"][metric]["unit"]
+
+
+def metrics_with(attribute: str) -> frozenset[str]:
+    """Metrics whose vocabulary entry sets ``attribute`` true (``running_total``, ``per_offender``)."""
+    return frozenset(m for m, spec in vocabularies()["metric"].items() if spec.get(attribute))
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """The metrics the headline table reports, in its column order."""
+    raw = _load_toml(schema_dir() / "headline.toml")
+    return tuple(raw["per_metric"]["metrics"])
 
 
 def data_dictionary(data: dict | None = None) -> str:
@@ -269,9 +301,19 @@ def data_dictionary(data: dict | None = None) -> str:
     for vname, terms in vocab.items():
         lines += [f"## Vocabulary: {vname}", ""]
         if vname == "metric":
-            lines += ["| term | unit | applies to | definition |", "|---|---|---|---|"]
+            lines += ["Running total: counted up over time, so claims at different dates form a series "
+                      "(the outcome reports the latest). One offender: the metric may describe a single "
+                      "offender (`offender_role`).", "",
+                      "| term | unit | applies to | running total | one offender | definition |",
+                      "|---|---|---|---|---|---|"]
             for term, spec in terms.items():
-                lines.append(f"| `{term}` | {spec['unit']} | {spec['applies_to']} | {spec['definition']} |")
+                text = spec["definition"]
+                for part in ("includes", "excludes", "examples"):
+                    if spec.get(part):
+                        text += f" <br>*{part.capitalize()}:* {spec[part]}"
+                lines.append(f"| `{term}` | {spec['unit']} | {spec['applies_to']} | "
+                             f"{'yes' if spec.get('running_total') else ''} | "
+                             f"{'yes' if spec.get('per_offender') else ''} | {text} |")
         else:
             lines += ["| term | definition |", "|---|---|"]
             for term, definition in terms.items():

@@ -16,6 +16,7 @@ The checks run :func:`derive_all` again and report every stored value that diffe
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import math
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import polars as pl
 
-from opsledger.metadata import metric_unit, vocabularies
-from opsledger.phrases import PhraseError, derive, period
+from opsledger.metadata import headline_metrics, metric_unit, metrics_with, table as declaration, vocabularies
+from opsledger.phrases import PhraseError, derive, period, period_bounds, rules as phrase_rules
 
 #: Which source kinds are preferred when choosing the best value (lower first).
 SOURCE_PREFERENCE = {"official_release": 0, "social_media": 1, "news": 2}
@@ -55,7 +56,8 @@ def _phrase(stated: str, target_column: str, unit: str | None, lang: str | None)
         iv = derive(stated, target_column, unit, lang)
     except PhraseError:
         return None
-    return (iv.qualifier, iv.low, iv.high, iv.date_low, iv.date_high, iv.nominal)
+    return (iv.qualifier, iv.low, iv.high, iv.date_low, iv.date_high, iv.nominal,
+            bool(getattr(iv, "excludes_home", False)))
 
 
 def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
@@ -67,13 +69,14 @@ def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for stated, col, unit, lang in uniq.iter_rows():
         res = _phrase(stated, col, unit, lang)
-        rows.append((stated, col, unit, lang, res is not None, *(res or (None,) * 6)))
+        rows.append((stated, col, unit, lang, res is not None, *(res or (None,) * 7)))
     derived = pl.DataFrame(
         rows,
         schema={
             "stated": pl.Utf8, "target_column": pl.Utf8, "unit": pl.Utf8, "language": pl.Utf8,
             "phrase_ok": pl.Boolean, "d_qualifier": pl.Utf8, "d_low": pl.Float64, "d_high": pl.Float64,
             "d_date_low": pl.Date, "d_date_high": pl.Date, "nominal": pl.Float64,
+            "d_excludes_home": pl.Boolean,
         },
         orient="row",
     )
@@ -139,15 +142,25 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
     claims = _claim_metric_unit(tables)
     phrases = phrase_frame(claims, tables["sources"]) if phrases is None else phrases
     ph = phrases.select(
-        "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high"
+        "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "nominal", "d_excludes_home"
     )
-    claims = claims.join(ph, on="claim_id", how="left").with_columns(
+    published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
+                                         pl.col("published_precision").alias("_pubp"))
+    has_own = pl.col("as_of").is_not_null()
+    claims = claims.join(ph, on="claim_id", how="left").join(published, on="source_id", how="left").with_columns(
         pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
         pl.col("d_low").alias("low"),
         pl.col("d_high").alias("high"),
         pl.col("d_date_low").alias("date_low"),
         pl.col("d_date_high").alias("date_high"),
-    ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high")
+        pl.col("nominal").alias("figure"),
+        pl.when(pl.col("d_qualifier").is_null()).then(None)
+        .otherwise(pl.col("d_excludes_home").fill_null(False)).alias("excludes_home"),
+        # a claim is true at its source's publication date unless the curator dated it otherwise
+        pl.when(has_own).then(pl.col("as_of")).otherwise(pl.col("_pub")).alias("as_of"),
+        pl.when(has_own).then(pl.col("as_of_precision")).otherwise(pl.col("_pubp")).alias("as_of_precision"),
+    ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "nominal", "d_excludes_home",
+           "_pub", "_pubp")
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
         arch = dict(files.iter_rows())
@@ -170,63 +183,124 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
     return claims.select(tables["claims"].columns), phrases
 
 
-def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
-                      claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame) -> pl.DataFrame:
-    """value, value_low, value_high, status, n_sources of outcomes or statistics."""
-    nominal = phrases.select("claim_id", "nominal")
+def reconcile_settings() -> dict:
+    """The ``[reconcile]`` section of the phrase-rule table."""
+    return phrase_rules().get("reconcile", {})
+
+
+def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
+                  target: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The value claims of a table's rows, with what reconciliation needs: preference, width, the
+    anchor (the stated figure as a total), as-of period, and whether the claim is in the reported
+    group (for a running total: within the window of the latest as-of date; otherwise every claim)."""
+    running = metrics_with("running_total")
+    window = dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
     c = (
         claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
-        .join(nominal, on="claim_id", how="left")
         .join(sources.select("source_id", "kind"), on="source_id", how="left")
+        .join(target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")),
+              on="target_id", how="left")
         .with_columns(
             pl.col("kind").replace_strict(SOURCE_PREFERENCE, default=9).alias("pref"),
             (pl.col("high").fill_null(math.inf) - pl.col("low").fill_null(-math.inf)).alias("width"),
+            (pl.col("figure") + pl.when(pl.col("excludes_home").fill_null(False)).then(1).otherwise(0))
+            .alias("anchor"),
+            pl.col("_metric").is_in(list(running)).alias("running"),
+            _period_end("as_of", "as_of_precision").alias("as_of_end"),
         )
     )
+    latest = c.group_by("target_id").agg(pl.col("as_of").max().alias("_latest"))
+    c = c.join(latest, on="target_id", how="left").with_columns(
+        (~pl.col("running") | pl.col("as_of").is_null() | pl.col("_latest").is_null()
+         | (pl.col("as_of_end") >= pl.col("_latest") - window)).alias("current")
+    )
+    return c.drop("_latest", "_metric")
+
+
+def _period_end(col: str, precision: str) -> pl.Expr:
+    d = pl.col(col)
+    return (pl.when(pl.col(precision) == "year").then(pl.date(d.dt.year(), 12, 31))
+            .when(pl.col(precision) == "month").then(d.dt.month_end())
+            .otherwise(d))
+
+
+def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
+                      claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame) -> pl.DataFrame:
+    """value, bounds, sources' bounds, status, n_sources and as_of of outcomes or statistics.
+
+    Only the claims of the reported group count (see :func:`value_claims`); within it the claims'
+    intervals are intersected; when that is empty, the wording rule (same figure, different hedges)
+    is tried; when that is empty too the figure is disputed.
+    """
+    c = value_claims(claims, table_name, sources, target, key).filter(pl.col("current"))
+    low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
+    high_w = pl.max_horizontal("high", "anchor")
     agg = (
         c.sort(["pref", "width", "claim_id"])
+        .with_columns(low_w.alias("w_low"),
+                      pl.when(pl.col("high").is_null()).then(None).otherwise(high_w).alias("w_high"))
         .group_by("target_id", maintain_order=True)
         .agg(
             pl.col("low").max().alias("i_low"),
             pl.col("high").min().alias("i_high"),
+            pl.col("w_low").max().alias("w_low"),
+            pl.col("w_high").min().alias("w_high"),
             pl.col("low").min().alias("u_low"),
             pl.col("high").max().alias("u_high"),
             pl.col("low").null_count().alias("low_nulls"),
             pl.col("high").null_count().alias("high_nulls"),
             pl.col("source_id").n_unique().alias("n_sources"),
-            pl.col("nominal").first().alias("nominal"),
+            pl.col("figure").first().alias("nominal"),
+            pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
+            pl.col("as_of").sort_by("as_of", nulls_last=False).last().alias("as_of_d"),
+            pl.col("as_of_precision").sort_by("as_of", nulls_last=False).last().alias("as_of_precision_d"),
         )
         .with_columns(
             (pl.col("i_low").is_not_null() & pl.col("i_high").is_not_null()
-             & (pl.col("i_low") > pl.col("i_high"))).alias("empty")
+             & (pl.col("i_low") > pl.col("i_high"))).alias("empty"),
+            (pl.col("w_low").is_not_null() & pl.col("w_high").is_not_null()
+             & (pl.col("w_low") > pl.col("w_high"))).alias("w_empty"),
         )
         .with_columns(
-            pl.when(pl.col("empty")).then(pl.when(pl.col("low_nulls") > 0).then(None)
-                                          .otherwise(pl.col("u_low")))
-            .otherwise(pl.col("i_low")).alias("value_low"),
-            pl.when(pl.col("empty")).then(pl.when(pl.col("high_nulls") > 0).then(None)
-                                          .otherwise(pl.col("u_high")))
-            .otherwise(pl.col("i_high")).alias("value_high"),
-            pl.when(pl.col("empty")).then(pl.lit("disputed"))
+            (pl.col("empty") & pl.col("w_empty")).alias("disputed"),
+            (pl.col("empty") & ~pl.col("w_empty")).alias("wording"),
+        )
+        .with_columns(
+            pl.when(pl.col("wording")).then(pl.col("w_low")).otherwise(pl.col("i_low")).alias("value_low"),
+            pl.when(pl.col("wording")).then(pl.col("w_high")).otherwise(pl.col("i_high")).alias("value_high"),
+            pl.when(pl.col("low_nulls") > 0).then(None).otherwise(pl.col("u_low")).alias("sources_low"),
+            pl.when(pl.col("high_nulls") > 0).then(None).otherwise(pl.col("u_high")).alias("sources_high"),
+            pl.when(pl.col("disputed")).then(pl.lit("disputed"))
             .when(pl.col("n_sources") >= 2).then(pl.lit("corroborated"))
             .otherwise(pl.lit("single_source")).alias("status"),
         )
         .with_columns(
-            pl.coalesce("nominal", "pref_low", "value_low", "value_high")
+            pl.when(pl.col("wording")).then(pl.col("pref_anchor")).otherwise(
+                pl.coalesce("pref_anchor", "pref_low", "value_low", "value_high"))
             .clip(pl.col("value_low"), pl.col("value_high")).alias("value")
         )
-        .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "status",
-                pl.col("n_sources").cast(pl.Int64))
+        .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "sources_low",
+                "sources_high", "status", pl.col("n_sources").cast(pl.Int64),
+                pl.col("as_of_d").alias("as_of"), pl.col("as_of_precision_d").alias("as_of_precision"))
     )
     disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
     if disputed:
-        best = {tid: _majority_value(rows) for tid, rows in _claims_by_target(c, disputed).items()}
+        best = {tid: _majority(rows) for tid, rows in _claims_by_target(c, disputed).items()}
+        col = pl.col(key)
         agg = agg.with_columns(
-            pl.col(key).replace_strict(best, default=None, return_dtype=pl.Float64)
-            .fill_null(pl.col("value")).alias("value")
+            col.replace_strict({k: v[0] for k, v in best.items()}, default=None, return_dtype=pl.Float64)
+            .fill_null(pl.col("value")).alias("value"),
+            pl.when(col.is_in(disputed)).then(
+                col.replace_strict({k: v[1] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("value_low")).alias("value_low"),
+            pl.when(col.is_in(disputed)).then(
+                col.replace_strict({k: v[2] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("value_high")).alias("value_high"),
         )
-    derived_cols = ["value", "value_low", "value_high", "status", "n_sources"]
+    # a statistic's as_of is the date it describes, dated by its own date claims
+    derived_cols = [c for c in agg.columns if c != key and c in target.columns
+                    and not (table_name == "statistics" and c.startswith("as_of"))]
     out = target.join(agg, on=key, how="left", suffix="_d")
     has = pl.col("status_d").is_not_null()
     return out.with_columns(
@@ -241,13 +315,14 @@ def _claims_by_target(c: pl.DataFrame, targets: list[str]) -> dict[str, list[dic
     return out
 
 
-def _majority_value(rows: list[dict]) -> float:
-    """Best value of a disputed figure: inside the region that the most sources allow together.
+def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
+    """Best value and usable bounds of a disputed figure: the stretch that the most sources allow.
 
     The claims are swept for the stretch of values covered by the largest number of distinct sources;
     the preferred claim among those covering it (official release first, then the narrowest) gives
     the figure, kept inside that stretch. So an outlying source does not set the value of a figure
-    most sources agree on, while the bounds (the union) still show the whole disagreement.
+    most sources agree on, while sources_low/sources_high still show the whole disagreement.
+    Returns (value, stretch low, stretch high), a bound being None where the stretch has none.
     """
     lo = [(-math.inf if r["low"] is None else r["low"]) for r in rows]
     hi = [(math.inf if r["high"] is None else r["high"]) for r in rows]
@@ -261,8 +336,11 @@ def _majority_value(rows: list[dict]) -> float:
     best_lo = max(lo[i] for i in chosen)
     best_hi = min(hi[i] for i in chosen)
     first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
-    guess = first["nominal"] if first["nominal"] is not None else (first["low"] if first["low"] is not None else best_lo)
-    return float(min(max(guess, best_lo), best_hi))
+    anchor = first.get("anchor")
+    guess = anchor if anchor is not None else (first["low"] if first["low"] is not None else best_lo)
+    value = float(min(max(guess, best_lo), best_hi))
+    return (value, None if math.isinf(best_lo) else float(best_lo),
+            None if math.isinf(best_hi) else float(best_hi))
 
 
 def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
@@ -330,7 +408,50 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
         out[name] = _reconcile_dates(df, name, claims)
     for name in ("operations", "events", "participations"):
         out[name] = _reconcile_dates(tables[name], name, claims)
+    out["headline"] = derive_headline(out)
     return out, phrases
+
+
+def headline_outcomes(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """The outcomes a headline figure can come from: worldwide, not a breakdown, not one offender."""
+    return outcomes.filter(
+        (pl.col("scope") == "worldwide") & pl.col("part_of").is_null() & pl.col("subgroup").is_null()
+        & pl.col("offender_role").is_null() & pl.col("metric").is_in(list(headline_metrics()))
+    )
+
+
+def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The headline table: one row per operation (see ``schemas/headline.toml``)."""
+    decl = declaration("headline")
+    ops = t["operations"]
+    outcomes = t["outcomes"]
+    # the year: announcement, else launch, else the first dated event, else the earliest claim
+    ev_year = t["events"].filter(pl.col("date").is_not_null()).group_by("operation_id").agg(
+        pl.col("date").min().dt.year().alias("_ev"))
+    cl_year = t["claims"].filter(pl.col("operation_id").is_not_null() & pl.col("as_of").is_not_null()).group_by(
+        "operation_id").agg(pl.col("as_of").min().dt.year().alias("_cl"))
+    counts = outcomes.group_by("operation_id").agg(
+        pl.len().cast(pl.Int64).alias("n_outcomes"),
+        (pl.col("status") == "disputed").sum().cast(pl.Int64).alias("n_disputed"))
+    h = (
+        ops.join(ev_year, on="operation_id", how="left").join(cl_year, on="operation_id", how="left")
+        .join(counts, on="operation_id", how="left")
+        .with_columns(
+            pl.coalesce(pl.col("announced").dt.year(), pl.col("launched").dt.year(), "_ev", "_cl")
+            .cast(pl.Int64).alias("year"),
+            pl.col("n_outcomes").fill_null(0), pl.col("n_disputed").fill_null(0),
+        )
+    )
+    heads = headline_outcomes(outcomes).sort("outcome_id").unique(["operation_id", "metric"], keep="first")
+    for metric in headline_metrics():
+        m = heads.filter(pl.col("metric") == metric).select(
+            "operation_id",
+            pl.col("value").alias(metric), pl.col("value_low").alias(f"{metric}_low"),
+            pl.col("value_high").alias(f"{metric}_high"), pl.col("status").alias(f"{metric}_status"),
+            pl.col("n_sources").alias(f"{metric}_n_sources"), pl.col("as_of").alias(f"{metric}_as_of"),
+        )
+        h = h.join(m, on="operation_id", how="left")
+    return h.select(decl.columns).sort("operation_id")
 
 
 
@@ -353,4 +474,4 @@ def rederive(data_dir=None, archive: Path | None = None, write: bool = False) ->
     return changes
 
 
-__all__ = ["derive_all", "derive_all_with_phrases", "rederive", "phrase_frame", "locate", "archive_text"]
+__all__ = ["derive_all", "derive_headline", "headline_outcomes", "derive_all_with_phrases", "rederive", "phrase_frame", "locate", "archive_text"]

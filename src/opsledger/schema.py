@@ -19,7 +19,7 @@ import pycountry
 from opsledger.findings import Finding, RuleRun
 from opsledger.metadata import Table, tables, vocabularies
 
-POLARS_TYPES = {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date}
+POLARS_TYPES = {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date, "boolean": pl.Boolean}
 
 
 @functools.cache
