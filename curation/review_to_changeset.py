@@ -47,6 +47,7 @@ def build(op: str, number: str, data_dir: Path) -> dict:
     claims = {r["claim_id"]: r for r in t["claims"].iter_rows(named=True)}
     outcomes = {r["outcome_id"]: r for r in t["outcomes"].iter_rows(named=True)}
     sources = {r["source_id"]: r for r in t["sources"].iter_rows(named=True)}
+    statistics = set(t["statistics"]["statistic_id"])
     review = _tsv(REVIEW / f"{op}.tsv")
     out_rows = _tsv(REVIEW / f"{op}.outcomes.tsv")
     src_rows = _tsv(REVIEW / f"{op}.sources.tsv")
@@ -140,8 +141,10 @@ def build(op: str, number: str, data_dir: Path) -> dict:
             new["as_of_precision"] = r.get("as_of_precision") or "day"
         if r.get("new_target"):
             new["target_id"] = r["new_target"]
+            if r["new_target"] in statistics:  # a database figure the page attributes to the operation
+                new["target_table"] = "statistics"
         target = new.get("target_id", c["target_id"])
-        if c["target_table"] == "outcomes" and target in final_scope:
+        if new.get("target_table", c["target_table"]) == "outcomes" and target in final_scope:
             new.update(final_scope[target])
             if r.get("scope") and r["scope"] != final_scope[target]["scope"]:
                 problems.append(f"claims: {cid} is read as {r['scope']} but supports {target} "

@@ -148,16 +148,18 @@ def frame_parts_within_total(t) -> pl.DataFrame:
 
 
 def frame_running_totals(t) -> pl.DataFrame:
-    """A running total never falls: no claim dated later allows only less than a claim dated earlier
-    allows at least."""
+    """A running total never falls: no claim dated later (beyond the window) allows only less than a
+    claim dated earlier allows at least."""
     c = value_claims(t["claims"], "outcomes", t["sources"], t["outcomes"], "outcome_id").filter(
         pl.col("running") & pl.col("as_of").is_not_null())
     early = c.select("target_id", pl.col("claim_id").alias("e_id"), pl.col("as_of_end").alias("e_end"),
                      pl.col("low").alias("e_low"), pl.col("stated").alias("e_stated"),
                      pl.col("source_id").alias("e_src"))
     late = c.select("target_id", "claim_id", "as_of", "high", "stated", "source_id")
+    window = dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
+    # claims within the window are the same count at the same time: a difference there is a dispute
     j = late.join(early, on="target_id").filter(
-        (pl.col("as_of") > pl.col("e_end")) & pl.col("high").is_not_null() & pl.col("e_low").is_not_null()
+        (pl.col("as_of") > pl.col("e_end") + window) & pl.col("high").is_not_null() & pl.col("e_low").is_not_null()
         & (pl.col("high") < pl.col("e_low")))
     return j.select(
         pl.col("target_id").alias("row_key"), pl.lit("outcomes").alias("table"),
