@@ -51,7 +51,25 @@ def checks_dir() -> Path:
 
 def load_suites(directory: Path | None = None) -> list[dict]:
     directory = directory or checks_dir() / "suites"
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    suites = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    for s in suites:
+        if s.get("name") == "referential":
+            s["expectations"] = foreign_key_expectations() + s["expectations"]
+    return suites
+
+
+def foreign_key_expectations() -> list[dict]:
+    """One expectation per foreign key declared in ``schemas/`` (never listed by hand)."""
+    out = []
+    for t in declarations().values():
+        for fk in t.foreign_keys:
+            out.append({
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": fk.column, "value_set": {"$PARAMETER": f"ids_{fk.table}"}},
+                "meta": {"rule": f"ref.{t.name}.{fk.column}", "severity": "error", "frame": t.name,
+                         "description": f"Every {t.name}.{fk.column} names an existing {fk.table}.{fk.ref_column}."},
+            })
+    return out
 
 
 # --------------------------------------------------------------------------- frames
