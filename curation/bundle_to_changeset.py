@@ -292,6 +292,11 @@ ADJUST: dict[str, list[dict]] = {
              set={"country": "GB", "offender_role": "site user in the UK who also abused children"},
              why="the same offender and sentence the other sources place in the UK"),
     ],
+    "cyber_guardian_2025": [
+        dict(source="indotoday-2025-04-cross-border", stated=p,
+             drop="the phrase rules have no Indonesian section yet; the English sources state the same arrests")
+        for p in ["435 orang", "374 orang", "tujuh orang", "111 orang", "21 pria"]
+    ],
 }
 
 #: Notes for rows, in the project's words, where the first claim's note would not describe the row.
