@@ -209,6 +209,7 @@ def test_two_part_durations_in_every_language(stated, lang):
     ("otros 24 países", "es", "exact", 25, 25, 24),
     ("24 países extranjeros", "es", "exact", 25, 25, 24),
     ("outros 24 países", "pt", "exact", 25, 25, 24),
+    ("mais quatro países", "pt", "exact", 5, 5, 4),
     ("24 autres pays", "fr", "exact", 25, 25, 24),
     ("24 andere landen", "nl", "exact", 25, 25, 24),
     ("24 andre lande", "da", "exact", 25, 25, 24),
@@ -226,6 +227,7 @@ def test_other_countries_count_the_home_country(stated, lang, q, low, high, figu
     ("164 in other countries", "en"), ("About 90 other Canadians", "en"), ("58 from other parts of Canada", "en"),
     ("more than 1,000 additional cases referred", "en"), ("quelque 50 autres suspects", "fr"),
     ("altre sedici", "it"), ("164 dans d'autres pays", "fr"), ("25 paesi europei", "it"),
+    ("mais de 20 países", "pt"), ("mais 3 presos", "pt"),
 ], ids=lambda v: None)
 def test_other_things_are_not_other_countries(stated, lang):
     assert not derive_number(stated, "count", lang).excludes_home
