@@ -8,6 +8,9 @@ measured in a fresh process (so every import counts):
 - full: `opsledger validate` (schema + great-expectations cross-source stage);
   the stage times inside it come from the report's own timings.
 
+The three are run one after the other for each repeat (interleaved), so a slow moment of the machine
+weighs on the floor as much as on the validation; the ratios are the result, absolute times drift.
+
 Prints wall time and peak memory (max RSS) with ratios against the floor measured in the same run.
 Writes only inside --work (default: a temporary directory, removed afterwards).
 """
@@ -95,6 +98,15 @@ def main() -> None:
               f"| {r['schema_s']:.2f} s, {r['schema_mib']:.0f} MiB | {r['full_s']:.2f} s, {r['full_mib']:.0f} MiB "
               f"| {r['stage_schema_s']:.2f} s / {r['stage_cross_s']:.2f} s "
               f"| {r['full_s'] / r['floor_s']:.1f}x time, {r['full_mib'] / r['floor_mib']:.1f}x memory | {r['exit']} |")
+    print()
+    for r in rows:  # the targets of issue 13
+        if r["name"] == "shipped":
+            ok = r["full_s"] <= 6 * r["floor_s"]
+            print(f"target shipped <= 6x floor: {'met' if ok else 'NOT met'} ({r['full_s'] / r['floor_s']:.1f}x)")
+        if r["claims"] and r["claims"] >= 900_000:
+            ok = r["full_s"] < 12 and r["full_mib"] < 2048
+            print(f"target 1M claims < 12 s and < 2 GiB: {'met' if ok else 'NOT met'} "
+                  f"({r['full_s']:.1f} s, {r['full_mib']:.0f} MiB; floor {r['floor_s']:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -495,7 +495,7 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
             "published": iso_period_start(s.get("published"), s.get("published_precision")),
             "published_precision": s.get("published_precision") if s.get("published") else None,
             "url": url, "accessed": iso_period_start(s.get("accessed"), "day"),
-            "based_on": s.get("origin"), "archive_file": None, "sha256": None,
+            "based_on": s.get("origin"), "archive_file": None,
             "language": s["language"], "note": note,
         })
 

@@ -46,11 +46,11 @@ def fingerprint(tables: dict[str, pl.DataFrame]) -> tuple:
 @pytest.fixture(scope="session", autouse=True)
 def shipped_validated_once():
     """The unchanged shipped data is validated once per session, whichever way a test gets there
-    (``validate``, ``release``, a change-set check): ``opsledger.validate.validate_tables`` answers
+    (``validate``, ``release``, a change-set check): ``opsledger.validation.validate_tables`` answers
     a repeated validation of the same shipped tables with arguments that cannot change the result
     (default acknowledgements, no extra names, no overrides of schemas/ or checks/) from the first
     run's report. Any other validation (a broken copy) runs in full."""
-    from opsledger import validate as vmod
+    from opsledger import validation as vmod
 
     real = vmod.validate_tables
     shipped_fp = fingerprint(oio.read_tables(DATASETS))
@@ -71,14 +71,6 @@ def shipped_validated_once():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(vmod, "validate_tables", shared)
         yield
-
-
-@pytest.fixture(scope="session")
-def shipped_report():
-    """The validation report of the shipped data (with the archive when it is present)."""
-    from opsledger.validate import validate
-
-    return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
 
 
 def read(d: Path, table: str) -> pl.DataFrame:
@@ -109,3 +101,22 @@ def set_cell(d: Path, table: str, key: str, column: str, value) -> None:
 
 def findings_for(report, rule: str) -> list:
     return [f for f in report.findings if f.rule == rule]
+
+
+@pytest.fixture(scope="session")
+def shipped_report():
+    """One full validation of the shipped data, shared by every test that needs it."""
+    from opsledger.validation import validate
+
+    return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
+
+
+@pytest.fixture(scope="session")
+def shipped_release(tmp_path_factory):
+    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, shared by the tests
+    of the release's files, its site and loading."""
+    from opsledger.publish import release
+
+    store = tmp_path_factory.mktemp("store")
+    release("0.1.0", store, sources=ARCHIVE if ARCHIVE.is_dir() else None, date="2026-11-30")
+    return store

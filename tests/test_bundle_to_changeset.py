@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opsledger import publish
+from opsledger import notes
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "research"
@@ -87,26 +87,26 @@ def test_datasheet_states_inclusion_rule_and_backlog(tmp_path):
         "operation_name\tyear\tlead_agency\twhy_not_curated\nOperation Nowhere\t2001\tAgency A\tonly one source\n")
     (tmp_path / "_backlog_b.tsv").write_text(
         "operation_name\tyear\tlead_agency\twhy_not_curated\nOperation Elsewhere\t2002\tAgency B\tdomestic | only\n")
-    assert publish.inclusion_rule(tmp_path) == "Only made-up operations count."
-    assert [r["operation_name"] for r in publish.backlog(tmp_path)] == ["Operation Nowhere", "Operation Elsewhere"]
+    assert notes.inclusion_rule(tmp_path) == "Only made-up operations count."
+    assert [r["operation_name"] for r in notes.backlog(tmp_path)] == ["Operation Nowhere", "Operation Elsewhere"]
 
 
 def test_backlog_with_a_broken_row_is_an_error(tmp_path):
     (tmp_path / "_backlog.tsv").write_text("operation_name\tyear\tlead_agency\twhy_not_curated\nOnly\ttwo\n")
-    with pytest.raises(publish.ReleaseError, match="line 2 has 2 fields"):
-        publish.backlog(tmp_path)
+    with pytest.raises(notes.BacklogError, match="line 2 has 2 fields"):
+        notes.backlog(tmp_path)
 
 
 def test_datasheet_text_lists_rule_and_backlog(shipped, tmp_path):
     (tmp_path / "README.md").write_text("## Inclusion rule\nOnly made-up operations count.\n")
     (tmp_path / "_backlog.tsv").write_text(
         "operation_name\tyear\tlead_agency\twhy_not_curated\nOperation Nowhere\t2001\tAgency A\tone | source\n")
-    text = publish.datasheet(shipped, "9.9.9", research_dir=tmp_path)
-    assert "## Inclusion rule\nOnly made-up operations count." in text
+    text = notes.datasheet(shipped, "9.9.9", "2026-11-30", research_dir=tmp_path)
+    assert "### Inclusion rule\n\nOnly made-up operations count." in text
     assert "| Operation Nowhere | 2001 | Agency A | one \\| source |" in text
 
 
 def test_shipped_datasheet_reads_the_repository_files(shipped):
-    text = publish.datasheet(shipped, "9.9.9")
-    assert "## Inclusion rule" in text and "No inclusion rule was found" not in text
+    text = notes.datasheet(shipped, "9.9.9", "2026-11-30")
+    assert "### Inclusion rule" in text and "No inclusion rule was found" not in text
     assert "No backlog file was found" not in text

@@ -94,7 +94,7 @@ def test_apply_then_revert_restores_the_tables(tmp_path_factory, cs):
     p.write_text(yaml.safe_dump(cs, allow_unicode=True))
     # what is tested is the round trip, not the rules: the result is checked by the schema stage only
     # (a full validation of a change set is covered in test_corrections.py)
-    from opsledger import validate as vmod
+    from opsledger import validation as vmod
 
     with pytest.MonkeyPatch.context() as mp:
         schema_only = vmod.validate_tables

@@ -156,6 +156,9 @@ REAL = [
     ("ru", "18 европейских стран", "value", "count", "exact", 18, 18),
     ("cs", "611 podezřelých případech", "value", "count", "exact", 611, 611),
     ("cs", "pět podezřelých", "value", "count", "exact", 5, 5),
+    ("pl", "11 innych państw", "value", "count", "exact", 12, 12),
+    ("pl", "ponad 520 tys. plików wideo i zdjęć", "value", "count", "over", 520001, None),
+    ("is", "sautján Evrópulöndum", "value", "count", "exact", 17, 17),
 ]
 
 
@@ -321,3 +324,29 @@ def test_vectorised_reading_matches_single_reading(lang, template):
                 (iv.qualifier, iv.low, iv.high, iv.figure, iv.excludes_home)
 
     check()
+
+
+# Languages and words added for the research bundles of issue 14 (Polish, Norwegian, Icelandic; German
+# 'gut', Italian 'ben', German 'other' + adjective + country).
+@pytest.mark.parametrize("stated, lang, qualifier, low, high", [
+    ("166 osób", "pl", "exact", 166, 166),
+    ("prawie 600 funkcjonariuszy", "pl", "nearly", 540, 599),
+    ("ponad 1700 urządzeń", "pl", "over", 1701, None),
+    ("ponad 520 tys. plików", "pl", "over", 520001, None),
+    ("11 innych państw", "pl", "exact", 12, 12),
+    ("42 mistenkte", "no", "exact", 42, 42),
+    ("Om lag 80 hus", "no", "approximately", 76, 84),
+    ("sautján Evrópulöndum", "is", "exact", 17, 17),
+    ("Einn þeirra", "is", "exact", 1, 1),
+    ("Gut 38.000 Mail-Adressen", "de", "at_least", 38000, None),
+    ("zwölf anderen europäischen Ländern", "de", "exact", 13, 13),
+    ("ben 351 gli utenti stranieri", "it", "exact", 351, 351),
+])
+def test_bundle_languages(stated, lang, qualifier, low, high):
+    iv = derive_number(stated, "count", lang)
+    assert (iv.qualifier, iv.low, iv.high) == (qualifier, low, high)
+
+
+def test_polish_figure_without_a_number_is_refused():
+    with pytest.raises(PhraseError):
+        derive_number("wielu podejrzanych", "count", "pl")

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from opsledger.report_html import write_html
-from opsledger.validate import validate
+from opsledger.validation import validate
 
 from conftest import REPO, set_cell
 

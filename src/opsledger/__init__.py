@@ -17,7 +17,7 @@ __all__ = ["validate", "load", "release", "read_tables", "derive_all", "__versio
 def __getattr__(name: str):
     # Lazy imports keep `import opsledger` fast (great-expectations loads only when validating).
     if name == "validate":
-        from opsledger.validate import validate
+        from opsledger.validation import validate
 
         return validate
     if name == "read_tables":

@@ -1,8 +1,18 @@
-"""The ``opsledger`` command: thin typer wrappers over the library functions."""
+"""The ``opsledger`` command: thin typer wrappers over the library functions.
+
+Errors: every command runs inside :func:`_handled`, which turns an :class:`~opsledger.errors.OpsledgerError`
+into one ``error: ...`` line and the exit code its *type* carries (``UsageError`` 2, ``DataError`` 1),
+an ``OSError`` (unreadable or unwritable path) into exit 2, and anything else into a one-line
+``internal error`` with exit 3 (set ``OPSLEDGER_DEBUG=1`` for the traceback). Everything printed
+goes through :func:`opsledger.terminal.safe`, so control characters from the data never reach the
+terminal.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -10,15 +20,65 @@ from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(
+from opsledger.errors import OpsledgerError, UsageError
+from opsledger.terminal import one_line, safe
+
+#: Exit code of an unexpected exception (a bug: please report it).
+INTERNAL_ERROR = 3
+
+
+def echo(text: object = "", err: bool = False) -> None:
+    """Print through the one escaping helper (control characters and bidi overrides made visible)."""
+    typer.echo(safe(text), err=err)
+
+
+def _handled(func):
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except OpsledgerError as exc:
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                echo(f"error: {line}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            echo(f"error: {where}{exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            if os.environ.get("OPSLEDGER_DEBUG"):
+                raise
+            echo(f"internal error: {type(exc).__name__}: {one_line(exc)} (a bug: please report it; "
+                 "OPSLEDGER_DEBUG=1 shows the traceback)", err=True)
+            raise typer.Exit(INTERNAL_ERROR) from None
+
+    return run
+
+
+class _Typer(typer.Typer):
+    """A Typer whose every command runs inside :func:`_handled`."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(func):
+            register(_handled(func))
+            return func
+
+        return decorator
+
+
+app = _Typer(
     help="opsledger: validate, release and correct the dataset of operations against online child sexual exploitation.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-correction_app = typer.Typer(help="Check, apply and revert change sets (corrections/).", no_args_is_help=True)
+correction_app = _Typer(help="Check, apply and revert change sets (corrections/).", no_args_is_help=True)
 app.add_typer(correction_app, name="correction")
-privacy_app = typer.Typer(help="Manage the hashed blocklist of person names.", no_args_is_help=True)
+privacy_app = _Typer(help="Manage the hashed blocklist of person names.", no_args_is_help=True)
 app.add_typer(privacy_app, name="privacy")
 
 
@@ -34,47 +94,46 @@ def _default_sources() -> Path | None:
     return p if p.is_dir() else None
 
 
+def _missing_extra(exc: ModuleNotFoundError, extra: str) -> None:
+    _fail(f"{exc.name} is not installed: this command needs pip install 'opsledger[{extra}]'", 2)
+
+
 def _fail(msg: str, code: int) -> None:
-    typer.echo(f"error: {msg}", err=True)
+    echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
-
-
-def _read_names(path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
-    try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as exc:
-        _fail(f"{path}: cannot read names ({exc.strerror})", 2)
 
 
 @app.command()
 def validate(
     data_dir: Annotated[Optional[Path], typer.Argument(help="Directory holding the tables (default: datasets/).")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="Source archive for grounding (e.g. ../shared/sources).")] = None,
-    names: Annotated[Optional[Path], typer.Option(help="File of person names, one a line, for the privacy rule.")] = None,
+    names: Annotated[Optional[Path], typer.Option(help="File of person names (UTF-8 text, one a line) for the privacy rule.")] = None,
     acknowledgements: Annotated[Optional[Path], typer.Option(help="Acknowledgements file (default: checks/acknowledgements.toml).")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
     schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list acknowledged findings with their reasons.")] = False,
 ) -> None:
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
-    from opsledger.validate import validate as run
+    import importlib.util
 
-    if acknowledgements is not None and not acknowledgements.is_file():
-        _fail(f"{acknowledgements}: no such acknowledgements file", 2)
-    rep = run(data_dir, sources=sources, names=_read_names(names), acknowledgements=acknowledgements,
+    for mod in ("great_expectations", "pandera"):  # found, not imported (the run imports them itself)
+        if importlib.util.find_spec(mod) is None:
+            _missing_extra(ModuleNotFoundError(name=mod), "validate")
+    from opsledger.validation import validate as run
+
+    rep = run(data_dir, sources=sources, names=names, acknowledgements=acknowledgements,
               cross=not schema_only)
     if report is not None and not rep.unusable:
         from opsledger.report_html import write_html
 
         write_html(rep, report)
     if format is Format.json:
-        typer.echo(rep.to_json())
+        echo(rep.to_json())
     elif rep.unusable:
-        typer.echo(f"error: {rep.unusable}", err=True)
+        echo(f"error: {one_line(rep.unusable)}", err=True)
     else:
-        typer.echo(rep.text())
+        echo(rep.text(verbose=verbose))
     raise typer.Exit(rep.exit_code)
 
 
@@ -85,17 +144,13 @@ def reconcile(
     write: Annotated[bool, typer.Option(help="Store the re-derived columns (old tables kept in .backup/).")] = False,
 ) -> None:
     """Recompute every derived column (after a change to the phrase or reconciliation rules)."""
-    from opsledger.io import UnusableInput
     from opsledger.publish import diff_text
     from opsledger.reconcile import rederive
 
-    try:
-        changes = rederive(data_dir, sources or _default_sources(), write=write)
-    except UnusableInput as exc:
-        _fail(str(exc), 2)
-    typer.echo(diff_text(changes))
+    changes = rederive(data_dir, sources or _default_sources(), write=write)
+    echo(diff_text(changes))
     if not write and any(c["changed"] for c in changes.values()):
-        typer.echo("(dry run: nothing written; add --write to store)")
+        echo("(dry run: nothing written; add --write to store)")
 
 
 @app.command()
@@ -105,10 +160,7 @@ def show(
     """Print a Parquet table as text, one row a line (use as git's diff text converter)."""
     from opsledger.io import show as run
 
-    try:
-        sys.stdout.write(run(path))
-    except Exception as exc:  # any unreadable file
-        _fail(f"{path}: cannot read ({exc})", 2)
+    sys.stdout.write(safe(run(path)))
 
 
 @app.command()
@@ -125,7 +177,7 @@ def dictionary(
 
         write_text_atomic(write, text)
     else:
-        typer.echo(text)
+        echo(text)
 
 
 @app.command()
@@ -137,28 +189,35 @@ def release(
     date: Annotated[Optional[str], typer.Option(help="Release date (default: today).")] = None,
 ) -> None:
     """Publish an immutable, checksummed release (refused unless validation passes)."""
-    from opsledger.publish import ReleaseError, release as run
+    from opsledger.publish import release as run
 
+    if to is not None and to.strip().lower().startswith("memory:"):
+        raise UsageError(f"--to {to}: an in-memory store vanishes when this command ends; "
+                         "give a directory or a persistent fsspec URL")
     try:
         res = run(version, to, data_dir, sources or _default_sources(), date=date)
-    except ReleaseError as exc:
-        _fail(str(exc), 1)
-    typer.echo(f"released {res.version} to {res.path} ({res.bump} change)")
+    except ModuleNotFoundError as exc:
+        _missing_extra(exc, "validate,publish")
+    for note in res.notes:
+        echo(f"note: {note}")
+    echo(f"released {res.version} to {res.path} ({res.bump} change)")
 
 
 @app.command()
 def versions(
     store: Annotated[Optional[str], typer.Option("--store", help="Store (default: releases/).")] = None,
 ) -> None:
-    """List the versions a store holds."""
-    from opsledger.publish import versions as run
+    """List the versions a store holds (and any complete version the index does not list yet)."""
+    from opsledger.publish import unlisted_versions, versions as run
 
     rows = run(store)
     if not rows:
-        typer.echo("no releases")
+        echo("no releases")
     for v in rows:
         mark = "latest" if v["latest"] else ""
-        typer.echo(f"{v['version']}\t{v['date']}\t{v['manifest_sha256'][:12]}\t{mark}".rstrip())
+        echo(f"{v['version']}\t{v['date']}\t{v['manifest_sha256'][:12]}\t{mark}".rstrip())
+    for v, why in unlisted_versions(store).items():
+        echo(f"{v}\tnot in index.json: {why}")
 
 
 @app.command()
@@ -168,13 +227,9 @@ def diff(
     store: Annotated[Optional[str], typer.Option("--store", help="Store (default: releases/).")] = None,
 ) -> None:
     """Print the row-level changes between two releases (or a release and working data)."""
-    from opsledger.io import UnusableInput
-    from opsledger.publish import ChecksumError, ReleaseError, diff_tables, diff_text, resolve
+    from opsledger.publish import diff_tables, diff_text, resolve
 
-    try:
-        typer.echo(diff_text(diff_tables(resolve(old, store), resolve(new, store))))
-    except (ReleaseError, ChecksumError, UnusableInput) as exc:
-        _fail(str(exc), 2)
+    echo(diff_text(diff_tables(resolve(old, store), resolve(new, store))))
 
 
 @correction_app.command("check")
@@ -184,31 +239,30 @@ def correction_check(
     sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
     format: Annotated[Format, typer.Option("--format")] = Format.text,
 ) -> None:
-    """Apply change sets in memory, validate the result and print the row-level diff. Writes nothing."""
-    from opsledger.corrections import CorrectionError, check
+    """Apply change sets in memory, validate the result and print the row-level diff and what it does
+    to the published figures. Writes nothing."""
+    from opsledger.corrections import check
 
     worst = 0
     out = []
     for f in files:
         try:
             res = check(f, data_dir, sources or _default_sources())
-        except CorrectionError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            worst = max(worst, 2)
-            continue
-        except FileNotFoundError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            worst = max(worst, 2)
+        except OpsledgerError as exc:
+            for line in str(exc).splitlines():
+                echo(f"error: {line}", err=True)
+            worst = max(worst, exc.exit_code)
             continue
         worst = max(worst, res.report.exit_code)
         out.append(res)
         if format is Format.text:
-            typer.echo(f"# {f}: {len(res.diff)} change(s); validation exit {res.report.exit_code}")
-            typer.echo(res.diff_text())
+            echo(f"# {f}: {len(res.diff)} change(s); validation exit {res.report.exit_code}")
+            echo(res.diff_text())
+            echo(res.published_text())
             if res.report.exit_code:
-                typer.echo(res.report.text(limit=30))
+                echo(res.report.text(limit=30))
     if format is Format.json:
-        typer.echo(json.dumps([r.as_dict() for r in out], indent=2, ensure_ascii=False, default=str))
+        echo(json.dumps([r.as_dict() for r in out], indent=2, ensure_ascii=False, default=str))
     raise typer.Exit(worst)
 
 
@@ -218,15 +272,16 @@ def correction_apply(
     data_dir: Annotated[Optional[Path], typer.Option(help="Tables to change (default: datasets/).")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
 ) -> None:
-    """Check, then write the tables atomically, log every change and move the file to corrections/applied/."""
-    from opsledger.corrections import CorrectionError, apply
+    """Check, then write the tables and the log in one atomic step and move the file to the data root's
+    corrections/applied/ (a file outside that area stays where it is)."""
+    from opsledger.corrections import apply
 
-    try:
-        res = apply(file, data_dir, sources or _default_sources())
-    except (CorrectionError, FileNotFoundError) as exc:
-        _fail(str(exc), 1 if "would not validate" in str(exc) else 2)
-    typer.echo(f"applied {res.correction_id}: {len(res.log)} change(s) logged")
-    typer.echo(res.diff_text())
+    res = apply(file, data_dir, sources or _default_sources())
+    echo(f"applied {res.correction_id}: {len(res.log)} change(s) logged")
+    echo(res.diff_text())
+    echo(res.published_text())
+    if res.moved_to is None:
+        echo(f"note: {file} was left where it is (it is not in the corrections/ folder beside the data)")
 
 
 @correction_app.command("revert")
@@ -234,16 +289,25 @@ def correction_revert(
     correction_id: Annotated[str, typer.Argument(help="The id of an applied change set.")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Tables (default: datasets/).")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
-    corrections_dir: Annotated[Optional[Path], typer.Option(help="Where to write the revert file (default: corrections/).")] = None,
+    corrections_dir: Annotated[Optional[Path], typer.Option(help="Where to write the revert file (default: corrections/ beside the data).")] = None,
 ) -> None:
     """Write and apply a new change set that restores the values an applied one changed."""
-    from opsledger.corrections import CorrectionError, revert
+    from opsledger.corrections import revert
 
-    try:
-        res = revert(correction_id, data_dir, sources or _default_sources(), corrections_dir)
-    except (CorrectionError, FileNotFoundError) as exc:
-        _fail(str(exc), 1 if "would not validate" in str(exc) else 2)
-    typer.echo(f"reverted {correction_id} with {res.correction_id}: {len(res.log)} change(s) logged")
+    res = revert(correction_id, data_dir, sources or _default_sources(), corrections_dir)
+    echo(f"reverted {correction_id} with {res.correction_id}: {len(res.log)} change(s) logged")
+    echo(res.published_text())
+
+
+@correction_app.command("new")
+def correction_new(
+    slug: Annotated[str, typer.Argument(help="A short lowercase name, e.g. fix-blackwrist-sentence.")],
+    corrections_dir: Annotated[Optional[Path], typer.Option(help="Folder of change sets (default: corrections/).")] = None,
+) -> None:
+    """Create the next numbered change-set file (NNNN-slug.yaml) from a template and print its path."""
+    from opsledger.corrections import new_changeset
+
+    echo(new_changeset(slug, corrections_dir))
 
 
 @correction_app.command("schema")
@@ -251,7 +315,7 @@ def correction_schema() -> None:
     """Print the JSON Schema of a change-set file."""
     from opsledger.corrections import json_schema
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+    echo(json.dumps(json_schema(), indent=2))
 
 
 @privacy_app.command("hash")
@@ -260,7 +324,7 @@ def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.
     from opsledger.expectations import name_hash
 
     for n in names:
-        typer.echo(name_hash(n))
+        echo(name_hash(n))
 
 
 def main() -> None:  # pragma: no cover

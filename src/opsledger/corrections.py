@@ -21,8 +21,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from opsledger import io as oio
+from opsledger.errors import DataError, UsageError
 from opsledger.metadata import TABLES, repo_root, table
 from opsledger.reconcile import derive_all
+
+#: Largest change-set file read (the biggest applied one is ~40 KiB).
+MAX_FILE_BYTES = 1 << 20
 
 EDITABLE = [t for t in TABLES if t != "corrections" and not table(t).is_derived]
 
@@ -42,18 +46,28 @@ class Change(BaseModel):
 
     @model_validator(mode="after")
     def _shape(self) -> "Change":
+        problems = []
         if self.table not in EDITABLE:
-            raise ValueError(f"table must be one of {EDITABLE}")
+            problems.append(f"table must be one of {EDITABLE}")
         if self.op == "add":
             if not self.row or self.key or self.set or self.expect:
-                raise ValueError("add takes `row` only (its key is inside the row)")
+                problems.append("add takes `row` only (its key is inside the row)")
         elif self.op == "update":
             if not self.key or not self.set or self.expect is None or self.row:
-                raise ValueError("update takes `key`, `set` and `expect` (the values it replaces)")
-            if set(self.expect) != set(self.set):
-                raise ValueError("update: `expect` must name the same columns as `set`")
+                problems.append("update takes `key`, `set` and `expect` (the values it replaces, "
+                                "so that a conflicting correction is caught)")
+            elif set(self.expect) != set(self.set):
+                problems.append("update: `expect` must name the same columns as `set`")
         elif not self.key or self.row or self.set:
-            raise ValueError("retire takes `key` (and optionally `expect`)")
+            problems.append("retire takes `key` (and optionally `expect`)")
+        if self.table in EDITABLE:
+            t = table(self.table)
+            for c in list(self.set or {}) + list(self.row or {}):
+                if c in t.derived:
+                    problems.append(f"column {c} of {self.table} is derived (computed from the claims); "
+                                    "a change set may not set it: change the claims instead")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -67,8 +81,15 @@ class ChangeSet(BaseModel):
     changes: list[Change]
 
 
-class CorrectionError(Exception):
-    """A change set that cannot be applied; the message names file, line, table, key and column."""
+class CorrectionError(UsageError):
+    """A change set that cannot be applied (exit 2); the message names file, line, table, key and
+    column, one line per problem."""
+
+
+class ChangeSetRefused(CorrectionError, DataError):
+    """A change set that applies, but the data would not validate afterwards (exit 1)."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -78,6 +99,18 @@ class Result:
     log: pl.DataFrame
     diff: list[dict] = field(default_factory=list)
     report: Any = None  # the validation Report of the result, once checked
+    published: list[dict] = field(default_factory=list)  # see published_diff
+    moved_to: Path | None = None  # where apply moved the file (None: left in place)
+    rederived: list[dict] = field(default_factory=list)  # derived columns of updated rows that moved
+
+    def published_text(self) -> str:
+        """What the change does to the published figures, one line a figure."""
+        if not self.published:
+            return "published figures: unchanged"
+        lines = ["published figures:"]
+        for d in self.published:
+            lines.append(f"  {d['table']}[{d['key']}]: {_figure(d['old'])} -> {_figure(d['new'])}")
+        return "\n".join(lines)
 
     def diff_text(self) -> str:
         """The row-level diff, one line a change."""
@@ -88,6 +121,8 @@ class Result:
             else:
                 sign = "+" if d["change"] == "added" else "-"
                 lines.append(f"{sign} {d['table']}[{d['key']}] {_dump(d['row'])}")
+        for d in self.rederived:
+            lines.append(f"  = {d['table']}[{d['key']}].{d['column']}: {_dump(d['old'])} -> {_dump(d['new'])} (derived)")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -95,6 +130,9 @@ class Result:
             "correction_id": self.correction_id,
             "changes": [{k: _jsonable(v) if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()}
                          for k, v in d.items()} for d in self.diff],
+            "rederived": [{k: _jsonable(v) for k, v in d.items()} for d in self.rederived],
+            "published": [{k: (v if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()})
+                           for k, v in d.items()} for d in self.published],
             "validation": self.report.as_dict() if self.report else None,
         }
 
@@ -110,7 +148,7 @@ def json_schema() -> dict:
 def _line_of_changes(text: str) -> list[int]:
     """1-based line of each item of ``changes`` (for error messages)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return []
     if not isinstance(node, yaml.MappingNode):
@@ -121,19 +159,47 @@ def _line_of_changes(text: str) -> list[int]:
     return []
 
 
-def load(path: Path | str) -> ChangeSet:
-    """Parse and check the shape of a change-set file."""
-    path = Path(path)
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without aliases: a change set never needs them, and an alias bomb (a few lines
+    expanding to gigabytes) is refused before anything is built."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a change set", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_changeset_text(path: Path) -> str:
+    """The text of a change-set file: a regular UTF-8 text file of at most 1 MiB."""
     try:
-        text = path.read_text(encoding="utf-8")
+        got = oio.read_text_file(path, "change set", limit=MAX_FILE_BYTES)
     except OSError as exc:
         raise CorrectionError(f"{path}: cannot read ({exc.strerror})") from None
+    except UsageError as exc:
+        raise CorrectionError(str(exc)) from None
+    if got is None:
+        raise CorrectionError(f"{path}: no such change-set file")
+    return got[0]
+
+
+def safe_load(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def load(path: Path | str) -> ChangeSet:
+    """Parse and check the shape of a change-set file (every problem reported, one line each)."""
+    path = Path(path)
+    text = read_changeset_text(path)
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise CorrectionError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise CorrectionError(f"{path}: a change set is a mapping with title, reason and changes")
     try:
         return ChangeSet.model_validate(raw)
     except ValidationError as exc:
@@ -144,7 +210,8 @@ def load(path: Path | str) -> ChangeSet:
             where = ""
             if len(loc) >= 2 and loc[0] == "changes" and isinstance(loc[1], int) and loc[1] < len(lines):
                 where = f":{lines[loc[1]]}"
-            msgs.append(f"{path}{where}: field {'.'.join(map(str, loc))}: {err['msg']}")
+            field_ = ".".join(map(str, loc)) or "(file)"
+            msgs.append(f"{path}{where}: field {field_}: {err['msg'].removeprefix('Value error, ')}")
         raise CorrectionError("\n".join(msgs)) from None
 
 
@@ -210,7 +277,7 @@ def apply_in_memory(
 ) -> Result:
     """Apply a change set to frames; raise :class:`CorrectionError` naming every problem."""
     cid = path.stem
-    lines = _line_of_changes(path.read_text(encoding="utf-8")) if path.exists() else []
+    lines = _line_of_changes(read_changeset_text(path)) if path.exists() else []
     rows = {n: {r[table(n).key]: r for r in tables[n].iter_rows(named=True)} for n in EDITABLE}
     known_sources = set(rows["sources"])
     new_sources = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
@@ -295,13 +362,45 @@ def apply_in_memory(
         schema = {f.name: tables[n].schema[f.name] for f in table(n).fields}
         out[n] = pl.DataFrame(list(rows[n].values()), schema=schema, orient="row")
     out = derive_all(out, archive)
+    stored = {n: {r[table(n).key]: r for r in out[n].iter_rows(named=True)} for n in EDITABLE}
+    # every value a change set gives must be the value stored: a column the claims derive for this
+    # row (e.g. an outcome's date when claims date it) would silently be replaced, and the log lie
+    for i, ch in enumerate(changeset.changes):
+        given = ch.set if ch.op == "update" else (ch.row if ch.op == "add" else None)
+        key = ch.key if ch.op == "update" else (ch.row or {}).get(table(ch.table).key)
+        row = stored[ch.table].get(key)
+        if not given or row is None:
+            continue
+        for c, v in given.items():
+            try:
+                want = _coerce(ch.table, c, v)
+            except ValueError:
+                continue
+            if want is not None and row[c] != want:
+                errors.append(f"{_loc(path, lines, i)}: table {ch.table}, key {key}, column {c}: "
+                              f"derived from the claims for this row, so {_dump(want)} would be stored as "
+                              f"{_dump(row[c])}; change the claims instead")
+    if errors:
+        raise CorrectionError("\n".join(errors))
     # show added and updated rows as they will be stored, derived columns included
     for d in diff:
         if d["change"] == "added":
-            key = table(d["table"]).key
-            got = out[d["table"]].filter(pl.col(key) == d["key"])
-            if got.height:
-                d["row"] = got.row(0, named=True)
+            got = stored[d["table"]].get(d["key"])
+            if got is not None:
+                d["row"] = got
+    log = [(ch, key, col, old, (_dump(stored[ch.table].get(key)) or new) if col == "*" and old is None else new)
+           for ch, key, col, old, new in log]
+    # the derived columns of updated rows that the change moves (e.g. a claim's interval)
+    rederived = []
+    for t_name, key in dict.fromkeys((d["table"], d["key"]) for d in diff if d["change"] == "updated"):
+        before = {r[table(t_name).key]: r for r in tables[t_name].filter(
+            pl.col(table(t_name).key) == key).iter_rows(named=True)}.get(key)
+        after = stored[t_name].get(key)
+        if before is None or after is None:
+            continue
+        for c in table(t_name).derived:
+            if before.get(c) != after.get(c):
+                rederived.append({"table": t_name, "key": key, "column": c, "old": before[c], "new": after[c]})
     when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         rel = str(path.resolve().relative_to(repo_root()))
@@ -318,7 +417,42 @@ def apply_in_memory(
     ]
     log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
     out["corrections"] = pl.concat([tables["corrections"], log_df])
-    return Result(cid, out, log_df, diff)
+    return Result(cid, out, log_df, diff, published=published_diff(tables, out), rederived=rederived)
+
+
+#: The published figures a reviewer must see change: per table, the derived columns shown.
+PUBLISHED = {
+    "outcomes": ["value", "value_low", "value_high", "status", "n_sources"],
+    "statistics": ["value", "value_low", "value_high", "status", "n_sources"],
+}
+
+
+def published_diff(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]) -> list[dict]:
+    """What a change does to the published figures: for every outcome and statistic whose value,
+    bounds, status or source count differ, the old and new figure (rows added or retired too)."""
+    out = []
+    for name, cols in PUBLISHED.items():
+        key = table(name).key
+        cols = [c for c in cols if c in table(name).columns]
+        old = {r[key]: r for r in before[name].select(key, *cols).iter_rows(named=True)}
+        new = {r[key]: r for r in after[name].select(key, *cols).iter_rows(named=True)}
+        for k in sorted(set(old) | set(new)):
+            a, b = old.get(k), new.get(k)
+            if a == b:
+                continue
+            out.append({"table": name, "key": k,
+                        "old": None if a is None else {c: a[c] for c in cols},
+                        "new": None if b is None else {c: b[c] for c in cols}})
+    return out
+
+
+def _figure(f: dict | None) -> str:
+    if f is None:
+        return "(none)"
+    v = "null" if f["value"] is None else f"{f['value']:g}"
+    lo = "-inf" if f["value_low"] is None else f"{f['value_low']:g}"
+    hi = "+inf" if f["value_high"] is None else f"{f['value_high']:g}"
+    return f"{v} [{lo}, {hi}] {f['status']}, {f['n_sources']} source(s)"
 
 
 def _correction_id_ok(cid: str) -> bool:
@@ -340,31 +474,59 @@ def prepare(path: Path | str, data_dir: Path | str | None = None, archive: Path 
 
 def check(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None) -> Result:
     """Apply in memory and run the full validation on the result. Writes nothing."""
-    from opsledger.validate import validate_tables
+    from opsledger.validation import validate_tables
 
     res = prepare(path, data_dir, archive)
     res.report = validate_tables(res.tables, sources=archive)
     return res
 
 
+def applied_dir_for(path: Path, data_dir: Path) -> Path | None:
+    """Where ``apply`` moves a change-set file: ``<root>/corrections/applied/`` of the data root
+    (``root`` is the parent of the data directory) when the file is in ``<root>/corrections/``;
+    otherwise None: the file stays where it is (it is logged by name either way)."""
+    area = (Path(data_dir).resolve().parent / "corrections")
+    if path.resolve().parent == area:
+        return area / "applied"
+    return None
+
+
 def apply(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None,
           applied_dir: Path | str | None = None) -> Result:
-    """Check, then write the tables atomically, log, and move the file to ``applied/`` beside it."""
+    """Check, then write the tables and the log as one atomic transaction (see
+    :func:`opsledger.io.commit`) and move the file to the data root's ``corrections/applied/``.
+
+    ``applied_dir`` overrides where the file goes; by default a file outside ``corrections/`` beside
+    the data directory is not moved (``Result.moved_to`` is None)."""
     path = Path(path)
     data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
     res = check(path, data_dir, archive)
     if res.report.exit_code != 0:
-        raise CorrectionError(
+        raise ChangeSetRefused(
             f"{path}: the data would not validate after this change set; nothing written:\n"
             + res.report.text(limit=20)
         )
-    applied = Path(applied_dir) if applied_dir else path.parent / "applied"
-    dest = applied / path.name
-    if dest.exists():
+    return commit(res, path, data_dir, applied_dir)
+
+
+def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | None = None) -> Result:
+    """Write a checked result: tables, log and the file's move in one transaction."""
+    applied = Path(applied_dir) if applied_dir else applied_dir_for(path, data_dir)
+    dest = applied / path.name if applied is not None else None
+    if dest is not None and dest.exists():
         raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
-    oio.write_tables(res.tables, data_dir)
-    applied.mkdir(parents=True, exist_ok=True)
-    os.replace(path, dest)
+
+    def still_unapplied() -> None:  # under the lock: a concurrent apply of the same file loses
+        done = oio.read_arrow(data_dir, "corrections").column("correction_id").to_pylist()
+        if res.correction_id in done:
+            raise CorrectionError(f"{path}: change set {res.correction_id!r} has been applied already "
+                                  "(by another run); nothing written")
+        if dest is not None and dest.exists():
+            raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
+
+    moves = [(path, dest)] if dest is not None else []
+    oio.write_tables(res.tables, data_dir, moves=moves, before=still_unapplied)
+    res.moved_to = dest
     if data_dir.resolve() == oio.default_data_dir().resolve():
         # the repository's data changed: keep its generated data dictionary (with coverage) current
         from opsledger.metadata import data_dictionary
@@ -379,6 +541,8 @@ def revert(correction_id: str, data_dir: Path | str | None = None, archive: Path
     """Write a change set that undoes ``correction_id`` (adds are retired, retirements re-added,
     updates set back, each expecting the value the correction left) and apply it."""
     data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
+    if not isinstance(correction_id, str) or not _correction_id_ok(correction_id):
+        raise CorrectionError(f"{correction_id!r} is not a change-set id (a lowercase slug such as 0003-fix-sentence)")
     tables = oio.read_tables(data_dir)
     log = tables["corrections"].filter(pl.col("correction_id") == correction_id)
     if log.is_empty():
@@ -398,7 +562,7 @@ def revert(correction_id: str, data_dir: Path | str | None = None, archive: Path
                             "source": row["source_id"],
                             "set": {row["column_name"]: _undump(row["old_value"])},
                             "expect": {row["column_name"]: _undump(row["new_value"])}})
-    out_dir = Path(corrections_dir) if corrections_dir else repo_root() / "corrections"
+    out_dir = Path(corrections_dir) if corrections_dir else data_dir.resolve().parent / "corrections"
     n = 1
     while (out_dir / f"revert-{correction_id}-{n}.yaml").exists() or \
             (out_dir / "applied" / f"revert-{correction_id}-{n}.yaml").exists():
@@ -411,13 +575,52 @@ def revert(correction_id: str, data_dir: Path | str | None = None, archive: Path
     write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     try:
         return apply(path, data_dir, archive)
-    except CorrectionError:
+    except BaseException:
         path.unlink(missing_ok=True)
         raise
 
 
 def _undump(v: str | None) -> Any:
     return None if v is None else json.loads(v)
+
+
+def next_number(corrections_dir: Path) -> int:
+    """The number the next change set takes: one above the highest ``NNNN-`` prefix among the pending
+    and applied files (the ``revert-*`` files are not numbered)."""
+    nums = [int(m[1]) for p in [*corrections_dir.glob("*.yaml"), *(corrections_dir / "applied").glob("*.yaml")]
+            if (m := re.match(r"(\d+)-", p.name))]
+    return max(nums, default=0) + 1
+
+
+TEMPLATE = """\
+# Change set {name}: see CONTRIBUTING.md. Every change cites a source; `expect` holds the values an
+# update replaces. Do not set derived columns (the tool computes them from the claims).
+title: One line saying what changes
+contributor: null
+reason: Why, in your words.
+changes:
+  - op: update
+    table: claims
+    key: <claim_id>
+    expect: {{stated: "<the phrase as the data holds it now>"}}
+    set: {{stated: "<the phrase exactly as the source writes it>"}}
+    source: <source_id>
+"""
+
+
+def new_changeset(slug: str, corrections_dir: Path | str | None = None) -> Path:
+    """Create ``corrections/NNNN-slug.yaml`` (the next free number) from a template; return its path."""
+    if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+        raise UsageError(f"{slug!r}: the name must be a lowercase slug such as fix-blackwrist-sentence")
+    out_dir = Path(corrections_dir) if corrections_dir else repo_root() / "corrections"
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: no such corrections folder")
+    name = f"{next_number(out_dir):04d}-{slug}"
+    path = out_dir / f"{name}.yaml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never overwrite
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(TEMPLATE.format(name=name))
+    return path
 
 
 def init_empty(data_dir: Path | str) -> None:
@@ -428,5 +631,6 @@ def init_empty(data_dir: Path | str) -> None:
     oio.write_tables(empty, data_dir, keep_backup=False)
 
 
-__all__ = ["ChangeSet", "Change", "CorrectionError", "load", "prepare", "check", "apply", "revert",
+__all__ = ["ChangeSet", "Change", "CorrectionError", "ChangeSetRefused", "published_diff", "new_changeset",
+           "next_number", "commit", "load", "prepare", "check", "apply", "revert",
            "apply_in_memory", "json_schema", "init_empty"]

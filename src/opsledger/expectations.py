@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger import fmt
 from opsledger.meaning import frames as meaning_frames
 from opsledger.findings import Finding, Report, RuleRun
 from opsledger.metadata import repo_root, tables as declarations, vocabularies
@@ -88,6 +89,21 @@ def table_frame(t: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
                                    pl.col(fk.ref_column).alias(f"{fk.column}_found")).unique()
         out = out.join(found, on=fk.column, how="left")
     return out
+
+
+def _compact_pairs(df: pl.DataFrame, pairs: list[tuple[str, str]]) -> pl.DataFrame:
+    """Two string columns compared for equality, as integer codes of one shared dictionary (equal
+    codes iff equal strings, null stays null): GX compares integers, and a million rows of Python
+    strings per column stay out of memory."""
+    for a, b in pairs:
+        if df.schema.get(a) != pl.Utf8 or df.schema.get(b) != pl.Utf8:
+            continue
+        codes = pl.concat([df.select(pl.col(a).alias("_v")), df.select(pl.col(b).alias("_v"))]).drop_nulls().unique()
+        codes = codes.with_row_index("_code").with_columns(pl.col("_code").cast(pl.Int64))
+        for c in (a, b):
+            df = df.join(codes.rename({"_v": c, "_code": f"_{c}_code"}), on=c, how="left", maintain_order="left")
+        df = df.with_columns(pl.col(f"_{a}_code").alias(a), pl.col(f"_{b}_code").alias(b)).drop(f"_{a}_code", f"_{b}_code")
+    return df
 
 
 def target_sources(claims: pl.DataFrame) -> pl.DataFrame:
@@ -204,8 +220,8 @@ def frame_metric_scope(t) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _fmt(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.Utf8).fill_null("null")
+#: Numbers in messages are tokens that :func:`opsledger.fmt.expand` writes out when a finding is made.
+_fmt, _span = fmt.num_token, fmt.span_token
 
 
 def frame_claims_derived(t, derived, phrases) -> pl.DataFrame:
@@ -283,8 +299,8 @@ def frame_value_inside(t, acked_disputes: set[str]) -> pl.DataFrame:
             (((pl.col("low").is_null() | (pl.col("value") >= pl.col("low")))
               & (pl.col("high").is_null() | (pl.col("value") <= pl.col("high"))))
              | pl.col("target_id").is_in(list(acked_disputes))).fill_null(True).alias("inside"),
-            pl.format("value {} is outside claim {} ({}: {} to {})", pl.col("value"), pl.col("claim_id"),
-                      pl.col("stated"), _fmt("low"), _fmt("high")).alias("detail"),
+            pl.format("value {} is outside claim {} ({}: {})", _fmt("value"), pl.col("claim_id"),
+                      pl.col("stated"), _span("low", "high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -297,8 +313,8 @@ def frame_disputes(t, srcs) -> pl.DataFrame:
         parts.append(df.select(
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "sources",
             (pl.col("status") != "disputed").fill_null(True).alias("agree"),
-            pl.format("sources cannot all be right: together they allow {} to {}", _fmt("value_low"),
-                      _fmt("value_high")).alias("detail"),
+            pl.format("sources cannot all be right: together they allow {}",
+                      _span("value_low", "value_high")).alias("detail"),
         ))
     return pl.concat(parts)
 
@@ -391,7 +407,7 @@ def frame_source_files(t, archive: Path) -> pl.DataFrame:
     rows = []
     for sid, fname, sha in t["sources"].filter(pl.col("archive_file").is_not_null()).select(
             "source_id", "archive_file", "sha256").iter_rows():
-        got = archive_text(str(archive / fname))
+        got = archive_text(archive, fname, sid)
         if got is None:
             rows.append((sid, False, f"{fname} is not in the archive {archive}"))
         else:
@@ -406,9 +422,15 @@ def frame_claim_locators(t, archive: Path) -> pl.DataFrame:
     c = t["claims"].filter(pl.col("source_id").is_in(list(files)))
     rows = []
     for cid, sid, stated, off in c.select("claim_id", "source_id", "stated", "locator_offset").iter_rows():
-        got = archive_text(str(archive / files[sid]))
+        got = archive_text(archive, files[sid], sid)
         ok = bool(got) and off is not None and got[0].startswith(stated, off)
-        rows.append((cid, sid, ok, f"{stated!r} is not at offset {off} of {files[sid]}"))
+        if got is None:
+            detail = f"{files[sid]} is not in the archive"
+        elif off is None or stated not in got[0]:
+            detail = f"{stated!r} does not occur in {files[sid]} (the phrase must be copied exactly as the source writes it)"
+        else:
+            detail = f"{stated!r} is not at offset {off} of {files[sid]} (run `opsledger reconcile --write` to re-locate it)"
+        rows.append((cid, sid, ok, detail))
     return pl.DataFrame(rows, schema={"row_key": pl.Utf8, "sources": pl.Utf8, "found": pl.Boolean,
                                       "detail": pl.Utf8}, orient="row").with_columns(
         pl.lit("claims").alias("table"))
@@ -587,7 +609,9 @@ def _run_gx(frames, suites, parameters, skip):
     small, batches = [], []
     for frame, exps in by_frame.items():
         cols = sorted({c for e in exps for c in _columns(e["kwargs"])})
-        narrow = frames[frame].select(
+        pairs = [(e["kwargs"]["column_A"], e["kwargs"]["column_B"]) for e in exps
+                 if e["type"] == "expect_column_pair_values_to_be_equal"]
+        narrow = _compact_pairs(frames[frame], pairs).select(
             *[pl.col(c) for c in INFO_COLUMNS if c in frames[frame].columns],
             *[pl.col(c).alias(f"{frame}__{c}") for c in cols],
         )
@@ -627,11 +651,32 @@ def _run_gx(frames, suites, parameters, skip):
 
 
 def load_acknowledgements(path: Path | str | None = None) -> list[dict]:
+    """The acknowledgements (``[[ack]]`` tables with rule, key and reason); the default file may be
+    missing, a file given by name may not. Malformed TOML or entries are refused with a one-line error."""
+    from opsledger.errors import UsageError
+
+    given = path is not None
     path = Path(path) if path else checks_dir() / "acknowledgements.toml"
-    if not path.exists():
+    if not path.is_file():
+        if given:
+            raise UsageError(f"{path}: no such acknowledgements file")
         return []
-    with path.open("rb") as fh:
-        return tomllib.load(fh).get("ack", [])
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: acknowledgements file is not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    acks = doc.get("ack", [])
+    if not isinstance(acks, list):
+        raise UsageError(f"{path}: `ack` must be an array of tables ([[ack]])")
+    for i, a in enumerate(acks, 1):
+        if not isinstance(a, dict):
+            raise UsageError(f"{path}: ack #{i} is not a table")
+        for k in ("rule", "key", "reason"):
+            if not isinstance(a.get(k), str) or not a[k].strip():
+                raise UsageError(f"{path}: ack #{i} needs a non-empty string `{k}`")
+    return acks
 
 
 def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path | None = None,
@@ -706,7 +751,8 @@ def _record(report, suites, results, skip, acks, t, sources=None) -> None:
         for row in rows:
             sources_ = [s for s in str(row.get("sources") or "").split(",") if s]
             f = Finding(meta["rule"], str(row.get("table") or meta["frame"]), row.get("row_key"),
-                        None, None, row.get("detail") or meta["description"], meta["severity"], sources_)
+                        None, None, fmt.expand(row.get("detail")) or meta["description"], meta["severity"],
+                        sources_)
             a = ack_index.get((f.rule, f.table, f.key))
             if a:
                 f.acknowledged, f.reason = True, a["reason"]

@@ -10,12 +10,57 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from opsledger.errors import PathError, UsageError
+from opsledger import fmt
 from opsledger.metadata import TABLES, repo_root, table
+from opsledger.txn import JOURNAL, LOCKFILE, STAGED, _lock, commit, recover  # noqa: F401 (re-exported)
 from opsledger.util import write_bytes_atomic
 
 
-class UnusableInput(Exception):
+class UnusableInput(UsageError):
     """Input that cannot be validated at all (missing file, unreadable Parquet, wrong column set)."""
+
+
+# --------------------------------------------------------------------------- paths from data
+
+
+def confined(root: Path | str, rel: str, what: str) -> Path:
+    """``root / rel`` resolved (symlinks followed), refused with :class:`PathError` unless it stays
+    inside ``root``. ``rel`` comes from data or a change set, so it must be a relative path without
+    ``..`` segments, NUL bytes or a drive."""
+    root_r = Path(root).resolve()
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        raise PathError(f"{what}: {rel!r} is not a file name")
+    p = Path(rel)
+    if p.is_absolute() or p.drive or ".." in p.parts or "\\" in rel:
+        raise PathError(f"{what}: {rel!r} leads outside {root} (only relative paths without '..' are allowed)")
+    full = (root_r / p).resolve()
+    if not full.is_relative_to(root_r):
+        raise PathError(f"{what}: {rel!r} leads outside {root} (through a link)")
+    return full
+
+
+#: Largest archived source text read (a press release or article is a few hundred KiB at most).
+MAX_ARCHIVE_BYTES = 16 << 20
+
+
+def read_text_file(path: Path, what: str, limit: int = MAX_ARCHIVE_BYTES) -> tuple[str, bytes] | None:
+    """A UTF-8 text file as (text, bytes); None if it does not exist; :class:`PathError` when it is
+    not a regular file, too large, binary or not UTF-8."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise PathError(f"{what}: {path} is not a regular file")
+    if path.stat().st_size > limit:
+        raise PathError(f"{what}: {path} is larger than {limit} bytes")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PathError(f"{what}: {path} is not UTF-8 text (undecodable byte at {exc.start})") from None
+    if "\x00" in text:
+        raise PathError(f"{what}: {path} is binary (holds NUL bytes), not text")
+    return text, data
 
 
 def default_data_dir() -> Path:
@@ -52,11 +97,22 @@ def read_arrow(data_dir: Path, name: str) -> pa.Table:
 
 
 def read_tables(data_dir: Path | str | None = None) -> dict[str, pl.DataFrame]:
-    """Every table of a data directory as eager polars frames, in dependency order."""
+    """Every table of a data directory as eager polars frames, in dependency order.
+
+    An interrupted change (a journal left by a crash) is completed first, so the tables and the
+    corrections log are read either wholly before or wholly after it."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     if not data_dir.is_dir():
         raise UnusableInput(f"{data_dir}: no such data directory")
-    return {name: pl.from_arrow(read_arrow(data_dir, name)) for name in TABLES}
+    if (data_dir / JOURNAL).exists() or next(data_dir.glob(f".*{STAGED}"), None) is not None:
+        try:
+            recover(data_dir)
+        except UsageError:
+            if (data_dir / JOURNAL).exists():  # read-only copy of an interrupted change: refuse
+                raise UnusableInput(f"{data_dir}: a change was interrupted here and cannot be completed "
+                                    "(the directory is not writable)") from None
+    with _lock(data_dir, shared=True):
+        return {name: pl.from_arrow(read_arrow(data_dir, name)) for name in TABLES}
 
 
 def to_arrow(name: str, df: pl.DataFrame) -> pa.Table:
@@ -92,23 +148,38 @@ def backup(data_dir: Path) -> Path | None:
     return dest
 
 
-def write_tables(tables: dict[str, pl.DataFrame], data_dir: Path, keep_backup: bool = True) -> None:
-    """Write every table atomically; the previous files are kept in ``.backup/`` first."""
+def table_files(tables: dict[str, pl.DataFrame], data_dir: Path) -> dict[Path, bytes]:
+    """The Parquet bytes of every table, by destination path (fails before anything is written)."""
+    return {table_path(Path(data_dir), name): parquet_bytes(to_arrow(name, df)) for name, df in tables.items()}
+
+
+def write_tables(tables: dict[str, pl.DataFrame], data_dir: Path, keep_backup: bool = True,
+                 moves: list[tuple[Path, Path]] = (), extra: dict[Path, bytes] | None = None,
+                 before=None) -> None:
+    """Write every table (and ``extra`` files, and ``moves``) as one transaction (see :func:`commit`);
+    the previous files are kept in ``.backup/`` first."""
     data_dir = Path(data_dir)
-    arrow = {name: to_arrow(name, df) for name, df in tables.items()}  # fail before writing anything
+    data_dir.mkdir(parents=True, exist_ok=True)
+    files = table_files(tables, data_dir)
+    files.update(extra or {})
     if keep_backup:
         backup(data_dir)
-    for name, tbl in arrow.items():
-        write_parquet_atomic(tbl, table_path(data_dir, name))
+    commit(data_dir, files, moves, before=before)
 
 
 def show(path: Path | str) -> str:
     """A Parquet table as stable text, one row a line (used as the git diff text converter)."""
-    tbl = pq.read_table(path)
+    path = Path(path)
+    if not path.is_file():
+        raise UnusableInput(f"{path}: no such file")
+    try:
+        tbl = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise UnusableInput(f"{path}: not readable Parquet ({type(exc).__name__})") from None
     df = pl.from_arrow(tbl)
     lines = [f"# {Path(path).name}: {df.height} rows, columns: {', '.join(df.columns)}"]
     for row in df.iter_rows(named=True):
         key = next(iter(row.values()))
-        fields = [f"{k}={v!r}" for k, v in row.items() if v is not None]
+        fields = [f"{k}={fmt.plain(v)}" for k, v in row.items() if v is not None]
         lines.append(f"[{key}] " + " | ".join(fields[1:]))
     return "\n".join(lines) + "\n"

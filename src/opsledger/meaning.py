@@ -8,6 +8,8 @@ import datetime as dt
 
 import polars as pl
 
+from opsledger import fmt
+
 from opsledger.metadata import metrics_with, vocabularies
 from opsledger.reconcile import headline_outcomes, reconcile_settings, value_claims
 
@@ -143,7 +145,9 @@ def frame_parts_within_total(t) -> pl.DataFrame:
         pl.col("part_of").alias("row_key"), pl.lit("outcomes").alias("table"), pl.lit("").alias("sources"),
         (pl.col("t_high").is_null() | (pl.col("sum_low") <= pl.col("t_high"))).alias("within_total"),
         pl.format("{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"),
-                  pl.col("dim"), pl.col("sum_low"), pl.col("t_high").cast(pl.Utf8).fill_null("any")).alias("detail"),
+                  pl.col("dim"), fmt.num_token("sum_low"),
+                  pl.when(pl.col("t_high").is_null()).then(pl.lit("any")).otherwise(fmt.num_token("t_high"))
+                  ).alias("detail"),
     )
 
 

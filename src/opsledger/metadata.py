@@ -89,7 +89,8 @@ class Table:
     fields: tuple[Field, ...]
     unique: tuple[tuple[str, ...], ...] = ()
     checks: tuple[str, ...] = ()
-    #: columns computed from other data (never set by a change set); every column for a derived table
+    #: columns computed from other data (``derived = [...]`` in the table's TOML, ``"*"`` for a table
+    #: computed entirely): never set by a change set
     derived: tuple[str, ...] = ()
 
     @property
@@ -210,6 +211,10 @@ def _tables(directory: Path) -> dict[str, Table]:
         derived = raw.get("derived", ())
         if derived == "*":
             derived = [c.name for c in cols]
+        # tolerant: a listed column this version of the table does not have is ignored (the test
+        # suite checks that every listed column exists)
+        names = {c.name for c in cols}
+        derived = [c for c in derived if c in names] if isinstance(derived, (list, tuple)) else []
         tables[name] = Table(
             name=name,
             title=raw["title"],
@@ -221,6 +226,17 @@ def _tables(directory: Path) -> dict[str, Table]:
             derived=tuple(derived),
         )
     return tables
+
+
+def declared_derived(directory: Path | None = None) -> dict[str, list[str]]:
+    """``derived`` and ``derived_from_claims`` of every table as written in its TOML (unfiltered)."""
+    directory = directory or schema_dir()
+    out = {}
+    for name in TABLES:
+        raw = _load_toml(directory / f"{name}.toml")
+        derived = raw.get("derived", [])
+        out[name] = [] if derived == "*" else list(derived)
+    return out
 
 
 def vocabularies() -> dict[str, dict]:

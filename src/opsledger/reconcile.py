@@ -108,13 +108,27 @@ def _paragraph(text: str, offset: int) -> int:
     return sum(1 for line in complete.splitlines() if line.strip()) + 1
 
 
+def archive_text(archive: Path | str, fname: str, source_id: str | None = None) -> tuple[str, str] | None:
+    """(text, sha256) of a source's archived file; None when it is not in the archive.
+
+    ``fname`` comes from the data (``sources.archive_file``): it is confined to the archive, and a
+    path leading outside it, or a file that is not UTF-8 text, is refused with a one-line
+    :class:`~opsledger.errors.PathError`.
+    """
+    from opsledger.io import confined
+
+    what = f"sources[{source_id}].archive_file" if source_id else "archive_file"
+    return _archive_text(str(confined(archive, fname, what)), what)
+
+
 @functools.lru_cache(maxsize=256)
-def archive_text(path: str) -> tuple[str, str] | None:
-    p = Path(path)
-    if not p.is_file():
+def _archive_text(path: str, what: str) -> tuple[str, str] | None:
+    from opsledger.io import read_text_file
+
+    got = read_text_file(Path(path), what)
+    if got is None:
         return None
-    data = p.read_bytes()
-    return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
+    return got[0], hashlib.sha256(got[1]).hexdigest()
 
 
 def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
@@ -150,7 +164,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         for cid, sid, stated, hint in located.select(
             "claim_id", "source_id", "stated", "locator_offset"
         ).iter_rows():
-            got = archive_text(str(Path(archive) / arch[sid]))
+            got = archive_text(archive, arch[sid], sid)
             loc = locate(got[0], stated, hint) if got else None
             if loc:
                 updates.append((cid, loc[0], loc[1]))
@@ -317,7 +331,7 @@ def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
     best_lo = max(lo[i] for i in chosen)
     best_hi = min(hi[i] for i in chosen)
     first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
-    anchor = first.get("anchor")
+    anchor = first.get("anchor", first.get("figure"))
     guess = anchor if anchor is not None else (first["low"] if first["low"] is not None else best_lo)
     value = float(min(max(guess, best_lo), best_hi))
     return (value, None if math.isinf(best_lo) else float(best_lo),
@@ -358,7 +372,7 @@ def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
         return sources
     sums = []
     for sid, fname in sources.select("source_id", "archive_file").drop_nulls().iter_rows():
-        got = archive_text(str(Path(archive) / fname))
+        got = archive_text(archive, fname, sid)
         if got:
             sums.append((sid, got[1]))
     if not sums:

@@ -1,0 +1,39 @@
+"""The errors opsledger raises, each carrying the exit code the command line gives it.
+
+The command line maps the *type* of an exception to its exit code (never its message):
+
+- :class:`UsageError` (exit 2): the input cannot be used at all: a missing or unreadable file, a bad
+  argument, malformed YAML/TOML, a path outside its root.
+- :class:`DataError` (exit 1): the input was read, but the data is refused: a change set that would
+  not validate, a damaged release, a release the rules refuse.
+
+Every message is one line naming the file, table, row key or column concerned (a change set with
+several problems gives one line per problem).
+"""
+
+from __future__ import annotations
+
+
+class OpsledgerError(Exception):
+    """Base of every error opsledger raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(OpsledgerError, ValueError):
+    """Input that cannot be used: missing file, bad argument, unparsable file, path outside its root."""
+
+    exit_code = 2
+
+
+class DataError(OpsledgerError):
+    """Input that was read but is refused by the rules (or damaged data in a store)."""
+
+    exit_code = 1
+
+
+class PathError(UsageError):
+    """A path taken from data or a change set that leaves its root, or a file that is not text."""
+
+
+__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError"]

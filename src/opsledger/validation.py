@@ -1,0 +1,173 @@
+"""``opsledger.validate``: the schema stage, then the cross-source stage, in one report.
+
+(This module is ``opsledger.validation``, not ``opsledger.validate``: a submodule of that name would
+replace the function ``opsledger.validate`` on the package after its first import.)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import polars as pl
+
+from opsledger import io as oio
+from opsledger.errors import UsageError
+from opsledger.findings import Report
+from opsledger.util import display_path
+
+#: Largest names file read (a names file is a short list typed by a curator).
+MAX_NAMES_BYTES = 1 << 20
+
+
+def _path_arg(value, what: str) -> Path | None:
+    """A path argument shared by the library and the command line: None, or a non-empty str/PathLike."""
+    import os
+
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)) and str(value).strip():
+        return Path(value)
+    raise UsageError(f"{what} must be a path (str or os.PathLike) or None, not {value!r}")
+
+
+def read_names(names) -> list[str] | None:
+    """Person names for the privacy rule: None; a path (str or PathLike) of a UTF-8 text file with one
+    name a line; or an iterable of names (a list, tuple or set of str). A single string is always a
+    path, never a list of letters."""
+    import os
+
+    if names is None:
+        return None
+    if isinstance(names, (str, os.PathLike)):
+        path = _path_arg(names, "names")
+        if not path.is_file():
+            raise UsageError(f"{path}: no such names file (give the path of a file with one name a line, "
+                             "or a list of names)")
+        data = path.read_bytes()
+        if len(data) > MAX_NAMES_BYTES:
+            raise UsageError(f"{path}: names file is larger than {MAX_NAMES_BYTES} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: names file is not UTF-8 text (byte {exc.start})") from None
+        if "\x00" in text:
+            raise UsageError(f"{path}: names file is binary, not text")
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    if isinstance(names, (bytes, dict)) or not hasattr(names, "__iter__"):
+        raise UsageError(f"names must be a path or an iterable of str, not {type(names).__name__}")
+    out = list(names)
+    bad = [n for n in out if not isinstance(n, str)]
+    if bad:
+        raise UsageError(f"names must hold strings only, not {bad[0]!r}")
+    return [n.strip() for n in out if n.strip()]
+
+
+def acknowledgements_path(acknowledgements) -> Path | None:
+    """The acknowledgements file given (None: the default ``checks/acknowledgements.toml``); a file
+    given but missing is an error (library and command line alike)."""
+    path = _path_arg(acknowledgements, "acknowledgements")
+    if path is not None and not path.is_file():
+        raise UsageError(f"{path}: no such acknowledgements file")
+    return path
+
+
+def validate(
+    data_dir: Path | str | None = None,
+    sources: Path | str | None = None,
+    names=None,
+    acknowledgements: Path | str | None = None,
+    cross: bool = True,
+) -> Report:
+    """Validate a data directory (default, when ``None``: the repo's ``datasets/``).
+
+    ``sources`` is the source archive (grounding is skipped, and says so, without it); ``names`` the
+    person names the privacy rule looks for besides the hashed blocklist in ``checks/``: a list of
+    names, or the path (str or PathLike) of a text file with one name a line (see :func:`read_names`);
+    ``acknowledgements`` overrides ``checks/acknowledgements.toml`` (a missing file is an error).
+    Raises :class:`~opsledger.errors.UsageError` for a bad argument (e.g. ``validate({})`` or
+    ``validate("")``); never raises for bad data: the report's ``exit_code`` is 0 (clean), 1 (a rule
+    failed) or 2 (unusable input, with ``report.unusable`` saying why).
+    """
+    given = _path_arg(data_dir, "data_dir")
+    data_dir = given if given is not None else oio.default_data_dir()
+    sources = _path_arg(sources, "sources")
+    if sources is not None and not sources.is_dir():
+        raise UsageError(f"{sources}: no such source archive directory")
+    names = read_names(names)
+    acknowledgements = acknowledgements_path(acknowledgements)
+    t0 = time.perf_counter()
+    try:
+        tables = oio.read_tables(data_dir)
+    except oio.UnusableInput as exc:
+        return Report(display_path(data_dir), unusable=str(exc))
+    from opsledger.errors import OpsledgerError
+    try:
+        report = validate_tables(tables, sources=sources, names=names,
+                                 acknowledgements=acknowledgements, cross=cross, data_dir=display_path(data_dir))
+    except OpsledgerError as exc:  # e.g. an archive path outside the archive, a malformed acknowledgements file
+        return Report(display_path(data_dir), unusable=str(exc))
+    report.timings["read"] = time.perf_counter() - t0 - sum(report.timings.values())
+    return report
+
+
+def validate_tables(
+    tables: dict[str, pl.DataFrame],
+    sources: Path | str | None = None,
+    names: list[str] | None = None,
+    acknowledgements: Path | str | None = None,
+    cross: bool = True,
+    data_dir: str = "<memory>",
+) -> Report:
+    """Validate frames already in memory (used by corrections and tests)."""
+    from opsledger.schema import check_schemas, rule_catalogue
+
+    report = Report(data_dir)
+    t0 = time.perf_counter()
+    findings = check_schemas(tables)
+    rules = rule_catalogue()
+    failed = {f.rule for f in findings}
+    for r in rules:
+        if r.rule in failed:
+            r.status = "failed"
+    extra = sorted(failed - {r.rule for r in rules})
+    for rule in extra:  # e.g. a wrong column order reported by pandera
+        from opsledger.findings import RuleRun
+
+        rules.append(RuleRun(rule, "schema", "error", "pandera schema check", status="failed"))
+    report.rules.extend(rules)
+    report.findings.extend(findings)
+    report.timings["schema"] = time.perf_counter() - t0
+    if cross:
+        from opsledger.expectations import run_cross_checks
+
+        t1 = time.perf_counter()
+        run_cross_checks(report, tables, sources=Path(sources) if sources else None,
+                         names=names, acknowledgements=acknowledgements,
+                         schema_ok=not findings)
+        report.timings["cross"] = time.perf_counter() - t1
+    _attribute_operations(report, tables)
+    return report
+
+
+def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> None:
+    """Set each finding's ``operation`` from its row (for the per-operation summary of the report).
+    A key such as ``pacifier.takedown.date`` (a row and a column) is matched by its longest prefix."""
+    from opsledger.metadata import tables as declarations
+
+    op_ids = set(tables["operations"].get_column("operation_id").to_list()) if "operations" in tables else set()
+    lookup: dict[str, dict] = {}
+    for name, df in tables.items():
+        decl = declarations().get(name)
+        if decl is not None and decl.key in df.columns and "operation_id" in df.columns:
+            lookup[name] = dict(zip(df.get_column(decl.key).to_list(), df.get_column("operation_id").to_list()))
+    for f in report.findings:
+        if f.operation or f.key is None:
+            continue
+        parts = str(f.key).split(".")
+        for n in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:n])
+            op = lookup.get(f.table, {}).get(prefix) or (prefix if prefix in op_ids else None)
+            if op:
+                f.operation = op
+                break
