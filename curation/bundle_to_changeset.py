@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Turn research bundles (curation/research/<operation_id>.yaml) into change sets.
 
-    bundle_to_changeset.py                 convert every bundle (numbers from 0100, alphabetical order)
-    bundle_to_changeset.py koala.yaml ...  convert only these bundles (numbers still by alphabetical rank)
-    options: --research DIR  --out DIR  --data DIR  --dry-run
+    bundle_to_changeset.py                 convert every bundle that has no change set yet (alphabetical order)
+    bundle_to_changeset.py koala.yaml ...  convert only these bundles
+    options: --research DIR  --out DIR  --data DIR  --first N  --dry-run
+
+Change sets are numbered after the highest number in corrections/ and corrections/applied/, from 0200
+at least (--first N overrides). Claims carry the figure model: quotation, scope/country/area and
+as_of; outcomes get scope/country/area/subgroup, ids <op>.<metric>[.<country>|.<area>][.<subgroup>],
+and a breakdown names the worldwide outcome of its metric (when the bundle has one) in part_of.
+Sources carry `accessed` and `based_on` (the bundle's `origin`: the wire or release a page repeats).
 
 Each bundle becomes corrections/<NNNN>-add-<operation_id>.yaml, one `op: add` change per row:
 sources, agencies, the operation, participations, events, outcomes, statistics and claims. The
@@ -31,7 +37,7 @@ import polars as pl
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-FIRST_NUMBER = 100
+FIRST_NUMBER = 200  # change sets from bundles are numbered from here (the lead's own stay below)
 CONTRIBUTOR = "opsledger-coverage"
 
 # --------------------------------------------------------------------------------------------------
@@ -286,6 +292,11 @@ ADJUST: dict[str, list[dict]] = {
              set={"country": "GB", "offender_role": "site user in the UK who also abused children"},
              why="the same offender and sentence the other sources place in the UK"),
     ],
+    "cyber_guardian_2025": [
+        dict(source="indotoday-2025-04-cross-border", stated=p,
+             drop="the phrase rules have no Indonesian section yet; the English sources state the same arrests")
+        for p in ["435 orang", "374 orang", "tujuh orang", "111 orang", "21 pria"]
+    ],
 }
 
 #: Notes for rows, in the project's words, where the first claim's note would not describe the row.
@@ -352,6 +363,50 @@ def names_a_person(text: str, blocklist: set[str]) -> bool:
     words = re.findall(r"[^\W\d_]+", text.lower())
     grams = {" ".join(words[i:i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
     return any(hashlib.sha256(g.encode("utf-8")).hexdigest() in blocklist for g in grams)
+
+
+def clean(text) -> str | None:
+    """A bundle string with its line-wrapping undone (None stays None)."""
+    return " ".join(str(text).split()) if text is not None else None
+
+
+def claim_scope(c: dict) -> tuple[str, str | None, str | None]:
+    """(scope, country, area) of a bundle claim. Bundles from before the figure model carry only
+    `country`: a country means scope country, none means worldwide."""
+    scope = c.get("scope") or ("country" if c.get("country") else "worldwide")
+    if scope == "country":
+        if not c.get("country"):
+            raise SystemExit(f"{c['source_id']} {c['stated']!r}: scope country without a country")
+        return scope, c["country"].upper(), None
+    if scope == "region":
+        if not c.get("area"):
+            raise SystemExit(f"{c['source_id']} {c['stated']!r}: scope region without an area")
+        return scope, None, c["area"]
+    return "worldwide", None, None
+
+
+def link_parts(rows: dict) -> None:
+    """A breakdown (by country, region or subgroup) names its total in part_of: the outcome of the
+    same metric without the subgroup (same place), else the worldwide outcome of the metric, when the
+    bundle has one. A row about one offender (offender_role) is no breakdown."""
+    outs = {k[1]: r for k, r in rows.items() if k[0] == "outcomes"}
+
+    def find(metric, scope, country, area):
+        for oid, r in outs.items():
+            if (r["metric"], r["scope"], r["country"], r["area"]) == (metric, scope, country, area) \
+                    and not r["subgroup"] and not r["offender_role"]:
+                return oid
+        return None
+
+    for oid, r in outs.items():
+        if r["offender_role"] or (r["scope"] == "worldwide" and not r["subgroup"]):
+            continue
+        total = None
+        if r["subgroup"] and r["scope"] != "worldwide":
+            total = find(r["metric"], r["scope"], r["country"], r["area"])
+        if total is None:
+            total = find(r["metric"], "worldwide", None, None)
+        r["part_of"] = total if total != oid else None
 
 
 def bundles(research: Path) -> list[Path]:
@@ -439,7 +494,8 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
             "title": s.get("title"),
             "published": iso_period_start(s.get("published"), s.get("published_precision")),
             "published_precision": s.get("published_precision") if s.get("published") else None,
-            "url": url, "archive_file": None, "sha256": None,
+            "url": url, "accessed": iso_period_start(s.get("accessed"), "day"),
+            "based_on": s.get("origin"), "archive_file": None,
             "language": s["language"], "note": note,
         })
 
@@ -499,15 +555,21 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
                                               "country": None, "offender_role": None, "note": None})
             return "events", eid, "date"
         metric = METRIC_MAP.get(about, about)
+        scope, country, area = claim_scope(c)
         parts = [oid, metric]
-        if c.get("country"):
-            parts.append(c["country"].lower())
+        if scope == "country":
+            parts.append(country.lower())
+        elif scope == "region":
+            parts.append(area)
+        if c.get("subgroup"):
+            parts.append(slug(c["subgroup"]))
         if c.get("offender_role"):
             parts.append(slug(c["offender_role"]))
         outcome_id = ".".join(parts)
         rows.setdefault(("outcomes", outcome_id), {
             "outcome_id": outcome_id, "operation_id": oid, "metric": metric,
-            "country": c.get("country"), "offender_role": c.get("offender_role"), "note": None})
+            "scope": scope, "country": country, "area": area, "subgroup": c.get("subgroup"),
+            "offender_role": c.get("offender_role"), "part_of": None, "note": None})
         return "outcomes", outcome_id, "value"
 
     for c in claims:
@@ -534,10 +596,14 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
                 vals = {c.get(col) for c in cs}
                 row[col] = vals.pop() if len(vals) == 1 else None
 
+    link_parts(rows)
+
     for table in ("participations", "events", "outcomes", "statistics"):
-        for (t, key), row in rows.items():
-            if t == table:
-                add(table, row_source[(t, key)], row)
+        keys = [k for k in rows if k[0] == table]
+        if table == "outcomes":  # a total before its parts
+            keys.sort(key=lambda k: rows[k]["part_of"] is not None)
+        for key in keys:
+            add(table, row_source[key], rows[key])
 
     # claims: <target_id>[.<date column>].<source short>[a, b ...]
     base_ids = []
@@ -558,10 +624,19 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
         if counts[base] > 1:
             cid = base + "abcdefghijklmnopqrstuvwxyz"[seen[base]]
             seen[base] += 1
+        if table == "outcomes":  # a claim covers what its outcome covers
+            out = rows[(table, key)]
+            scope, country, area = out["scope"], out["country"], out["area"]
+        else:
+            scope, country, area = claim_scope(c)
+        as_of = c.get("as_of")
         add("claims", c["source_id"], {
             "claim_id": cid, "source_id": c["source_id"], "operation_id": claim_op,
             "target_table": table, "target_id": key, "target_column": column,
-            "stated": str(c["stated"]), "note": c.get("note"),
+            "stated": str(c["stated"]), "scope": scope, "country": country, "area": area,
+            "as_of": iso_period_start(as_of, c.get("as_of_precision")) if as_of else None,
+            "as_of_precision": (c.get("as_of_precision") or "day") if as_of else None,
+            "quotation": clean(c.get("quotation")), "note": c.get("note"),
         })
 
     n_claims = sum(1 for ch in changes if ch["table"] == "claims")
@@ -577,6 +652,13 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
            "changes": changes}
     name = f"{number:04d}-add-{oid}.yaml"
     return name, doc, log
+
+
+def next_number(out: Path) -> int:
+    """One past the highest change-set number in out/ and out/applied/, at least FIRST_NUMBER."""
+    numbers = [int(m.group(1)) for d in (out, out / "applied") if d.is_dir()
+               for p in d.glob("*.yaml") if (m := re.match(r"(\d{4})-", p.name))]
+    return max([FIRST_NUMBER - 1, *numbers]) + 1
 
 
 class Dumper(yaml.SafeDumper):
@@ -596,20 +678,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--research", type=Path, default=REPO / "curation" / "research")
     ap.add_argument("--out", type=Path, default=REPO / "corrections")
     ap.add_argument("--data", type=Path, default=REPO / "datasets")
+    ap.add_argument("--first", type=int, default=None,
+                    help="number of the first change set (default: after the highest in --out and --out/applied, "
+                         f"at least {FIRST_NUMBER})")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args(argv)
 
     everything = bundles(args.research)
-    wanted = {p.resolve() for p in args.bundles} if args.bundles else {p.resolve() for p in everything}
+    def has_changeset(p: Path) -> bool:
+        return any(d.glob(f"[0-9][0-9][0-9][0-9]-add-{p.stem}.yaml") for d in (args.out, args.out / "applied"))
+
+    wanted = ({p.resolve() for p in args.bundles} if args.bundles
+              else {p.resolve() for p in everything if not has_changeset(p)})
     unknown = wanted - {p.resolve() for p in everything}
     if unknown:
         raise SystemExit(f"not a bundle in {args.research}: {sorted(map(str, unknown))}")
     known = Known(args.data)
     blocklist = load_blocklist(REPO / "checks" / "privacy_blocklist.txt")
-    for i, path in enumerate(everything):
+    number = args.first if args.first is not None else next_number(args.out)
+    for path in everything:
+        if path.resolve() not in wanted:
+            continue
         bundle = load(path)
-        if path.resolve() in wanted:
-            name, doc, log = convert(bundle, known, FIRST_NUMBER + i, blocklist)
+        if True:
+            name, doc, log = convert(bundle, known, number, blocklist)
+            number += 1
             print(f"{name}: {len(doc['changes'])} changes")
             for line in log:
                 print("   ", line)

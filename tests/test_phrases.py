@@ -156,6 +156,9 @@ REAL = [
     ("ru", "18 европейских стран", "value", "count", "exact", 18, 18),
     ("cs", "611 podezřelých případech", "value", "count", "exact", 611, 611),
     ("cs", "pět podezřelých", "value", "count", "exact", 5, 5),
+    ("pl", "11 innych państw", "value", "count", "exact", 12, 12),
+    ("pl", "ponad 520 tys. plików wideo i zdjęć", "value", "count", "over", 520001, None),
+    ("is", "sautján Evrópulöndum", "value", "count", "exact", 17, 17),
 ]
 
 
@@ -209,6 +212,7 @@ def test_two_part_durations_in_every_language(stated, lang):
     ("otros 24 países", "es", "exact", 25, 25, 24),
     ("24 países extranjeros", "es", "exact", 25, 25, 24),
     ("outros 24 países", "pt", "exact", 25, 25, 24),
+    ("mais quatro países", "pt", "exact", 5, 5, 4),
     ("24 autres pays", "fr", "exact", 25, 25, 24),
     ("24 andere landen", "nl", "exact", 25, 25, 24),
     ("24 andre lande", "da", "exact", 25, 25, 24),
@@ -226,6 +230,7 @@ def test_other_countries_count_the_home_country(stated, lang, q, low, high, figu
     ("164 in other countries", "en"), ("About 90 other Canadians", "en"), ("58 from other parts of Canada", "en"),
     ("more than 1,000 additional cases referred", "en"), ("quelque 50 autres suspects", "fr"),
     ("altre sedici", "it"), ("164 dans d'autres pays", "fr"), ("25 paesi europei", "it"),
+    ("mais de 20 países", "pt"), ("mais 3 presos", "pt"),
 ], ids=lambda v: None)
 def test_other_things_are_not_other_countries(stated, lang):
     assert not derive_number(stated, "count", lang).excludes_home
@@ -319,3 +324,29 @@ def test_vectorised_reading_matches_single_reading(lang, template):
                 (iv.qualifier, iv.low, iv.high, iv.figure, iv.excludes_home)
 
     check()
+
+
+# Languages and words added for the research bundles of issue 14 (Polish, Norwegian, Icelandic; German
+# 'gut', Italian 'ben', German 'other' + adjective + country).
+@pytest.mark.parametrize("stated, lang, qualifier, low, high", [
+    ("166 osób", "pl", "exact", 166, 166),
+    ("prawie 600 funkcjonariuszy", "pl", "nearly", 540, 599),
+    ("ponad 1700 urządzeń", "pl", "over", 1701, None),
+    ("ponad 520 tys. plików", "pl", "over", 520001, None),
+    ("11 innych państw", "pl", "exact", 12, 12),
+    ("42 mistenkte", "no", "exact", 42, 42),
+    ("Om lag 80 hus", "no", "approximately", 76, 84),
+    ("sautján Evrópulöndum", "is", "exact", 17, 17),
+    ("Einn þeirra", "is", "exact", 1, 1),
+    ("Gut 38.000 Mail-Adressen", "de", "at_least", 38000, None),
+    ("zwölf anderen europäischen Ländern", "de", "exact", 13, 13),
+    ("ben 351 gli utenti stranieri", "it", "exact", 351, 351),
+])
+def test_bundle_languages(stated, lang, qualifier, low, high):
+    iv = derive_number(stated, "count", lang)
+    assert (iv.qualifier, iv.low, iv.high) == (qualifier, low, high)
+
+
+def test_polish_figure_without_a_number_is_refused():
+    with pytest.raises(PhraseError):
+        derive_number("wielu podejrzanych", "count", "pl")

@@ -4,6 +4,9 @@ reasons of the change sets applied), CHANGES.md (row-level detail) and DATASHEET
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from opsledger.export import AUTHOR, DATA_LICENSE, TITLE, released_tables
 from opsledger.templates import render
 
@@ -54,8 +57,58 @@ def citation_text(version: str, date: str) -> str:
     return f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset. Licence {DATA_LICENSE['id']}."
 
 
-def datasheet(data: dict, version: str, date: str) -> str:
+class BacklogError(ValueError):
+    """A backlog file (curation/research/_backlog*.tsv) that cannot be read."""
+
+
+def default_research_dir() -> Path:
+    """curation/research/ of the repository."""
+    from opsledger.metadata import repo_root
+
+    return repo_root() / "curation" / "research"
+
+
+def inclusion_rule(research_dir: Path) -> str | None:
+    """The text of the section "Inclusion rule" of research_dir/README.md (None when absent)."""
+    readme = Path(research_dir) / "README.md"
+    if not readme.exists():
+        return None
+    m = re.search(r"^## Inclusion rule\s*\n(.*?)(?=^## |\Z)", readme.read_text(encoding="utf-8"), re.S | re.M)
+    return " ".join(m.group(1).split()) if m else None
+
+
+BACKLOG_COLUMNS = ["operation_name", "year", "lead_agency", "why_not_curated"]
+
+
+def backlog(research_dir: Path) -> list[dict[str, str]]:
+    """Operations considered but not curated: the rows of research_dir/_backlog*.tsv, in file order.
+    A file whose header is not BACKLOG_COLUMNS, or a row with another number of fields, is an error."""
+    rows: list[dict[str, str]] = []
+    for path in sorted(Path(research_dir).glob("_backlog*.tsv")):
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if not lines:
+            continue
+        header = lines[0].split("\t")
+        if header != BACKLOG_COLUMNS:
+            raise BacklogError(f"{path}: header is {header}, expected {BACKLOG_COLUMNS}")
+        for n, line in enumerate(lines[1:], start=2):
+            fields = line.split("\t")
+            if len(fields) != len(BACKLOG_COLUMNS):
+                raise BacklogError(f"{path}: line {n} has {len(fields)} fields, expected {len(BACKLOG_COLUMNS)}")
+            rows.append({k: _md_cell(v.strip()) for k, v in zip(BACKLOG_COLUMNS, fields)})
+    return rows
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def datasheet(data: dict, version: str, date: str, research_dir: Path | None = None) -> str:
+    """DATASHEET.md: coverage from the data, the inclusion rule (curation/research/README.md) and the
+    backlog of operations known but not curated (curation/research/_backlog*.tsv)."""
     from opsledger.coverage import coverage_markdown
 
+    research_dir = Path(research_dir) if research_dir is not None else default_research_dir()
     return render("DATASHEET.md.j2", version=version, date=date, coverage=coverage_markdown(data),
-                  citation=citation_text(version, date), license=DATA_LICENSE)
+                  citation=citation_text(version, date), license=DATA_LICENSE,
+                  inclusion_rule=inclusion_rule(research_dir), backlog=backlog(research_dir))
