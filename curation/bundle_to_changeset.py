@@ -292,6 +292,11 @@ ADJUST: dict[str, list[dict]] = {
              set={"country": "GB", "offender_role": "site user in the UK who also abused children"},
              why="the same offender and sentence the other sources place in the UK"),
     ],
+    "luz_na_infancia_3": [
+        *[dict(source=s, stated=p, drop="a bare 'mil' (a thousand) with no number before it is " + NOT_A_FIGURE)
+          for s, p in [("estrelaguia-2018-11-lni3", "aproximado de mil policiais"),
+                       ("avimex-2018-11-lni3", "aproximadamente a mil efectivos")]],
+    ],
 }
 
 #: Notes for rows, in the project's words, where the first claim's note would not describe the row.
