@@ -297,6 +297,11 @@ ADJUST: dict[str, list[dict]] = {
              drop="the phrase rules have no Indonesian section yet; the English sources state the same arrests")
         for p in ["435 orang", "374 orang", "tujuh orang", "111 orang", "21 pria"]
     ],
+    "luz_na_infancia_3": [
+        *[dict(source=s, stated=p, drop="a bare 'mil' (a thousand) with no number before it is " + NOT_A_FIGURE)
+          for s, p in [("estrelaguia-2018-11-lni3", "aproximado de mil policiais"),
+                       ("avimex-2018-11-lni3", "aproximadamente a mil efectivos")]],
+    ],
 }
 
 #: Notes for rows, in the project's words, where the first claim's note would not describe the row.
