@@ -127,6 +127,7 @@ def _dispute(data):
         pl.lit("60 countries").alias("stated"), pl.lit(60.0).alias("low"), pl.lit(60.0).alias("high"),
         pl.lit(None, pl.Int64).alias("locator_paragraph"), pl.lit(None, pl.Int64).alias("locator_offset"),
         pl.lit(None, pl.Date).alias("as_of"), pl.lit(None, pl.Utf8).alias("as_of_precision"),  # its source's date
+        pl.lit(None, pl.Utf8).alias("quotation"),  # grounded in the archived text instead
     )
     write(data, "claims", pl.concat([df, extra]))
     from opsledger import io as oio
