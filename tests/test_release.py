@@ -167,14 +167,20 @@ def test_diff_between_release_and_working_data(store, data):
     assert "changed `europol`.`note`" in text
 
 
-def test_readme_loading_examples_run(store):
-    """The README's loading examples (pandas, polars, DuckDB) run against a real release."""
+def _run_readme_example(marker: str, store) -> dict:
+    """Run the README's Python block after ``<!-- example: MARKER -->`` against a real release."""
     release("0.1.0", store, sources=SOURCES)
     readme = (REPO / "README.md").read_text()
-    block = readme.split("<!-- example: loading -->")[1].split("```python")[1].split("```")[0]
+    block = readme.split(f"<!-- example: {marker} -->")[1].split("```python")[1].split("```")[0]
     code = block.replace('STORE = "releases"', f'STORE = {str(store)!r}')
     ns: dict = {}
     exec(compile(code, "README.md", "exec"), ns)
+    return ns
+
+
+def test_readme_loading_examples_run(store):
+    """The README's loading examples (pandas, polars, DuckDB) run against a real release."""
+    ns = _run_readme_example("loading", store)
     assert ns["outcomes_pd"].shape[0] == ns["outcomes_pl"].height == ns["n_duckdb"]
 
 
@@ -202,12 +208,7 @@ def test_cli_release_versions_diff(store, data):
 
 def test_readme_three_questions_run(store):
     """The journalist's three questions in the README run against a real release, in a few lines."""
-    release("0.1.0", store, sources=SOURCES)
-    readme = (REPO / "README.md").read_text()
-    block = readme.split("<!-- example: questions -->")[1].split("```python")[1].split("```")[0]
-    code = block.replace('STORE = "releases"', f'STORE = {str(store)!r}')
-    ns: dict = {}
-    exec(compile(code, "README.md", "exec"), ns)
+    ns = _run_readme_example("questions", store)
     assert ns["total"] > 0 and ns["children"].height >= 5
     assert set(ns["disputes"]["outcome_id"]) and ns["disputes"]["source_id"].nunique() >= 2
     assert ns["by_year"]["operations"].sum() == pl.read_parquet(REPO / "datasets" / "operations.parquet").height
