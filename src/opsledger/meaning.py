@@ -4,14 +4,13 @@ and a boolean column the suite ``checks/suites/meaning.json`` expects to be true
 
 from __future__ import annotations
 
-import datetime as dt
 
 import polars as pl
 
 from opsledger import fmt
 
 from opsledger.metadata import metrics_with, vocabularies
-from opsledger.reconcile import headline_outcomes, reconcile_settings, value_claims
+from opsledger.reconcile import headline_outcomes, period_end, running_total_window, value_claims
 
 #: units whose figures do not add up across parts
 NOT_ADDITIVE = {"months", "days", "percent"}
@@ -122,8 +121,8 @@ def frame_parts_within_total(t) -> pl.DataFrame:
     own, and countries together. For a running total only the parts dated by the total's own date
     (within the window) count: a later country count may exceed an earlier worldwide one."""
     o = t["outcomes"]
-    window = dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
-    total_date = o.select(pl.col("outcome_id").alias("part_of"), _end("as_of", "as_of_precision").alias("_t_end"))
+    window = running_total_window()
+    total_date = o.select(pl.col("outcome_id").alias("part_of"), period_end("as_of", "as_of_precision").alias("_t_end"))
     running = list(metrics_with("running_total"))
     # a running total is compared with the parts counted by its own date, not with later counts
     parts = (o.filter(pl.col("part_of").is_not_null() & pl.col("offender_role").is_null())
@@ -160,7 +159,7 @@ def frame_running_totals(t) -> pl.DataFrame:
                      pl.col("low").alias("e_low"), pl.col("stated").alias("e_stated"),
                      pl.col("source_id").alias("e_src"))
     late = c.select("target_id", "claim_id", "as_of", "high", "stated", "source_id")
-    window = dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
+    window = running_total_window()
     # claims within the window are the same count at the same time: a difference there is a dispute
     j = late.join(early, on="target_id").filter(
         (pl.col("as_of") > pl.col("e_end") + window) & pl.col("high").is_not_null() & pl.col("e_low").is_not_null()
@@ -192,17 +191,11 @@ def frame_claim_as_of(t) -> pl.DataFrame:
     c = t["claims"].filter(pl.col("as_of").is_not_null()).join(s, on="source_id", how="left")
     return c.select(
         pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), pl.col("source_id").alias("sources"),
-        (pl.col("published").is_null() | (pl.col("as_of") <= _end("published", "published_precision")))
+        (pl.col("published").is_null() | (pl.col("as_of") <= period_end("published", "published_precision")))
         .alias("not_after_source"),
         pl.format("as_of {} is after the source's publication {}", pl.col("as_of"), pl.col("published"))
         .alias("detail"),
     )
-
-
-def _end(col: str, precision: str) -> pl.Expr:
-    d = pl.col(col)
-    return (pl.when(pl.col(precision) == "year").then(pl.date(d.dt.year(), 12, 31))
-            .when(pl.col(precision) == "month").then(d.dt.month_end()).otherwise(d))
 
 
 def frame_headline_unique(t) -> pl.DataFrame:

@@ -183,13 +183,18 @@ def reconcile_settings() -> dict:
     return phrase_rules().get("reconcile", {})
 
 
+def running_total_window() -> dt.timedelta:
+    """How far before the latest as-of date a running total's claims still count as the same count."""
+    return dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
+
+
 def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
                   target: pl.DataFrame, key: str) -> pl.DataFrame:
     """The value claims of a table's rows, with what reconciliation needs: preference, width, the
     anchor (the stated figure as a total), as-of period, and whether the claim is in the reported
     group (for a running total: within the window of the latest as-of date; otherwise every claim)."""
     running = metrics_with("running_total")
-    window = dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
+    window = running_total_window()
     c = (
         claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
         .join(sources.select("source_id", "kind"), on="source_id", how="left")
@@ -201,7 +206,7 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
             (pl.col("figure") + pl.when(pl.col("excludes_home").fill_null(False)).then(1).otherwise(0))
             .alias("anchor"),
             pl.col("_metric").is_in(list(running)).alias("running"),
-            _period_end("as_of", "as_of_precision").alias("as_of_end"),
+            period_end("as_of", "as_of_precision").alias("as_of_end"),
         )
     )
     latest = c.group_by("target_id").agg(pl.col("as_of").max().alias("_latest"))
@@ -212,7 +217,8 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     return c.drop("_latest", "_metric")
 
 
-def _period_end(col: str, precision: str) -> pl.Expr:
+def period_end(col: str, precision: str) -> pl.Expr:
+    """The last day of the period a date column and its precision column describe."""
     d = pl.col(col)
     return (pl.when(pl.col(precision) == "year").then(pl.date(d.dt.year(), 12, 31))
             .when(pl.col(precision) == "month").then(d.dt.month_end())

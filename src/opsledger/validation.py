@@ -44,15 +44,12 @@ def read_names(names) -> list[str] | None:
         if not path.is_file():
             raise UsageError(f"{path}: no such names file (give the path of a file with one name a line, "
                              "or a list of names)")
-        data = path.read_bytes()
-        if len(data) > MAX_NAMES_BYTES:
-            raise UsageError(f"{path}: names file is larger than {MAX_NAMES_BYTES} bytes")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: names file is not UTF-8 text (byte {exc.start})") from None
-        if "\x00" in text:
-            raise UsageError(f"{path}: names file is binary, not text")
+        from opsledger.io import read_text_file
+
+        got = read_text_file(path, "names file", MAX_NAMES_BYTES)  # a PathError is a UsageError
+        if got is None:  # removed since the check above
+            raise UsageError(f"{path}: no such names file")
+        text = got[0]
         return [line.strip() for line in text.splitlines() if line.strip()]
     if isinstance(names, (bytes, dict)) or not hasattr(names, "__iter__"):
         raise UsageError(f"names must be a path or an iterable of str, not {type(names).__name__}")
