@@ -116,8 +116,9 @@ def test_every_declared_derived_column_exists():
     assert "value" in table("outcomes").derived and "sha256" in table("sources").derived
 
 
-def test_loader_tolerates_derived_list(tmp_path):
+def test_loader_refuses_an_unknown_derived_column(tmp_path):
     from opsledger import metadata
+    from opsledger.errors import DeclarationError
 
     d = tmp_path / "schemas"
     shutil.copytree(REPO / "schemas", d)
@@ -125,8 +126,9 @@ def test_loader_tolerates_derived_list(tmp_path):
     p.write_text(p.read_text().replace('derived = ["metric"', 'derived = ["not_yet_a_column", "metric"'))
     q = d / "agencies.toml"
     assert "derived" not in q.read_text()  # no key at all is fine
-    t = metadata._tables(d)
-    assert "not_yet_a_column" not in t["claims"].derived and "metric" in t["claims"].derived
+    with pytest.raises(DeclarationError, match=r"schemas/claims.toml: table claims: derived column "
+                                               r"'not_yet_a_column' is not a column of the table"):
+        metadata._tables(d)
 
 
 @pytest.mark.parametrize("change, column", [

@@ -4,6 +4,8 @@ The command line maps the *type* of an exception to its exit code (never its mes
 
 - :class:`UsageError` (exit 2): the input cannot be used at all: a missing or unreadable file, a bad
   argument, malformed YAML/TOML, a path outside its root.
+- :class:`DeclarationError` (exit 2, a :class:`UsageError`): a declaration in ``schemas/`` is wrong
+  (a key naming a missing column, a foreign key to a table that does not exist, an unknown key).
 - :class:`DataError` (exit 1): the input was read, but the data is refused: a change set that would
   not validate, a damaged release, a release the rules refuse.
 
@@ -36,4 +38,9 @@ class PathError(UsageError):
     """A path taken from data or a change set that leaves its root, or a file that is not text."""
 
 
-__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError"]
+class DeclarationError(UsageError):
+    """A declaration in ``schemas/`` that cannot be used: the message names the file, the table or
+    field, and what is wrong, in one line."""
+
+
+__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError"]

@@ -24,19 +24,18 @@ import datetime as dt
 import functools
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import polars as pl
 
-from opsledger.metadata import schema_dir
+from opsledger.metadata import LiveSet, date_columns, phrase_rules
 
 #: A letter of any alphabet (not a digit, not "_"): words end where letters end, in every language.
 LETTER = r"[^\W\d_]"
 
-#: Claim target columns that hold dates.
-DATE_COLUMNS = frozenset({"launched", "concluded", "announced", "date", "as_of"})
+#: Claim target columns that hold dates (the date columns among the ``claim_targets`` of schemas/).
+DATE_COLUMNS = LiveSet(date_columns)
 
 
 class PhraseError(ValueError):
@@ -89,10 +88,9 @@ class Reading:
 # --------------------------------------------------------------------------- the rule table
 
 
-@functools.cache
 def rules() -> dict[str, Any]:
-    with (schema_dir() / "phrase_rules.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    """``schemas/phrase_rules.toml``, validated by :mod:`opsledger.metadata` (loaded once)."""
+    return phrase_rules()
 
 
 def language(lang: str | None) -> dict[str, Any]:

@@ -24,30 +24,20 @@ from pathlib import Path
 
 import polars as pl
 
-from opsledger.metadata import headline_metrics, metric_unit, metrics_with, table as declaration, vocabularies
+from opsledger.metadata import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
+                                source_preference, table as declaration, vocabularies)
 from opsledger.phrases import derive_frame, period, rules as phrase_rules
 
-#: Which source kinds are preferred when choosing the best value (lower first).
-SOURCE_PREFERENCE = {"official_release": 0, "social_media": 1, "news": 2}
+#: Which source kinds are preferred when choosing the best value (lower first):
+#: ``[order.source_kind]`` of schemas/vocabularies.toml.
+SOURCE_PREFERENCE = LiveMapping(source_preference)
 
-#: (table, target column) -> (date column, precision column) derived from date claims.
-DATE_TARGETS = {
-    ("operations", "launched"): ("launched", "launched_precision"),
-    ("operations", "concluded"): ("concluded", "concluded_precision"),
-    ("operations", "announced"): ("announced", "announced_precision"),
-    ("events", "date"): ("date", "date_precision"),
-    ("participations", "date"): ("date", "date_precision"),
-    ("outcomes", "date"): ("date", "date_precision"),
-    ("statistics", "as_of"): ("as_of", "as_of_precision"),
-}
+#: (table, target column) -> (date column, precision column) derived from date claims: the date
+#: columns among the ``claim_targets`` of schemas/<table>.toml.
+DATE_TARGETS = LiveMapping(date_targets)
 
-KEYS = {
-    "operations": "operation_id",
-    "events": "event_id",
-    "participations": "participation_id",
-    "outcomes": "outcome_id",
-    "statistics": "statistic_id",
-}
+#: The tables a claim can support -> their key column (tables declaring ``claim_targets``).
+KEYS = LiveMapping(claim_keys)
 
 
 def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
@@ -201,7 +191,7 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
         .join(target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")),
               on="target_id", how="left")
         .with_columns(
-            pl.col("kind").replace_strict(SOURCE_PREFERENCE, default=9).alias("pref"),
+            pl.col("kind").replace_strict(source_preference(), default=9).alias("pref"),
             (pl.col("high").fill_null(math.inf) - pl.col("low").fill_null(-math.inf)).alias("width"),
             (pl.col("figure") + pl.when(pl.col("excludes_home").fill_null(False)).then(1).otherwise(0))
             .alias("anchor"),
@@ -345,8 +335,8 @@ def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
 
 
 def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
-    key = KEYS[table_name]
-    for (tname, tcol), (dcol, pcol) in DATE_TARGETS.items():
+    key = claim_keys()[table_name]
+    for (tname, tcol), (dcol, pcol) in date_targets().items():
         if tname != table_name:
             continue
         c = claims.filter(
@@ -402,7 +392,7 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     claims, phrases = derive_claims(tables, archive)
     out["claims"] = claims
     for name in ("outcomes", "statistics"):
-        df = _reconcile_values(tables[name], KEYS[name], name, claims, out["sources"], phrases)
+        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], phrases)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
                              if df.height else pl.col("unit"))
