@@ -563,7 +563,8 @@ def _problem(err: dict, strip: int = 0) -> str:
 
 
 def _refuse(file: str, subject: str | None, exc: ValidationError, strip: int = 0) -> DeclarationError:
-    errs = exc.errors()
+    # a misspelt key is both unknown and (under its right name) missing: name the unknown one first
+    errs = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     more = f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})" if len(errs) > 1 else ""
     head = f"{file}: {subject + ': ' if subject else ''}"
     return DeclarationError(f"{head}{_problem(errs[0], strip)}{more}")
@@ -593,9 +594,15 @@ def _load_vocabularies(directory: Path) -> tuple[dict[str, dict], _VocabularyFil
 def _load_table(directory: Path, name: str, fields: dict[str, Field]) -> Table:
     file = _where(directory, f"{name}.toml")
     subject = f"table {name}"
+    doc = _load_toml(directory / f"{name}.toml")
     try:
-        raw = _TableFile.model_validate(_load_toml(directory / f"{name}.toml"))
+        raw = _TableFile.model_validate(doc)
     except ValidationError as exc:
+        loc = exc.errors()[0]["loc"]
+        entries = doc.get("fields")
+        if len(loc) > 2 and loc[0] == "fields" and isinstance(loc[1], int) and isinstance(entries, list) \
+                and loc[1] < len(entries) and isinstance(entries[loc[1]], dict) and "name" in entries[loc[1]]:
+            raise _refuse(file, f"{subject}: column {entries[loc[1]]['name']}", exc, strip=2) from None
         raise _refuse(file, subject, exc) from None
     cols = []
     for entry in raw.fields:

@@ -17,7 +17,7 @@ import polars as pl
 import pycountry
 
 from opsledger.findings import Finding, RuleRun
-from opsledger.metadata import Table, tables, vocabularies
+from opsledger.metadata import Declarations, Table, declarations, tables, vocabularies
 
 POLARS_TYPES = {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date, "boolean": pl.Boolean}
 
@@ -77,10 +77,15 @@ def _frame_check(name: str, expr_fn: Callable[[], pl.Expr]) -> pa.Check:
     return pa.Check(fn, name=name, error=f"rule:{name}")
 
 
-@functools.cache
 def pandera_schema(name: str) -> pa.DataFrameSchema:
-    """The pandera schema of a table, derived from its declaration."""
-    t: Table = tables()[name]
+    """The pandera schema of a table, derived from its declaration (built once per loaded
+    declarations, so a changed ``$OPSLEDGER_SCHEMAS`` is followed)."""
+    return _pandera_schema(declarations(), name)
+
+
+@functools.cache
+def _pandera_schema(decl: Declarations, name: str) -> pa.DataFrameSchema:
+    t: Table = decl.tables[name]
     columns = {
         f.name: pa.Column(
             POLARS_TYPES[f.type],
