@@ -333,7 +333,7 @@ class Table(_Decl):
                 constraints["minimum"] = f.minimum
             if f.max_length is not None:
                 constraints["maxLength"] = f.max_length
-            entry = {"name": f.name, "type": f.type, "description": f.description}
+            entry: dict[str, Any] = {"name": f.name, "type": f.type, "description": f.description}
             if constraints:
                 entry["constraints"] = constraints
             out_fields.append(entry)
@@ -392,12 +392,12 @@ class _VocabularyFile(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> _VocabularyFile:
         vocabs = self.vocabularies()
-        for name, terms in vocabs.items():
+        for name, terms_ in vocabs.items():
             if not NAME.match(name):
                 raise ValueError(f"vocabulary name {name!r} is not lowercase letters, digits and underscores")
-            if not isinstance(terms, dict) or not terms:
+            if not isinstance(terms_, dict) or not terms_:
                 raise ValueError(f"[{name}]: a vocabulary is a table of at least one term = definition")
-            for term, definition in terms.items():
+            for term, definition in terms_.items():
                 if not NAME.match(term):
                     raise ValueError(f"[{name}]: term {term!r} is not lowercase letters, digits and underscores")
                 if name != "metric" and not (isinstance(definition, str) and definition.strip()):
@@ -548,7 +548,7 @@ def _load_toml(path: Path) -> dict:
         raise DeclarationError(f"{_where(path.parent, path.name)}: not valid TOML ({exc})") from None
 
 
-def _problem(err: dict, strip: int = 0) -> str:
+def _problem(err: Any, strip: int = 0) -> str:
     """One pydantic error as a phrase: where (the key path) and what."""
     loc = [str(x) for x in err["loc"][strip:]]
     kind = err["type"]
@@ -620,10 +620,11 @@ def _load_table(directory: Path, name: str, fields: dict[str, Field]) -> Table:
                 if spec.from_ not in fields:
                     raise DeclarationError(f"{file}: {subject}: per_metric column {spec.pattern!r} takes its "
                                            f"type from {spec.from_!r}, which is not declared in fields.toml")
-                base = fields[spec.from_].model_dump()
-                base.update(name=spec.pattern.format(metric=metric), description=spec.description.format(metric=metric),
-                            required=False, precision=None, references=None)
-                cols.append(Field.model_validate(base))
+                spec_ = fields[spec.from_].model_dump()
+                spec_.update(name=spec.pattern.format(metric=metric),
+                             description=spec.description.format(metric=metric),
+                             required=False, precision=None, references=None)
+                cols.append(Field.model_validate(spec_))
     derived = [f.name for f in cols] if raw.derived == "*" else list(raw.derived)
     try:
         return Table(name=name, title=raw.title, description=raw.description, primary_key=raw.primary_key,
