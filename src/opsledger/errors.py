@@ -3,9 +3,7 @@
 The command line maps the *type* of an exception to its exit code (never its message):
 
 - :class:`UsageError` (exit 2): the input cannot be used at all: a missing or unreadable file, a bad
-  argument, malformed YAML/TOML, a path outside its root.
-- :class:`DeclarationError` (exit 2, a :class:`UsageError`): a declaration in ``schemas/`` is wrong
-  (a key naming a missing column, a foreign key to a table that does not exist, an unknown key).
+  argument, malformed YAML/TOML, a path outside its root, a bad declaration (:class:`DeclarationError`).
 - :class:`DataError` (exit 1): the input was read, but the data is refused: a change set that would
   not validate, a damaged release, a release the rules refuse.
 
@@ -39,8 +37,9 @@ class PathError(UsageError):
 
 
 class DeclarationError(UsageError):
-    """A declaration in ``schemas/`` that cannot be used: the message names the file, the table or
-    field, and what is wrong, in one line."""
+    """A declaration (``schemas/``, ``checks/suites/``) that cannot be used: a key naming a missing
+    column, a foreign key to a table that does not exist, a rule naming an unknown frame or column.
+    The message names the file and what is wrong."""
 
 
 __all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError"]
