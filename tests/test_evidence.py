@@ -20,9 +20,10 @@ from conftest import read, set_cell
 runner = CliRunner()
 
 
-def _failing(frame: pl.DataFrame) -> set[str]:
-    flag = [c for c in frame.columns if frame.schema[c] == pl.Boolean]
-    return set(frame.filter(~pl.col(flag[0])).get_column("row_key"))
+def _failing(t: dict, rule: str) -> set[str]:
+    from opsledger.rules import evaluate
+
+    return evaluate(t, [rule])[rule]
 
 
 def _set(t: dict, name: str, key_col: str, key: str, **values) -> dict:
@@ -47,18 +48,18 @@ def test_normalise_whitespace_quotes_dashes_keeps_case():
 
 
 def test_shipped_quotations_hold_their_phrase(shipped):
-    from opsledger.expectations import load_acknowledgements
+    from opsledger.rules import load_acknowledgements
 
     acks = {(a["rule"], a["key"]) for a in load_acknowledgements()}
-    bad = _failing(evidence.frame_quotations(shipped))
+    bad = _failing(shipped, "evidence.phrase_in_quotation")
     assert {("evidence.phrase_in_quotation", k) for k in bad} <= acks
-    assert {("evidence.source_traceable", k) for k in _failing(evidence.frame_traceable(shipped))} <= acks
+    assert {("evidence.source_traceable", k) for k in _failing(shipped, "evidence.source_traceable")} <= acks
 
 
 def test_reworded_phrase_fails_in_memory(shipped):
     cid, stated, _q = _quoted_claim(shipped)
     t = _set(shipped, "claims", "claim_id", cid, stated=stated + " reworded")
-    assert _failing(evidence.frame_quotations(t)) >= {cid}
+    assert _failing(t, "evidence.phrase_in_quotation") >= {cid}
 
 
 def test_reworded_phrase_fails_validation_exit_1(data):
@@ -81,10 +82,10 @@ def test_quotation_over_200_characters_fails_schema(data):
 def test_untraceable_source(shipped):
     sid = shipped["sources"].row(0, named=True)["source_id"]
     t = _set(shipped, "sources", "source_id", sid, url=None, archive_file=None, published=None)
-    assert sid in _failing(evidence.frame_traceable(t))
+    assert sid in _failing(t, "evidence.source_traceable")
     t = _set(shipped, "sources", "source_id", sid, url=None, archive_file=None, publisher="P", title="T",
              published=__import__("datetime").date(2020, 1, 1))
-    assert sid not in _failing(evidence.frame_traceable(t))
+    assert sid not in _failing(t, "evidence.source_traceable")
 
 
 def _mini(quotation="police arrested 12 people in 3 countries", stated="12 people", url="http://x.test/a",
@@ -102,7 +103,8 @@ def test_grounding_counts_quotation_only_and_unsupported():
     assert evidence.grounding_counts(_mini()) == {"grounded": 0, "quotation_only": 1, "unsupported": 0}
     assert evidence.grounding_counts(_mini(quotation=None))["unsupported"] == 1
     assert evidence.grounding_counts(_mini(stated="13 people"))["unsupported"] == 1
-    assert _failing(evidence.frame_web_claims(_mini(quotation=None), evidence.grounding_frame(_mini(quotation=None)))) == {"c1"}
+    g = evidence.grounding_frame(_mini(quotation=None))
+    assert g.filter(pl.col("grounding") == "unsupported").get_column("claim_id").to_list() == ["c1"]
 
 
 def test_grounding_in_archive_is_confined(tmp_path):

@@ -324,7 +324,7 @@ def correction_schema() -> None:
 @privacy_app.command("hash")
 def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.")]) -> None:
     """Print the blocklist line (SHA-256 of the normalised name) for each name."""
-    from opsledger.expectations import name_hash
+    from opsledger.rules.privacy import name_hash
 
     for n in names:
         echo(name_hash(n))
