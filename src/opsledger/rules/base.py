@@ -75,6 +75,15 @@ class Inputs:
 
         return grounding_frame(self.t, self.sources)
 
+    def value_claims(self, name: str) -> pl.DataFrame:
+        """The value claims of ``outcomes`` or ``statistics`` (``reconcile.value_claims``), once."""
+        cache = self.__dict__.setdefault("_value_claims", {})
+        if name not in cache:
+            from opsledger.reconcile import KEYS, value_claims
+
+            cache[name] = value_claims(self.t["claims"], name, self.t["sources"], self.t[name], KEYS[name])
+        return cache[name]
+
     @cached_property
     def acked_disputes(self) -> set[str]:
         return {a["key"] for a in self.acks if a.get("rule") == "reconcile.not_disputed"}

@@ -3,8 +3,8 @@
 GX sees a row id and the columns the expectations read, each named ``<frame>__<column>``; frames
 smaller than :data:`SMALL_FRAME_ROWS` are validated together in one batch (fewer GX round trips,
 which cost more than the rows), larger ones in a batch of their own. String columns compared as a
-pair are handed over as integer codes of one shared dictionary (equal codes iff equal strings), so a
-million rows of Python strings never reach pandas. GX returns the row ids of failing rows; the rows
+pair are handed over as 52-bit hashes (:data:`HASH_MASK`), so a million rows of Python strings never
+reach pandas. GX returns the row ids of failing rows; the rows
 themselves are looked up afterwards.
 """
 
@@ -70,18 +70,18 @@ def _parameter_names(obj) -> list[str]:
     return []
 
 
+#: string pairs are compared as hashes masked to 52 bits: exact in pandas' float64 (nulls become NaN),
+#: and a collision (two different strings, one hash) has odds of about 1 in 4.5e15 per row
+HASH_MASK = (1 << 52) - 1
+
+
 def compact_pairs(df: pl.DataFrame, pairs: list[tuple[str, str]]) -> pl.DataFrame:
-    """String columns compared as pairs, as integer codes of one shared dictionary per pair (equal
-    codes iff equal strings; null stays null)."""
-    for a, b in pairs:
-        if df.schema.get(a) != pl.Utf8 or df.schema.get(b) != pl.Utf8:
-            continue
-        codes = pl.concat([df.select(pl.col(a).alias("_v")), df.select(pl.col(b).alias("_v"))]).drop_nulls().unique()
-        codes = codes.with_row_index("_code").with_columns(pl.col("_code").cast(pl.Int64))
-        for c in (a, b):
-            df = df.join(codes.rename({"_v": c, "_code": f"_{c}_code"}), on=c, how="left", maintain_order="left")
-        df = df.with_columns(pl.col(f"_{a}_code").alias(a), pl.col(f"_{b}_code").alias(b)).drop(f"_{a}_code", f"_{b}_code")
-    return df
+    """String columns compared as pairs, as 52-bit hashes (equal strings give equal hashes; null
+    stays null), so a million rows of Python strings never reach pandas."""
+    cols = {c for a, b in pairs for c in (a, b) if df.schema.get(a) == pl.Utf8 and df.schema.get(b) == pl.Utf8}
+    return df.with_columns(
+        pl.when(pl.col(c).is_not_null()).then((pl.col(c).hash(seed=0) & HASH_MASK).cast(pl.Int64)).alias(c)
+        for c in cols)
 
 
 #: expectations that see the nulls of other frames' rows in a shared batch as data

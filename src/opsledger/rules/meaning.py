@@ -7,7 +7,7 @@ import polars as pl
 
 from opsledger import fmt
 from opsledger.metadata import metrics_with, vocabularies
-from opsledger.reconcile import headline_outcomes, period_end, running_total_window, value_claims
+from opsledger.reconcile import headline_outcomes, period_end, running_total_window
 from opsledger.rules.base import Inputs, frame
 
 #: units whose figures do not add up across parts
@@ -141,7 +141,7 @@ def parts_within_total(x: Inputs) -> pl.DataFrame:
 def running_totals(x: Inputs) -> pl.DataFrame:
     """One row per pair of claims on a running total dated further apart than the window: the most
     the later allows and the least the earlier allows (a running total never falls)."""
-    c = value_claims(x.t["claims"], "outcomes", x.t["sources"], x.t["outcomes"], "outcome_id").filter(
+    c = x.value_claims("outcomes").filter(
         pl.col("running") & pl.col("as_of").is_not_null())
     early = c.select("target_id", pl.col("claim_id").alias("e_id"), pl.col("as_of_end").alias("e_end"),
                      pl.col("low").alias("e_low"), pl.col("stated").alias("e_stated"), pl.col("source_id").alias("e_src"))

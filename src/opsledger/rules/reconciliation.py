@@ -1,8 +1,8 @@
 """Reconciliation rules: every derived column equals what the claims give, every phrase can be read,
 every reported value stands inside what its claims allow, and disagreement is flagged.
 
-Stored and derived rows are compared through a hash of their derived columns (one 64-bit hash of
-the row's derived columns on each side): great-expectations decides that the pair is equal; for a
+Stored and derived rows are compared through a hash of their derived columns (one 52-bit hash of
+the row's derived columns on each side; see ``gx.HASH_MASK``): great-expectations decides that the pair is equal; for a
 failing row, the detail names each column that differs and both values.
 """
 
@@ -13,6 +13,7 @@ import polars as pl
 from opsledger import fmt
 from opsledger.metadata import tables as declarations
 from opsledger.rules.base import Inputs, frame
+from opsledger.rules.gx import HASH_MASK
 
 
 def _diffs(cols: list[str], wording: str) -> pl.Expr:
@@ -29,8 +30,9 @@ def _row_hashes(stored: pl.DataFrame, derived: pl.DataFrame, key: str, cols: lis
     j = stored.select(key, *cols).with_columns(pl.lit(True).alias("_s")).join(
         d.with_columns(pl.lit(True).alias("_d")), on=key, how="full", coalesce=True)
     return j.with_columns(
-        pl.when(pl.col("_s")).then(pl.struct(cols).hash()).alias("stored_hash"),
-        pl.when(pl.col("_d")).then(pl.struct([pl.col(f"{c}__d").alias(c) for c in cols]).hash()).alias("derived_hash"),
+        pl.when(pl.col("_s")).then((pl.struct(cols).hash() & HASH_MASK).cast(pl.Int64)).alias("stored_hash"),
+        pl.when(pl.col("_d")).then((pl.struct([pl.col(f"{c}__d").alias(c) for c in cols]).hash() & HASH_MASK)
+                                   .cast(pl.Int64)).alias("derived_hash"),
     ).drop("_s", "_d")
 
 
@@ -90,12 +92,12 @@ def value_inside(x: Inputs) -> pl.DataFrame:
     """One row per claim of a reported group (for a running total: the latest) and the value of its
     row: the claim's interval, widened to include the figure it states (the wording rule). Rows of an
     acknowledged dispute are left out (the dispute says the sources disagree)."""
-    from opsledger.reconcile import KEYS, value_claims
+    from opsledger.reconcile import KEYS
 
     parts = []
     for name in ("outcomes", "statistics"):
         key = KEYS[name]
-        c = value_claims(x.t["claims"], name, x.t["sources"], x.t[name], key).filter(pl.col("current"))
+        c = x.value_claims(name).filter(pl.col("current"))
         j = c.join(x.t[name].select(pl.col(key).alias("target_id"), "value"), on="target_id", how="inner")
         parts.append(j.filter(~pl.col("target_id").is_in(list(x.acked_disputes))).select(
             pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"), "source_id", "claim_id", "stated",

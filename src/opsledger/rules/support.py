@@ -22,14 +22,13 @@ def parameters(x: Inputs) -> dict:
     return {"claim_target_columns": sorted(f"{t}.{c}" for t, cols in TARGET_COLUMNS.items() for c in cols)}
 
 
-@frame("backing", sources="sources")
+@frame("backing")  # a failing row has no claim, hence no source
 def backing(x: Inputs) -> pl.DataFrame:
     """One row per figure, role, event and dated field: how many claims back it."""
     from opsledger.reconcile import DATE_TARGETS, KEYS
 
     t = x.t
-    counts = t["claims"].group_by("target_table", "target_id", "target_column").agg(
-        pl.len().alias("n"), pl.col("source_id").unique().sort().str.join(",").alias("sources"))
+    counts = t["claims"].group_by("target_table", "target_id", "target_column").agg(pl.len().alias("n"))
     parts = []
     needs: dict[str, list[str | None]] = {"outcomes": ["value"], "statistics": ["value"], "participations": ["role"],
                                           "events": [None]}
@@ -39,21 +38,21 @@ def backing(x: Inputs) -> pl.DataFrame:
             cc = counts.filter(pl.col("target_table") == name)
             if col:
                 cc = cc.filter(pl.col("target_column") == col)
-            cc = cc.group_by("target_id").agg(pl.col("n").sum(), pl.col("sources").first())
+            cc = cc.group_by("target_id").agg(pl.col("n").sum())
             parts.append(
                 t[name].select(pl.col(key).alias("target_id"))
                 .join(cc, on="target_id", how="left")
                 .select(pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"),
-                        pl.col("sources").fill_null(""), pl.col("n").fill_null(0).alias("n_claims"),
+                        pl.col("n").fill_null(0).alias("n_claims"),
                         pl.lit(f"no claim for {col or 'any column'}").alias("detail")))
     for (name, col), (dcol, _prec) in DATE_TARGETS.items():
         key = KEYS[name]
         cc = counts.filter((pl.col("target_table") == name) & (pl.col("target_column") == col))
         parts.append(
             t[name].filter(pl.col(dcol).is_not_null()).select(pl.col(key).alias("target_id"))
-            .join(cc.select("target_id", "n", "sources"), on="target_id", how="left")
+            .join(cc.select("target_id", "n"), on="target_id", how="left")
             .select(pl.format("{}.{}", pl.col("target_id"), pl.lit(col)).alias("row_key"),
-                    pl.lit(name).alias("table"), pl.col("sources").fill_null(""),
+                    pl.lit(name).alias("table"),
                     pl.col("n").fill_null(0).alias("n_claims"),
                     pl.lit(f"{col} is set but no claim dates it").alias("detail")))
     return pl.concat(parts)
