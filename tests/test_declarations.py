@@ -287,3 +287,13 @@ def test_adding_a_rule_from_declarations_alone(schemas, checks, tmp_path, no_ack
     assert [(f.table, f.key) for f in found] == [("outcomes", "tinyop.boats")], report.text()
     assert report.exit_code == 0  # a warning does not fail the run
     assert not [f for f in open_findings(report) if f.rule != "support.one_claim_each"], report.text()
+
+
+def test_rule_modules_agree_with_the_declared_claim_targets_and_timeline():
+    """Until the rule modules read them from metadata, their copies must equal the declarations."""
+    from opsledger.rules import support, timeline
+
+    if hasattr(support, "TARGET_COLUMNS"):
+        assert {t: set(c) for t, c in support.TARGET_COLUMNS.items()} == metadata.target_columns()
+    if hasattr(timeline, "TIMELINE_RANK"):
+        assert dict(timeline.TIMELINE_RANK) == metadata.timeline_rank()
