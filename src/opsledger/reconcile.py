@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.metadata import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
-                                source_preference, table as declaration, vocabularies)
+                                source_preference, table as declaration, target_columns, vocabularies)
 from opsledger.phrases import derive_frame, period, rules as phrase_rules
 
 #: Which source kinds are preferred when choosing the best value (lower first):
@@ -391,14 +391,17 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     out["sources"] = derive_sources(tables["sources"], archive)
     claims, phrases = derive_claims(tables, archive)
     out["claims"] = claims
-    for name in ("outcomes", "statistics"):
+    # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
+    value_tables = [name for name, cols in target_columns().items() if "value" in cols]
+    for name in value_tables:
         df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], phrases)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
                              if df.height else pl.col("unit"))
         out[name] = _reconcile_dates(df, name, claims)
-    for name in ("operations", "events", "participations"):
-        out[name] = _reconcile_dates(tables[name], name, claims)
+    for name in claim_keys():
+        if name not in value_tables:
+            out[name] = _reconcile_dates(tables[name], name, claims)
     out["headline"] = derive_headline(out)
     return out, phrases
 
