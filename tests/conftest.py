@@ -56,11 +56,12 @@ def shipped_validated_once():
     shipped_fp = fingerprint(oio.read_tables(DATASETS))
     memo: dict[tuple, object] = {}
 
-    def shared(tables, sources=None, names=None, acknowledgements=None, cross=True, data_dir="<memory>"):
+    def shared(tables, sources=None, names=None, acknowledgements=None, cross=True, data_dir="<memory>",
+               rules=None):
         overridden = any(os.environ.get(v) for v in ("OPSLEDGER_SCHEMAS", "OPSLEDGER_CHECKS"))
-        if names or acknowledgements or overridden or fingerprint(tables) != shipped_fp:
+        if names or acknowledgements or overridden or rules or fingerprint(tables) != shipped_fp:
             return real(tables, sources=sources, names=names, acknowledgements=acknowledgements,
-                        cross=cross, data_dir=data_dir)
+                        cross=cross, data_dir=data_dir, rules=rules)
         key = (str(Path(sources).resolve()) if sources else None, cross)
         if key not in memo:
             memo[key] = real(tables, sources=sources, cross=cross, data_dir=data_dir)

@@ -115,6 +115,7 @@ def validate(
     report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
     schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list acknowledged findings with their reasons.")] = False,
+    rule: Annotated[Optional[list[str]], typer.Option("--rule", help="Run only these cross-source rules (names or patterns such as 'meaning.*'; repeatable).")] = None,
 ) -> None:
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
     import importlib.util
@@ -125,7 +126,7 @@ def validate(
     from opsledger.validation import validate as run
 
     rep = run(data_dir, sources=sources, names=names, acknowledgements=acknowledgements,
-              cross=not schema_only)
+              cross=not schema_only, rules=rule or None)
     if report is not None and not rep.unusable:
         from opsledger.report_html import write_html
 

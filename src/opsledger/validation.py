@@ -75,14 +75,16 @@ def validate(
     names=None,
     acknowledgements: Path | str | None = None,
     cross: bool = True,
+    rules: list[str] | None = None,
 ) -> Report:
     """Validate a data directory (default, when ``None``: the repo's ``datasets/``).
 
     ``sources`` is the source archive (grounding is skipped, and says so, without it); ``names`` the
     person names the privacy rule looks for besides the hashed blocklist in ``checks/``: a list of
     names, or the path (str or PathLike) of a text file with one name a line (see :func:`read_names`);
-    ``acknowledgements`` overrides ``checks/acknowledgements.toml`` (a missing file is an error).
-    Raises :class:`~opsledger.errors.UsageError` for a bad argument (e.g. ``validate({})`` or
+    ``acknowledgements`` overrides ``checks/acknowledgements.toml`` (a missing file is an error);
+    ``rules`` (names or shell patterns such as ``"meaning.*"``) runs only those cross-source rules,
+    the others reported as skipped (a pattern that matches no rule is an error). Raises :class:`~opsledger.errors.UsageError` for a bad argument (e.g. ``validate({})`` or
     ``validate("")``); never raises for bad data: the report's ``exit_code`` is 0 (clean), 1 (a rule
     failed) or 2 (unusable input, with ``report.unusable`` saying why).
     """
@@ -100,8 +102,8 @@ def validate(
         return Report(display_path(data_dir), unusable=str(exc))
     from opsledger.errors import OpsledgerError
     try:
-        report = validate_tables(tables, sources=sources, names=names,
-                                 acknowledgements=acknowledgements, cross=cross, data_dir=display_path(data_dir))
+        report = validate_tables(tables, sources=sources, names=names, acknowledgements=acknowledgements,
+                                 cross=cross, data_dir=display_path(data_dir), rules=rules)
     except OpsledgerError as exc:  # e.g. an archive path outside the archive, a malformed acknowledgements file
         return Report(display_path(data_dir), unusable=str(exc))
     stages = sum(v for k, v in report.timings.items() if "." not in k)  # "cross.gx" etc. are inside "cross"
@@ -116,6 +118,7 @@ def validate_tables(
     acknowledgements: Path | str | None = None,
     cross: bool = True,
     data_dir: str = "<memory>",
+    rules: list[str] | None = None,
 ) -> Report:
     """Validate frames already in memory (used by corrections and tests)."""
     from opsledger.schema import check_schemas, rule_catalogue
@@ -123,17 +126,17 @@ def validate_tables(
     report = Report(data_dir)
     t0 = time.perf_counter()
     findings = check_schemas(tables)
-    rules = rule_catalogue()
+    catalogue = rule_catalogue()
     failed = {f.rule for f in findings}
-    for r in rules:
+    for r in catalogue:
         if r.rule in failed:
             r.status = "failed"
-    extra = sorted(failed - {r.rule for r in rules})
+    extra = sorted(failed - {r.rule for r in catalogue})
     for rule in extra:  # e.g. a wrong column order reported by pandera
         from opsledger.findings import RuleRun
 
-        rules.append(RuleRun(rule, "schema", "error", "pandera schema check", status="failed"))
-    report.rules.extend(rules)
+        catalogue.append(RuleRun(rule, "schema", "error", "pandera schema check", status="failed"))
+    report.rules.extend(catalogue)
     report.findings.extend(findings)
     report.timings["schema"] = time.perf_counter() - t0
     if cross:
@@ -142,7 +145,7 @@ def validate_tables(
         t1 = time.perf_counter()
         run_cross_checks(report, tables, sources=Path(sources) if sources else None,
                          names=names, acknowledgements=acknowledgements,
-                         schema_ok=not findings)
+                         schema_ok=not findings, only=rules)
         report.timings["cross"] = time.perf_counter() - t1
     _attribute_operations(report, tables)
     return report
