@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from opsledger.cli import app
 
-from conftest import REPO, write_empty_tables
+from conftest import write_empty_tables
 
 runner = CliRunner()
 
@@ -153,4 +153,3 @@ def test_json_output_stays_json_with_hostile_data(tmp_path):
 
     s = {"v": "\x1b[31m\u202e\x07"}
     assert json.loads(safe(json.dumps(s, ensure_ascii=False))) == s
-    assert REPO.is_dir()
