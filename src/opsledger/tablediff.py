@@ -157,15 +157,11 @@ def _diff_table(name: str, o: pl.DataFrame | None, n: pl.DataFrame | None) -> Ta
     key = decl.key
     derived = set(decl.derived)
     res = TableDiff(name)
-    if o is None and n is None:
-        return res
-    if o is None or n is None:
-        side = n if o is None else o
-        rows = {r[key]: r for r in side.sort(key).iter_rows(named=True)}
-        if o is None:
-            res.added = rows
-        else:
-            res.removed = rows
+    if o is None or n is None:  # a table on one side only: every row added (or removed)
+        if n is not None:
+            res.added = {r[key]: r for r in n.sort(key).iter_rows(named=True)}
+        if o is not None:
+            res.removed = {r[key]: r for r in o.sort(key).iter_rows(named=True)}
         return res
     res.added = {r[key]: r for r in n.join(o.select(key), on=key, how="anti").sort(key).iter_rows(named=True)}
     res.removed = {r[key]: r for r in o.join(n.select(key), on=key, how="anti").sort(key).iter_rows(named=True)}
