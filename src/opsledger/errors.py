@@ -3,7 +3,7 @@
 The command line maps the *type* of an exception to its exit code (never its message):
 
 - :class:`UsageError` (exit 2): the input cannot be used at all: a missing or unreadable file, a bad
-  argument, malformed YAML/TOML, a path outside its root.
+  argument, malformed YAML/TOML, a path outside its root, a bad declaration (:class:`DeclarationError`).
 - :class:`DataError` (exit 1): the input was read, but the data is refused: a change set that would
   not validate, a damaged release, a release the rules refuse.
 
@@ -36,6 +36,12 @@ class PathError(UsageError):
     """A path taken from data or a change set that leaves its root, or a file that is not text."""
 
 
+class DeclarationError(UsageError):
+    """A declaration (``schemas/``, ``checks/suites/``) that cannot be used: a key naming a missing
+    column, a foreign key to a table that does not exist, a rule naming an unknown frame or column.
+    The message names the file and what is wrong."""
+
+
 class MissingExtra(UsageError):
     """A function whose optional dependencies (an extra of the package) are not installed (exit 2)."""
 
@@ -55,4 +61,4 @@ def require(*extras: str) -> None:
                 raise MissingExtra(f"{mod} is not installed: this needs pip install 'opsledger[{','.join(extras)}]'")
 
 
-__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "MissingExtra", "require"]
+__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError", "MissingExtra", "require"]
