@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 from opsledger.errors import PathError, UsageError
 from opsledger import fmt
 from opsledger.metadata import TABLES, repo_root, table
-from opsledger.txn import JOURNAL, LOCKFILE, STAGED, _lock, commit, recover  # noqa: F401 (re-exported)
-from opsledger.txn import write_bytes_atomic
+from opsledger.txn import (  # noqa: F401 (re-exported)
+    JOURNAL, LOCKFILE, STAGED, _lock, commit, recover, write_bytes_atomic, write_text_atomic,
+)
 
 
 class UnusableInput(UsageError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from opsledger.errors import UsageError
 from opsledger.export import AUTHOR, DATA_LICENSE, TITLE, released_tables
 from opsledger.tablediff import Diff
 from opsledger.templates import render
@@ -53,8 +54,8 @@ def citation_text(version: str, date: str) -> str:
     return f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset. Licence {DATA_LICENSE['id']}."
 
 
-class BacklogError(ValueError):
-    """A backlog file (curation/research/_backlog*.tsv) that cannot be read."""
+class BacklogError(UsageError):
+    """A backlog file (curation/research/_backlog*.tsv) that cannot be read (exit 2, one line)."""
 
 
 def default_research_dir() -> Path:
