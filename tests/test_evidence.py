@@ -20,9 +20,10 @@ from conftest import read, set_cell
 runner = CliRunner()
 
 
-def _failing(frame: pl.DataFrame) -> set[str]:
-    flag = [c for c in frame.columns if frame.schema[c] == pl.Boolean]
-    return set(frame.filter(~pl.col(flag[0])).get_column("row_key"))
+def _failing(t: dict, rule: str) -> set[str]:
+    from opsledger.rules import evaluate
+
+    return evaluate(t, [rule])[rule]
 
 
 def _set(t: dict, name: str, key_col: str, key: str, **values) -> dict:
@@ -47,18 +48,18 @@ def test_normalise_whitespace_quotes_dashes_keeps_case():
 
 
 def test_shipped_quotations_hold_their_phrase(shipped):
-    from opsledger.expectations import load_acknowledgements
+    from opsledger.rules import load_acknowledgements
 
     acks = {(a["rule"], a["key"]) for a in load_acknowledgements()}
-    bad = _failing(evidence.frame_quotations(shipped))
+    bad = _failing(shipped, "evidence.phrase_in_quotation")
     assert {("evidence.phrase_in_quotation", k) for k in bad} <= acks
-    assert {("evidence.source_traceable", k) for k in _failing(evidence.frame_traceable(shipped))} <= acks
+    assert {("evidence.source_traceable", k) for k in _failing(shipped, "evidence.source_traceable")} <= acks
 
 
 def test_reworded_phrase_fails_in_memory(shipped):
     cid, stated, _q = _quoted_claim(shipped)
     t = _set(shipped, "claims", "claim_id", cid, stated=stated + " reworded")
-    assert _failing(evidence.frame_quotations(t)) >= {cid}
+    assert _failing(t, "evidence.phrase_in_quotation") >= {cid}
 
 
 def test_reworded_phrase_fails_validation_exit_1(data):
@@ -81,10 +82,10 @@ def test_quotation_over_200_characters_fails_schema(data):
 def test_untraceable_source(shipped):
     sid = shipped["sources"].row(0, named=True)["source_id"]
     t = _set(shipped, "sources", "source_id", sid, url=None, archive_file=None, published=None)
-    assert sid in _failing(evidence.frame_traceable(t))
+    assert sid in _failing(t, "evidence.source_traceable")
     t = _set(shipped, "sources", "source_id", sid, url=None, archive_file=None, publisher="P", title="T",
              published=__import__("datetime").date(2020, 1, 1))
-    assert sid not in _failing(evidence.frame_traceable(t))
+    assert sid not in _failing(t, "evidence.source_traceable")
 
 
 def _mini(quotation="police arrested 12 people in 3 countries", stated="12 people", url="http://x.test/a",
@@ -102,7 +103,8 @@ def test_grounding_counts_quotation_only_and_unsupported():
     assert evidence.grounding_counts(_mini()) == {"grounded": 0, "quotation_only": 1, "unsupported": 0}
     assert evidence.grounding_counts(_mini(quotation=None))["unsupported"] == 1
     assert evidence.grounding_counts(_mini(stated="13 people"))["unsupported"] == 1
-    assert _failing(evidence.frame_web_claims(_mini(quotation=None), evidence.grounding_frame(_mini(quotation=None)))) == {"c1"}
+    g = evidence.grounding_frame(_mini(quotation=None))
+    assert g.filter(pl.col("grounding") == "unsupported").get_column("claim_id").to_list() == ["c1"]
 
 
 def test_grounding_in_archive_is_confined(tmp_path):
@@ -172,14 +174,19 @@ PAGES = {
     "/same": (200, "<html><head><title>t</title><script>var x='12 people';</script></head><body>"
                    "<p>Police arrested 12&nbsp;people in 3\u00a0countries, officials said.</p></body></html>"),
     "/changed": (200, "<html><body><p>The page now says something else.</p></body></html>"),
+    "/private": (200, "<html><body><p>Police arrested 12 people in 3 countries.</p></body></html>"),
+    # opsledger may read everything but /private; other robots are kept out altogether
+    "/robots.txt": (200, "User-agent: opsledger\nDisallow: /private\n\nUser-agent: *\nDisallow: /\n"),
 }
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     agents: list[str] = []
+    paths: list[str] = []
 
     def do_GET(self):  # noqa: N802
         _Handler.agents.append(self.headers.get("User-Agent", ""))
+        _Handler.paths.append(self.path)
         status, body = PAGES.get(self.path, (404, "not found"))
         data = body.encode("utf-8")
         self.send_response(status)
@@ -228,6 +235,71 @@ def test_fetch_reports_found_changed_gone(tmp_path, server):
     g = evidence.grounding_frame(t, tmp_path / "cache")
     assert dict(g.select("claim_id", "grounding").iter_rows()) == {
         "ca": "grounded", "cb": "quotation_only", "cc": "quotation_only"}
+
+
+def _with_private(base: str) -> dict:
+    t = _web_tables(base)
+    t["sources"] = pl.concat([t["sources"], pl.DataFrame(
+        {"source_id": ["d"], "url": [f"{base}/private"], "archive_file": [None]}, schema=t["sources"].schema)])
+    t["claims"] = pl.concat([t["claims"], pl.DataFrame(
+        {"claim_id": ["cd"], "source_id": ["d"], "stated": ["12 people"],
+         "quotation": ["Police arrested 12 people in 3 countries"]})])
+    return t
+
+
+def test_fetch_obeys_robots_txt(tmp_path, server):
+    _Handler.agents.clear()
+    _Handler.paths.clear()
+    res = fetch(tmp_path / "cache", tables=_with_private(server), delay=0, timeout=5, contact="curator@example.org")
+    # robots.txt is read once, with the same User-Agent, and the disallowed page is never requested
+    assert _Handler.paths.count("/robots.txt") == 1 and "/private" not in _Handler.paths
+    assert {"/same", "/changed", "/gone"} <= set(_Handler.paths)
+    assert len(_Handler.agents) == len(_Handler.paths)
+    assert all(a.startswith("opsledger/") and "curator@example.org" in a for a in _Handler.agents)
+    states = {c.claim_id: (c.state, c.detail) for c in res.claims}
+    assert states["cd"][0] == "skipped" and "robots.txt" in states["cd"][1]
+    assert {k: v[0] for k, v in states.items() if k != "cd"} == {"ca": "found", "cb": "changed", "cc": "gone"}
+    man = read_manifest(tmp_path / "cache")
+    assert man[f"{server}/private"].error == "skipped: robots.txt" and not man[f"{server}/private"].file
+    assert "1 skipped (robots.txt)" in res.text() and "SKIPPED   cd (d)" in res.text()
+    assert res.counts()["skipped"] == 1
+
+
+@pytest.mark.parametrize(("status", "fetched"), [(404, True), (500, True), (403, False)])
+def test_unreadable_robots_txt_allows_but_forbidden_disallows(tmp_path, server, monkeypatch, status, fetched):
+    # a robots.txt that cannot be read allows everything (as robotparser does for 404); 401/403 close the host
+    monkeypatch.setitem(PAGES, "/robots.txt", (status, "no"))
+    _Handler.paths.clear()
+    res = fetch(tmp_path / "cache", tables=_with_private(server), delay=0, timeout=5)
+    assert ("/private" in _Handler.paths) is fetched
+    assert ({c.claim_id: c.state for c in res.claims}["cd"] == "found") is fetched
+    if not fetched:
+        assert {c.state for c in res.claims} == {"skipped"} and _Handler.paths == ["/robots.txt"]
+
+
+def test_user_agent_names_the_project_and_asks_for_a_contact(monkeypatch):
+    from opsledger import __version__
+    from opsledger.sources import user_agent
+
+    monkeypatch.delenv("OPSLEDGER_CONTACT", raising=False)
+    assert user_agent() == f"opsledger/{__version__} (dataset re-verification; set --contact)"
+    assert user_agent("me@example.org") == f"opsledger/{__version__} (dataset re-verification; +me@example.org)"
+    # a repository address appears only when the package declares one
+    repo = "https://example.org/opsledger"
+    assert user_agent(None, repo) == f"opsledger/{__version__} (+{repo})"
+    assert user_agent("me@example.org", repo) == f"opsledger/{__version__} (+{repo}; me@example.org)"
+
+
+def test_crawl_delay_slows_the_host_down():
+    now = [0.0]
+    slept = []
+    rl = RateLimiter(1.0, clock=lambda: now[0], sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)))
+    rl.slow_down("http://a.test/x", 7.0)
+    rl.wait("http://a.test/robots.txt")
+    rl.wait("http://a.test/1")
+    rl.wait("http://b.test/1")
+    rl.wait("http://b.test/2")
+    assert slept == [7.0, 1.0]
 
 
 def test_fetch_refuses_cache_inside_data(data, tmp_path):

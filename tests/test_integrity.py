@@ -623,7 +623,7 @@ def test_names_are_a_path_or_an_iterable(tmp_path):
 
 
 def test_malformed_acknowledgements_are_a_clean_error(tmp_path):
-    from opsledger.expectations import load_acknowledgements
+    from opsledger.rules import load_acknowledgements
 
     for text in ("[[ack]\nrule=", "ack = 3", "[[ack]]\nrule = 'x'\n", "\xff"):
         p = tmp_path / "acks.toml"

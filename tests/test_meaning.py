@@ -4,12 +4,11 @@ tables and must report that row; reconciliation is tested on small planted claim
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import polars as pl
 
-from opsledger import meaning
-from opsledger.metadata import repo_root, table
+from opsledger.rules import evaluate, load_acknowledgements
+from opsledger.metadata import table
 from opsledger.reconcile import derive_all
 
 
@@ -25,78 +24,70 @@ def _set(t: dict, name: str, key: str, **values) -> dict:
     return t
 
 
-def _failing(frame: pl.DataFrame) -> set[str]:
-    flag = [c for c in frame.columns if frame.schema[c] == pl.Boolean]
-    assert len(flag) == 1
-    return set(frame.filter(~pl.col(flag[0])).get_column("row_key"))
+def failing(t: dict, rule: str) -> set[str]:
+    """Keys of the rows great-expectations finds failing ``rule`` on ``t`` (no acknowledgement applied)."""
+    return evaluate(t, [rule])[rule]
 
 
 def test_shipped_data_passes_every_meaning_rule(shipped):
-    from opsledger.expectations import load_acknowledgements, load_suites
+    from opsledger.rules import load_rules
 
-    suite = next(s for s in load_suites() if s["name"] == "meaning")
-    rule_of = {e["meta"]["frame"]: e["meta"]["rule"] for e in suite["expectations"]}
     acks = {(a["rule"], a["key"]) for a in load_acknowledgements()}
-    for name, frame in meaning.frames(shipped).items():
-        assert {(rule_of[name], k) for k in _failing(frame)} <= acks, name
-
-
-def test_suite_names_existing_frames_and_columns(shipped):
-    suite = json.loads((repo_root() / "checks" / "suites" / "meaning.json").read_text())
-    frames = meaning.frames(shipped)
-    for e in suite["expectations"]:
-        assert e["kwargs"]["column"] in frames[e["meta"]["frame"]].columns
+    names = [r.name for r in load_rules() if r.family == "meaning"]
+    assert len(names) == 10
+    for rule, keys in evaluate(shipped, names).items():
+        assert {(rule, k) for k in keys} <= acks, rule
 
 
 def test_scope_must_name_its_place(shipped):
     t = _set(shipped, "outcomes", "pacifier.arrests", scope="country")
-    assert "pacifier.arrests" in _failing(meaning.frame_scope_columns(t))
+    assert "pacifier.arrests" in failing(t, "meaning.scope_named")
 
 
 def test_regional_claim_cannot_support_worldwide_outcome(shipped):
     t = _set(shipped, "claims", "rescue.arrests.s01", scope="region", area="europe")
-    assert _failing(meaning.frame_claim_scope(t)) == {"rescue.arrests.s01"}
+    assert failing(t, "meaning.claim_scope_matches_outcome") == {"rescue.arrests.s01"}
 
 
 def test_offender_role_only_for_one_offender(shipped):
     t = _set(shipped, "outcomes", "tantalio.arrests.es", offender_role="suspect in Spain")
-    assert _failing(meaning.frame_offender_role(t)) == {"tantalio.arrests.es"}
+    assert failing(t, "meaning.offender_role_is_one_person") == {"tantalio.arrests.es"}
 
 
 def test_part_of_must_be_same_quantity(shipped):
     t = _set(shipped, "outcomes", "tantalio.arrests.es", part_of="spade.arrests")
-    assert "tantalio.arrests.es" in _failing(meaning.frame_part_of(t))
+    assert "tantalio.arrests.es" in failing(t, "meaning.part_of_same_quantity")
 
 
 def test_breakdown_must_name_its_total(shipped):
     t = _set(shipped, "outcomes", "tantalio.arrests.es", part_of=None)
-    assert _failing(meaning.frame_breakdown_named(t)) == {"tantalio.arrests.es"}
+    assert failing(t, "meaning.breakdown_names_total") == {"tantalio.arrests.es"}
 
 
 def test_parts_never_exceed_total(shipped):
     t = _set(shipped, "outcomes", "tantalio.arrests.es", value_low=500.0)
-    assert "tantalio.arrests" in _failing(meaning.frame_parts_within_total(t))
+    assert "tantalio.arrests" in failing(t, "meaning.parts_within_total")
 
 
 def test_later_running_total_below_earlier_is_found(shipped):
     t = _set(shipped, "claims", "rescue.arrests.s09", as_of=dt.date(2012, 1, 1), as_of_precision="day")
     t = _set(t, "claims", "rescue.arrests.s09", high=100.0, low=100.0)
-    assert "rescue.arrests" in _failing(meaning.frame_running_totals(t))
+    assert "rescue.arrests" in failing(t, "meaning.running_total_falls")
 
 
 def test_dispute_needs_two_sources(shipped):
     t = _set(shipped, "outcomes", "rescue.arrests", status="disputed", n_sources=1)
-    assert _failing(meaning.frame_disputed_sources(t)) == {"rescue.arrests"}
+    assert failing(t, "meaning.dispute_needs_two_sources") == {"rescue.arrests"}
 
 
 def test_claim_not_dated_after_its_source(shipped):
     t = _set(shipped, "claims", "rescue.arrests.s06", as_of=dt.date(2020, 1, 1))
-    assert _failing(meaning.frame_claim_as_of(t)) == {"rescue.arrests.s06"}
+    assert failing(t, "meaning.as_of_not_after_source") == {"rescue.arrests.s06"}
 
 
 def test_one_headline_figure_per_metric(shipped):
     t = _set(shipped, "outcomes", "tantalio.arrests.es", scope="worldwide", country=None, part_of=None)
-    assert "tantalio.arrests" in _failing(meaning.frame_headline_unique(t))
+    assert "tantalio.arrests" in failing(t, "meaning.one_headline_per_metric")
 
 
 # --------------------------------------------------------------------------- reconciliation

@@ -311,7 +311,7 @@ def correction_schema() -> None:
 @privacy_app.command("hash")
 def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.")]) -> None:
     """Print the blocklist line (SHA-256 of the normalised name) for each name."""
-    from opsledger.expectations import name_hash
+    from opsledger.rules.privacy import name_hash
 
     for n in names:
         echo(name_hash(n))
@@ -323,11 +323,17 @@ def sources_fetch(
     data_dir: Annotated[Optional[Path], typer.Option(help="Directory holding the tables (default: datasets/).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one page.")] = 20.0,
     delay: Annotated[float, typer.Option(help="Seconds between two requests to the same host.")] = 5.0,
-    contact: Annotated[Optional[str], typer.Option(help="Address or URL added to the User-Agent (default: $OPSLEDGER_CONTACT).")] = None,
+    contact: Annotated[Optional[str], typer.Option(help="Your e-mail address or URL, added to the User-Agent so site owners can reach you (default: $OPSLEDGER_CONTACT).")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
 ) -> None:
     """Fetch every source's address and report for every claim whether its quotation is still on the
-    page (found / changed / gone). Exit 0 all found, 1 some changed or gone, 2 unusable input."""
+    page (found / changed / gone).
+
+    Each host's robots.txt is read first (same User-Agent and timeout) and obeyed: an address it
+    disallows is not fetched and its claims are reported skipped (robots.txt); a robots.txt that cannot
+    be read allows everything, a 401/403 on it disallows the host. The User-Agent is
+    opsledger/<version> with --contact (or the declared repository address) so site owners can reach
+    whoever runs the fetch. Exit 0 all found, 1 some changed or gone, 2 unusable input."""
     from opsledger.sources import fetch
 
     res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact)

@@ -46,28 +46,43 @@ def archive_texts(t, archive: Path | None) -> dict[str, str]:
     return out
 
 
+def normalise_expr(col: str) -> pl.Expr:
+    """:func:`normalise` as a polars expression (the same text, vectorised)."""
+    table = {chr(k): (v or "") for k, v in _QUOTES.items()}
+    return (pl.col(col).str.normalize("NFC").str.replace_many(list(table), list(table.values()))
+            .str.replace_all(r"\s+", " ").str.strip_chars(" "))
+
+
 def grounding_frame(t, archive: Path | None = None) -> pl.DataFrame:
     """One row per claim: claim_id, source_id, ``grounding`` (grounded | quotation_only |
-    unsupported) and how (``via``: archive | fetched | quotation | none)."""
+    unsupported) and how (``via``: archive | fetched | quotation | none). The phrase in quotation test
+    is vectorised; only the claims of sources with a text read here are looked up one by one."""
     from opsledger.sources import cached_texts
 
     archived = archive_texts(t, archive)
     pages = cached_texts(archive) if archive is not None and Path(archive).is_dir() else {}
     urls = dict(t["sources"].select("source_id", "url").iter_rows())
-    rows = []
-    for cid, sid, stated, quotation in t["claims"].select("claim_id", "source_id", "stated", "quotation").iter_rows():
-        s = normalise(stated or "")
-        q = normalise(quotation) if quotation else None
-        if sid in archived and s and s in archived[sid]:
-            rows.append((cid, sid, "grounded", "archive"))
-        elif urls.get(sid) in pages and (q or s) and (q or s) in pages[urls[sid]] and (q is None or s in q):
-            rows.append((cid, sid, "grounded", "fetched"))
-        elif q and s and s in q:
-            rows.append((cid, sid, "quotation_only", "quotation"))
-        else:
-            rows.append((cid, sid, "unsupported", "none"))
-    return pl.DataFrame(rows, schema={"claim_id": pl.Utf8, "source_id": pl.Utf8, "grounding": pl.Utf8,
-                                      "via": pl.Utf8}, orient="row")
+    with_text = set(archived) | {sid for sid, u in urls.items() if u in pages}
+    c = t["claims"].select("claim_id", "source_id", normalise_expr("stated").alias("s"),
+                           normalise_expr("quotation").alias("q"))
+    quoted = (pl.col("s") != "") & pl.col("q").is_not_null() & (pl.col("q") != "") \
+        & pl.col("q").str.contains(pl.col("s"), literal=True).fill_null(False)
+    out = c.with_columns(
+        pl.when(quoted).then(pl.lit("quotation_only")).otherwise(pl.lit("unsupported")).alias("grounding"),
+        pl.when(quoted).then(pl.lit("quotation")).otherwise(pl.lit("none")).alias("via"))
+    if with_text:
+        rows = []
+        for cid, sid, s, q in c.filter(pl.col("source_id").is_in(list(with_text))).iter_rows():
+            s, q = s or "", q or None
+            if sid in archived and s and s in archived[sid]:
+                rows.append((cid, "grounded", "archive"))
+            elif urls.get(sid) in pages and (q or s) and (q or s) in pages[urls[sid]] and (q is None or s in q):
+                rows.append((cid, "grounded", "fetched"))
+        if rows:
+            g = pl.DataFrame(rows, schema={"claim_id": pl.Utf8, "_g": pl.Utf8, "_v": pl.Utf8}, orient="row")
+            out = out.join(g, on="claim_id", how="left").with_columns(
+                pl.coalesce("_g", "grounding").alias("grounding"), pl.coalesce("_v", "via").alias("via"))
+    return out.select("claim_id", "source_id", "grounding", "via")
 
 
 def grounding_counts(t, archive: Path | None = None) -> dict[str, int]:
@@ -79,76 +94,3 @@ def describe_counts(c: dict[str, int]) -> str:
     from opsledger.findings import grounding_line
 
     return grounding_line(c)
-
-
-# --------------------------------------------------------------------------- rule frames
-
-
-def frame_quotations(t) -> pl.DataFrame:
-    """evidence.phrase_in_quotation: a claim's stated phrase stands in its quotation."""
-    c = t["claims"].filter(pl.col("quotation").is_not_null())
-    ok = [_in(s, q) for s, q in c.select("stated", "quotation").iter_rows()]
-    return c.select(
-        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), pl.col("source_id").alias("sources"),
-        pl.Series("in_quotation", ok, dtype=pl.Boolean),
-        pl.format("the stated phrase {} is not in its quotation {}",
-                  pl.col("stated").map_elements(repr, return_dtype=pl.Utf8),
-                  pl.col("quotation").map_elements(repr, return_dtype=pl.Utf8)).alias("detail"),
-    )
-
-
-def frame_traceable(t) -> pl.DataFrame:
-    """evidence.source_traceable: an address, an archived copy, or a complete citation."""
-    s = t["sources"]
-    citation = pl.col("publisher").is_not_null() & pl.col("title").is_not_null() & pl.col("published").is_not_null()
-    return s.select(
-        pl.col("source_id").alias("row_key"), pl.lit("sources").alias("table"), pl.col("source_id").alias("sources"),
-        (pl.col("url").is_not_null() | pl.col("archive_file").is_not_null() | citation).alias("traceable"),
-        pl.format("no url, no archived copy and an incomplete citation (publisher {}, title {}, published {})",
-                  pl.col("publisher").is_not_null().cast(pl.Utf8).replace({"true": "set", "false": "missing"}),
-                  pl.col("title").is_not_null().cast(pl.Utf8).replace({"true": "set", "false": "missing"}),
-                  pl.col("published").is_not_null().cast(pl.Utf8).replace({"true": "set", "false": "missing"}))
-        .alias("detail"),
-    )
-
-
-def frame_web_claims(t, grounding: pl.DataFrame) -> pl.DataFrame:
-    """evidence.web_claim_quoted (warning): a claim of a source that is not archived carries a
-    quotation holding its phrase, or is grounded in a fetched page."""
-    archived = t["sources"].filter(pl.col("archive_file").is_not_null()).get_column("source_id")
-    g = grounding.filter(~pl.col("source_id").is_in(archived.implode()))
-    return g.select(
-        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), pl.col("source_id").alias("sources"),
-        (pl.col("grounding") != "unsupported").alias("supported"),
-        pl.lit("unsupported: the source is not archived and the claim has no quotation holding its phrase "
-               "(the note should say why)").alias("detail"),
-    )
-
-
-def frames(t) -> dict[str, pl.DataFrame]:
-    return {
-        "quotations": frame_quotations(t),
-        "traceable": frame_traceable(t),
-    }
-
-
-def web_claims_rule(t, grounding: pl.DataFrame):
-    """evidence.web_claim_quoted, counted rather than a finding per claim: a claim of a source that is
-    not archived and has no quotation holding its phrase is unsupported. The count is in every report
-    (the grounding line); the rule's status is ``warning`` while any is left, and its detail names them.
-    (As findings, each would block a release until acknowledged one by one, while the curators' notes
-    already say why the page could not be quoted.)"""
-    from opsledger.findings import RuleRun
-
-    bad = sorted(_failing_keys(frame_web_claims(t, grounding)))
-    run = RuleRun("evidence.web_claim_quoted", "cross", "warning",
-                  "A claim whose source is not archived carries a quotation holding its phrase (or is grounded "
-                  "in a fetched page); otherwise it is counted as unsupported.")
-    if bad:
-        run.status = "warning"
-        run.detail = f"{len(bad)} web claims unsupported (counted, not findings): {', '.join(bad)}"
-    return run
-
-
-def _failing_keys(frame: pl.DataFrame) -> list[str]:
-    return frame.filter(~pl.col("supported")).get_column("row_key").to_list()

@@ -12,6 +12,10 @@ redistributed (the pages belong to their publishers). Layout of a cache director
 Only files named by the manifest and lying inside ``DIR/fetched/`` are ever read, so archived texts
 (``sources.archive_file``, at the top of an archive directory) and fetched pages are kept apart, and
 no path from data or manifest escapes the directory.
+
+Politeness: each host's ``robots.txt`` is read once (same opener, User-Agent and timeout as the pages)
+and obeyed; an address it disallows is not fetched and its claims are reported ``skipped``
+(robots.txt).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import urllib.robotparser
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,15 +44,38 @@ from opsledger.txn import write_text_atomic
 
 MANIFEST = "fetch-manifest.json"
 PAGES = "fetched"
-#: The project has no public address yet, so none is invented here: the User-Agent names opsledger and
-#: its version, and ``contact`` (an address or URL of whoever runs the fetch, e.g. the project's page
-#: once it has one) is appended when given (``--contact`` / ``OPSLEDGER_CONTACT``).
-USER_AGENT = f"opsledger/{__version__} (dataset source re-verification)"
+#: The User-Agent names the project and its version. The project has no web site, so no address is
+#: invented: a repository address is added only when the package metadata declares one
+#: (``[project.urls]`` Repository / Source in pyproject.toml); otherwise the agent asks whoever runs
+#: the fetch to name a contact (``--contact`` / ``OPSLEDGER_CONTACT``), which is added when given.
+USER_AGENT = f"opsledger/{__version__} (dataset re-verification; set --contact)"
+#: labels of ``Project-URL`` metadata that name the source repository
+REPOSITORY_LABELS = {"repository", "source", "source code", "code"}
 
 
-def user_agent(contact: str | None = None) -> str:
+def repository_url() -> str | None:
+    """The repository address declared in the installed package's metadata, or None."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("opsledger").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for item in urls:
+        label, _, address = item.partition(",")
+        if label.strip().lower() in REPOSITORY_LABELS and address.strip().startswith(("https://", "http://")):
+            return address.strip()
+    return None
+
+
+def user_agent(contact: str | None = None, repository: str | None = None) -> str:
+    """``opsledger/<version> (+<repository>[; <contact>])`` when a repository address is declared,
+    else ``opsledger/<version> (dataset re-verification; +<contact>)``, or ``...; set --contact)``
+    without a contact."""
     contact = contact or os.environ.get("OPSLEDGER_CONTACT")
-    return f"opsledger/{__version__} (dataset source re-verification; +{contact})" if contact else USER_AGENT
+    if repository:
+        return f"opsledger/{__version__} (+{repository}" + (f"; {contact})" if contact else ")")
+    return f"opsledger/{__version__} (dataset re-verification; +{contact})" if contact else USER_AGENT
 #: seconds to wait for one page
 TIMEOUT = 20.0
 #: seconds between two requests to the same host
@@ -56,6 +84,10 @@ PER_HOST_DELAY = 5.0
 MAX_BYTES = 5_000_000
 #: statuses that mean the page is gone (HTTP 404/410, and an address whose host no longer resolves)
 GONE = {404, 410}
+#: the manifest's error for an address robots.txt disallows (it is not fetched)
+ROBOTS_SKIPPED = "skipped: robots.txt"
+#: largest Crawl-delay (seconds) obeyed from a robots.txt; a longer one is cut to this
+MAX_CRAWL_DELAY = 60.0
 
 
 class UnusableCache(UsageError):
@@ -199,33 +231,93 @@ class RateLimiter:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.delay, self.clock, self.sleep = delay, clock, sleep
         self.last: dict[str, float] = {}
+        #: a longer delay for one host (its robots.txt Crawl-delay)
+        self.host_delay: dict[str, float] = {}
+
+    @staticmethod
+    def host(url: str) -> str:
+        return (urllib.parse.urlsplit(url).hostname or "").lower()
+
+    def slow_down(self, url: str, delay: float) -> None:
+        """Wait at least ``delay`` seconds between two requests to ``url``'s host."""
+        h = self.host(url)
+        self.host_delay[h] = max(self.host_delay.get(h, self.delay), delay)
 
     def wait(self, url: str) -> None:
-        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+        host = self.host(url)
         if host in self.last:
-            left = self.last[host] + self.delay - self.clock()
+            left = self.last[host] + self.host_delay.get(host, self.delay) - self.clock()
             if left > 0:
                 self.sleep(left)
         self.last[host] = self.clock()
 
 
-def _get(url: str, timeout: float, user_agent: str) -> tuple[int | None, str | None, str | None]:
-    """(status, text, error) of one address."""
-    req = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": "text/html, text/plain"})
+def _open(opener: urllib.request.OpenerDirector, url: str, timeout: float, user_agent: str,
+          accept: str) -> tuple[int | None, bytes | None, str, str, str | None]:
+    """(status, body, content type, charset, error) of one request through ``opener``."""
+    req = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": accept})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http/https only, by pattern)
+        with opener.open(req, timeout=timeout) as resp:  # http/https only (the url pattern)
             body = resp.read(MAX_BYTES)
-            ctype = resp.headers.get("Content-Type", "")
-            charset = resp.headers.get_content_charset() or "utf-8"
-            status = resp.status
+            return (resp.status, body, resp.headers.get("Content-Type", ""),
+                    resp.headers.get_content_charset() or "utf-8", None)
     except urllib.error.HTTPError as exc:
-        return exc.code, None, f"http: {exc.code} {exc.reason}"
+        return exc.code, None, "", "", f"http: {exc.code} {exc.reason}"
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, socket.gaierror):
-            return None, None, f"dns: {exc.reason}"
-        return None, None, f"unreachable: {exc.reason}"
+            return None, None, "", "", f"dns: {exc.reason}"
+        return None, None, "", "", f"unreachable: {exc.reason}"
     except (TimeoutError, OSError) as exc:
-        return None, None, f"unreachable: {exc}"
+        return None, None, "", "", f"unreachable: {exc}"
+
+
+class Robots:
+    """Each host's robots.txt, read once through the same opener, User-Agent and timeout as the pages
+    (and counted by the same per-host rate limit), then obeyed with ``urllib.robotparser``.
+
+    As ``RobotFileParser.read`` does, a 401 or 403 disallows the whole host; any other robots.txt that
+    cannot be read (another HTTP error such as 404, no answer, a timeout) allows everything. A
+    Crawl-delay for opsledger (or ``*``) longer than the fetch delay slows that host down, up to
+    ``MAX_CRAWL_DELAY`` seconds.
+    """
+
+    def __init__(self, opener: urllib.request.OpenerDirector, timeout: float, user_agent: str,
+                 limiter: RateLimiter) -> None:
+        self.opener, self.timeout, self.agent, self.limiter = opener, timeout, user_agent, limiter
+        #: origin -> its parsed robots.txt, or True (allow all) / False (disallow all) when none was read
+        self.rules: dict[str, urllib.robotparser.RobotFileParser | bool] = {}
+
+    def _rules(self, url: str) -> urllib.robotparser.RobotFileParser | bool:
+        parts = urllib.parse.urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        if origin not in self.rules:
+            robots_url = f"{origin}/robots.txt"
+            self.limiter.wait(robots_url)
+            status, body, _, charset, _ = _open(self.opener, robots_url, self.timeout, self.agent, "text/plain")
+            rules: urllib.robotparser.RobotFileParser | bool
+            if status is not None and 200 <= status < 300 and body is not None:
+                rules = urllib.robotparser.RobotFileParser(robots_url)
+                rules.parse(body.decode(charset or "utf-8", errors="replace").splitlines())
+                delay = rules.crawl_delay(self.agent)
+                if delay:
+                    self.limiter.slow_down(url, min(float(delay), MAX_CRAWL_DELAY))
+            else:
+                rules = status not in (401, 403)
+            self.rules[origin] = rules
+        return self.rules[origin]
+
+    def allowed(self, url: str) -> bool:
+        rules = self._rules(url)
+        return rules if isinstance(rules, bool) else rules.can_fetch(self.agent, url)
+
+
+def _get(url: str, timeout: float, user_agent: str,
+         opener: urllib.request.OpenerDirector | None = None) -> tuple[int | None, str | None, str | None]:
+    """(status, text, error) of one address."""
+    status, body, ctype, charset, error = _open(opener or urllib.request.build_opener(), url, timeout,
+                                                user_agent, "text/html, text/plain")
+    if body is None or error:
+        return status, None, error
     text = body.decode(charset, errors="replace")
     if "html" in ctype or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
         text = html_text(text)
@@ -237,7 +329,7 @@ class ClaimCheck:
     claim_id: str
     source_id: str
     url: str | None
-    state: str  # found | changed | gone | unchecked
+    state: str  # found | changed | gone | unchecked | skipped (robots.txt)
     detail: str = ""
 
 
@@ -248,7 +340,7 @@ class FetchResult:
     claims: list[ClaimCheck] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = {s: 0 for s in ("found", "changed", "gone", "unchecked")}
+        out = {s: 0 for s in ("found", "changed", "gone", "unchecked", "skipped")}
         for c in self.claims:
             out[c.state] += 1
         return out
@@ -267,7 +359,8 @@ class FetchResult:
         c = self.counts()
         ok = sum(1 for e in self.entries if e.readable)
         lines = [f"{len(self.entries)} addresses fetched ({ok} readable) into {self.cache_dir}; claims: "
-                 f"{c['found']} found, {c['changed']} changed, {c['gone']} gone, {c['unchecked']} unchecked"]
+                 f"{c['found']} found, {c['changed']} changed, {c['gone']} gone, {c['unchecked']} unchecked, "
+                 f"{c['skipped']} skipped (robots.txt)"]
         lines += [f"{x.state.upper():9} {x.claim_id} ({x.source_id}): {x.detail}"
                   for x in self.claims if x.state != "found"]
         return "\n".join(lines)
@@ -280,25 +373,33 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     """Fetch every source address into ``cache_dir`` and check every claim's quotation against it.
 
     Politeness: one request at a time, ``delay`` seconds between two requests to the same host,
-    ``timeout`` seconds per page, a User-Agent naming opsledger (and ``contact`` when given). Every page is
-    written atomically, then the manifest (also atomically) once all are fetched.
+    ``timeout`` seconds per page, a User-Agent naming opsledger (and ``contact`` when given), and each
+    host's robots.txt obeyed (see ``Robots``): a disallowed address is not fetched, its manifest entry
+    says ``skipped: robots.txt`` and its claims are ``skipped``. Every page is written atomically, then
+    the manifest (also atomically) once all are fetched.
     Raises ``UnusableCache`` for a cache directory inside the data or a release, and
     ``opsledger.io.UnusableInput`` for unreadable tables.
     """
     from opsledger import io as oio
 
-    agent = user_agent(contact)
+    agent = user_agent(contact, repository_url())
     data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
     root = _check_cache_dir(Path(cache_dir), data_dir)
     t = tables if tables is not None else oio.read_tables(data_dir)
     urls = t["sources"].filter(pl.col("url").is_not_null()).get_column("url").unique(maintain_order=True)
     limiter = RateLimiter(delay, sleep=sleep)
+    opener = urllib.request.build_opener()
+    robots = Robots(opener, timeout, agent, limiter)
     (root / PAGES).mkdir(parents=True, exist_ok=True)
     result = FetchResult(str(cache_dir))
     texts: dict[str, str] = {}
     for url in urls:
+        if not robots.allowed(url):
+            now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+            result.entries.append(Entry(url, now, None, None, None, ROBOTS_SKIPPED))
+            continue
         limiter.wait(url)
-        status, text, error = _get(url, timeout, agent)
+        status, text, error = _get(url, timeout, agent, opener)
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         entry = Entry(url, now, status, None, None, error)
         if text is not None:
@@ -317,7 +418,7 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
 
 
 def check_claims(t: dict[str, pl.DataFrame], entries: dict[str, Entry], texts: dict[str, str]) -> list[ClaimCheck]:
-    """found / changed / gone / unchecked for every claim whose source has an address."""
+    """found / changed / gone / unchecked / skipped for every claim whose source has an address."""
     urls = dict(t["sources"].select("source_id", "url").iter_rows())
     out = []
     for cid, sid, stated, quotation in t["claims"].select("claim_id", "source_id", "stated", "quotation").iter_rows():
@@ -334,6 +435,8 @@ def check_claims(t: dict[str, pl.DataFrame], entries: dict[str, Entry], texts: d
                 out.append(ClaimCheck(cid, sid, url, "found", f"{what} is on the page"))
             else:
                 out.append(ClaimCheck(cid, sid, url, "changed", f"the page is there, its {what} is not"))
+        elif e.error == ROBOTS_SKIPPED:
+            out.append(ClaimCheck(cid, sid, url, "skipped", "robots.txt disallows the address; not fetched"))
         elif e.gone:
             out.append(ClaimCheck(cid, sid, url, "gone", e.error or f"HTTP {e.status}"))
         else:

@@ -125,7 +125,7 @@ def validate_tables(
     report.findings.extend(findings)
     report.timings["schema"] = time.perf_counter() - t0
     if cross:
-        from opsledger.expectations import run_cross_checks
+        from opsledger.rules import run_cross_checks
 
         t1 = time.perf_counter()
         run_cross_checks(report, tables, sources=Path(sources) if sources else None,

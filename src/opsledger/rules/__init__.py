@@ -1,0 +1,156 @@
+"""The cross-source stage: every rule family, declared once and decided by great-expectations.
+
+One family per module of this package and one suite per family (``checks/suites/<family>.json``);
+see :mod:`opsledger.rules.base` for how a rule is declared and checked at load. Library use::
+
+    from opsledger.rules import evaluate
+    evaluate(tables, ["meaning.parts_within_total"])   # {rule: {row_key, ...}} of failing rows
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import polars as pl
+
+from opsledger import fmt
+from opsledger.findings import Finding, Report, RuleRun
+from opsledger.rules.acks import load_acknowledgements
+from opsledger.rules.base import FAMILIES, Inputs, Rule, check_columns, frame_specs, load_rules
+from opsledger.rules.gx import Result, run
+
+__all__ = ["FAMILIES", "Inputs", "evaluate", "load_acknowledgements", "load_rules", "run_cross_checks"]
+
+INFO = ("row_key", "table", "sources", "detail")
+
+
+def _module(family: str):
+    return importlib.import_module(f"opsledger.rules.{family}")
+
+
+def _prepare(x: Inputs, rules: list[Rule]) -> tuple[list[Rule], dict[str, str], dict[str, pl.DataFrame], dict]:
+    """(rules to run, skipped rule -> why, frames, parameters)."""
+    skip: dict[str, str] = {}
+    for r in rules:
+        why = getattr(_module(r.family), "skip", lambda _x: None)(x)
+        if why:
+            skip[r.name] = why
+    todo = [r for r in rules if r.name not in skip]
+    specs = frame_specs()
+    frames: dict[str, pl.DataFrame] = {}
+    params: dict = {}
+    for fam in dict.fromkeys(r.family for r in todo):
+        params.update(getattr(_module(fam), "parameters", lambda _x: {})(x))
+    for r in todo:
+        if r.frame not in frames:
+            frames[r.frame] = specs[r.frame].build(x)
+        check_columns(r, frames[r.frame])
+    return todo, skip, frames, params
+
+
+def _rows(x: Inputs, res: Result) -> pl.DataFrame:
+    """The failing rows of a result as (row_key, table, sources, detail)."""
+    spec = frame_specs()[res.rule.frame]
+    f = res.failing
+    if spec.explain is not None:
+        return spec.explain(x, f)
+    detail = spec.detail() if spec.detail else (pl.col("detail") if "detail" in f.columns else pl.lit(None, pl.Utf8))
+    if spec.sources == "target":
+        srcs = x.target_sources(f.get_column("row_key")).rename({"target_id": "row_key"})
+        f = f.join(srcs, on="row_key", how="left")
+        sources = pl.col("sources")
+    elif spec.sources:
+        sources = pl.col(spec.sources)
+    else:
+        sources = pl.lit("")
+    return f.select(pl.col("row_key").cast(pl.Utf8), pl.col("table"), sources.cast(pl.Utf8).fill_null("").alias("sources"),
+                    detail.cast(pl.Utf8).alias("detail"))
+
+
+def evaluate(tables: dict[str, pl.DataFrame], rules: list[str] | None = None, sources: Path | None = None,
+             names: list[str] | None = None) -> dict[str, set[str]]:
+    """Run the named rules (all by default) on ``tables``: {rule: keys of its failing rows}, with no
+    acknowledgement applied."""
+    wanted = [r for r in load_rules() if rules is None or r.name in rules]
+    x = Inputs(tables, sources, names)
+    todo, _skip, frames, params = _prepare(x, wanted)
+    out: dict[str, set[str]] = {r.name: set() for r in todo}
+    for res in run(todo, frames, params):
+        if not res.success:
+            out[res.rule.name] |= {k for k in _rows(x, res).get_column("row_key").to_list() if k is not None}
+    return out
+
+
+def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path | None = None,
+                     names: list[str] | None = None, acknowledgements=None, schema_ok: bool = True) -> None:
+    """Build each family's frames, run its rules, apply the acknowledgements; add rules and findings
+    to ``report``."""
+    rules = load_rules()
+    acks = load_acknowledgements(acknowledgements)
+    x = Inputs(t, sources, names, acks)
+    if not schema_ok:
+        why = "skipped: the schema stage failed, so cross-table results would mislead"
+        _record(report, rules, [], {r.name: why for r in rules}, acks, x)
+        return
+    g = x.grounding
+    report.grounding = {k: int((g["grounding"] == k).sum()) for k in ("grounded", "quotation_only", "unsupported")}
+    todo, skip, frames, params = _prepare(x, rules)
+    results = run(todo, frames, params)
+    _record(report, rules, results, skip, acks, x)
+    for fam in FAMILIES:
+        extra = getattr(_module(fam), "extra_rules", None)
+        if extra:
+            report.rules.extend(extra(x))
+
+
+def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict[str, str], acks: list[dict],
+            x: Inputs) -> None:
+    runs = {r.name: RuleRun(r.name, "cross", r.severity, r.description) for r in rules}
+    for rule, why in skip.items():
+        runs[rule].status, runs[rule].detail = "skipped", why
+    ack_index = {(a["rule"], a.get("table"), a["key"]): a for a in acks}
+    used = set()
+    seen: set[tuple] = set()
+    by_rule: dict[str, list[Finding]] = {}
+    for res in results:
+        r = res.rule
+        if res.error:
+            by_rule.setdefault(r.name, []).append(Finding(
+                r.name, r.frame, None, None, None, f"expectation {res.expectation.type} failed to run: {res.error}",
+                r.severity, []))
+            continue
+        if res.success:
+            continue
+        for row in _rows(x, res).iter_rows(named=True):
+            k = (r.name, row["table"], row["row_key"])
+            if k in seen:  # one finding per row, however many of the rule's expectations it fails
+                continue
+            seen.add(k)
+            f = Finding(r.name, str(row["table"] or r.frame), row["row_key"], None, None,
+                        fmt.expand(row["detail"]) or r.description, r.severity,
+                        [s for s in str(row["sources"] or "").split(",") if s])
+            a = ack_index.get((f.rule, f.table, f.key))
+            if a:
+                f.acknowledged, f.reason = True, a["reason"]
+                used.add((f.rule, f.table, f.key))
+            by_rule.setdefault(r.name, []).append(f)
+    for name, findings in by_rule.items():
+        report.findings.extend(findings)
+        run_ = runs[name]
+        sev = findings[0].severity
+        run_.status = "acknowledged" if all(f.acknowledged for f in findings) else (
+            "failed" if sev == "error" else "warning")
+    stale = RuleRun("acknowledgements.not_stale", "cross", "error",
+                    "Every acknowledgement in checks/acknowledgements.toml still matches a finding.")
+    for a in acks:
+        k = (a["rule"], a.get("table"), a["key"])
+        if k in used or a["rule"] in skip:
+            continue
+        stale.status = "failed"
+        report.findings.append(Finding(
+            "acknowledgements.not_stale", "acknowledgements", a["key"], None, a["rule"],
+            f"acknowledgement of {a['rule']} for {a.get('table')}[{a['key']}] matches no finding any more; remove it",
+            "error", list(a.get("sources", []))))
+    report.rules.extend(runs.values())
+    report.rules.append(stale)

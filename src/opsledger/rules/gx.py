@@ -1,0 +1,157 @@
+"""The one place great-expectations runs: each rule's expectations on its frame.
+
+GX sees a row id and the columns the expectations read, each named ``<frame>__<column>``; frames
+smaller than :data:`SMALL_FRAME_ROWS` are validated together in one batch (fewer GX round trips,
+which cost more than the rows), larger ones in a batch of their own. String columns compared as a
+pair are handed over as 52-bit hashes (:data:`HASH_MASK`), so a million rows of Python strings never
+reach pandas. GX returns the row ids of failing rows; the rows
+themselves are looked up afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import polars as pl
+
+from opsledger.errors import DeclarationError
+from opsledger.rules.base import Expectation, Rule
+
+SMALL_FRAME_ROWS = 50_000
+
+#: the keyword arguments of an expectation that name columns of its frame
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+COLUMN_LIST_KWARGS = ("column_list",)
+PAIR_TYPES = ("expect_column_pair_values_to_be_equal", "expect_column_pair_values_a_to_be_greater_than_b")
+
+
+@dataclass
+class Result:
+    rule: Rule
+    expectation: Expectation
+    success: bool
+    failing: pl.DataFrame  # the failing rows of the frame (all its columns)
+    error: str | None = None  # the expectation could not run
+
+
+def gx_context():
+    """great-expectations, imported here and only here (its import is the largest fixed cost of a
+    run), and an ephemeral context that keeps everything in memory: no data docs site, so nothing is
+    written anywhere. No process-wide state is touched (environment, tempfile, logging)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
+    ctx = gx.get_context(mode="ephemeral", project_config=config)
+    ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    return gx, ctx
+
+
+def _renamed(kwargs: dict, frame: str) -> dict:
+    out = {**kwargs}
+    for k in COLUMN_KWARGS:
+        if k in out:
+            out[k] = f"{frame}__{out[k]}"
+    for k in COLUMN_LIST_KWARGS:
+        if k in out:
+            out[k] = [f"{frame}__{c}" for c in out[k]]
+    return out
+
+
+def _parameter_names(obj) -> list[str]:
+    """Names of the ``{"$PARAMETER": name}`` references anywhere in ``obj``."""
+    if isinstance(obj, dict):
+        if "$PARAMETER" in obj:
+            return [obj["$PARAMETER"]]
+        return [n for v in obj.values() for n in _parameter_names(v)]
+    if isinstance(obj, list):
+        return [n for v in obj for n in _parameter_names(v)]
+    return []
+
+
+#: string pairs are compared as hashes masked to 52 bits: exact in pandas' float64 (nulls become NaN),
+#: and a collision (two different strings, one hash) has odds of about 1 in 4.5e15 per row
+HASH_MASK = (1 << 52) - 1
+
+
+def compact_pairs(df: pl.DataFrame, pairs: list[tuple[str, str]]) -> pl.DataFrame:
+    """String columns compared as pairs, as 52-bit hashes (equal strings give equal hashes; null
+    stays null), so a million rows of Python strings never reach pandas."""
+    cols = {c for a, b in pairs for c in (a, b) if df.schema.get(a) == pl.Utf8 and df.schema.get(b) == pl.Utf8}
+    return df.with_columns(
+        pl.when(pl.col(c).is_not_null()).then((pl.col(c).hash(seed=0) & HASH_MASK).cast(pl.Int64)).alias(c)
+        for c in cols)
+
+
+#: expectations that see the nulls of other frames' rows in a shared batch as data
+NULL_SENSITIVE = ("expect_column_values_to_not_be_null",)
+
+
+def run(rules: list[Rule], frames: dict[str, pl.DataFrame], parameters: dict) -> list[Result]:
+    """Run every expectation of ``rules`` on its frame; one :class:`Result` per expectation."""
+    if not rules:
+        return []
+    used = set(_parameter_names([e.kwargs for r in rules for e in r.expectations]))
+    missing = used - set(parameters)
+    if missing:
+        r = next(r for r in rules for e in r.expectations if set(_parameter_names(e.kwargs)) & missing)
+        raise DeclarationError(f"{r.path}: rule {r.name}: unknown parameter(s) {', '.join(sorted(missing))} "
+                               f"(known: {', '.join(sorted(parameters))})")
+    params = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in parameters.items() if k in used}
+    gx, ctx = gx_context()
+    ds = ctx.data_sources.add_pandas("opsledger")
+    by_frame: dict[str, list[tuple[Rule, Expectation]]] = defaultdict(list)
+    for r in rules:
+        for e in r.expectations:
+            by_frame[r.frame].append((r, e))
+    small: list[tuple[list[str], pl.DataFrame]] = []
+    batches: list[tuple[list[str], pl.DataFrame]] = []
+    for name, exps in by_frame.items():
+        cols = sorted({c for _, e in exps for c in e.columns()})
+        pairs = [(e.kwargs["column_A"], e.kwargs["column_B"]) for _, e in exps if e.type in PAIR_TYPES]
+        narrow = compact_pairs(frames[name].select(cols), pairs).select(
+            pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row")
+        single = narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps)
+        (batches if single else small).append(([name], narrow.with_columns(pl.lit(name).alias("_frame"))))
+    if small:
+        batches.append(([n for ns, _ in small for n in ns], pl.concat([df for _, df in small], how="diagonal")))
+    out: list[Result] = []
+    for names, df in batches:
+        full = df.with_row_index("_rid")
+        asset = ds.add_dataframe_asset(f"batch{len(out)}")
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
+        pairs_ = [(r, e) for n in names for r, e in by_frame[n]]
+        try:
+            suite = gx.ExpectationSuite(name=f"batch-{len(out)}", expectations=[
+                gx.expectations.registry.get_expectation_impl(e.type)(
+                    **_renamed(e.kwargs, r.frame), meta={"rule": r.name, "n": i}) for i, (r, e) in enumerate(pairs_)])
+        except Exception as exc:  # GX refuses an expectation's type or arguments
+            bad = _first_bad(gx, pairs_)
+            raise DeclarationError(f"{bad[0].path}: rule {bad[0].name}: {bad[1]}") from exc
+        res = batch.validate(suite, expectation_parameters=params, result_format={
+            "result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"],
+            "partial_unexpected_count": 0, "return_unexpected_index_query": False,
+        })
+        # GX does not keep the suite's order: each result is matched by the number in its meta
+        for gr in res.results:
+            r, e = pairs_[int(gr.expectation_config.meta["n"])]
+            rids = [int(x["_rid"]) for x in (gr.result.get("unexpected_index_list") or [])]
+            rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
+                    if rids else pl.Series([], dtype=pl.UInt32))
+            failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
+            error = None
+            if gr.exception_info and gr.exception_info.get("raised_exception"):
+                error = str(gr.exception_info.get("exception_message")).splitlines()[0]
+            out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
+    return out
+
+
+def _first_bad(gx, pairs) -> tuple[Rule, str]:
+    for r, e in pairs:
+        try:
+            gx.expectations.registry.get_expectation_impl(e.type)(**e.kwargs)
+        except Exception as exc:  # noqa: BLE001 - GX raises several kinds
+            return r, f"{e.type}: {str(exc).splitlines()[0]}"
+    return pairs[0][0], "an expectation GX refuses"

@@ -1,0 +1,111 @@
+"""Rule declarations are checked at load: a rule naming an unknown frame, a column its frame lacks, a
+suite outside every family, a bad severity or an expectation GX does not know is refused with a
+one-line DeclarationError (exit 2), before anything runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from opsledger.cli import app
+from opsledger.errors import DeclarationError
+from opsledger.metadata import repo_root
+from opsledger.rules import FAMILIES, evaluate, load_rules
+from opsledger.rules.base import frame_specs
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def checks(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "checks"
+    shutil.copytree(repo_root() / "checks", d)
+    monkeypatch.setenv("OPSLEDGER_CHECKS", str(d))
+    return d
+
+
+def _edit(checks: Path, family: str, fn) -> Path:
+    p = checks / "suites" / f"{family}.json"
+    doc = json.loads(p.read_text())
+    fn(doc)
+    p.write_text(json.dumps(doc))
+    return p
+
+
+def test_every_family_has_a_suite_and_a_module():
+    specs = frame_specs()
+    for fam in FAMILIES:
+        assert (repo_root() / "checks" / "suites" / f"{fam}.json").is_file()
+        assert any(s.family == fam for s in specs.values()), fam
+
+
+def test_rules_are_declared_once_with_native_expectations():
+    rules = load_rules()
+    assert len({r.name for r in rules}) == len(rules)
+    types = [e.type for r in rules for e in r.expectations]
+    # great-expectations decides: no rule is a boolean computed beforehand, except the phrase rules'
+    # verdict (GX cannot read phrases)
+    booleans = [r.name for r in rules for e in r.expectations
+                if e.type == "expect_column_values_to_be_in_set" and e.kwargs.get("value_set") == [True]]
+    assert booleans == ["reconcile.phrase_readable"]
+    assert {"expect_column_pair_values_to_be_equal", "expect_column_pair_values_a_to_be_greater_than_b",
+            "expect_column_values_to_be_between", "expect_compound_columns_to_be_unique",
+            "expect_column_values_to_not_be_in_set"} <= set(types)
+
+
+def test_unknown_frame_is_refused(checks):
+    def bad(doc):
+        doc["expectations"][0]["meta"]["frame"] = "no_such_frame"
+
+    p = _edit(checks, "timeline", bad)
+    with pytest.raises(DeclarationError, match="no_such_frame") as exc:
+        load_rules()
+    assert str(p) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_frame_of_another_family_is_refused(checks):
+    def bad(doc):
+        doc["expectations"][0]["meta"]["frame"] = "backing"
+
+    _edit(checks, "timeline", bad)
+    with pytest.raises(DeclarationError, match="belongs to the support family"):
+        load_rules()
+
+
+def test_bad_severity_and_suite_outside_a_family(checks):
+    def bad(doc):
+        doc["expectations"][0]["meta"]["severity"] = "fatal"
+
+    _edit(checks, "timeline", bad)
+    with pytest.raises(DeclarationError, match="severity"):
+        load_rules()
+    _edit(checks, "timeline", lambda d: d["expectations"][0]["meta"].update(severity="error"))
+    (checks / "suites" / "extra.json").write_text('{"name": "extra", "expectations": []}')
+    with pytest.raises(DeclarationError, match="extra.json"):
+        load_rules()
+
+
+def test_missing_column_and_unknown_expectation_exit_2(checks, data):
+    _edit(checks, "timeline", lambda d: d["expectations"][0]["kwargs"].update(column_A="no_such_column"))
+    r = runner.invoke(app, ["validate", str(data)])
+    assert r.exit_code == 2 and "no_such_column" in r.output and "Traceback" not in r.output
+    _edit(checks, "timeline", lambda d: d["expectations"][0].update(
+        type="expect_column_values_to_be_wonderful", kwargs={"column": "lo"}))
+    r = runner.invoke(app, ["validate", str(data)])
+    assert r.exit_code == 2 and "expect_column_values_to_be_wonderful" in r.output
+
+
+def test_a_rule_declared_in_a_suite_alone_runs(checks, shipped):
+    """Adding a rule takes its declaration only, when its frame exists."""
+    n = shipped["claims"].group_by("source_id").len()
+    most = int(n["len"].max()) - 1  # type: ignore[arg-type]
+    _edit(checks, "support", lambda d: d["expectations"].append({
+        "type": "expect_column_values_to_be_between", "kwargs": {"column": "n_claims", "max_value": most},
+        "meta": {"rule": "support.few_claims_per_source", "severity": "warning", "frame": "source_use",
+                 "description": f"No source is cited by more than {most} claims."}}))
+    got = evaluate(shipped, ["support.few_claims_per_source"])["support.few_claims_per_source"]
+    assert got == set(n.filter(n["len"] > most)["source_id"]) and got
