@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from opsledger.text import normalise  # one definition, shared with sources (no import cycle)
+from opsledger.text import QUOTES as _QUOTES, normalise  # one definition, shared with sources (no import cycle)
 
 GROUNDING = ("grounded", "quotation_only", "unsupported")
 
