@@ -10,6 +10,7 @@ see :mod:`opsledger.rules.base` for how a rule is declared and checked at load. 
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 import polars as pl
@@ -29,8 +30,10 @@ def _module(family: str):
     return importlib.import_module(f"opsledger.rules.{family}")
 
 
-def _prepare(x: Inputs, rules: list[Rule]) -> tuple[list[Rule], dict[str, str], dict[str, pl.DataFrame], dict]:
-    """(rules to run, skipped rule -> why, frames, parameters)."""
+def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = None
+             ) -> tuple[list[Rule], dict[str, str], dict[str, pl.DataFrame], dict]:
+    """(rules to run, skipped rule -> why, frames, parameters); the time each family's frames took
+    is added to ``timings`` (``cross.<family>``; shared computations count where first needed)."""
     skip: dict[str, str] = {}
     for r in rules:
         why = getattr(_module(r.family), "skip", lambda _x: None)(x)
@@ -44,7 +47,11 @@ def _prepare(x: Inputs, rules: list[Rule]) -> tuple[list[Rule], dict[str, str], 
         params.update(getattr(_module(fam), "parameters", lambda _x: {})(x))
     for r in todo:
         if r.frame not in frames:
+            t0 = time.perf_counter()
             frames[r.frame] = specs[r.frame].build(x)
+            if timings is not None:
+                key = f"cross.{r.family}"
+                timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
         check_columns(r, frames[r.frame])
     return todo, skip, frames, params
 
@@ -95,8 +102,10 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         return
     g = x.grounding
     report.grounding = {k: int((g["grounding"] == k).sum()) for k in ("grounded", "quotation_only", "unsupported")}
-    todo, skip, frames, params = _prepare(x, rules)
+    todo, skip, frames, params = _prepare(x, rules, report.timings)
+    t0 = time.perf_counter()
     results = run(todo, frames, params)
+    report.timings["cross.gx"] = time.perf_counter() - t0
     _record(report, rules, results, skip, acks, x)
     for fam in FAMILIES:
         extra = getattr(_module(fam), "extra_rules", None)
