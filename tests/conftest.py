@@ -86,6 +86,14 @@ def write(d: Path, table: str, df: pl.DataFrame, cast: bool = True) -> None:
         pq.write_table(df.to_arrow(), d / f"{table}.parquet")
 
 
+def write_empty_tables(d: Path) -> None:
+    """Write every declared table with no rows into ``d`` (for tests whose logic does not need rows)."""
+    from opsledger.metadata import table as decl
+
+    empty = {n: pl.DataFrame(schema=pl.from_arrow(decl(n).arrow_schema().empty_table()).schema) for n in TABLES}
+    oio.write_tables(empty, d, keep_backup=False)
+
+
 def set_cell(d: Path, table: str, key: str, column: str, value) -> None:
     """Set one cell of the row with primary key ``key``."""
     from opsledger.metadata import table as decl
