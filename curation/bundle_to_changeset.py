@@ -36,6 +36,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from opsledger.txn import write_text_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 FIRST_NUMBER = 200  # change sets from bundles are numbered from here (the lead's own stay below)
 CONTRIBUTOR = "opsledger-coverage"
@@ -69,15 +71,23 @@ OPERATION_DATES = {"launched", "concluded", "announced"}
 EVENTS = {"takedown": ("takedown", "takedown"), "first_arrest": ("arrest", "first-arrests")}
 
 # Reasons used by several adjustments below.
-UNREADABLE_CURRENCY = ("the phrase puts a currency sign before the figure, which the phrase rules cannot "
-                       "read (reading it needs a change to src/opsledger/phrases.py)")
+UNREADABLE_CURRENCY = ("the phrase puts a currency sign before the figure, which the phrase rules could not read "
+                       "when this bundle was converted; they read it now, and change set 0119 added these claims")
 NOT_A_FIGURE = "not a figure phrase the phrase rules can read"
-RANGE_ACROSS = ("a range of sentences across several defendants, not one offender's sentence; the rules "
-                "would read only its first number")
+RANGE_ACROSS = ("a range of sentences across several defendants, not one offender's sentence, and a "
+                "sentence row is about one offender (the rules read the range itself)")
 
 #: Per-operation adjustments. A rule matches bundle claims by `source` and `stated` (and `about`, if
 #: given). `drop` leaves the claim out, giving the reason; `set` changes fields of the bundle claim
-#: (about, country, offender_role, note) before conversion. Every rule says why.
+#: (about, scope, country, area, subgroup, offender_role, note) before conversion. Every rule says why.
+#:
+#: These rules record how the applied change sets 0100-0118 and 0200+ were made, so they stay as they
+#: were. Two kinds describe rules that have changed since: (1) a subset of offenders ("suspect in
+#: Europe", "police officer", "hands-on abuser") set as `offender_role`: under the figure model
+#: (README, "What a figure means") `offender_role` is only for a row about one offender, and change set
+#: 0122 and the re-reads (curation/review/) turned those rows into breakdowns with a `subgroup` or a
+#: region `scope`/`area` and `part_of` their total; a new adjustment sets those instead. (2) Phrases
+#: dropped as unreadable that the phrase rules read now (currency signs, see UNREADABLE_CURRENCY).
 ADJUST: dict[str, list[dict]] = {
     "avalanche": [
         dict(source="cnn-2001-08-08-avalanche", stated="life-in-prison sentence",
@@ -92,7 +102,7 @@ ADJUST: dict[str, list[dict]] = {
     ],
     "daylight": [
         dict(source="si24-2016-08-23-daylight", stated="almeno un’altro centinaio",
-             drop="'another hundred or so' (with a misspelt article) is " + NOT_A_FIGURE),
+             drop="'another hundred or so' (with a misspelt article): the rules would read 'at least one'"),
         dict(source="tyden-2016-daylight", stated="ve 207",
              drop="the phrase starts with a preposition ('in 207'); " + NOT_A_FIGURE),
         *[dict(source=s, stated=p, drop="the phrase rules have no number word for a bare 'a' ('a year')")
@@ -363,8 +373,9 @@ def load_blocklist(path: Path) -> set[str]:
 
 def names_a_person(text: str, blocklist: set[str]) -> bool:
     """True when one to three consecutive words of text (split at hyphens, slashes, dots ...) hash to a
-    blocklisted name. The privacy check reads hyphenated words as one, so it cannot see a name inside
-    an address such as .../site-creator-firstname-lastname-sentenced/."""
+    blocklisted name, as in an address such as .../site-creator-firstname-lastname-sentenced/. The
+    privacy rule (``privacy.no_person_names``) reads addresses the same way and would refuse the change
+    set; the converter withholds such an address before it gets there."""
     words = re.findall(r"[^\W\d_]+", text.lower())
     grams = {" ".join(words[i:i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
     return any(hashlib.sha256(g.encode("utf-8")).hexdigest() in blocklist for g in grams)
@@ -690,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     everything = bundles(args.research)
+
     def has_changeset(p: Path) -> bool:
         return any(d.glob(f"[0-9][0-9][0-9][0-9]-add-{p.stem}.yaml") for d in (args.out, args.out / "applied"))
 
@@ -705,15 +717,14 @@ def main(argv: list[str] | None = None) -> int:
         if path.resolve() not in wanted:
             continue
         bundle = load(path)
-        if True:
-            name, doc, log = convert(bundle, known, number, blocklist)
-            number += 1
-            print(f"{name}: {len(doc['changes'])} changes")
-            for line in log:
-                print("   ", line)
-            if not args.dry_run:
-                text = yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110)
-                (args.out / name).write_text(text, encoding="utf-8")
+        name, doc, log = convert(bundle, known, number, blocklist)
+        number += 1
+        print(f"{name}: {len(doc['changes'])} changes")
+        for line in log:
+            print("   ", line)
+        if not args.dry_run:
+            write_text_atomic(args.out / name, yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True,
+                                                         width=110))
         known.absorb(bundle)
     return 0
 

@@ -5,7 +5,11 @@ curation/review/README.md). This script is mechanical: it never decides anything
 say. It reads the current tables for the `expect` values, so a change set it writes applies only to
 the data it was made from.
 
-    python curation/review_to_changeset.py OPERATION_ID NNNN [--data-dir datasets]
+    python curation/review_to_changeset.py OPERATION_ID NNNN [--data-dir datasets] [--review-dir DIR] [--out-dir DIR]
+
+The change set is written to OUT_DIR/NNNN-reread-<operation>.yaml (default corrections/); problems the
+review leaves open (a claim or outcome it names that the data lacks, an added outcome no claim moves
+to, a claim read at another scope than the outcome it supports) are printed, one a line.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from opsledger import io as oio
+from opsledger.txn import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 REVIEW = HERE / "review"
@@ -41,15 +46,16 @@ def _jsonable(v):
     return v.isoformat() if isinstance(v, (dt.date,)) else v
 
 
-def build(op: str, number: str, data_dir: Path) -> dict:
+def build(op: str, number: str, data_dir: Path, review_dir: Path = REVIEW) -> dict:
+    """The changes the review files of ``op`` in ``review_dir`` ask for, and the problems found."""
     t = oio.read_tables(data_dir)
     claims = {r["claim_id"]: r for r in t["claims"].iter_rows(named=True)}
     outcomes = {r["outcome_id"]: r for r in t["outcomes"].iter_rows(named=True)}
     sources = {r["source_id"]: r for r in t["sources"].iter_rows(named=True)}
     statistics = set(t["statistics"]["statistic_id"])
-    review = _tsv(REVIEW / f"{op}.tsv")
-    out_rows = _tsv(REVIEW / f"{op}.outcomes.tsv")
-    src_rows = _tsv(REVIEW / f"{op}.sources.tsv")
+    review = _tsv(review_dir / f"{op}.tsv")
+    out_rows = _tsv(review_dir / f"{op}.outcomes.tsv")
+    src_rows = _tsv(review_dir / f"{op}.sources.tsv")
     changes: list[dict] = []
     problems: list[str] = []
 
@@ -188,8 +194,9 @@ def main(argv=None) -> int:
     ap.add_argument("number")
     ap.add_argument("--data-dir", default=str(oio.default_data_dir()))
     ap.add_argument("--out-dir", default=str(HERE.parent / "corrections"))
+    ap.add_argument("--review-dir", default=str(REVIEW))
     a = ap.parse_args(argv)
-    res = build(a.operation_id, a.number, Path(a.data_dir))
+    res = build(a.operation_id, a.number, Path(a.data_dir), Path(a.review_dir))
     doc = {
         "title": f"Re-read {a.operation_id} under the figure model",
         "contributor": "opsledger-curators",
@@ -200,7 +207,7 @@ def main(argv=None) -> int:
         "changes": res["changes"],
     }
     out = Path(a.out_dir) / f"{a.number}-reread-{a.operation_id.replace('_', '-')}.yaml"
-    out.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
+    write_text_atomic(out, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110))
     print(f"{out}: {len(res['changes'])} change(s)")
     for p in res["problems"]:
         print(f"  ! {p}", file=sys.stderr)

@@ -56,11 +56,12 @@ def shipped_validated_once():
     shipped_fp = fingerprint(oio.read_tables(DATASETS))
     memo: dict[tuple, object] = {}
 
-    def shared(tables, sources=None, names=None, acknowledgements=None, cross=True, data_dir="<memory>"):
+    def shared(tables, sources=None, names=None, acknowledgements=None, cross=True, data_dir="<memory>",
+               rules=None):
         overridden = any(os.environ.get(v) for v in ("OPSLEDGER_SCHEMAS", "OPSLEDGER_CHECKS"))
-        if names or acknowledgements or overridden or fingerprint(tables) != shipped_fp:
+        if names or acknowledgements or overridden or rules or fingerprint(tables) != shipped_fp:
             return real(tables, sources=sources, names=names, acknowledgements=acknowledgements,
-                        cross=cross, data_dir=data_dir)
+                        cross=cross, data_dir=data_dir, rules=rules)
         key = (str(Path(sources).resolve()) if sources else None, cross)
         if key not in memo:
             memo[key] = real(tables, sources=sources, cross=cross, data_dir=data_dir)
@@ -83,6 +84,14 @@ def write(d: Path, table: str, df: pl.DataFrame, cast: bool = True) -> None:
         oio.write_parquet_atomic(oio.to_arrow(table, df), d / f"{table}.parquet")
     else:
         pq.write_table(df.to_arrow(), d / f"{table}.parquet")
+
+
+def write_empty_tables(d: Path) -> None:
+    """Write every declared table with no rows into ``d`` (for tests whose logic does not need rows)."""
+    from opsledger.metadata import table as decl
+
+    empty = {n: pl.DataFrame(schema=pl.from_arrow(decl(n).arrow_schema().empty_table()).schema) for n in TABLES}
+    oio.write_tables(empty, d, keep_backup=False)
 
 
 def set_cell(d: Path, table: str, key: str, column: str, value) -> None:

@@ -59,8 +59,14 @@ def test_check_apply_log_revert(tmp_path, data):
     before = snapshot(data)
     res = check(cs, data, SOURCES)
     assert res.report.exit_code == 0, res.report.text()
-    first, *derived = res.diff_text().splitlines()
-    assert "stated" in first and derived and all(line.endswith("(derived)") for line in derived)  # one row
+    claims = res.diff["claims"]
+    (stated,) = [c for c in claims.changed if not c.derived]  # the one cell the change set sets
+    assert (stated.key, stated.column, stated.new) == ("blackwrist.sentence.second-site-administrator.s000",
+                                                       "stated", "40 years")
+    assert claims.changed_keys == [stated.key] and len(claims.changed) > 1  # its interval moved too
+    text = res.diff.text(rows=True).splitlines()
+    assert '- changed `blackwrist.sentence.second-site-administrator.s000`.`stated`: "40 years and three months" -> "40 years"' in text
+    assert all(line.endswith("(derived)") for line in text if line.startswith("- changed") and "`stated`" not in line)
     assert snapshot(data) == before  # check writes nothing
     apply(cs, data, SOURCES)
     assert not cs.exists() and (cs.parent / "applied" / cs.name).exists()
@@ -149,7 +155,7 @@ def test_cli_check_and_apply_exit_codes(tmp_path, data):
     args = ["--data-dir", str(data)] + (["--sources", str(SOURCES)] if SOURCES else [])
     r = runner.invoke(app, ["correction", "check", str(cs), *args])
     assert r.exit_code == 0, r.output
-    assert "~ claims[blackwrist.sentence.second-site-administrator.s000].stated" in r.output
+    assert "- changed `blackwrist.sentence.second-site-administrator.s000`.`stated`" in r.output
     bad = write_cs(tmp_path, "0507-cli-bad", {**PHRASE_FIX, "changes": [{**PHRASE_FIX["changes"][0], "key": "nope"}]})
     r = runner.invoke(app, ["correction", "check", str(bad), *args])
     assert r.exit_code == 2 and "no such row" in r.output
@@ -183,7 +189,7 @@ def test_documented_examples_run_as_written(tmp_path):
             else:
                 subprocess.run(line, shell=True, cwd=REPO, check=True)
     assert "(derived)" in outputs[1] and "published figures: unchanged" in outputs[1]
-    assert "outcomes[h.children_safeguarded]" in outputs[2] and "corroborated, 2 source(s)" in outputs[2]
+    assert "outcomes[h.children_safeguarded]" in outputs[2] and "corroborated, 2 sources" in outputs[2]
     # nothing in the repository moved or changed
     assert (REPO / "docs" / "examples" / "plant-a-mistake.yaml").exists()
     assert not (REPO / "corrections" / "applied" / "plant-a-mistake.yaml").exists()

@@ -53,7 +53,7 @@ def test_shipped_data_passes_with_every_finding_acknowledged(shipped_report):
 ])
 def test_referential_integrity(data, table, key, column, value, rule):
     set_cell(data, table, key, column, value)
-    r = run(data)
+    r = run(data, rules=[rule])
     assert r.exit_code == 1
     open_finding(r, rule, key, table)
 
@@ -63,29 +63,29 @@ def test_referential_integrity(data, table, key, column, value, rule):
 def test_outcome_without_claim(data):
     df = read(data, "claims").filter(pl.col("target_id") != "h.children_safeguarded")
     write(data, "claims", df)
-    r = run(data)
+    r = run(data, rules=["support.backed_by_claims"])
     open_finding(r, "support.backed_by_claims", "h.children_safeguarded", "outcomes")
 
 
 def test_participation_without_claim(data):
     df = read(data, "claims").filter(pl.col("target_id") != "h.interpol.coordination")
     write(data, "claims", df)
-    open_finding(run(data), "support.backed_by_claims", "h.interpol.coordination", "participations")
+    open_finding(run(data, rules=["support.backed_by_claims"]), "support.backed_by_claims", "h.interpol.coordination", "participations")
 
 
 def test_claim_on_wrong_column(data):
     set_cell(data, "claims", "h.children_safeguarded.s004", "target_column", "role")
-    open_finding(run(data), "support.claim_column", "h.children_safeguarded.s004")
+    open_finding(run(data, rules=["support.claim_column"]), "support.claim_column", "h.children_safeguarded.s004")
 
 
 def test_claim_operation_mismatch(data):
     set_cell(data, "claims", "h.children_safeguarded.s004", "operation_id", "blackwrist")
-    open_finding(run(data), "support.claim_operation", "h.children_safeguarded.s004")
+    open_finding(run(data, rules=["support.claim_operation"]), "support.claim_operation", "h.children_safeguarded.s004")
 
 
 def test_statistic_as_outcome_metric(data):
     set_cell(data, "outcomes", "h.arrests.nz", "metric", "database_victims_identified")
-    r = run(data)
+    r = run(data, rules=["support.metric_scope"])
     open_finding(r, "support.metric_scope", "h.arrests.nz", "outcomes")
 
 
@@ -93,18 +93,18 @@ def test_statistic_as_outcome_metric(data):
 
 def test_claim_bounds_disagree_with_phrase(data):
     set_cell(data, "claims", "blackwrist.site_users.s000", "low", 50000.0)
-    f = open_finding(run(data), "reconcile.claim_matches_phrase", "blackwrist.site_users.s000")
+    f = open_finding(run(data, rules=["reconcile.claim_matches_phrase"]), "reconcile.claim_matches_phrase", "blackwrist.site_users.s000")
     assert "low" in f.message and "56,700" in f.message
 
 
 def test_unreadable_phrase(data):
     set_cell(data, "claims", "h.children_safeguarded.s004", "stated", "a great many children")
-    open_finding(run(data), "reconcile.phrase_readable", "h.children_safeguarded.s004")
+    open_finding(run(data, rules=["reconcile.phrase_readable"]), "reconcile.phrase_readable", "h.children_safeguarded.s004")
 
 
 def test_hand_typed_value(data):
     set_cell(data, "outcomes", "blackwrist.site_users", "value", 61000.0)
-    f = open_finding(run(data), "reconcile.derived_columns", "blackwrist.site_users", "outcomes")
+    f = open_finding(run(data, rules=["reconcile.derived_columns"]), "reconcile.derived_columns", "blackwrist.site_users", "outcomes")
     assert "62,999" in f.message
 
 
@@ -113,7 +113,7 @@ def test_value_outside_a_claim_interval(data):
     set_cell(data, "claims", "h.arrests.nz.s004", "low", 47.0)
     set_cell(data, "claims", "h.arrests.nz.s004", "high", 47.0)
     set_cell(data, "claims", "h.arrests.nz.s004", "figure", 47.0)
-    r = run(data)
+    r = run(data, rules=["reconcile.value_inside_claims"])
     open_finding(r, "reconcile.value_inside_claims", "h.arrests.nz", "outcomes")
 
 
@@ -170,7 +170,7 @@ def test_stale_acknowledgement(data, tmp_path):
 
 def test_arrest_before_launch(data):
     set_cell(data, "events", "blackwrist.first-arrests", "date", dt.date(2016, 3, 1))
-    r = run(data)
+    r = run(data, rules=["timeline.order"])
     assert any(f.rule == "timeline.order" and "blackwrist.first-arrests" in f.key and not f.acknowledged
                for f in r.findings), r.text()
 
@@ -190,7 +190,7 @@ def test_precision_respected_same_year_is_not_before():
 def test_event_after_publication(data):
     set_cell(data, "sources", "interpol-operation-h-release", "published", dt.date(2019, 1, 1))
     set_cell(data, "sources", "interpol-operation-h-release", "published_precision", "day")
-    open_finding(run(data), "timeline.before_publication", "h.launched.s004")
+    open_finding(run(data, rules=["timeline.before_publication"]), "timeline.before_publication", "h.launched.s004")
 
 
 # 5. relations -----------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_countries_engaged_above_referred(data):
     from opsledger.reconcile import derive_all
 
     oio.write_tables(derive_all(oio.read_tables(data), None), data, keep_backup=False)
-    r = run(data, sources=None)
+    r = run(data, sources=None, rules=["relations.*"])
     f = open_finding(r, "relations.countries_engaged_le_referred", "h", "operations")
     assert f.severity == "warning"
 
@@ -214,13 +214,13 @@ def test_countries_engaged_above_referred(data):
 @needs_archive
 def test_grounding_sha_mismatch(data):
     set_cell(data, "sources", "sofiaglobe-blackwrist", "sha256", "0" * 64)
-    open_finding(run(data), "grounding.sha256", "sofiaglobe-blackwrist", "sources")
+    open_finding(run(data, rules=["grounding.sha256"]), "grounding.sha256", "sofiaglobe-blackwrist", "sources")
 
 
 @needs_archive
 def test_grounding_phrase_not_at_locator(data):
     set_cell(data, "claims", "blackwrist.site_users.s000", "locator_offset", 10)
-    r = run(data)
+    r = run(data, rules=["grounding.phrase_at_locator"])
     open_finding(r, "grounding.phrase_at_locator", "blackwrist.site_users.s000")
 
 
@@ -230,7 +230,7 @@ def test_grounding_tampered_archive(data, tmp_path):
     shutil.copytree(ARCHIVE, arch)
     p = arch / "003_5c426f6ab4e36209.txt"
     p.write_text(p.read_text().replace("nearly 60 countries", "nearly 70 countries"))
-    r = run(data, sources=arch)
+    r = run(data, sources=arch, rules=["grounding.*"])
     open_finding(r, "grounding.sha256", "sofiaglobe-blackwrist", "sources")
     open_finding(r, "grounding.phrase_at_locator", "blackwrist.countries_referred.s003")
 

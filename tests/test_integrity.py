@@ -27,7 +27,7 @@ from opsledger.findings import Report
 from opsledger.metadata import TABLES, declared_derived, table
 from opsledger.terminal import safe
 
-from conftest import REPO, read
+from conftest import REPO, read, write_empty_tables
 
 PHRASE_FIX = {
     "title": "Round the Australian report's phrase",
@@ -358,10 +358,8 @@ def quick_release(monkeypatch):
 @pytest.fixture
 def empty(tmp_path) -> Path:
     """Empty tables: the store logic does not depend on the rows, and releases of them are fast."""
-    from opsledger.corrections import init_empty
-
     d = tmp_path / "empty"
-    init_empty(d)
+    write_empty_tables(d)
     return d
 
 
@@ -574,11 +572,11 @@ def test_published_diff_shows_what_a_change_does_to_figures(tmp_path, data):
     p.parent.mkdir()
     shutil.copy(REPO / "docs" / "examples" / "add-a-second-source.yaml", p)
     res = prepare(p, data)
-    d = {x["key"]: x for x in res.published}
+    d = {x["key"]: x for x in res.diff.figures()}
     assert d["h.children_safeguarded"]["old"]["status"] == "single_source"
     assert d["h.children_safeguarded"]["new"]["status"] == "corroborated"
-    assert "outcomes[h.children_safeguarded]" in res.published_text()
-    assert "-> 146 [146, 146] corroborated, 2 source(s)" in res.published_text()
+    assert "outcomes[h.children_safeguarded]" in res.diff.figures_text()
+    assert "-> 146, corroborated, 2 sources" in res.diff.figures_text()
 
 
 def test_correction_new_takes_the_next_number(tmp_path):

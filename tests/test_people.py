@@ -73,7 +73,7 @@ def test_open_findings_are_listed_after_the_summary(data):
     lines = rep.text().splitlines()
     assert lines[0].startswith("Validation FAILED")
     assert any(line.startswith("ERROR") and "th-dsi" in line for line in lines)
-    assert "/" not in rep.data_dir.strip("/") or not rep.data_dir.startswith("/")
+    assert rep.data_dir == "data"  # a directory outside the repository is named, never its machine path
 
 
 def test_reports_hold_no_machine_paths(shipped_report, shipped_release):
@@ -139,20 +139,16 @@ def test_sqlite_has_keys_foreign_keys_indexes_and_headline(shipped_release, ship
             idx = [r[1] for r in con.execute(f'pragma index_list("{t.name}")')]
             assert f"idx_{t.name}_{fk.column}" in idx
     assert con.execute("pragma foreign_key_check").fetchall() == []
-    if "headline" not in declarations():
-        rows = con.execute("select operation_id, metric, value from headline where operation_id='h'").fetchall()
-        assert ("h", "arrests", 46.0) not in rows or True
-        assert rows and all(r[0] == "h" for r in rows)
-        per_country = con.execute("select count(*) from headline h join outcomes o using (outcome_id) "
-                                  "where o.country is not null").fetchone()[0]
-        assert per_country == 0
+    # the headline holds worldwide figures only: Operation H's 46 arrests are New Zealand's, not a headline
+    h = con.execute("select arrests, children_safeguarded from headline where operation_id = 'h'").fetchone()
+    assert h == (None, 146.0)
     meta = json.loads((shipped_release / V / "datasette-metadata.json").read_text())
     described = meta["databases"]["opsledger"]["tables"]
     for t in declarations().values():
         assert described[t.name]["columns"] == {f.name: f.description for f in t.fields}
 
 
-def test_croissant_metadata_with_responsible_ai_fields(shipped_release):
+def test_croissant_metadata_with_responsible_ai_fields(shipped_release, shipped):
     doc = json.loads((shipped_release / V / "croissant.json").read_text())
     for k in ("rai:personalSensitiveInformation", "rai:dataLimitations", "rai:dataCollection"):
         assert len(doc[k]) > 40, k
@@ -162,7 +158,7 @@ def test_croissant_metadata_with_responsible_ai_fields(shipped_release):
     ds = mlc.Dataset(jsonld=str(shipped_release / V / "croissant.json"))
     assert not ds.metadata.ctx.issues.errors and not ds.metadata.ctx.issues.warnings
     ops = list(ds.records("operations"))
-    assert len(ops) == 21 or len(ops) > 0
+    assert len(ops) == shipped["operations"].height
 
 
 def test_citation_and_licences():

@@ -163,7 +163,7 @@ def test_fsspec_url_store(tmp_path):
 def test_diff_between_release_and_working_data(store, data):
     release("0.1.0", store, data_dir=data, sources=SOURCES)
     set_cell(data, "agencies", "europol", "note", "x")
-    text = publish.diff_text(publish.diff_tables(publish.resolve("0.1.0", store), publish.resolve(str(data), store)))
+    text = publish.diff("0.1.0", data, store).text()
     assert "changed `europol`.`note`" in text
 
 

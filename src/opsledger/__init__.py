@@ -1,35 +1,57 @@
 """opsledger: an open, verifiable dataset of operations against online child sexual exploitation.
 
-The library is the product; the ``opsledger`` command is a thin layer over it:
+The library is the product; the ``opsledger`` command is a thin layer over these functions, with the
+same defaults, argument checks and errors (each error type carries its exit code, see
+:mod:`opsledger.errors`):
 
 - :func:`validate` — validate a data directory (schemas, then cross-source expectations)
-- :func:`load` — load a table of a published release, verifying its checksum
+- :func:`load` — load a table of a published release, verifying its checksums
 - :func:`release` — publish a versioned, immutable release
+- :func:`versions` — the versions a store holds
+- :func:`diff` — the row-level changes between two releases, or a release and a directory
+- :func:`rederive` — recompute every derived column of a data directory (``opsledger reconcile``)
+- :func:`correction_check`, :func:`correction_apply`, :func:`correction_revert`,
+  :func:`correction_new` — change sets (``opsledger correction check|apply|revert|new``)
+- :func:`read_tables`, :func:`derive_all` — the tables of a data directory, and their derived columns
+
+Every ``sources`` (source archive) argument defaults to :data:`DEFAULT_ARCHIVE`: ``../shared/sources``
+beside the repository when it exists; pass None for no archive.
 """
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
-__all__ = ["validate", "load", "release", "read_tables", "derive_all", "__version__"]
+#: Public name -> (module, attribute). Imports are lazy, so `import opsledger` stays fast (pandas and
+#: great-expectations load only when validating). No public name is also a submodule's name: importing
+#: the submodule would replace the function on the package.
+API = {
+    "validate": ("opsledger.validation", "validate"),
+    "load": ("opsledger.publish", "load"),
+    "release": ("opsledger.publish", "release"),
+    "versions": ("opsledger.publish", "versions"),
+    "diff": ("opsledger.publish", "diff"),
+    "rederive": ("opsledger.reconcile", "rederive"),
+    "correction_check": ("opsledger.corrections", "check"),
+    "correction_apply": ("opsledger.corrections", "apply"),
+    "correction_revert": ("opsledger.corrections", "revert"),
+    "correction_new": ("opsledger.corrections", "new_changeset"),
+    "read_tables": ("opsledger.io", "read_tables"),
+    "derive_all": ("opsledger.reconcile", "derive_all"),
+    "DEFAULT_ARCHIVE": ("opsledger.io", "DEFAULT_ARCHIVE"),
+}
+
+__all__ = [*API, "__version__"]
 
 
 def __getattr__(name: str):
-    # Lazy imports keep `import opsledger` fast (great-expectations loads only when validating).
-    if name == "validate":
-        from opsledger.validation import validate
-
-        return validate
-    if name == "read_tables":
-        from opsledger.io import read_tables
-
-        return read_tables
-    if name == "derive_all":
-        from opsledger.reconcile import derive_all
-
-        return derive_all
-    if name in ("load", "release"):
-        from opsledger import publish
-
-        return getattr(publish, name)
+    if name in API:
+        module, attr = API[name]
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'opsledger' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *API])

@@ -6,9 +6,10 @@ Datasette metadata, Croissant, citation, licences) and the offline site (``site/
 from __future__ import annotations
 
 from opsledger import export, notes
+from opsledger.tablediff import Diff
 
 
-def people_files(data: dict, prev_data: dict, changes: dict, report, version: str, date: str,
+def people_files(data: dict, prev_data: dict, changes: Diff, report, version: str, date: str,
                  prev: str | None, bump: str, why: list[str], files: dict[str, bytes],
                  site: bool = True) -> dict[str, bytes]:
     """Everything a release adds to its tables; ``files`` holds the tables already written."""

@@ -1,4 +1,8 @@
-"""The ``opsledger`` command: thin typer wrappers over the library functions.
+"""The ``opsledger`` command: thin typer wrappers over the public functions of :mod:`opsledger`.
+
+Each command calls one public function (``api.validate``, ``api.release`` ...) with the library's own
+defaults (no data directory, store or source archive is chosen here) and prints its result; argument
+checks live in the library, so a library caller gets the same errors.
 
 Errors: every command runs inside :func:`_handled`, which turns an :class:`~opsledger.errors.OpsledgerError`
 into one ``error: ...`` line and the exit code its *type* carries (``UsageError`` 2, ``DataError`` 1),
@@ -20,6 +24,7 @@ from typing import Annotated, Optional
 
 import typer
 
+import opsledger as api
 from opsledger.errors import OpsledgerError, UsageError
 from opsledger.terminal import one_line, safe
 
@@ -89,43 +94,39 @@ class Format(str, Enum):
     json = "json"
 
 
-def _default_sources() -> Path | None:
-    from opsledger.metadata import repo_root
-
-    p = repo_root().parent / "shared" / "sources"
-    return p if p.is_dir() else None
-
-
-def _missing_extra(exc: ModuleNotFoundError, extra: str) -> None:
-    _fail(f"{exc.name} is not installed: this command needs pip install 'opsledger[{extra}]'", 2)
+# Options shared by several commands: one declaration, one default (the library's).
+DataDirOpt = Annotated[Optional[Path], typer.Option(help="Directory holding the tables (default: datasets/).")]
+SourcesOpt = Annotated[Optional[Path], typer.Option(
+    help="Source archive (default: ../shared/sources if present, as in the library).")]
+NoSourcesOpt = Annotated[bool, typer.Option("--no-sources", help="Use no source archive, not even the default one.")]
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Store: a directory or fsspec URL (default: releases/).")]
 
 
-def _fail(msg: str, code: int) -> None:
-    echo(f"error: {msg}", err=True)
-    raise typer.Exit(code)
+def _archive(sources: Path | None, no_sources: bool):
+    """The library's ``sources`` argument from the two options: its default unless one is given."""
+    if sources is not None and no_sources:
+        raise UsageError("--sources and --no-sources exclude each other")
+    if no_sources:
+        return None
+    return api.DEFAULT_ARCHIVE if sources is None else sources
 
 
 @app.command()
 def validate(
     data_dir: Annotated[Optional[Path], typer.Argument(help="Directory holding the tables (default: datasets/).")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Source archive for grounding (e.g. ../shared/sources).")] = None,
+    sources: SourcesOpt = None,
+    no_sources: NoSourcesOpt = False,
     names: Annotated[Optional[Path], typer.Option(help="File of person names (UTF-8 text, one a line) for the privacy rule.")] = None,
     acknowledgements: Annotated[Optional[Path], typer.Option(help="Acknowledgements file (default: checks/acknowledgements.toml).")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     report: Annotated[Optional[Path], typer.Option(help="Also write an offline HTML report here.")] = None,
     schema_only: Annotated[bool, typer.Option(help="Run the schema stage only.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list acknowledged findings with their reasons.")] = False,
+    rule: Annotated[Optional[list[str]], typer.Option("--rule", help="Run only these cross-source rules (names or patterns such as 'meaning.*'; repeatable).")] = None,
 ) -> None:
     """Validate every table: schemas first, then the cross-source expectations. Exit 0 clean, 1 failed, 2 unusable."""
-    import importlib.util
-
-    for mod in ("great_expectations", "pandera"):  # found, not imported (the run imports them itself)
-        if importlib.util.find_spec(mod) is None:
-            _missing_extra(ModuleNotFoundError(name=mod), "validate")
-    from opsledger.validation import validate as run
-
-    rep = run(data_dir, sources=sources, names=names, acknowledgements=acknowledgements,
-              cross=not schema_only)
+    rep = api.validate(data_dir, sources=_archive(sources, no_sources), names=names,
+                       acknowledgements=acknowledgements, cross=not schema_only, rules=rule or None)
     if report is not None and not rep.unusable:
         from opsledger.report_html import write_html
 
@@ -142,16 +143,14 @@ def validate(
 @app.command()
 def reconcile(
     data_dir: Annotated[Optional[Path], typer.Argument(help="Directory holding the tables (default: datasets/).")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    sources: SourcesOpt = None,
+    no_sources: NoSourcesOpt = False,
     write: Annotated[bool, typer.Option(help="Store the re-derived columns (old tables kept in .backup/).")] = False,
 ) -> None:
     """Recompute every derived column (after a change to the phrase or reconciliation rules)."""
-    from opsledger.publish import diff_text
-    from opsledger.reconcile import rederive
-
-    changes = rederive(data_dir, sources or _default_sources(), write=write)
-    echo(diff_text(changes))
-    if not write and any(c["changed"] for c in changes.values()):
+    changes = api.rederive(data_dir, _archive(sources, no_sources), write=write)
+    echo(changes.text())
+    if not write and changes.any_changed():
         echo("(dry run: nothing written; add --write to store)")
 
 
@@ -170,12 +169,11 @@ def dictionary(
     write: Annotated[Optional[Path], typer.Option(help="Write to this file instead of printing.")] = None,
 ) -> None:
     """Print (or write) the data dictionary generated from schemas/, with the coverage of datasets/."""
-    from opsledger.io import read_tables
     from opsledger.metadata import data_dictionary
 
-    text = data_dictionary(read_tables())
+    text = data_dictionary(api.read_tables())
     if write:
-        from opsledger.util import write_text_atomic
+        from opsledger.txn import write_text_atomic
 
         write_text_atomic(write, text)
     else:
@@ -186,71 +184,65 @@ def dictionary(
 def release(
     version: Annotated[str, typer.Argument(help="Semantic version, e.g. 0.1.0.")],
     to: Annotated[Optional[str], typer.Option("--to", help="Store: a directory or fsspec URL (default: releases/).")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Tables to release (default: datasets/).")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    data_dir: DataDirOpt = None,
+    sources: SourcesOpt = None,
+    no_sources: NoSourcesOpt = False,
     date: Annotated[Optional[str], typer.Option(help="Release date (default: today).")] = None,
     allow_ungrounded: Annotated[bool, typer.Option(help="Release without the source archive (recorded in the release).")] = False,
 ) -> None:
     """Publish an immutable, checksummed release (refused unless validation passes)."""
-    from opsledger.publish import release as run
-
+    # the one check the library does not make: a process-lived store is fine for a library caller,
+    # but one made by a command vanishes when the command ends
     if to is not None and to.strip().lower().startswith("memory:"):
         raise UsageError(f"--to {to}: an in-memory store vanishes when this command ends; "
                          "give a directory or a persistent fsspec URL")
-    try:
-        res = run(version, to, data_dir, sources or _default_sources(), date=date, allow_ungrounded=allow_ungrounded)
-    except ModuleNotFoundError as exc:
-        _missing_extra(exc, "validate,publish")
+    res = api.release(version, to, data_dir, _archive(sources, no_sources), date=date,
+                      allow_ungrounded=allow_ungrounded)
     for note in res.notes:
         echo(f"note: {note}")
     echo(f"released {res.version} to {res.path} ({res.bump} change)")
 
 
 @app.command()
-def versions(
-    store: Annotated[Optional[str], typer.Option("--store", help="Store (default: releases/).")] = None,
-) -> None:
+def versions(store: StoreOpt = None) -> None:
     """List the versions a store holds (and any complete version the index does not list yet)."""
-    from opsledger.publish import unlisted_versions, versions as run
-
-    rows = run(store)
+    rows = api.versions(store, unlisted=True)
     if not rows:
         echo("no releases")
     for v in rows:
+        if "unlisted" in v:
+            echo(f"{v['version']}\tnot in index.json: {v['unlisted']}")
+            continue
         mark = "latest" if v["latest"] else ""
         echo(f"{v['version']}\t{v['date']}\t{v['manifest_sha256'][:12]}\t{mark}".rstrip())
-    for v, why in unlisted_versions(store).items():
-        echo(f"{v}\tnot in index.json: {why}")
 
 
 @app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="A version, `latest`, or a directory of tables.")],
     new: Annotated[str, typer.Argument(help="A version, `latest`, or a directory of tables (e.g. datasets).")],
-    store: Annotated[Optional[str], typer.Option("--store", help="Store (default: releases/).")] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Print the row-level changes between two releases (or a release and working data)."""
-    from opsledger.publish import diff_tables, diff_text, resolve
-
-    echo(diff_text(diff_tables(resolve(old, store), resolve(new, store))))
+    echo(api.diff(old, new, store).text())
 
 
 @correction_app.command("check")
 def correction_check(
     files: Annotated[list[Path], typer.Argument(help="Change-set files.")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Tables to apply to (default: datasets/).")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    data_dir: DataDirOpt = None,
+    sources: SourcesOpt = None,
+    no_sources: NoSourcesOpt = False,
     format: Annotated[Format, typer.Option("--format")] = Format.text,
 ) -> None:
     """Apply change sets in memory, validate the result and print the row-level diff and what it does
     to the published figures. Writes nothing."""
-    from opsledger.corrections import check
-
+    archive = _archive(sources, no_sources)
     worst = 0
     out = []
     for f in files:
         try:
-            res = check(f, data_dir, sources or _default_sources())
+            res = api.correction_check(f, data_dir, archive)
         except OpsledgerError as exc:
             for line in str(exc).splitlines():
                 echo(f"error: {line}", err=True)
@@ -259,9 +251,9 @@ def correction_check(
         worst = max(worst, res.report.exit_code)
         out.append(res)
         if format is Format.text:
-            echo(f"# {f}: {len(res.diff)} change(s); validation exit {res.report.exit_code}")
-            echo(res.diff_text())
-            echo(res.published_text())
+            echo(f"# {f}: {len(res.log)} change(s); validation exit {res.report.exit_code}")
+            echo(res.diff.text(rows=True))
+            echo(res.diff.figures_text())
             if res.report.exit_code:
                 echo(res.report.text(limit=30))
     if format is Format.json:
@@ -272,17 +264,16 @@ def correction_check(
 @correction_app.command("apply")
 def correction_apply(
     file: Annotated[Path, typer.Argument(help="A change-set file under corrections/.")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Tables to change (default: datasets/).")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    data_dir: DataDirOpt = None,
+    sources: SourcesOpt = None,
+    no_sources: NoSourcesOpt = False,
 ) -> None:
     """Check, then write the tables and the log in one atomic step and move the file to the data root's
     corrections/applied/ (a file outside that area stays where it is)."""
-    from opsledger.corrections import apply
-
-    res = apply(file, data_dir, sources or _default_sources())
+    res = api.correction_apply(file, data_dir, _archive(sources, no_sources))
     echo(f"applied {res.correction_id}: {len(res.log)} change(s) logged")
-    echo(res.diff_text())
-    echo(res.published_text())
+    echo(res.diff.text(rows=True))
+    echo(res.diff.figures_text())
     if res.moved_to is None:
         echo(f"note: {file} was left where it is (it is not in the corrections/ folder beside the data)")
 
@@ -290,16 +281,15 @@ def correction_apply(
 @correction_app.command("revert")
 def correction_revert(
     correction_id: Annotated[str, typer.Argument(help="The id of an applied change set.")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Tables (default: datasets/).")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Source archive (default: ../shared/sources if present).")] = None,
+    data_dir: DataDirOpt = None,
+    sources: SourcesOpt = None,
+    no_sources: NoSourcesOpt = False,
     corrections_dir: Annotated[Optional[Path], typer.Option(help="Where to write the revert file (default: corrections/ beside the data).")] = None,
 ) -> None:
     """Write and apply a new change set that restores the values an applied one changed."""
-    from opsledger.corrections import revert
-
-    res = revert(correction_id, data_dir, sources or _default_sources(), corrections_dir)
+    res = api.correction_revert(correction_id, data_dir, _archive(sources, no_sources), corrections_dir)
     echo(f"reverted {correction_id} with {res.correction_id}: {len(res.log)} change(s) logged")
-    echo(res.published_text())
+    echo(res.diff.figures_text())
 
 
 @correction_app.command("new")
@@ -308,9 +298,7 @@ def correction_new(
     corrections_dir: Annotated[Optional[Path], typer.Option(help="Folder of change sets (default: corrections/).")] = None,
 ) -> None:
     """Create the next numbered change-set file (NNNN-slug.yaml) from a template and print its path."""
-    from opsledger.corrections import new_changeset
-
-    echo(new_changeset(slug, corrections_dir))
+    echo(api.correction_new(slug, corrections_dir))
 
 
 @correction_app.command("schema")
@@ -351,12 +339,7 @@ def sources_fetch(
 
     res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact)
     echo(json.dumps(res.as_dict(), indent=2, ensure_ascii=False) if format is Format.json else res.text())
-    c = res.counts()
-    raise typer.Exit(1 if c["changed"] or c["gone"] else 0)
-
-
-def main() -> None:  # pragma: no cover
-    app()
+    raise typer.Exit(res.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,9 +21,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from opsledger import io as oio
-from opsledger.errors import DataError, UsageError
+from opsledger.errors import DataError, UsageError, require
 from opsledger.metadata import TABLES, repo_root, table
 from opsledger.reconcile import derive_all
+from opsledger.tablediff import Diff, diff_tables
 
 #: Largest change-set file read (the biggest applied one is ~40 KiB).
 MAX_FILE_BYTES = 1 << 20
@@ -94,45 +95,22 @@ class ChangeSetRefused(CorrectionError, DataError):
 
 @dataclass
 class Result:
+    """A change set applied (in memory by :func:`check`, on disk by :func:`apply`)."""
+
     correction_id: str
     tables: dict[str, pl.DataFrame]
     log: pl.DataFrame
-    diff: list[dict] = field(default_factory=list)
+    #: every row the change set moves, derived columns (marked) included; the corrections log left out
+    diff: Diff = field(default_factory=Diff)
     report: Any = None  # the validation Report of the result, once checked
-    published: list[dict] = field(default_factory=list)  # see published_diff
     moved_to: Path | None = None  # where apply moved the file (None: left in place)
-    rederived: list[dict] = field(default_factory=list)  # derived columns of updated rows that moved
-
-    def published_text(self) -> str:
-        """What the change does to the published figures, one line a figure."""
-        if not self.published:
-            return "published figures: unchanged"
-        lines = ["published figures:"]
-        for d in self.published:
-            lines.append(f"  {d['table']}[{d['key']}]: {_figure(d['old'])} -> {_figure(d['new'])}")
-        return "\n".join(lines)
-
-    def diff_text(self) -> str:
-        """The row-level diff, one line a change."""
-        lines = []
-        for d in self.diff:
-            if d["change"] == "updated":
-                lines.append(f"~ {d['table']}[{d['key']}].{d['column']}: {_dump(d['old'])} -> {_dump(d['new'])}")
-            else:
-                sign = "+" if d["change"] == "added" else "-"
-                lines.append(f"{sign} {d['table']}[{d['key']}] {_dump(d['row'])}")
-        for d in self.rederived:
-            lines.append(f"  = {d['table']}[{d['key']}].{d['column']}: {_dump(d['old'])} -> {_dump(d['new'])} (derived)")
-        return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {
             "correction_id": self.correction_id,
-            "changes": [{k: _jsonable(v) if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()}
-                         for k, v in d.items()} for d in self.diff],
-            "rederived": [{k: _jsonable(v) for k, v in d.items()} for d in self.rederived],
+            "changes": self.diff.as_dict(),
             "published": [{k: (v if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()})
-                           for k, v in d.items()} for d in self.published],
+                           for k, v in d.items()} for d in self.diff.figures()],
             "validation": self.report.as_dict() if self.report else None,
         }
 
@@ -281,7 +259,7 @@ def apply_in_memory(
     rows = {n: {r[table(n).key]: r for r in tables[n].iter_rows(named=True)} for n in EDITABLE}
     known_sources = set(rows["sources"])
     new_sources = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
-    errors, log, diff = [], [], []
+    errors, log = [], []
     for i, ch in enumerate(changeset.changes):
         t = table(ch.table)
         where = _loc(path, lines, i)
@@ -310,7 +288,6 @@ def apply_in_memory(
             _default_scope(ch.table, new, rows)
             rows[ch.table][key] = new
             log.append((ch, key, "*", None, _dump(new)))
-            diff.append({"table": ch.table, "key": key, "change": "added", "row": new})
             continue
         if ch.key not in rows[ch.table]:
             errors.append(f"{where}: table {ch.table}, key {ch.key}: no such row")
@@ -339,7 +316,6 @@ def apply_in_memory(
         if ch.op == "retire":
             del rows[ch.table][ch.key]
             log.append((ch, ch.key, "*", _dump(current), None))
-            diff.append({"table": ch.table, "key": ch.key, "change": "retired", "row": current})
             continue
         updated = dict(current)
         try:
@@ -353,8 +329,6 @@ def apply_in_memory(
         rows[ch.table][ch.key] = updated
         for c in ch.set:
             log.append((ch, ch.key, c, _dump(current[c]), _dump(updated[c])))
-            diff.append({"table": ch.table, "key": ch.key, "change": "updated", "column": c,
-                         "old": current[c], "new": updated[c]})
     if errors:
         raise CorrectionError("\n".join(errors))
     out = {}
@@ -382,25 +356,8 @@ def apply_in_memory(
                               f"{_dump(row[c])}; change the claims instead")
     if errors:
         raise CorrectionError("\n".join(errors))
-    # show added and updated rows as they will be stored, derived columns included
-    for d in diff:
-        if d["change"] == "added":
-            got = stored[d["table"]].get(d["key"])
-            if got is not None:
-                d["row"] = got
     log = [(ch, key, col, old, (_dump(stored[ch.table].get(key)) or new) if col == "*" and old is None else new)
            for ch, key, col, old, new in log]
-    # the derived columns of updated rows that the change moves (e.g. a claim's interval)
-    rederived = []
-    for t_name, key in dict.fromkeys((d["table"], d["key"]) for d in diff if d["change"] == "updated"):
-        before = {r[table(t_name).key]: r for r in tables[t_name].filter(
-            pl.col(table(t_name).key) == key).iter_rows(named=True)}.get(key)
-        after = stored[t_name].get(key)
-        if before is None or after is None:
-            continue
-        for c in table(t_name).derived:
-            if before.get(c) != after.get(c):
-                rederived.append({"table": t_name, "key": key, "column": c, "old": before[c], "new": after[c]})
     when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         rel = str(path.resolve().relative_to(repo_root()))
@@ -417,51 +374,24 @@ def apply_in_memory(
     ]
     log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
     out["corrections"] = pl.concat([tables["corrections"], log_df])
-    return Result(cid, out, log_df, diff, published=published_diff(tables, out), rederived=rederived)
-
-
-#: The published figures a reviewer must see change: per table, the derived columns shown.
-PUBLISHED = {
-    "outcomes": ["value", "value_low", "value_high", "status", "n_sources"],
-    "statistics": ["value", "value_low", "value_high", "status", "n_sources"],
-}
-
-
-def published_diff(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]) -> list[dict]:
-    """What a change does to the published figures: for every outcome and statistic whose value,
-    bounds, status or source count differ, the old and new figure (rows added or retired too)."""
-    out = []
-    for name, cols in PUBLISHED.items():
-        key = table(name).key
-        cols = [c for c in cols if c in table(name).columns]
-        old = {r[key]: r for r in before[name].select(key, *cols).iter_rows(named=True)}
-        new = {r[key]: r for r in after[name].select(key, *cols).iter_rows(named=True)}
-        for k in sorted(set(old) | set(new)):
-            a, b = old.get(k), new.get(k)
-            if a == b:
-                continue
-            out.append({"table": name, "key": k,
-                        "old": None if a is None else {c: a[c] for c in cols},
-                        "new": None if b is None else {c: b[c] for c in cols}})
-    return out
-
-
-def _figure(f: dict | None) -> str:
-    if f is None:
-        return "(none)"
-    v = "null" if f["value"] is None else f"{f['value']:g}"
-    lo = "-inf" if f["value_low"] is None else f"{f['value_low']:g}"
-    hi = "+inf" if f["value_high"] is None else f"{f['value_high']:g}"
-    return f"{v} [{lo}, {hi}] {f['status']}, {f['n_sources']} source(s)"
+    return Result(cid, out, log_df, diff_tables(tables, out, [n for n in TABLES if n != "corrections"]))
 
 
 def _correction_id_ok(cid: str) -> bool:
     return re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", cid) is not None
 
 
-def prepare(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None) -> Result:
-    """Load a change set and apply it to the tables of ``data_dir`` in memory."""
-    path = Path(path)
+def _changeset_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise CorrectionError(f"{path!r} is not the path of a change-set file")
+    return Path(path)
+
+
+def prepare(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> Result:
+    """Load a change set and apply it to the tables of ``data_dir`` in memory. ``archive`` is the source
+    archive (default: ``../shared/sources`` when present; None: none), as for every function here."""
+    path = _changeset_path(path)
+    archive = oio.source_archive(archive)
     if not _correction_id_ok(path.stem):
         raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
     cs = load(path)
@@ -472,10 +402,12 @@ def prepare(path: Path | str, data_dir: Path | str | None = None, archive: Path 
     return apply_in_memory(cs, tables, path, archive)
 
 
-def check(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None) -> Result:
+def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> Result:
     """Apply in memory and run the full validation on the result. Writes nothing."""
     from opsledger.validation import validate_tables
 
+    require("validate")
+    archive = oio.source_archive(archive)
     res = prepare(path, data_dir, archive)
     res.report = validate_tables(res.tables, sources=archive)
     return res
@@ -491,15 +423,15 @@ def applied_dir_for(path: Path, data_dir: Path) -> Path | None:
     return None
 
 
-def apply(path: Path | str, data_dir: Path | str | None = None, archive: Path | None = None,
+def apply(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
           applied_dir: Path | str | None = None) -> Result:
     """Check, then write the tables and the log as one atomic transaction (see
     :func:`opsledger.io.commit`) and move the file to the data root's ``corrections/applied/``.
 
     ``applied_dir`` overrides where the file goes; by default a file outside ``corrections/`` beside
     the data directory is not moved (``Result.moved_to`` is None)."""
-    path = Path(path)
-    data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
+    path = _changeset_path(path)
+    data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
     res = check(path, data_dir, archive)
     if res.report.exit_code != 0:
         raise ChangeSetRefused(
@@ -530,17 +462,18 @@ def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | No
     if data_dir.resolve() == oio.default_data_dir().resolve():
         # the repository's data changed: keep its generated data dictionary (with coverage) current
         from opsledger.metadata import data_dictionary
-        from opsledger.util import write_text_atomic
+        from opsledger.txn import write_text_atomic
 
         write_text_atomic(repo_root() / "docs" / "data-dictionary.md", data_dictionary(res.tables))
     return res
 
 
-def revert(correction_id: str, data_dir: Path | str | None = None, archive: Path | None = None,
+def revert(correction_id: str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
            corrections_dir: Path | str | None = None) -> Result:
     """Write a change set that undoes ``correction_id`` (adds are retired, retirements re-added,
     updates set back, each expecting the value the correction left) and apply it."""
-    data_dir = Path(data_dir) if data_dir else oio.default_data_dir()
+    data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
+    archive = oio.source_archive(archive)
     if not isinstance(correction_id, str) or not _correction_id_ok(correction_id):
         raise CorrectionError(f"{correction_id!r} is not a change-set id (a lowercase slug such as 0003-fix-sentence)")
     tables = oio.read_tables(data_dir)
@@ -570,7 +503,7 @@ def revert(correction_id: str, data_dir: Path | str | None = None, archive: Path
     path = out_dir / f"revert-{correction_id}-{n}.yaml"
     doc = {"title": f"Revert {correction_id}", "reason": f"Restores the values {correction_id} changed.",
            "contributor": None, "changes": changes}
-    from opsledger.util import write_text_atomic
+    from opsledger.txn import write_text_atomic
 
     write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     try:
@@ -623,14 +556,6 @@ def new_changeset(slug: str, corrections_dir: Path | str | None = None) -> Path:
     return path
 
 
-def init_empty(data_dir: Path | str) -> None:
-    """Create empty tables (for a new dataset or tests)."""
-    data_dir = Path(data_dir)
-    empty = {n: pl.DataFrame(schema=pl.from_arrow(table(n).arrow_schema().empty_table()).schema)
-             for n in TABLES}
-    oio.write_tables(empty, data_dir, keep_backup=False)
-
-
-__all__ = ["ChangeSet", "Change", "CorrectionError", "ChangeSetRefused", "published_diff", "new_changeset",
+__all__ = ["ChangeSet", "Change", "CorrectionError", "ChangeSetRefused", "new_changeset",
            "next_number", "commit", "load", "prepare", "check", "apply", "revert",
-           "apply_in_memory", "json_schema", "init_empty"]
+           "apply_in_memory", "json_schema"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from opsledger import fmt
+
 
 def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
     ops = t["operations"].sort("operation_id")
@@ -34,18 +36,11 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
     for r in ops.iter_rows(named=True):
         s, n = s_map.get(r["operation_id"], (0, 0))
         lines.append(f"| `{r['operation_id']}` | {r['name']} | `{r['lead_agency_id']}` | "
-                     f"{_period(r['launched'], r['launched_precision'])} | "
-                     f"{_period(r['announced'], r['announced_precision'])} | {s} | {n} | "
+                     f"{fmt.period(r['launched'], r['launched_precision'])} | "
+                     f"{fmt.period(r['announced'], r['announced_precision'])} | {s} | {n} | "
                      f"{o_map.get(r['operation_id'], 0)} |")
     lines += ["", "How it was gathered: the two founding operations from the five archived documents in the "
               "source archive; the others from public press releases and news reports found in a store of "
               "public web pages (official releases first where one exists), each figure quoted exactly as "
               "its page writes it. Every addition is a change set in `corrections/applied/`."]
     return "\n".join(lines)
-
-
-def _period(value, precision) -> str:
-    """A date at its precision: 2017, 2019-10 or 2019-05-23."""
-    if value is None:
-        return ""
-    return {"year": f"{value:%Y}", "month": f"{value:%Y-%m}"}.get(precision, value.isoformat())

@@ -42,4 +42,23 @@ class DeclarationError(UsageError):
     The message names the file and what is wrong."""
 
 
-__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError"]
+class MissingExtra(UsageError):
+    """A function whose optional dependencies (an extra of the package) are not installed (exit 2)."""
+
+
+#: The modules each extra of the package provides (see pyproject.toml), checked before work starts.
+EXTRAS = {"validate": ("pandera", "great_expectations", "pandas", "pydantic"), "publish": ("jinja2", "matplotlib")}
+
+
+def require(*extras: str) -> None:
+    """Raise :class:`MissingExtra` (one line naming the extra to install) unless every module of
+    ``extras`` can be imported. Finds the modules without importing them."""
+    import importlib.util
+
+    for extra in extras:
+        for mod in EXTRAS[extra]:
+            if importlib.util.find_spec(mod) is None:
+                raise MissingExtra(f"{mod} is not installed: this needs pip install 'opsledger[{','.join(extras)}]'")
+
+
+__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError", "MissingExtra", "require"]

@@ -16,27 +16,13 @@ reworded capitalisation pass).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from pathlib import Path
 
 import polars as pl
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-                         "\u00ab": '"', "\u00bb": '"',
-                         "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-                         "\u2015": "-", "\u2212": "-", "\ufe58": "-", "\ufe63": "-", "\uff0d": "-",
-                         "\u00ad": None, "\u200b": None})
-_SPACE = re.compile(r"\s+")
+from opsledger.text import QUOTES as _QUOTES, normalise  # one definition, shared with sources (no import cycle)
 
 GROUNDING = ("grounded", "quotation_only", "unsupported")
-
-
-def normalise(text: str) -> str:
-    """Text for phrase matching: NFC, quotes and dashes unified, whitespace (NBSP too) collapsed."""
-    text = unicodedata.normalize("NFC", text).translate(_QUOTES)
-    return _SPACE.sub(" ", text.replace("\u00a0", " ")).strip()
 
 
 def _in(needle: str | None, hay: str | None) -> bool:

@@ -14,7 +14,6 @@ import io
 import json
 import os
 import sqlite3
-import tempfile
 import zipfile
 from collections.abc import Iterable
 
@@ -153,12 +152,9 @@ def headline_view_sql() -> str | None:
 
 def sqlite_bytes(data: dict) -> bytes:
     """A SQLite database of every table, with keys, foreign keys, indexes and the headline view."""
-    fd, path = tempfile.mkstemp(suffix=".sqlite")
-    os.close(fd)
+    con = sqlite3.connect(":memory:")  # built in memory and serialised: no temporary file
     try:
-        con = sqlite3.connect(path)
         con.execute("PRAGMA foreign_keys = ON")
-        con.execute("PRAGMA journal_mode = OFF")
         for t in released_tables(data):
             for stmt in create_table_sql(t):
                 con.execute(stmt)
@@ -177,11 +173,9 @@ def sqlite_bytes(data: dict) -> bytes:
             raise ValueError(f"foreign keys broken in the SQLite export: {bad[:5]}")
         con.commit()
         con.execute("VACUUM")
-        con.close()
-        with open(path, "rb") as fh:
-            return fh.read()
+        return con.serialize()
     finally:
-        os.unlink(path)
+        con.close()
 
 
 def datasette_metadata(data: dict, version: str) -> dict:

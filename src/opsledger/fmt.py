@@ -96,6 +96,17 @@ def date(d: Any, precision: str | None = "day") -> str:
     return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
+def period(d: Any, precision: str | None = "day") -> str:
+    """A date at its precision in ISO form: "2017", "2019-10", "2019-05-23"; "" for none."""
+    if d is None or d == "":
+        return ""
+    if isinstance(d, dt.datetime):
+        d = d.date()
+    if not isinstance(d, dt.date):
+        return str(d)
+    return {"year": f"{d.year:04d}", "month": f"{d.year:04d}-{d.month:02d}"}.get(precision or "day", d.isoformat())
+
+
 def plain(v: Any) -> str:
     """A cell as neutral text: "" for null, ISO dates, "100" for 100.0, numbers without grouping."""
     if v is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -13,8 +15,9 @@ import pyarrow.parquet as pq
 from opsledger.errors import PathError, UsageError
 from opsledger import fmt
 from opsledger.metadata import TABLES, repo_root, table
-from opsledger.txn import JOURNAL, LOCKFILE, STAGED, _lock, commit, recover  # noqa: F401 (re-exported)
-from opsledger.util import write_bytes_atomic
+from opsledger.txn import (  # noqa: F401 (re-exported)
+    JOURNAL, LOCKFILE, STAGED, _lock, commit, recover, write_bytes_atomic, write_text_atomic,
+)
 
 
 class UnusableInput(UsageError):
@@ -65,6 +68,43 @@ def read_text_file(path: Path, what: str, limit: int = MAX_ARCHIVE_BYTES) -> tup
 
 def default_data_dir() -> Path:
     return repo_root() / "datasets"
+
+
+class _DefaultArchive:
+    """The default of every ``sources``/``archive`` argument, in the library and the command line alike:
+    ``../shared/sources`` beside the repository when that directory exists, else no archive."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_ARCHIVE"
+
+
+DEFAULT_ARCHIVE: Any = _DefaultArchive()
+
+
+def default_archive() -> Path | None:
+    """``../shared/sources`` beside the repository, when it is a directory."""
+    p = repo_root().parent / "shared" / "sources"
+    return p if p.is_dir() else None
+
+
+def path_arg(value, what: str) -> Path | None:
+    """A path argument shared by the library and the command line: None, or a non-empty str/PathLike."""
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)) and str(value).strip():
+        return Path(value)
+    raise UsageError(f"{what} must be a path (str or os.PathLike) or None, not {value!r}")
+
+
+def source_archive(sources, what: str = "sources") -> Path | None:
+    """The source archive an argument names: :data:`DEFAULT_ARCHIVE` gives :func:`default_archive`,
+    None no archive; a path given must be an existing directory (:class:`UsageError` otherwise)."""
+    if sources is DEFAULT_ARCHIVE:
+        return default_archive()
+    path = path_arg(sources, what)
+    if path is not None and not path.is_dir():
+        raise UsageError(f"{path}: no such source archive directory")
+    return path
 
 
 def table_path(data_dir: Path, name: str) -> Path:

@@ -7,17 +7,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from opsledger.errors import UsageError
 from opsledger.export import AUTHOR, DATA_LICENSE, TITLE, released_tables
+from opsledger.tablediff import Diff
 from opsledger.templates import render
 
 
-def change_counts(data: dict, changes: dict[str, dict]) -> list[dict]:
-    out = []
-    for t in released_tables(data):
-        ch = changes.get(t.name, {"added": [], "changed": [], "removed": []})
-        out.append({"table": t.name, "rows": data[t.name].height, "added": len(ch["added"]),
-                    "changed": len({k for k, *_ in ch["changed"]}), "removed": len(ch["removed"])})
-    return out
+def change_counts(data: dict, changes: Diff) -> list[dict]:
+    """Rows per released table, and how many were added, changed and removed."""
+    return [{"table": t.name, "rows": data[t.name].height, **changes[t.name].counts()}
+            for t in released_tables(data)]
 
 
 def applied_changesets(data: dict, prev_data: dict) -> list[dict]:
@@ -47,18 +46,16 @@ def changelog(data, prev_data, changes, version, date, prev, bump, why) -> str:
                   counts=change_counts(data, changes), changesets=applied_changesets(data, prev_data))
 
 
-def changes_detail(changes, version, prev) -> str:
-    from opsledger.publish import diff_text
-
-    return render("CHANGES.md.j2", version=version, prev=prev, detail=diff_text(changes))
+def changes_detail(changes: Diff, version, prev) -> str:
+    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text())
 
 
 def citation_text(version: str, date: str) -> str:
     return f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset. Licence {DATA_LICENSE['id']}."
 
 
-class BacklogError(ValueError):
-    """A backlog file (curation/research/_backlog*.tsv) that cannot be read."""
+class BacklogError(UsageError):
+    """A backlog file (curation/research/_backlog*.tsv) that cannot be read (exit 2, one line)."""
 
 
 def default_research_dir() -> Path:

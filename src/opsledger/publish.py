@@ -18,15 +18,16 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opsledger import io as oio
-from opsledger.errors import DataError, UsageError
-from opsledger.metadata import TABLES, repo_root, table, tables as declarations, vocabularies
+from opsledger.errors import DataError, UsageError, require
+from opsledger.metadata import TABLES, repo_root, tables as declarations, vocabularies
+from opsledger.tablediff import Diff, diff_tables
+from opsledger.txn import is_local, write_bytes_atomic
 
 SEMVER = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
@@ -128,17 +129,15 @@ def read_index(store=None) -> dict:
     return _parse_index(_read_small(fs, path, "index.json"), path)
 
 
-def versions(store=None) -> list[dict]:
-    """What a store holds: one entry per version (version, date, manifest_sha256, latest)."""
+def versions(store=None, unlisted: bool = False) -> list[dict]:
+    """What a store holds: one entry per version (version, date, manifest_sha256, latest). With
+    ``unlisted``, also each version folder the index does not list yet (``{"version", "unlisted"}``,
+    the latter saying whether it is complete; see :func:`unlisted_versions`)."""
     idx = read_index(store)
-    return [{**v, "latest": v["version"] == idx["latest"]} for v in idx["versions"]]
-
-
-def _write_atomic(fs, path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    with fs.open(tmp, "wb") as fh:
-        fh.write(data)
-    fs.mv(tmp, path)
+    out = [{**v, "latest": v["version"] == idx["latest"]} for v in idx["versions"]]
+    if unlisted:
+        out += [{"version": v, "unlisted": why} for v, why in unlisted_versions(store).items()]
+    return out
 
 
 # --------------------------------------------------------------------------- store lock and recovery
@@ -147,17 +146,12 @@ _MEMORY_LOCKS: dict[str, threading.Lock] = {}
 _MEMORY_LOCKS_GUARD = threading.Lock()
 
 
-def _is_local(fs) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return "file" in protocol or "local" in protocol
-
-
 @contextlib.contextmanager
 def store_lock(fs, root: str):
     """Serialise writers of one store: an fcntl lock on ``STORE/.lock`` for a local store, a process
     lock for an in-memory one. Remote stores (s3:// ...) have no lock: release to them from one place
     at a time."""
-    if _is_local(fs):
+    if is_local(fs):
         import fcntl
         import os
 
@@ -239,7 +233,7 @@ def _recover_store(fs, root: str, idx: dict) -> tuple[dict, list[str]]:
     if added:
         versions_ = sorted(idx["versions"] + added, key=lambda v: parse_version(v["version"]))
         idx = {"versions": versions_, "latest": versions_[-1]["version"]}
-        _write_atomic(fs, f"{root}/index.json", (json.dumps(idx, indent=2) + "\n").encode())
+        write_bytes_atomic(f"{root}/index.json", (json.dumps(idx, indent=2) + "\n").encode(), fs)
     return idx, notes
 
 
@@ -298,60 +292,24 @@ def _bump_of(prev: tuple[int, int, int], new: tuple[int, int, int]) -> str | Non
 # --------------------------------------------------------------------------- diff
 
 
-def diff_tables(old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> dict[str, dict]:
-    """Row-level changes per table, by key: added, removed, changed (column, old, new)."""
-    out = {}
-    for name in TABLES:
-        key = table(name).key
-        o = old.get(name)
-        n = new.get(name)
-        orows = {r[key]: r for r in o.iter_rows(named=True)} if o is not None else {}
-        nrows = {r[key]: r for r in n.iter_rows(named=True)} if n is not None else {}
-        changed = []
-        for k in sorted(set(orows) & set(nrows)):
-            for c in nrows[k]:
-                if c in orows[k] and orows[k][c] != nrows[k][c]:
-                    changed.append((k, c, orows[k][c], nrows[k][c]))
-        out[name] = {"added": sorted(set(nrows) - set(orows)), "removed": sorted(set(orows) - set(nrows)),
-                     "changed": changed}
-    return out
-
-
-def diff_text(d: dict[str, dict]) -> str:
-    lines = []
-    for name, ch in d.items():
-        if not (ch["added"] or ch["removed"] or ch["changed"]):
-            continue
-        lines.append(f"### {name}: {len(ch['added'])} added, {len(ch['changed'])} changed, "
-                     f"{len(ch['removed'])} removed")
-        lines += [f"- added `{k}`" for k in ch["added"]]
-        lines += [f"- changed `{k}`.`{c}`: {_show(a)} -> {_show(b)}" for k, c, a, b in ch["changed"]]
-        lines += [f"- removed `{k}`" for k in ch["removed"]]
-        lines.append("")
-    return "\n".join(lines) if lines else "No row changed.\n"
-
-
-def _show(v: Any) -> str:
-    """A cell in a diff: text quoted, numbers and dates plain (61000, 2019-05-17), "empty" for null."""
-    from opsledger import fmt
-
-    if v is None:
-        return fmt.EMPTY
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    return fmt.plain(v)
-
-
 def _has_table(version, store, name) -> bool:
     fs, root = _fs(store)
     return fs.exists(f"{root}/{version}/tables/{name}.parquet")
 
 
-def resolve(ref: str, store=None) -> dict[str, pl.DataFrame]:
+def resolve(ref: str | Path, store=None) -> dict[str, pl.DataFrame]:
     """A version in the store, ``latest``, or a directory of tables (e.g. ``datasets``)."""
     if ref == "latest" or (isinstance(ref, str) and SEMVER.match(ref)):
         return read_release_tables(_resolve_version(ref, store), store)
+    if not isinstance(ref, (str, Path)) or not str(ref).strip():
+        raise UsageError(f"{ref!r} is neither a version, `latest`, nor a directory of tables")
     return oio.read_tables(ref)
+
+
+def diff(old: str | Path, new: str | Path, store=None) -> Diff:
+    """The row-level changes between two releases, or a release and a directory of tables: ``old`` and
+    ``new`` are each a version, ``latest`` or a directory (e.g. ``diff("latest", "datasets")``)."""
+    return diff_tables(resolve(old, store), resolve(new, store))
 
 
 # --------------------------------------------------------------------------- building a release
@@ -404,11 +362,12 @@ def _resolve_version(version: str, store, idx: dict | None = None) -> str:
     return version
 
 
-def release(version: str, store=None, data_dir=None, sources=None, date: str | None = None,
+def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE, date: str | None = None,
             names: list[str] | None = None, allow_ungrounded: bool = False) -> ReleaseResult:
     """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing.
 
-    Without the source archive (``sources``) no claim can be grounded: refused unless
+    ``sources`` is the source archive (default: ``../shared/sources`` when present, as on the command
+    line). Without it (None, or no default archive) no claim can be grounded: refused unless
     ``allow_ungrounded=True``, a choice recorded in the datasheet, datapackage.json and index.json.
 
     Writers of one store are serialised by a lock (see :func:`store_lock`); the version folder is
@@ -416,7 +375,9 @@ def release(version: str, store=None, data_dir=None, sources=None, date: str | N
     interrupted between the two leaves a complete folder that the next release lists (and
     ``opsledger versions`` reports)."""
     new_v = parse_version(version)
+    sources = oio.default_archive() if sources is oio.DEFAULT_ARCHIVE else oio.path_arg(sources, "sources")
     ungrounded = check_archive(sources, allow_ungrounded)
+    require("validate", "publish")
     fs, root = _fs(store)
     with store_lock(fs, root):
         return _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names, ungrounded)
@@ -526,8 +487,8 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
                  "sha256sums_sha256": _sha(files["SHA256SUMS"]), "evidence": evidence}
     versions_ = sorted(idx["versions"] + [entry_idx], key=lambda v: parse_version(v["version"]))
     latest = versions_[-1]["version"]
-    _write_atomic(fs, f"{root}/index.json",
-                  (json.dumps({"versions": versions_, "latest": latest}, indent=2) + "\n").encode())
+    write_bytes_atomic(f"{root}/index.json",
+                       (json.dumps({"versions": versions_, "latest": latest}, indent=2) + "\n").encode(), fs)
     return ReleaseResult(version, f"{root}/{version}", need, {n: _sha(d) for n, d in files.items()}, notes)
 
 
@@ -662,5 +623,5 @@ def pd_types():
     return pd.ArrowDtype
 
 
-__all__ = ["release", "load", "versions", "unlisted_versions", "StoreError", "ReleaseUsageError", "store_lock", "diff_tables", "diff_text", "resolve", "ReleaseError",
+__all__ = ["release", "load", "versions", "unlisted_versions", "StoreError", "ReleaseUsageError", "store_lock", "diff", "resolve", "ReleaseError",
            "ChecksumError", "required_bump", "schema_signature"]

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import polars as pl
 
+from opsledger.io import DEFAULT_ARCHIVE
 from opsledger.metadata import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
                                 source_preference, table as declaration, target_columns, vocabularies)
 from opsledger.phrases import derive_frame, period, rules as phrase_rules
+from opsledger.tablediff import Diff, diff_tables
 
 #: Which source kinds are preferred when choosing the best value (lower first):
 #: ``[order.source_kind]`` of schemas/vocabularies.toml.
@@ -448,22 +450,21 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return h.select(decl.columns).sort("operation_id")
 
 
-
-
-def rederive(data_dir=None, archive: Path | None = None, write: bool = False) -> dict[str, dict]:
+def rederive(data_dir=None, archive=DEFAULT_ARCHIVE, write: bool = False) -> Diff:
     """Recompute every derived column of a data directory; with ``write``, store the result (the old
-    tables are kept in ``.backup/``). Returns the row-level changes (see ``publish.diff_tables``).
+    tables are kept in ``.backup/``). Returns the row-level changes (:class:`~opsledger.tablediff.Diff`).
+    ``archive`` is the source archive (default: ``../shared/sources`` when present; None: none).
 
     Needed after a change to the phrase or reconciliation rules themselves; curated data changes go
     through change sets, which re-derive on their own.
     """
     from opsledger import io as oio
-    from opsledger.publish import diff_tables
 
+    archive = oio.source_archive(archive)
     tables = oio.read_tables(data_dir)
     derived = derive_all(tables, archive)
     changes = diff_tables(tables, derived)
-    if write and any(c["changed"] for c in changes.values()):
+    if write and changes.any_changed():
         oio.write_tables(derived, data_dir or oio.default_data_dir())
     return changes
 

@@ -9,7 +9,7 @@ import subprocess
 from collections import Counter
 
 from opsledger.findings import Report, _order
-from opsledger.util import write_text_atomic
+from opsledger.txn import write_text_atomic
 
 
 def data_commit() -> str | None:

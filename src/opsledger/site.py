@@ -198,7 +198,7 @@ def write_site(data: dict, out: Path | str, version: str = "working", date: str 
     """Build the site into a directory (for previewing the working data)."""
     import datetime as dt
 
-    from opsledger.util import write_bytes_atomic
+    from opsledger.txn import write_bytes_atomic
 
     out = Path(out)
     for name, content in build_site(data, version, date or dt.date.today().isoformat()).items():

@@ -39,8 +39,8 @@ import polars as pl
 
 from opsledger import __version__
 from opsledger.errors import UsageError
-from opsledger.evidence import normalise
-from opsledger.util import write_text_atomic
+from opsledger.text import normalise
+from opsledger.txn import write_text_atomic
 
 MANIFEST = "fetch-manifest.json"
 PAGES = "fetched"
@@ -344,6 +344,12 @@ class FetchResult:
         for c in self.claims:
             out[c.state] += 1
         return out
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every checked claim's quotation was found, 1 when some changed or are gone."""
+        c = self.counts()
+        return 1 if c["changed"] or c["gone"] else 0
 
     def as_dict(self) -> dict:
         return {"cache_dir": self.cache_dir, "summary": self.counts(),

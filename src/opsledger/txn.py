@@ -18,11 +18,48 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
 from opsledger.errors import UsageError
-from opsledger.util import write_bytes_atomic
+
+# --------------------------------------------------------------------------- one file
+
+
+def is_local(fs) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol
+
+
+def write_bytes_atomic(path: Path | str, data: bytes, fs=None) -> None:
+    """The one atomic write of a file: to a temporary file beside ``path``, then renamed into place, so
+    a reader sees the old file or the new one, never half of it. ``fs`` (an fsspec filesystem, e.g. a
+    release store) writes through it; a local one is written like a plain path."""
+    if fs is not None and not is_local(fs):
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(tmp, "wb") as fh:
+            fh.write(data)
+        fs.mv(tmp, str(path))
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    """:func:`write_bytes_atomic` of UTF-8 text."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- a data directory
 
 JOURNAL = ".opsledger-journal.json"
 LOCKFILE = ".opsledger.lock"

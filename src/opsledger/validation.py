@@ -12,23 +12,12 @@ from pathlib import Path
 import polars as pl
 
 from opsledger import io as oio
-from opsledger.errors import UsageError
+from opsledger.errors import UsageError, require
 from opsledger.findings import Report
 from opsledger.util import display_path
 
 #: Largest names file read (a names file is a short list typed by a curator).
 MAX_NAMES_BYTES = 1 << 20
-
-
-def _path_arg(value, what: str) -> Path | None:
-    """A path argument shared by the library and the command line: None, or a non-empty str/PathLike."""
-    import os
-
-    if value is None:
-        return None
-    if isinstance(value, (str, os.PathLike)) and str(value).strip():
-        return Path(value)
-    raise UsageError(f"{what} must be a path (str or os.PathLike) or None, not {value!r}")
 
 
 def read_names(names) -> list[str] | None:
@@ -40,7 +29,7 @@ def read_names(names) -> list[str] | None:
     if names is None:
         return None
     if isinstance(names, (str, os.PathLike)):
-        path = _path_arg(names, "names")
+        path = oio.path_arg(names, "names")
         if not path.is_file():
             raise UsageError(f"{path}: no such names file (give the path of a file with one name a line, "
                              "or a list of names)")
@@ -63,7 +52,7 @@ def read_names(names) -> list[str] | None:
 def acknowledgements_path(acknowledgements) -> Path | None:
     """The acknowledgements file given (None: the default ``checks/acknowledgements.toml``); a file
     given but missing is an error (library and command line alike)."""
-    path = _path_arg(acknowledgements, "acknowledgements")
+    path = oio.path_arg(acknowledgements, "acknowledgements")
     if path is not None and not path.is_file():
         raise UsageError(f"{path}: no such acknowledgements file")
     return path
@@ -71,28 +60,30 @@ def acknowledgements_path(acknowledgements) -> Path | None:
 
 def validate(
     data_dir: Path | str | None = None,
-    sources: Path | str | None = None,
+    sources: Path | str | None = oio.DEFAULT_ARCHIVE,
     names=None,
     acknowledgements: Path | str | None = None,
     cross: bool = True,
+    rules: list[str] | None = None,
 ) -> Report:
     """Validate a data directory (default, when ``None``: the repo's ``datasets/``).
 
-    ``sources`` is the source archive (grounding is skipped, and says so, without it); ``names`` the
+    ``sources`` is the source archive (default: ``../shared/sources`` when present, as on the command
+    line; None: no archive, and grounding is skipped and says so); ``names`` the
     person names the privacy rule looks for besides the hashed blocklist in ``checks/``: a list of
     names, or the path (str or PathLike) of a text file with one name a line (see :func:`read_names`);
-    ``acknowledgements`` overrides ``checks/acknowledgements.toml`` (a missing file is an error).
-    Raises :class:`~opsledger.errors.UsageError` for a bad argument (e.g. ``validate({})`` or
+    ``acknowledgements`` overrides ``checks/acknowledgements.toml`` (a missing file is an error);
+    ``rules`` (names or shell patterns such as ``"meaning.*"``) runs only those cross-source rules,
+    the others reported as skipped (a pattern that matches no rule is an error). Raises :class:`~opsledger.errors.UsageError` for a bad argument (e.g. ``validate({})`` or
     ``validate("")``); never raises for bad data: the report's ``exit_code`` is 0 (clean), 1 (a rule
     failed) or 2 (unusable input, with ``report.unusable`` saying why).
     """
-    given = _path_arg(data_dir, "data_dir")
+    given = oio.path_arg(data_dir, "data_dir")
     data_dir = given if given is not None else oio.default_data_dir()
-    sources = _path_arg(sources, "sources")
-    if sources is not None and not sources.is_dir():
-        raise UsageError(f"{sources}: no such source archive directory")
+    sources = oio.source_archive(sources)
     names = read_names(names)
     acknowledgements = acknowledgements_path(acknowledgements)
+    require("validate")
     t0 = time.perf_counter()
     try:
         tables = oio.read_tables(data_dir)
@@ -100,11 +91,12 @@ def validate(
         return Report(display_path(data_dir), unusable=str(exc))
     from opsledger.errors import OpsledgerError
     try:
-        report = validate_tables(tables, sources=sources, names=names,
-                                 acknowledgements=acknowledgements, cross=cross, data_dir=display_path(data_dir))
+        report = validate_tables(tables, sources=sources, names=names, acknowledgements=acknowledgements,
+                                 cross=cross, data_dir=display_path(data_dir), rules=rules)
     except OpsledgerError as exc:  # e.g. an archive path outside the archive, a malformed acknowledgements file
         return Report(display_path(data_dir), unusable=str(exc))
-    report.timings["read"] = time.perf_counter() - t0 - sum(report.timings.values())
+    stages = sum(v for k, v in report.timings.items() if "." not in k)  # "cross.gx" etc. are inside "cross"
+    report.timings["read"] = time.perf_counter() - t0 - stages
     return report
 
 
@@ -115,6 +107,7 @@ def validate_tables(
     acknowledgements: Path | str | None = None,
     cross: bool = True,
     data_dir: str = "<memory>",
+    rules: list[str] | None = None,
 ) -> Report:
     """Validate frames already in memory (used by corrections and tests)."""
     from opsledger.schema import check_schemas, rule_catalogue
@@ -122,17 +115,17 @@ def validate_tables(
     report = Report(data_dir)
     t0 = time.perf_counter()
     findings = check_schemas(tables)
-    rules = rule_catalogue()
+    catalogue = rule_catalogue()
     failed = {f.rule for f in findings}
-    for r in rules:
+    for r in catalogue:
         if r.rule in failed:
             r.status = "failed"
-    extra = sorted(failed - {r.rule for r in rules})
+    extra = sorted(failed - {r.rule for r in catalogue})
     for rule in extra:  # e.g. a wrong column order reported by pandera
         from opsledger.findings import RuleRun
 
-        rules.append(RuleRun(rule, "schema", "error", "pandera schema check", status="failed"))
-    report.rules.extend(rules)
+        catalogue.append(RuleRun(rule, "schema", "error", "pandera schema check", status="failed"))
+    report.rules.extend(catalogue)
     report.findings.extend(findings)
     report.timings["schema"] = time.perf_counter() - t0
     if cross:
@@ -141,7 +134,7 @@ def validate_tables(
         t1 = time.perf_counter()
         run_cross_checks(report, tables, sources=Path(sources) if sources else None,
                          names=names, acknowledgements=acknowledgements,
-                         schema_ok=not findings)
+                         schema_ok=not findings, only=rules)
         report.timings["cross"] = time.perf_counter() - t1
     _attribute_operations(report, tables)
     return report

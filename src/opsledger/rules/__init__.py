@@ -10,6 +10,7 @@ see :mod:`opsledger.rules.base` for how a rule is declared and checked at load. 
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 import polars as pl
@@ -29,10 +30,15 @@ def _module(family: str):
     return importlib.import_module(f"opsledger.rules.{family}")
 
 
-def _prepare(x: Inputs, rules: list[Rule]) -> tuple[list[Rule], dict[str, str], dict[str, pl.DataFrame], dict]:
-    """(rules to run, skipped rule -> why, frames, parameters)."""
+def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = None, chosen: set[str] | None = None
+             ) -> tuple[list[Rule], dict[str, str], dict[str, pl.DataFrame], dict]:
+    """(rules to run, skipped rule -> why, frames, parameters); the time each family's frames took
+    is added to ``timings`` (``cross.<family>``; shared computations count where first needed)."""
     skip: dict[str, str] = {}
     for r in rules:
+        if chosen is not None and r.name not in chosen:
+            skip[r.name] = "skipped: not selected (--rule)"
+            continue
         why = getattr(_module(r.family), "skip", lambda _x: None)(x)
         if why:
             skip[r.name] = why
@@ -44,7 +50,11 @@ def _prepare(x: Inputs, rules: list[Rule]) -> tuple[list[Rule], dict[str, str], 
         params.update(getattr(_module(fam), "parameters", lambda _x: {})(x))
     for r in todo:
         if r.frame not in frames:
+            t0 = time.perf_counter()
             frames[r.frame] = specs[r.frame].build(x)
+            if timings is not None:
+                key = f"cross.{r.family}"
+                timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
         check_columns(r, frames[r.frame])
     return todo, skip, frames, params
 
@@ -82,23 +92,43 @@ def evaluate(tables: dict[str, pl.DataFrame], rules: list[str] | None = None, so
     return out
 
 
+def select(rules: list[Rule], patterns: list[str]) -> set[str]:
+    """Names of the rules matching any of ``patterns`` (names or shell patterns, e.g. ``meaning.*``);
+    a pattern that matches no rule is a :class:`~opsledger.errors.UsageError`."""
+    from fnmatch import fnmatchcase
+
+    from opsledger.errors import UsageError
+
+    out: set[str] = set()
+    for p in patterns:
+        hit = {r.name for r in rules if fnmatchcase(r.name, p)}
+        if not hit:
+            raise UsageError(f"--rule {p}: matches no cross-source rule (they are declared in checks/suites/<family>.json)")
+        out |= hit
+    return out
+
+
 def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path | None = None,
-                     names: list[str] | None = None, acknowledgements=None, schema_ok: bool = True) -> None:
+                     names: list[str] | None = None, acknowledgements=None, schema_ok: bool = True,
+                     only: list[str] | None = None) -> None:
     """Build each family's frames, run its rules, apply the acknowledgements; add rules and findings
-    to ``report``."""
+    to ``report``. ``only``: run just the rules these names or patterns select (others skipped)."""
     rules = load_rules()
     acks = load_acknowledgements(acknowledgements)
     x = Inputs(t, sources, names, acks)
+    chosen = select(rules, only) if only else None
     if not schema_ok:
         why = "skipped: the schema stage failed, so cross-table results would mislead"
         _record(report, rules, [], {r.name: why for r in rules}, acks, x)
         return
-    g = x.grounding
+    g = x.grounding  # counted in every report, whichever rules run
     report.grounding = {k: int((g["grounding"] == k).sum()) for k in ("grounded", "quotation_only", "unsupported")}
-    todo, skip, frames, params = _prepare(x, rules)
+    todo, skip, frames, params = _prepare(x, rules, report.timings, chosen)
+    t0 = time.perf_counter()
     results = run(todo, frames, params)
+    report.timings["cross.gx"] = time.perf_counter() - t0
     _record(report, rules, results, skip, acks, x)
-    for fam in FAMILIES:
+    for fam in FAMILIES if chosen is None else dict.fromkeys(r.family for r in todo):
         extra = getattr(_module(fam), "extra_rules", None)
         if extra:
             report.rules.extend(extra(x))
