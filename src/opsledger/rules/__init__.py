@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -31,9 +32,11 @@ def _module(family: str):
 
 
 def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = None, chosen: set[str] | None = None
-             ) -> tuple[list[Rule], dict[str, str], dict[str, pl.DataFrame], dict]:
-    """(rules to run, skipped rule -> why, frames, parameters); the time each family's frames took
-    is added to ``timings`` (``cross.<family>``; shared computations count where first needed)."""
+             ) -> tuple[list[Rule], dict[str, str], Callable[[str], pl.DataFrame], dict]:
+    """(rules to run, skipped rule -> why, a builder of each rule's frame, parameters). The builder
+    checks the rule's columns against the frame it built, adds the time each family's frames took to
+    ``timings`` (``cross.<family>``; shared computations count where first needed), and lets go of
+    the re-derived tables once the last frame that reads them is built."""
     skip: dict[str, str] = {}
     for r in rules:
         if chosen is not None and r.name not in chosen:
@@ -44,19 +47,26 @@ def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = No
             skip[r.name] = why
     todo = [r for r in rules if r.name not in skip]
     specs = frame_specs()
-    frames: dict[str, pl.DataFrame] = {}
     params: dict = {}
     for fam in dict.fromkeys(r.family for r in todo):
         params.update(getattr(_module(fam), "parameters", lambda _x: {})(x))
-    for r in todo:
-        if r.frame not in frames:
-            t0 = time.perf_counter()
-            frames[r.frame] = specs[r.frame].build(x)
-            if timings is not None:
-                key = f"cross.{r.family}"
-                timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
-        check_columns(r, frames[r.frame])
-    return todo, skip, frames, params
+    pending = {r.frame for r in todo if specs[r.frame].family == "reconciliation"}
+
+    def frame_of(name: str) -> pl.DataFrame:
+        t0 = time.perf_counter()
+        df = specs[name].build(x)
+        for r in todo:
+            if r.frame == name:
+                check_columns(r, df)
+        pending.discard(name)
+        if not pending:
+            x.__dict__.pop("_derived", None)  # the re-derived tables: only reconciliation reads them
+        if timings is not None:
+            key = f"cross.{specs[name].family}"
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+        return df
+
+    return todo, skip, frame_of, params
 
 
 def _rows(x: Inputs, res: Result) -> pl.DataFrame:
@@ -84,9 +94,9 @@ def evaluate(tables: dict[str, pl.DataFrame], rules: list[str] | None = None, so
     acknowledgement applied."""
     wanted = [r for r in load_rules() if rules is None or r.name in rules]
     x = Inputs(tables, sources, names)
-    todo, _skip, frames, params = _prepare(x, wanted)
+    todo, _skip, frame_of, params = _prepare(x, wanted)
     out: dict[str, set[str]] = {r.name: set() for r in todo}
-    for res in run(todo, frames, params):
+    for res in run(todo, frame_of, params):
         if not res.success:
             out[res.rule.name] |= {k for k in _rows(x, res).get_column("row_key").to_list() if k is not None}
     return out
@@ -123,10 +133,11 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         return
     g = x.grounding  # counted in every report, whichever rules run
     report.grounding = {k: int((g["grounding"] == k).sum()) for k in ("grounded", "quotation_only", "unsupported")}
-    todo, skip, frames, params = _prepare(x, rules, report.timings, chosen)
+    todo, skip, frame_of, params = _prepare(x, rules, report.timings, chosen)
     t0 = time.perf_counter()
-    results = run(todo, frames, params)
-    report.timings["cross.gx"] = time.perf_counter() - t0
+    results = run(todo, frame_of, params)
+    report.timings["cross.gx"] = time.perf_counter() - t0 - sum(
+        v for k, v in report.timings.items() if k.startswith("cross.") and k != "cross.gx")
     _record(report, rules, results, skip, acks, x)
     for fam in FAMILIES if chosen is None else dict.fromkeys(r.family for r in todo):
         extra = getattr(_module(fam), "extra_rules", None)

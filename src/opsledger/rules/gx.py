@@ -11,6 +11,7 @@ themselves are looked up afterwards.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -88,8 +89,14 @@ def compact_pairs(df: pl.DataFrame, pairs: list[tuple[str, str]]) -> pl.DataFram
 NULL_SENSITIVE = ("expect_column_values_to_not_be_null",)
 
 
-def run(rules: list[Rule], frames: dict[str, pl.DataFrame], parameters: dict) -> list[Result]:
-    """Run every expectation of ``rules`` on its frame; one :class:`Result` per expectation."""
+def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: dict) -> list[Result]:
+    """Run every expectation of ``rules`` on its frame (``frame_of(name)`` builds it); one
+    :class:`Result` per expectation.
+
+    A large frame is validated as soon as it is built and then dropped (only its failing rows are
+    kept), so at most one large frame and its pandas copy are in memory at a time. Each batch is
+    validated twice at most: every expectation with GX's ``BOOLEAN_ONLY`` result format, then only
+    the failing ones with ``COMPLETE`` (the ids of their failing rows)."""
     if not rules:
         return []
     used = set(_parameter_names([e.kwargs for r in rules for e in r.expectations]))
@@ -105,46 +112,64 @@ def run(rules: list[Rule], frames: dict[str, pl.DataFrame], parameters: dict) ->
     for r in rules:
         for e in r.expectations:
             by_frame[r.frame].append((r, e))
-    small: list[tuple[list[str], pl.DataFrame]] = []
-    batches: list[tuple[list[str], pl.DataFrame]] = []
+    small: list[tuple[str, pl.DataFrame]] = []
+    kept: dict[str, pl.DataFrame] = {}
+    out: list[Result] = []
     for name, exps in by_frame.items():
+        frame = frame_of(name)
         cols = sorted({c for _, e in exps for c in e.columns()})
         pairs = [(e.kwargs["column_A"], e.kwargs["column_B"]) for _, e in exps if e.type in PAIR_TYPES]
-        narrow = compact_pairs(frames[name].select(cols), pairs).select(
-            pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row")
-        single = narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps)
-        (batches if single else small).append(([name], narrow.with_columns(pl.lit(name).alias("_frame"))))
+        narrow = compact_pairs(frame.select(cols), pairs).select(
+            pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
+            pl.lit(name).alias("_frame"))
+        if narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
+            out += _validate(gx, ds, len(out), narrow, exps, {name: frame}, params)
+        else:
+            small.append((name, narrow))
+            kept[name] = frame
+        del frame, narrow
     if small:
-        batches.append(([n for ns, _ in small for n in ns], pl.concat([df for _, df in small], how="diagonal")))
-    out: list[Result] = []
-    for names, df in batches:
-        full = df.with_row_index("_rid")
-        asset = ds.add_dataframe_asset(f"batch{len(out)}")
-        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
-            batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
-        pairs_ = [(r, e) for n in names for r, e in by_frame[n]]
+        exps = [x for name, _ in small for x in by_frame[name]]
+        out += _validate(gx, ds, len(out), pl.concat([df for _, df in small], how="diagonal"), exps, kept, params)
+    return out
+
+
+def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
+              frames: dict[str, pl.DataFrame], params: dict) -> list[Result]:
+    full = df.with_row_index("_rid")
+    batch = ds.add_dataframe_asset(f"batch{n}").add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
+
+    def suite(idx: list[int]):
         try:
-            suite = gx.ExpectationSuite(name=f"batch-{len(out)}", expectations=[
-                gx.expectations.registry.get_expectation_impl(e.type)(
-                    **_renamed(e.kwargs, r.frame), meta={"rule": r.name, "n": i}) for i, (r, e) in enumerate(pairs_)])
+            return gx.ExpectationSuite(name=f"batch-{n}-{len(idx)}", expectations=[
+                gx.expectations.registry.get_expectation_impl(exps[i][1].type)(
+                    **_renamed(exps[i][1].kwargs, exps[i][0].frame), meta={"n": i}) for i in idx])
         except Exception as exc:  # GX refuses an expectation's type or arguments
-            bad = _first_bad(gx, pairs_)
+            bad = _first_bad(gx, exps)
             raise DeclarationError(f"{bad[0].path}: rule {bad[0].name}: {bad[1]}") from exc
-        res = batch.validate(suite, expectation_parameters=params, result_format={
+
+    # GX does not keep the suite's order: each result is matched by the number in its meta
+    first = batch.validate(suite(list(range(len(exps)))), expectation_parameters=params,
+                           result_format={"result_format": "BOOLEAN_ONLY"})
+    verdict = {int(r.expectation_config.meta["n"]): r for r in first.results}
+    failed = sorted(i for i, r in verdict.items() if not r.success)
+    if failed:
+        again = batch.validate(suite(failed), expectation_parameters=params, result_format={
             "result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"],
-            "partial_unexpected_count": 0, "return_unexpected_index_query": False,
-        })
-        # GX does not keep the suite's order: each result is matched by the number in its meta
-        for gr in res.results:
-            r, e = pairs_[int(gr.expectation_config.meta["n"])]
-            rids = [int(x["_rid"]) for x in (gr.result.get("unexpected_index_list") or [])]
-            rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
-                    if rids else pl.Series([], dtype=pl.UInt32))
-            failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
-            error = None
-            if gr.exception_info and gr.exception_info.get("raised_exception"):
-                error = str(gr.exception_info.get("exception_message")).splitlines()[0]
-            out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
+            "partial_unexpected_count": 0, "return_unexpected_index_query": False})
+        verdict.update({int(r.expectation_config.meta["n"]): r for r in again.results})
+    out = []
+    for i, (r, e) in enumerate(exps):
+        gr = verdict[i]
+        rids = [int(x["_rid"]) for x in ((gr.result or {}).get("unexpected_index_list") or [])]
+        rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
+                if rids else pl.Series([], dtype=pl.UInt32))
+        failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
+        error = None
+        if gr.exception_info and gr.exception_info.get("raised_exception"):
+            error = str(gr.exception_info.get("exception_message")).splitlines()[0]
+        out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
     return out
 
 

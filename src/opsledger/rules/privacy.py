@@ -72,21 +72,26 @@ def _cells(t: dict[str, pl.DataFrame]):
 
 
 def _grams(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(distinct values with an index ``i``, n-grams ``g`` of each value index)."""
-    vals = cells.select("v").unique().with_row_index("i")
+    """(each distinct value ``v`` with the word sequences it holds ``k``, the n-grams ``g`` of each
+    distinct word sequence ``k``). Values are first reduced to their word sequences (words as names are
+    written, and split at hyphens as in addresses and slugs): a million identifiers share a few
+    thousand sequences, and only those are cut into n-grams."""
     low = pl.col("v").str.to_lowercase()
-    words = pl.concat([
-        vals.select("i", low.str.extract_all(WORD).alias("w")),
-        vals.select(pl.col("i") + vals.height, low.str.extract_all(WORD_PART).alias("w")),
-    ]).explode("w").drop_nulls("w")
-    nxt = pl.when(pl.col("i").shift(-1) == pl.col("i")).then(pl.col("w").shift(-1))
-    nxt2 = pl.when(pl.col("i").shift(-2) == pl.col("i")).then(pl.col("w").shift(-2))
+    sep = "\x1f"
+    vals = cells.select("v").unique()
+    hyphenated = vals.filter(pl.col("v").str.contains(r"[^\W\d_]['’]?-[^\W\d_]"))  # only these split further
+    seqs = pl.concat([
+        vals.select("v", low.str.extract_all(WORD).list.join(sep).alias("k")),
+        hyphenated.select("v", low.str.extract_all(WORD_PART).list.join(sep).alias("k")),
+    ]).filter(pl.col("k") != "").unique()
+    words = seqs.select("k").unique().with_columns(pl.col("k").str.split(sep).alias("w")).explode("w")
+    nxt = pl.when(pl.col("k").shift(-1) == pl.col("k")).then(pl.col("w").shift(-1))
+    nxt2 = pl.when(pl.col("k").shift(-2) == pl.col("k")).then(pl.col("w").shift(-2))
     grams = words.select(
-        (pl.col("i") % vals.height).alias("i"),
-        pl.concat_list("w", pl.concat_str(["w", nxt], separator=" "),
-                       pl.concat_str(["w", nxt, nxt2], separator=" ")).alias("g"),
+        "k", pl.concat_list("w", pl.concat_str(["w", nxt], separator=" "),
+                            pl.concat_str(["w", nxt, nxt2], separator=" ")).alias("g"),
     ).explode("g").drop_nulls("g")
-    return vals, grams
+    return seqs, grams
 
 
 def _sha(s: pl.Series) -> pl.Series:
@@ -98,8 +103,8 @@ def _explain(x: Inputs, failing: pl.DataFrame) -> pl.DataFrame:
     flagged = failing.get_column("g").implode()
     rows = []
     for cells in _cells(x.t):
-        vals, grams = _grams(cells)
-        bad = vals.join(grams.filter(pl.col("g").is_in(flagged)).select("i").unique(), on="i").get_column("v")
+        seqs, grams = _grams(cells)
+        bad = seqs.join(grams.filter(pl.col("g").is_in(flagged)).select("k").unique(), on="k").get_column("v")
         rows.append(cells.filter(pl.col("v").is_in(bad.implode())).select(
             pl.col("k").alias("row_key"), pl.col("tbl").alias("table"), pl.lit("").alias("sources"),
             pl.format("column {} contains a blocklisted person name", pl.col("col")).alias("detail")))
