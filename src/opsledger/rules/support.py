@@ -8,18 +8,11 @@ import polars as pl
 from opsledger.metadata import vocabularies
 from opsledger.rules.base import Inputs, frame
 
-#: Which target columns each claim target table accepts.
-TARGET_COLUMNS = {
-    "outcomes": {"value", "date"},
-    "statistics": {"value", "as_of"},
-    "participations": {"role", "date"},
-    "events": {"date"},
-    "operations": {"launched", "concluded", "announced"},
-}
-
-
 def parameters(x: Inputs) -> dict:
-    return {"claim_target_columns": sorted(f"{t}.{c}" for t, cols in TARGET_COLUMNS.items() for c in cols)}
+    """The table.column pairs a claim may support (``claim_targets`` of each table in ``schemas/``)."""
+    from opsledger.metadata import target_columns
+
+    return {"claim_target_columns": sorted(f"{t}.{c}" for t, cols in target_columns().items() for c in cols)}
 
 
 @frame("backing")  # a failing row has no claim, hence no source

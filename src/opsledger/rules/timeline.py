@@ -9,11 +9,13 @@ import polars as pl
 from opsledger.reconcile import period_end
 from opsledger.rules.base import Inputs, frame
 
-#: Timeline ranks: an item of lower rank may not start after an item of higher rank ends.
-TIMELINE_RANK = {"launched": 0, "victims_first_identified": 1, "arrest": 2, "sentence": 3, "announced": 4}
-
-
 def _items(x: Inputs) -> pl.DataFrame:
+    """Every dated stage of every operation, with its rank in the declared stage order
+    (``[order.timeline_stage]`` in ``schemas/vocabularies.toml``): an item of lower rank may not start
+    after an item of higher rank ends."""
+    from opsledger.metadata import timeline_rank
+
+    rank = timeline_rank()
     t = x.t
     ops = t["operations"]
     items = [
@@ -23,7 +25,7 @@ def _items(x: Inputs) -> pl.DataFrame:
         ops.select("operation_id", pl.format("{}.announced", "operation_id").alias("item"),
                    pl.lit("announced").alias("stage"), pl.col("announced").alias("d"),
                    pl.col("announced_precision").alias("p")),
-        t["events"].filter(pl.col("kind").is_in(list(TIMELINE_RANK))).select(
+        t["events"].filter(pl.col("kind").is_in(list(rank))).select(
             "operation_id", pl.col("event_id").alias("item"), pl.col("kind").alias("stage"),
             pl.col("date").alias("d"), pl.col("date_precision").alias("p")),
         t["outcomes"].filter(pl.col("metric") == "sentence_months").select(
@@ -32,7 +34,7 @@ def _items(x: Inputs) -> pl.DataFrame:
     ]
     return pl.concat(items).filter(pl.col("d").is_not_null()).with_columns(
         pl.col("d").alias("lo"), period_end("d", "p").alias("hi"),
-        pl.col("stage").replace_strict(TIMELINE_RANK).alias("rank"))
+        pl.col("stage").replace_strict(rank).alias("rank"))
 
 
 @frame("timeline", detail=lambda: pl.format("{} ({} from {}) comes after {} ({} until {})", pl.col("item"),
