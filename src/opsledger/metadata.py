@@ -58,8 +58,14 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def schema_dir() -> Path:
-    """Where the declarations live: ``$OPSLEDGER_SCHEMAS``, the copy inside a wheel, or the repo's."""
-    if env := os.environ.get("OPSLEDGER_SCHEMAS"):
+    """Where the declarations live: ``$OPSLEDGER_SCHEMAS``, the copy inside a wheel, or the repo's.
+    (Called on every lookup of a declaration: the answer is cached per value of the variable.)"""
+    return _schema_dir(os.environ.get("OPSLEDGER_SCHEMAS") or None)
+
+
+@functools.lru_cache(maxsize=16)
+def _schema_dir(env: str | None) -> Path:
+    if env:
         return Path(env)
     bundled = Path(__file__).parent / "schemas"
     if bundled.is_dir():
