@@ -119,3 +119,16 @@ def test_rule_selection_runs_only_the_chosen_rules(data):
     assert r.exit_code == 0  # acknowledgements of rules not run are not stale
     r = runner.invoke(app, ["validate", str(data), "--rule", "meaning.nothing_like_this"])
     assert r.exit_code == 2 and "matches no cross-source rule" in r.output
+
+
+def test_rules_travel_with_the_package(tmp_path, monkeypatch):
+    """An installed package validates with the project's rules: the wheel carries checks/ as it carries
+    schemas/, and a missing suites directory is an error, never a run with fewer rules."""
+    import tomllib
+
+    include = tomllib.loads((repo_root() / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"][
+        "wheel"]["force-include"]
+    assert include == {"schemas": "opsledger/schemas", "checks": "opsledger/checks"}
+    monkeypatch.setenv("OPSLEDGER_CHECKS", str(tmp_path / "nowhere"))
+    with pytest.raises(DeclarationError, match="no rule suites"):
+        load_rules()

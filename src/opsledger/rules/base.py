@@ -202,6 +202,8 @@ def load_rules(directory: Path | None = None) -> list[Rule]:
     family. A declaration that fails any of this raises :class:`DeclarationError` (exit 2) naming the
     file and the rule."""
     directory = directory or checks_dir() / "suites"
+    if not directory.is_dir():
+        raise DeclarationError(f"{directory}: no rule suites here (set OPSLEDGER_CHECKS to the checks/ directory)")
     specs = frame_specs()
     rules: dict[str, Rule] = {}
     for fam in FAMILIES:
