@@ -128,7 +128,7 @@ def test_rules_travel_with_the_package(tmp_path, monkeypatch):
 
     include = tomllib.loads((repo_root() / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"][
         "wheel"]["force-include"]
-    assert include == {"schemas": "opsledger/schemas", "checks": "opsledger/checks"}
+    assert include["schemas"] == "opsledger/schemas" and include["checks"] == "opsledger/checks"
     monkeypatch.setenv("OPSLEDGER_CHECKS", str(tmp_path / "nowhere"))
     with pytest.raises(DeclarationError, match="no rule suites"):
         load_rules()
