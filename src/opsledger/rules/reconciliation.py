@@ -83,9 +83,13 @@ def derived(x: Inputs) -> pl.DataFrame:
         parts.append(j.select(pl.col(decl.key).alias("row_key"), pl.lit(name).alias("table"),
                               sources.alias("sources"), "stored_hash", "derived_hash", detail.alias("detail")))
     df = pl.concat(parts)
-    srcs = x.target_sources(df.filter(pl.col("stored_hash") != pl.col("derived_hash")).get_column("row_key"))
+    # the sources of a differing row of a claimed table are the sources of its claims (a headline
+    # row's key is an operation's: it has no claims of its own)
+    claimed = pl.col("table").is_in(["sources", "headline"]).not_() & pl.col("stored_hash").ne_missing(pl.col("derived_hash"))
+    srcs = x.target_sources(df.filter(claimed).get_column("row_key"))
     return df.join(srcs.rename({"target_id": "row_key", "sources": "_s"}), on="row_key", how="left").with_columns(
-        pl.when(pl.col("sources") == "").then(pl.col("_s").fill_null("")).otherwise(pl.col("sources")).alias("sources")
+        pl.when(pl.col("table").is_in(["sources", "headline"])).then(pl.col("sources"))
+        .otherwise(pl.col("_s").fill_null("")).alias("sources")
     ).drop("_s")
 
 
