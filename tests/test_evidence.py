@@ -348,3 +348,9 @@ def test_manifest_paths_cannot_escape_the_cache(tmp_path):
     (cache / MANIFEST).write_text(json.dumps({"entries": [
         {"url": "http://x.test/a", "fetched_at": "t", "status": 200, "sha256": sha, "file": "fetched/../../secret.txt"}]}))
     assert evidence.grounding_counts(_mini(quotation=None), cache)["grounded"] == 0
+
+
+def test_blank_phrase_is_not_in_any_quotation(shipped):
+    cid, _stated, _q = _quoted_claim(shipped)
+    t = _set(shipped, "claims", "claim_id", cid, stated="  ")
+    assert cid in _failing(t, "evidence.phrase_in_quotation")

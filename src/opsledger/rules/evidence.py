@@ -22,8 +22,9 @@ def quotations(x: Inputs) -> pl.DataFrame:
     c = x.t["claims"].filter(pl.col("quotation").is_not_null())
     return c.select(
         pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "stated", "quotation",
-        normalise_expr("quotation").str.find(normalise_expr("stated"), literal=True).fill_null(-1)
-        .alias("phrase_at"))
+        pl.when(normalise_expr("stated") == "").then(pl.lit(-1, pl.Int64))  # an empty phrase is nowhere
+        .otherwise(normalise_expr("quotation").str.find(normalise_expr("stated"), literal=True).cast(pl.Int64))
+        .fill_null(-1).alias("phrase_at"))
 
 
 def _set(col: str) -> pl.Expr:
