@@ -29,6 +29,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
+from opsledger.errors import DataError
 from opsledger.metadata import LiveSet, date_columns, phrase_rules
 
 #: A letter of any alphabet (not a digit, not "_"): words end where letters end, in every language.
@@ -38,8 +39,9 @@ LETTER = r"[^\W\d_]"
 DATE_COLUMNS = LiveSet(date_columns)
 
 
-class PhraseError(ValueError):
-    """A stated phrase that the rules cannot read."""
+class PhraseError(DataError, ValueError):
+    """A stated phrase that the rules cannot read (exit 1 if it ever reaches the command line: the
+    data was read, and a phrase in it is refused)."""
 
 
 @dataclass(frozen=True)
