@@ -187,6 +187,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         _Handler.agents.append(self.headers.get("User-Agent", ""))
         _Handler.paths.append(self.path)
+        if self.path == "/moved":  # a page that moved to where robots.txt keeps opsledger out
+            self.send_response(301)
+            self.send_header("Location", "/private")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         status, body = PAGES.get(self.path, (404, "not found"))
         data = body.encode("utf-8")
         self.send_response(status)
@@ -354,3 +360,13 @@ def test_blank_phrase_is_not_in_any_quotation(shipped):
     cid, _stated, _q = _quoted_claim(shipped)
     t = _set(shipped, "claims", "claim_id", cid, stated="  ")
     assert cid in _failing(t, "evidence.phrase_in_quotation")
+
+
+def test_redirect_into_a_disallowed_path_is_not_followed(tmp_path, server):
+    _Handler.paths.clear()
+    t = _web_tables(server)
+    t["sources"] = t["sources"].with_columns(pl.col("url").str.replace("/same$", "/moved"))
+    res = fetch(tmp_path / "cache", tables=t, delay=0, timeout=5)
+    assert "/moved" in _Handler.paths and "/private" not in _Handler.paths
+    assert {c.claim_id: c.state for c in res.claims}["ca"] == "skipped"
+    assert read_manifest(tmp_path / "cache")[f"{server}/moved"].error == "skipped: robots.txt"

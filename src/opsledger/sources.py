@@ -15,7 +15,7 @@ no path from data or manifest escapes the directory.
 
 Politeness: each host's ``robots.txt`` is read once (same opener, User-Agent and timeout as the pages)
 and obeyed; an address it disallows is not fetched and its claims are reported ``skipped``
-(robots.txt).
+(robots.txt). A redirect is followed only where the target's robots.txt allows it.
 """
 
 from __future__ import annotations
@@ -261,6 +261,8 @@ def _open(opener: urllib.request.OpenerDirector, url: str, timeout: float, user_
             body = resp.read(MAX_BYTES)
             return (resp.status, body, resp.headers.get("Content-Type", ""),
                     resp.headers.get_content_charset() or "utf-8", None)
+    except RedirectDisallowed:
+        return None, None, "", "", ROBOTS_SKIPPED
     except urllib.error.HTTPError as exc:
         return exc.code, None, "", "", f"http: {exc.code} {exc.reason}"
     except urllib.error.URLError as exc:
@@ -269,6 +271,22 @@ def _open(opener: urllib.request.OpenerDirector, url: str, timeout: float, user_
         return None, None, "", "", f"unreachable: {exc.reason}"
     except (TimeoutError, OSError) as exc:
         return None, None, "", "", f"unreachable: {exc}"
+
+
+class RedirectDisallowed(urllib.error.URLError):
+    """A redirect to an address its host's robots.txt disallows (the redirect is not followed)."""
+
+
+class _RobotsRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only where robots.txt allows it: a page that moved to another host (or to a
+    disallowed path) is checked against that host's robots.txt before it is requested."""
+
+    robots: Robots | None = None
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if self.robots is not None and not self.robots.allowed(newurl):
+            raise RedirectDisallowed(f"redirected to {newurl}, which robots.txt disallows")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class Robots:
@@ -388,8 +406,10 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     t = tables if tables is not None else oio.read_tables(data_dir)
     urls = t["sources"].filter(pl.col("url").is_not_null()).get_column("url").unique(maintain_order=True)
     limiter = RateLimiter(delay, sleep=sleep)
-    opener = urllib.request.build_opener()
+    redirects = _RobotsRedirects()
+    opener = urllib.request.build_opener(redirects)
     robots = Robots(opener, timeout, agent, limiter)
+    redirects.robots = robots
     (root / PAGES).mkdir(parents=True, exist_ok=True)
     result = FetchResult(str(cache_dir))
     texts: dict[str, str] = {}
