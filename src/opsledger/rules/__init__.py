@@ -164,8 +164,11 @@ def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict
         if res.success:
             continue
         for row in _rows(x, res).iter_rows(named=True):
-            k = (r.name, row["table"], row["row_key"])
-            if k in seen:  # one finding per row, however many of the rule's expectations it fails
+            # one finding per failing row and reason, however many of the rule's expectations it fails
+            # (two failing pairs of one running total are two findings; one value below and above its
+            # claim's bounds at once is one)
+            k = (r.name, row["table"], row["row_key"], row["detail"])
+            if k in seen:
                 continue
             seen.add(k)
             f = Finding(r.name, str(row["table"] or r.frame), row["row_key"], None, None,
