@@ -188,8 +188,7 @@ def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict
     stale = RuleRun("acknowledgements.not_stale", "cross", "error",
                     "Every acknowledgement in checks/acknowledgements.toml still matches a finding.")
     for a in acks:
-        k = (a["rule"], a.get("table"), a["key"])
-        if k in used or a["rule"] in skip:
+        if (a["rule"], a.get("table"), a["key"]) in used or a["rule"] in skip:
             continue
         stale.status = "failed"
         report.findings.append(Finding(
