@@ -56,7 +56,8 @@ def measure(name: str, data: Path, sources: Path | None, acks: Path | None, repe
         doc = json.loads(out)
         row = {"floor_s": fw, "floor_mib": fm, "schema_s": sw, "schema_mib": sm, "full_s": ww, "full_mib": wm,
                "stage_schema_s": doc["timings_s"].get("schema", 0), "stage_cross_s": doc["timings_s"].get("cross", 0),
-               "exit": doc["exit_code"], "claims": None}
+               "exit": doc["exit_code"], "claims": None,
+               "parts": {k[len("cross."):]: v for k, v in doc["timings_s"].items() if k.startswith("cross.")}}
         if not best or row["full_s"] < best["full_s"]:
             best = row
     best["name"] = name
@@ -98,6 +99,10 @@ def main() -> None:
               f"| {r['schema_s']:.2f} s, {r['schema_mib']:.0f} MiB | {r['full_s']:.2f} s, {r['full_mib']:.0f} MiB "
               f"| {r['stage_schema_s']:.2f} s / {r['stage_cross_s']:.2f} s "
               f"| {r['full_s'] / r['floor_s']:.1f}x time, {r['full_mib'] / r['floor_mib']:.1f}x memory | {r['exit']} |")
+    print()
+    print("cross stage by part (s): each family's frames, and `gx` (importing and running great-expectations)")
+    for r in rows:
+        print(f"- {r['name']}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["parts"].items(), key=lambda kv: -kv[1])))
     print()
     for r in rows:  # the targets of issue 13
         if r["name"] == "shipped":
