@@ -24,7 +24,6 @@ from opsledger.rules.gx import Result, run
 
 __all__ = ["FAMILIES", "Inputs", "evaluate", "load_acknowledgements", "load_rules", "run_cross_checks"]
 
-INFO = ("row_key", "table", "sources", "detail")
 
 
 def _module(family: str):
