@@ -32,6 +32,7 @@ bench: $(STAMP)
 
 dictionary: $(STAMP)
 	$(BIN)/opsledger dictionary --write docs/data-dictionary.md
+	$(BIN)/opsledger rules --write docs/rules.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -132,3 +132,14 @@ def test_rules_travel_with_the_package(tmp_path, monkeypatch):
     monkeypatch.setenv("OPSLEDGER_CHECKS", str(tmp_path / "nowhere"))
     with pytest.raises(DeclarationError, match="no rule suites"):
         load_rules()
+
+
+def test_rule_catalogue_is_up_to_date_and_complete():
+    from opsledger.rules import catalogue, catalogue_markdown
+
+    committed = (repo_root() / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert committed == catalogue_markdown() + "\n", "docs/rules.md is stale: run `make dictionary`"
+    names = {r["rule"] for r in catalogue()}
+    assert names == {r.name for r in load_rules()} and all(f"`{n}`" in committed for n in names)
+    r = runner.invoke(app, ["rules", "--format", "json"])
+    assert r.exit_code == 0 and {x["rule"] for x in json.loads(r.stdout)} == names

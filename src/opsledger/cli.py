@@ -180,6 +180,23 @@ def dictionary(
         echo(text)
 
 
+@app.command("rules")
+def rules_(
+    write: Annotated[Optional[Path], typer.Option(help="Write the Markdown catalogue to this file instead of printing.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text (Markdown) or json.")] = Format.text,
+) -> None:
+    """List every cross-source rule: family, severity, what it checks and the expectation that decides it."""
+    from opsledger.rules import catalogue, catalogue_markdown
+
+    text = json.dumps(catalogue(), indent=2, ensure_ascii=False) if format is Format.json else catalogue_markdown()
+    if write:
+        from opsledger.txn import write_text_atomic
+
+        write_text_atomic(write, text + "\n")
+    else:
+        echo(text)
+
+
 @app.command()
 def release(
     version: Annotated[str, typer.Argument(help="Semantic version, e.g. 0.1.0.")],

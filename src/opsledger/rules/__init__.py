@@ -22,7 +22,8 @@ from opsledger.rules.acks import load_acknowledgements
 from opsledger.rules.base import FAMILIES, Inputs, Rule, check_columns, frame_specs, load_rules
 from opsledger.rules.gx import Result, run
 
-__all__ = ["FAMILIES", "Inputs", "evaluate", "load_acknowledgements", "load_rules", "run_cross_checks"]
+__all__ = ["FAMILIES", "Inputs", "catalogue", "catalogue_markdown", "evaluate", "load_acknowledgements", "load_rules",
+           "run_cross_checks"]
 
 
 
@@ -85,6 +86,45 @@ def _rows(x: Inputs, res: Result) -> pl.DataFrame:
         sources = pl.lit("")
     return f.select(pl.col("row_key").cast(pl.Utf8), pl.col("table"), sources.cast(pl.Utf8).fill_null("").alias("sources"),
                     detail.cast(pl.Utf8).alias("detail"))
+
+
+def catalogue() -> list[dict]:
+    """Every cross-source rule as declared: family, rule, severity, description, the frame it runs on
+    and the great-expectations expectations that decide it (type and columns)."""
+    specs = frame_specs()
+    out = []
+    for r in load_rules():
+        out.append({"family": r.family, "rule": r.name, "severity": r.severity, "description": r.description,
+                    "frame": r.frame, "frame_doc": " ".join((specs[r.frame].build.__doc__ or "").split()),
+                    "expectations": [{"type": e.type, "columns": e.columns()} for e in r.expectations]})
+    return out
+
+
+def catalogue_markdown() -> str:
+    """The rule catalogue as Markdown (``docs/rules.md``, written by ``opsledger rules --write``)."""
+    lines = ["# Cross-source rules", "",
+             "Generated from `checks/suites/<family>.json` and `src/opsledger/rules/<family>.py` by",
+             "`opsledger rules --write docs/rules.md` (`make dictionary`); do not edit by hand. The schema",
+             "rules (types, keys, vocabularies, patterns) are in the data dictionary.", ""]
+    by_family: dict[str, list[dict]] = {}
+    for r in catalogue():
+        by_family.setdefault(r["family"], []).append(r)
+    for fam, rules in by_family.items():
+        lines += [f"## {fam}", "", "| rule | severity | what it checks | decided by (frame: expectation on columns) |",
+                  "|---|---|---|---|"]
+        for r in rules:
+            how = "; ".join(f"`{e['type']}` on {', '.join(f'`{c}`' for c in e['columns'])}" for e in r["expectations"])
+            desc = r["description"].replace("|", "\\|")
+            lines.append(f"| `{r['rule']}` | {r['severity']} | {desc} | `{r['frame']}`: {how} |")
+        lines.append("")
+        docs: dict[str, list[str]] = {}  # frames that share a builder share a line
+        for r in rules:
+            if r["frame_doc"] and r["frame"] not in docs.setdefault(r["frame_doc"], []):
+                docs[r["frame_doc"]].append(r["frame"])
+        if docs:
+            lines += ["Frames:", ""] + [
+                f"- {', '.join(f'`{f}`' for f in names)}: {d.replace('``', '`')}" for d, names in docs.items()] + [""]
+    return "\n".join(lines)
 
 
 def evaluate(tables: dict[str, pl.DataFrame], rules: list[str] | None = None, sources: Path | None = None,

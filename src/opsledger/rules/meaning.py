@@ -38,7 +38,7 @@ def _dimension() -> pl.Expr:
     pl.col("area").fill_null("none")))
 def scope_columns(x: Inputs) -> pl.DataFrame:
     """A row's scope names its place exactly: a country for `country`, an area for `region`, neither
-    for `worldwide` (its shape is one of :data:`SCOPE_SHAPES`)."""
+    for `worldwide` (its shape, "scope|country|area", is one of SCOPE_SHAPES)."""
     parts = []
     for name, key in (("claims", "claim_id"), ("outcomes", "outcome_id")):
         src = pl.col("source_id") if name == "claims" else pl.lit("")
