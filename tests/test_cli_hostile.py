@@ -125,7 +125,7 @@ def test_every_command_is_swept():
         names |= {f"{name} {s}" for s in sub} if sub else {name}
     swept = {"validate", "reconcile", "show", "release", "versions", "diff", "correction check",
              "correction apply", "correction revert", "correction new", "sources fetch"}
-    no_bad_input = {"dictionary", "correction schema", "privacy hash"}  # no file or data argument
+    no_bad_input = {"dictionary", "rules", "correction schema", "privacy hash"}  # no file or data argument
     assert names <= swept | no_bad_input, names - swept - no_bad_input
 
 
