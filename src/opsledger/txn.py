@@ -44,14 +44,31 @@ def write_bytes_atomic(path: Path | str, data: bytes, fs=None) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # the file keeps its permissions; a new one gets what the umask gives (mkstemp's are 0600)
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux: /proc/self/status; elsewhere 022)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def write_text_atomic(path: Path | str, text: str) -> None:
