@@ -54,7 +54,10 @@ def write_bytes_atomic(path: Path | str, data: bytes, fs=None) -> None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
+        _fsync_dir(path.parent)  # and the new name survives a power cut
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
