@@ -144,6 +144,16 @@ def frame_specs() -> dict[str, FrameSpec]:
 # --------------------------------------------------------------------------- declarations
 
 
+#: The keyword arguments of an expectation that name one column, and those that name a list of them.
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+COLUMN_LIST_KWARGS = ("column_list",)
+
+
+def quoted(col: str) -> pl.Expr:
+    """A text column as Python writes a string literal (quotes, escapes): for details that cite text."""
+    return pl.col(col).map_elements(repr, return_dtype=pl.Utf8)
+
+
 class Meta(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -172,8 +182,7 @@ class Expectation(BaseModel):
     def columns(self) -> list[str]:
         """The frame columns the expectation reads."""
         k = self.kwargs
-        return ([k[c] for c in ("column", "column_A", "column_B") if c in k]
-                + [c for c in k.get("column_list", [])])
+        return [k[c] for c in COLUMN_KWARGS if c in k] + [c for lc in COLUMN_LIST_KWARGS for c in k.get(lc, [])]
 
 
 class Suite(BaseModel):

@@ -7,15 +7,11 @@ from __future__ import annotations
 import polars as pl
 
 from opsledger.evidence import normalise_expr
-from opsledger.rules.base import Inputs, frame
-
-
-def _repr(col: str) -> pl.Expr:
-    return pl.col(col).map_elements(repr, return_dtype=pl.Utf8)
+from opsledger.rules.base import Inputs, frame, quoted
 
 
 @frame("quotations", sources="source_id", detail=lambda: pl.format(
-    "the stated phrase {} is not in its quotation {}", _repr("stated"), _repr("quotation")))
+    "the stated phrase {} is not in its quotation {}", quoted("stated"), quoted("quotation")))
 def quotations(x: Inputs) -> pl.DataFrame:
     """One row per claim with a quotation: where its stated phrase stands in the quotation, both
     normalised (whitespace, quotes, dashes); -1 when it does not."""

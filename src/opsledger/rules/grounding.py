@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from opsledger.rules.base import Inputs, frame
+from opsledger.rules.base import Inputs, frame, quoted
 
 
 def skip(x: Inputs) -> str | None:
@@ -36,9 +36,9 @@ def source_files(x: Inputs) -> pl.DataFrame:
        .then(pl.format("{} is not in the archive", pl.col("archive_file")))
        .when(~pl.col("in_file"))
        .then(pl.format("{} does not occur in {} (the phrase must be copied exactly as the source writes it)",
-                       _repr("stated"), pl.col("archive_file")))
+                       quoted("stated"), pl.col("archive_file")))
        .otherwise(pl.format("{} is not at offset {} of {} (run `opsledger reconcile --write` to re-locate it)",
-                            _repr("stated"), pl.col("locator_offset"), pl.col("archive_file"))))
+                            quoted("stated"), pl.col("locator_offset"), pl.col("archive_file"))))
 def claim_locators(x: Inputs) -> pl.DataFrame:
     """One row per claim of an archived source: its stated phrase and the text standing at its
     locator in the archived file (null when there is no file or no locator)."""
@@ -55,10 +55,6 @@ def claim_locators(x: Inputs) -> pl.DataFrame:
     return c.select(pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "stated",
                     "locator_offset", pl.col("source_id").replace_strict(files, default=None).alias("archive_file")
                     ).with_columns(pl.Series("text_at_locator", at, pl.Utf8), pl.Series("in_file", found, pl.Boolean))
-
-
-def _repr(col: str) -> pl.Expr:
-    return pl.col(col).map_elements(repr, return_dtype=pl.Utf8)
 
 
 def extra_rules(x: Inputs) -> list:

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from opsledger.errors import DeclarationError
-from opsledger.rules.base import Expectation, Rule
+from opsledger.rules.base import COLUMN_KWARGS, COLUMN_LIST_KWARGS, Expectation, Rule
 
 SMALL_FRAME_ROWS = 50_000
 
-#: the keyword arguments of an expectation that name columns of its frame
-COLUMN_KWARGS = ("column", "column_A", "column_B")
-COLUMN_LIST_KWARGS = ("column_list",)
 PAIR_TYPES = ("expect_column_pair_values_to_be_equal", "expect_column_pair_values_a_to_be_greater_than_b")
 
 
