@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from opsledger import io as oio
 from opsledger.metadata import TABLES, repo_root
@@ -20,6 +21,26 @@ DATASETS = REPO / "datasets"
 ARCHIVE = REPO.parent / "shared" / "sources"
 needs_archive = pytest.mark.skipif(not ARCHIVE.is_dir(), reason="source archive ../shared/sources not present")
 
+
+#: A small, valid change set on the shipped data (one phrase rounded), shared by the correction tests.
+PHRASE_FIX = {
+    "title": "Round the Australian report's phrase",
+    "contributor": "tester",
+    "reason": "test",
+    "changes": [{
+        "op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
+        "expect": {"stated": "40 years and three months"}, "set": {"stated": "40 years"},
+        "source": "interpol-blackwrist-release",
+    }],
+}
+
+
+def write_cs(root: Path, name: str, doc) -> Path:
+    """A change set ``<root>/corrections/<name>.yaml`` from a document (or YAML text, kept as given)."""
+    p = root / "corrections" / f"{name}.yaml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return p
 
 @pytest.fixture
 def data(tmp_path) -> Path:

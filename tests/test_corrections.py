@@ -8,35 +8,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from opsledger import io as oio
 from opsledger.cli import app
 from opsledger.corrections import CorrectionError, apply, check, json_schema, load, revert
 
-from conftest import ARCHIVE, REPO, read
+from conftest import ARCHIVE, PHRASE_FIX, REPO, read, write_cs
 
 SOURCES = ARCHIVE if ARCHIVE.is_dir() else None
 runner = CliRunner()
-
-PHRASE_FIX = {
-    "title": "Round the Australian report's phrase",
-    "contributor": "tester",
-    "reason": "test",
-    "changes": [{
-        "op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
-        "expect": {"stated": "40 years and three months"}, "set": {"stated": "40 years"},
-        "source": "interpol-blackwrist-release",
-    }],
-}
-
-
-def write_cs(dirpath: Path, name: str, doc: dict) -> Path:
-    p = dirpath / "corrections" / f"{name}.yaml"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-    return p
 
 
 def snapshot(d: Path) -> dict[str, str]:

@@ -27,24 +27,7 @@ from opsledger.findings import Report
 from opsledger.metadata import TABLES, declared_derived, table
 from opsledger.terminal import safe
 
-from conftest import REPO, read, write_empty_tables
-
-PHRASE_FIX = {
-    "title": "Round the Australian report's phrase",
-    "reason": "test",
-    "changes": [{
-        "op": "update", "table": "claims", "key": "blackwrist.sentence.second-site-administrator.s000",
-        "expect": {"stated": "40 years and three months"}, "set": {"stated": "40 years"},
-        "source": "interpol-blackwrist-release",
-    }],
-}
-
-
-def write_cs(root: Path, name: str, doc) -> Path:
-    p = root / "corrections" / f"{name}.yaml"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-    return p
+from conftest import PHRASE_FIX, REPO, read, write_cs, write_empty_tables
 
 
 def state(d: Path) -> dict[str, str]:
@@ -184,10 +167,14 @@ class Crash(BaseException):
     """A simulated crash (BaseException: nothing catches it as an ordinary error)."""
 
 
+#: The file operations a crash is simulated at (in this process and in a child process alike).
+FILE_OPS = ("open", "write", "fsync", "replace", "rename", "unlink")
+
+
 def crash_at(monkeypatch, k: int) -> list[int]:
-    """Make the k-th file operation (os.open/write/fsync/replace/rename/unlink) raise Crash."""
+    """Make the k-th file operation (one of :data:`FILE_OPS` of ``os``) raise Crash."""
     count = [0]
-    for name in ("open", "write", "fsync", "replace", "rename", "unlink"):
+    for name in FILE_OPS:
         real = getattr(os, name)
 
         def op(*a, _real=real, **kw):
@@ -258,7 +245,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     from opsledger import txn
     files, moves, d = pickle.load(open(sys.argv[2], "rb"))
     count = [0]
-    for name in ("open", "write", "fsync", "replace", "rename", "unlink"):
+    for name in FILE_OPS:
         real = getattr(os, name)
         def op(*a, _real=real, **kw):
             count[0] += 1
@@ -267,7 +254,7 @@ CRASH_SCRIPT = textwrap.dedent("""
             return _real(*a, **kw)
         setattr(os, name, op)
     txn.commit(d, files, moves)
-""")
+""").replace("FILE_OPS", repr(FILE_OPS))
 
 
 def test_apply_killed_at_file_operations_recovers(tmp_path, empty):
