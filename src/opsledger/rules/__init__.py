@@ -37,13 +37,12 @@ def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = No
     checks the rule's columns against the frame it built, adds the time each family's frames took to
     ``timings`` (``cross.<family>``; shared computations count where first needed), and lets go of
     the re-derived tables once the last frame that reads them is built."""
+    family_skip: dict[str, str | None] = {fam: getattr(_module(fam), "skip", lambda _x: None)(x) for fam in dict.fromkeys(r.family for r in rules)}
     skip: dict[str, str] = {}
     for r in rules:
         if chosen is not None and r.name not in chosen:
             skip[r.name] = "skipped: not selected (--rule)"
-            continue
-        why = getattr(_module(r.family), "skip", lambda _x: None)(x)
-        if why:
+        elif why := family_skip[r.family]:
             skip[r.name] = why
     todo = [r for r in rules if r.name not in skip]
     specs = frame_specs()
