@@ -143,3 +143,35 @@ def test_rule_catalogue_is_up_to_date_and_complete():
     assert names == {r.name for r in load_rules()} and all(f"`{n}`" in committed for n in names)
     r = runner.invoke(app, ["rules", "--format", "json"])
     assert r.exit_code == 0 and {x["rule"] for x in json.loads(r.stdout)} == names
+
+
+def test_deferred_module_runs_on_first_use_and_leaves_sys_modules(tmp_path, monkeypatch):
+    """great-expectations' unused statistical imports are deferred: a deferred module is not run
+    while inside, leaves sys.modules on the way out, and works on its first use."""
+    import sys
+
+    from opsledger.rules.gx import deferred
+
+    (tmp_path / "probe_deferred.py").write_text("import sys\nsys.probe_runs = getattr(sys, 'probe_runs', 0) + 1\n"
+                                                "VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "probe_runs", 0, raising=False)
+    with deferred(("probe_deferred",)):
+        import probe_deferred as m
+        assert sys.probe_runs == 0
+    assert "probe_deferred" not in sys.modules
+    assert m.VALUE == 42 and sys.probe_runs == 1
+    assert sys.modules["probe_deferred"].VALUE == 42
+    monkeypatch.delitem(sys.modules, "probe_deferred")
+
+
+def test_great_expectations_import_skips_scipy_stats_and_still_computes_with_it():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom opsledger.rules.gx import gx_context\ngx_context()\n"
+            "print(sorted(m for m in ('scipy.stats', 'altair') if m in sys.modules))\n"
+            "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as k\n"
+            "print(round(float(k.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "0.5108"]
