@@ -350,3 +350,35 @@ def test_bundle_languages(stated, lang, qualifier, low, high):
 def test_polish_figure_without_a_number_is_refused():
     with pytest.raises(PhraseError):
         derive_number("wielu podejrzanych", "count", "pl")
+
+
+def test_derive_rows_spreads_distinct_readings_over_the_rows(shipped, monkeypatch):
+    """derive_rows gives each claim what derive_frame gives its key, in the claims' order, also when
+    the key hashes collide (forced here: every key hashes alike, so the rows are joined on the keys)."""
+    from opsledger.phrases import KEY, DERIVED_SCHEMA, derive_frame, derive_rows
+    from opsledger.reconcile import _claim_metric_unit
+
+    keyed = _claim_metric_unit(shipped).join(shipped["sources"].select("source_id", "language"), on="source_id",
+                                             maintain_order="left").select(KEY)
+    expected = keyed.join(derive_frame(keyed), on=KEY, how="left", nulls_equal=True,
+                          maintain_order="left").select(*DERIVED_SCHEMA)
+    assert derive_rows(keyed).equals(expected)
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, seed=0: pl.lit(0, pl.UInt64))
+    assert derive_rows(keyed).equals(expected)
+
+
+@pytest.mark.parametrize("left, right, expected", [
+    (["a", "b", "c"], ["a", "b", "c"], True),    # sorted, distinct: side by side
+    (["b", "a", "c"], ["b", "a", "c"], True),    # unsorted but distinct
+    (["a", "b", "b"], ["a", "b", "b"], False),   # a key twice: a join multiplies the rows
+    (["a", None, "c"], ["a", None, "c"], False),  # a null key matches nothing in a join
+    (["a", "b", "c"], ["a", "c", "b"], False),   # another order
+    (["a", "b"], ["a", "b", "c"], False),
+])
+def test_join_aligned_is_the_left_join(left, right, expected):
+    from opsledger.reconcile import aligned, join_aligned
+
+    lf = pl.DataFrame({"k": left, "x": range(len(left))})
+    rf = pl.DataFrame({"k": right, "y": range(10, 10 + len(right))})
+    assert aligned(lf["k"], rf["k"]) is expected
+    assert join_aligned(lf, rf, "k").equals(lf.join(rf, on="k", how="left", maintain_order="left"))

@@ -469,13 +469,37 @@ def derive_frame(claims: pl.DataFrame, templates: bool = True) -> pl.DataFrame:
     columns of :class:`Interval`. ``templates=False`` reads every distinct phrase on its own (slow; the
     tests compare both ways).
     """
-    keys = claims.select([pl.col(c).cast(t) for c, t in _KEY_SCHEMA.items()]).unique()
+    return _derive_distinct(claims.select([pl.col(c).cast(t) for c, t in _KEY_SCHEMA.items()]).unique(), templates)
+
+
+def _derive_distinct(keys: pl.DataFrame, templates: bool = True) -> pl.DataFrame:
+    """:func:`derive_frame` of keys already distinct (the columns of ``_KEY_SCHEMA``)."""
     is_number = ~pl.col("target_column").is_in(["role", *DATE_COLUMNS]) & pl.col("unit").is_not_null()
     numbers = keys.filter(is_number.fill_null(False))
     others = keys.filter(~is_number.fill_null(False))
     parts = [_derive_others(others), _derive_numbers(numbers, templates)]
     out = pl.concat(parts, how="diagonal_relaxed")
     return out.select(*KEY, *[pl.col(c).cast(t) for c, t in DERIVED_SCHEMA.items()])
+
+
+def derive_rows(claims: pl.DataFrame) -> pl.DataFrame:
+    """The columns of ``DERIVED_SCHEMA`` for every row of ``claims`` (which has the ``KEY`` columns), in
+    the rows' order: :func:`derive_frame` of the distinct keys, spread back over the rows.
+
+    The rows are matched to their distinct key through one 64-bit hash of the four key columns rather
+    than a join on four strings; every row's key is then compared with the key its hash was read
+    for, so a hash collision cannot mismatch a row (should one occur, the rows are joined on the
+    strings themselves).
+    """
+    keys = claims.select([pl.col(c).cast(t) for c, t in _KEY_SCHEMA.items()])
+    hashed = keys.with_columns(pl.struct(KEY).hash().alias("_h"))
+    derived = _derive_distinct(hashed.unique("_h", keep="any").drop("_h"))
+    back = hashed.select("_h").join(derived.with_columns(pl.struct(KEY).hash().alias("_h")), on="_h",
+                                     how="left", maintain_order="left")
+    if back.height == keys.height and all(back[c].equals(keys[c], null_equal=True) for c in KEY):
+        return back.select(*DERIVED_SCHEMA)
+    return keys.join(derive_frame(keys), on=KEY, how="left", nulls_equal=True,
+                     maintain_order="left").select(*DERIVED_SCHEMA)
 
 
 def _derive_others(keys: pl.DataFrame) -> pl.DataFrame:
@@ -556,12 +580,16 @@ def _derive_numbers(keys: pl.DataFrame, templates: bool) -> pl.DataFrame:
         tpl = pl.DataFrame(tpl_rows, orient="row", schema={
             "_prefix": pl.Utf8, "_decimals": pl.Int64, "_suffix": pl.Utf8, "unit": pl.Utf8,
             "_per": pl.Float64, "_offset": pl.Float64, **_READING_SCHEMA})
-        joined = templated.join(tpl, on=["_prefix", "_decimals", "_suffix", "unit"], how="inner")
+        # the keys are distinct and a template matches at most one row of tpl, so the rows of parsed
+        # split into those a template reads and the rest (no join on the four key columns)
+        looked_up = parsed.join(tpl, on=["_prefix", "_decimals", "_suffix", "unit"], how="left")
+        by_template = pl.col("_n").is_not_null() & pl.col("_per").is_not_null()
+        joined = looked_up.filter(by_template)
         if joined.height:
             pieces.append(joined.with_columns((pl.col("_n") * pl.col("_per") + pl.col("_offset")).alias("value"),
                                               pl.lit(True).alias("phrase_ok")))
         # everything else: one distinct phrase at a time
-        single = parsed.join(joined.select(*KEY), on=KEY, how="anti", nulls_equal=True)
+        single = looked_up.filter(~by_template)
         single_rows: list[tuple] = []
         for stated, col, unit, lg in single.select(*KEY).iter_rows():
             read = _try_read(stated, unit, lg)

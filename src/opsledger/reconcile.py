@@ -27,7 +27,7 @@ import polars as pl
 from opsledger.io import DEFAULT_ARCHIVE
 from opsledger.metadata import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
                                 source_preference, table as declaration, target_columns, vocabularies)
-from opsledger.phrases import derive_frame, period, rules as phrase_rules
+from opsledger.phrases import derive_rows, period, rules as phrase_rules
 from opsledger.tablediff import Diff, diff_tables
 
 #: Which source kinds are preferred when choosing the best value (lower first):
@@ -46,15 +46,35 @@ def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """What each claim's phrase implies (read in its source's language): one row per claim_id, with
     ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
     language) is read once, and phrases that differ only in their number share one reading
-    (``phrases.derive_frame``)."""
+    (``phrases.derive_frame``); the rows are in the claims' order."""
     keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
-        sources.select("source_id", "language"), on="source_id", how="left")
-    derived = derive_frame(keyed).rename({
+        sources.select("source_id", "language"), on="source_id", how="left", maintain_order="left")
+    derived = derive_rows(keyed).rename({
         "qualifier": "d_qualifier", "low": "d_low", "high": "d_high", "date_low": "d_date_low",
         "date_high": "d_date_high", "figure": "d_figure", "excludes_home": "d_excludes_home",
     })
-    return keyed.join(derived, on=["stated", "target_column", "unit", "language"], how="left",
-                      nulls_equal=True).drop("source_id", "language")
+    return keyed.hstack(derived).drop("source_id", "language")
+
+
+def aligned(left: pl.Series, right: pl.Series) -> bool:
+    """Whether a left join of the rows of ``right`` onto those of ``left`` on these key columns is just
+    putting them side by side: the same keys in the same order, none null, none twice (checked
+    cheaply when the keys are sorted, as the tables are by their primary key)."""
+    if left.len() != right.len() or left.null_count() or not left.equals(right, null_equal=True):
+        return False
+    if left.len() < 2:
+        return True
+    if bool((left.slice(1) > left.slice(0, left.len() - 1)).all()):  # strictly increasing: distinct
+        return True
+    return left.n_unique() == left.len()
+
+
+def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
+    """``left.join(right, on=on, how="left")``, without hashing the keys when the rows are aligned."""
+    clash = set(right.columns).intersection(left.columns) - {on}
+    if not clash and aligned(left.get_column(on), right.get_column(on)):
+        return left.hstack(right.drop(on))
+    return left.join(right, on=on, how="left", maintain_order="left")
 
 
 def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -134,7 +154,8 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
     published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
                                          pl.col("published_precision").alias("_pubp"))
     has_own = pl.col("as_of").is_not_null()
-    claims = claims.join(ph, on="claim_id", how="left").join(published, on="source_id", how="left").with_columns(
+    claims = join_aligned(claims, ph, "claim_id").join(published, on="source_id", how="left",
+                                                         maintain_order="left").with_columns(
         pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
         pl.col("d_low").alias("low"),
         pl.col("d_high").alias("high"),
