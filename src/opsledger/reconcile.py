@@ -77,6 +77,19 @@ def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFra
     return left.join(right, on=on, how="left", maintain_order="left")
 
 
+def left_join(left: pl.DataFrame, right: pl.DataFrame, on: str | list[str]) -> pl.DataFrame:
+    """``left.join(right, on=on, how="left")`` in the left's order, joining only the key columns: when
+    no row matches twice (the right's keys distinct) the right's columns are put beside the left's
+    rows, so the left's other columns are not copied."""
+    keys = [on] if isinstance(on, str) else list(on)
+    added = [c for c in right.columns if c not in keys]
+    if not set(added).intersection(left.columns):
+        got = left.select(keys).join(right, on=keys, how="left", maintain_order="left")
+        if got.height == left.height:
+            return left.hstack(got.select(added))
+    return left.join(right, on=on, how="left", maintain_order="left")
+
+
 def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     claims = tables["claims"]
     metrics = pl.concat(
@@ -92,7 +105,7 @@ def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
          "unit": [metric_unit(m) for m in vocabularies()["metric"]]}
     )
     metrics = metrics.join(units, on="metric", how="left")
-    out = claims.drop("metric", "unit").join(metrics, on=["target_table", "target_id"], how="left")
+    out = left_join(claims.drop("metric", "unit"), metrics, ["target_table", "target_id"])
     # A claim that dates an outcome carries no metric or unit.
     is_value = pl.col("target_column") == "value"
     return out.with_columns(
@@ -154,8 +167,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
     published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
                                          pl.col("published_precision").alias("_pubp"))
     has_own = pl.col("as_of").is_not_null()
-    claims = join_aligned(claims, ph, "claim_id").join(published, on="source_id", how="left",
-                                                         maintain_order="left").with_columns(
+    claims = left_join(join_aligned(claims, ph, "claim_id"), published, "source_id").with_columns(
         pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
         pl.col("d_low").alias("low"),
         pl.col("d_high").alias("high"),
@@ -209,10 +221,9 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     running = metrics_with("running_total")
     window = running_total_window()
     c = (
-        claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
-        .join(sources.select("source_id", "kind"), on="source_id", how="left")
-        .join(target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")),
-              on="target_id", how="left")
+        left_join(left_join(claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value")),
+                            sources.select("source_id", "kind"), "source_id"),
+                  target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")), "target_id")
         .with_columns(
             pl.col("kind").replace_strict(source_preference(), default=9).alias("pref"),
             (pl.col("high").fill_null(math.inf) - pl.col("low").fill_null(-math.inf)).alias("width"),
@@ -222,12 +233,12 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
             period_end("as_of", "as_of_precision").alias("as_of_end"),
         )
     )
-    latest = c.group_by("target_id").agg(pl.col("as_of").max().alias("_latest"))
-    c = c.join(latest, on="target_id", how="left").with_columns(
-        (~pl.col("running") | pl.col("as_of").is_null() | pl.col("_latest").is_null()
-         | (pl.col("as_of_end") >= pl.col("_latest") - window)).alias("current")
-    )
-    return c.drop("_latest", "_metric")
+    # the latest as-of date of the claims on the same row (none for a claim without a target_id)
+    latest = pl.when(pl.col("target_id").is_not_null()).then(pl.col("as_of").max().over("target_id"))
+    return c.with_columns(
+        (~pl.col("running") | pl.col("as_of").is_null() | latest.is_null()
+         | (pl.col("as_of_end") >= latest - window)).alias("current")
+    ).drop("_metric")
 
 
 def period_end(col: str, precision: str) -> pl.Expr:
@@ -249,8 +260,17 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     c = value_claims(claims, table_name, sources, target, key).filter(pl.col("current"))
     low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
     high_w = pl.max_horizontal("high", "anchor")
+    used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "figure", "anchor",
+                    "as_of", "as_of_precision")
+    ids = used.get_column("claim_id")
+    if ids.null_count() == 0 and (ids.len() < 2 or bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all())):
+        # claim ids distinct and ascending (the claims table is stored in that order): a stable sort on
+        # preference and width orders the claims as sorting on (pref, width, claim_id) does
+        ordered = used.sort(["pref", "width"], maintain_order=True)
+    else:
+        ordered = used.sort(["pref", "width", "claim_id"])
     agg = (
-        c.sort(["pref", "width", "claim_id"])
+        ordered
         .with_columns(low_w.alias("w_low"),
                       pl.when(pl.col("high").is_null()).then(None).otherwise(high_w).alias("w_high"))
         .group_by("target_id", maintain_order=True)
@@ -267,7 +287,7 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
             pl.col("figure").first().alias("nominal"),
             pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
-            pl.col("as_of").sort_by("as_of", nulls_last=False).last().alias("as_of_d"),
+            pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
             pl.col("as_of_precision").sort_by("as_of", nulls_last=False).last().alias("as_of_precision_d"),
         )
         .with_columns(

@@ -12,6 +12,7 @@ import polars as pl
 
 from opsledger import fmt
 from opsledger.metadata import tables as declarations
+from opsledger.reconcile import aligned, join_aligned
 from opsledger.rules.base import Inputs, frame
 from opsledger.rules.gx import HASH_MASK
 
@@ -27,12 +28,17 @@ def _row_hashes(stored: pl.DataFrame, derived: pl.DataFrame, key: str, cols: lis
     """Stored columns, derived columns (``<c>__d``) and a hash of each side (null: the row is missing
     on that side)."""
     d = derived.select(key, *[pl.col(c).cast(stored.schema[c]).alias(f"{c}__d") for c in cols])
-    j = stored.select(key, *cols).with_columns(pl.lit(True).alias("_s")).join(
+    s = stored.select(key, *cols)
+    stored_hash = (pl.struct(cols).hash() & HASH_MASK).cast(pl.Int64)
+    derived_hash = (pl.struct([pl.col(f"{c}__d").alias(c) for c in cols]).hash() & HASH_MASK).cast(pl.Int64)
+    if aligned(s.get_column(key), d.get_column(key)):  # every row on both sides, in the same order
+        return s.hstack(d.drop(key)).with_columns(stored_hash.alias("stored_hash"),
+                                                  derived_hash.alias("derived_hash"))
+    j = s.with_columns(pl.lit(True).alias("_s")).join(
         d.with_columns(pl.lit(True).alias("_d")), on=key, how="full", coalesce=True)
     return j.with_columns(
-        pl.when(pl.col("_s")).then((pl.struct(cols).hash() & HASH_MASK).cast(pl.Int64)).alias("stored_hash"),
-        pl.when(pl.col("_d")).then((pl.struct([pl.col(f"{c}__d").alias(c) for c in cols]).hash() & HASH_MASK)
-                                   .cast(pl.Int64)).alias("derived_hash"),
+        pl.when(pl.col("_s")).then(stored_hash).alias("stored_hash"),
+        pl.when(pl.col("_d")).then(derived_hash).alias("derived_hash"),
     ).drop("_s", "_d")
 
 
@@ -40,7 +46,7 @@ def _derived_claims(x: Inputs) -> pl.DataFrame:
     d = x.derived["claims"]
     if x.archive is None:  # without the archive the locators cannot be re-derived: keep the stored ones
         keep = x.t["claims"].select("claim_id", "locator_paragraph", "locator_offset")
-        d = d.drop("locator_paragraph", "locator_offset").join(keep, on="claim_id", how="left")
+        d = join_aligned(d.drop("locator_paragraph", "locator_offset"), keep, "claim_id")
     return d
 
 
@@ -59,9 +65,11 @@ def claims_derived(x: Inputs) -> pl.DataFrame:
     j = _row_hashes(stored, _derived_claims(x), "claim_id", cols)
     differ = pl.col("stored_hash").ne_missing(pl.col("derived_hash"))
     diff = j.filter(differ).select("claim_id", _diffs(cols, "but the phrase gives").alias("diff"))
-    return j.select("claim_id", "stored_hash", "derived_hash").join(diff, on="claim_id", how="left").join(
-        stored.select("claim_id", "source_id", "stated"), on="claim_id", how="left").join(
-        x.phrases.select("claim_id", "phrase_ok"), on="claim_id", how="left").select(
+    out = j.select("claim_id", "stored_hash", "derived_hash").join(diff, on="claim_id", how="left",
+                                                                    maintain_order="left")
+    out = join_aligned(join_aligned(out, stored.select("claim_id", "source_id", "stated"), "claim_id"),
+                       x.phrases.select("claim_id", "phrase_ok"), "claim_id")
+    return out.select(
         pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "stated",
         pl.col("phrase_ok").fill_null(False), "stored_hash", "derived_hash", "diff")
 
@@ -105,8 +113,10 @@ def value_inside(x: Inputs) -> pl.DataFrame:
     parts = []
     for name in ("outcomes", "statistics"):
         key = KEYS[name]
-        c = x.value_claims(name).filter(pl.col("current"))
-        j = c.join(x.t[name].select(pl.col(key).alias("target_id"), "value"), on="target_id", how="inner")
+        c = x.value_claims(name).filter(pl.col("current")).select(
+            "target_id", "source_id", "claim_id", "stated", "low", "high", "anchor")
+        j = c.join(x.t[name].select(pl.col(key).alias("target_id"), "value"), on="target_id", how="inner",
+                   maintain_order="left")
         parts.append(j.filter(~pl.col("target_id").is_in(list(x.acked_disputes))).select(
             pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"), "source_id", "claim_id", "stated",
             "value", pl.min_horizontal("low", "anchor").alias("low"),
