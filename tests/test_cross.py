@@ -360,3 +360,21 @@ def test_reconcile_command_rederives(data):
     assert r.exit_code == 0
     assert read(data, "outcomes").filter(pl.col("outcome_id") == "blackwrist.site_users")["value"].item() == 62999.0
     assert (data / ".backup").is_dir()
+
+
+@pytest.mark.parametrize("change", [False, True])
+def test_value_claims_of_stored_claims(shipped, change):
+    """Inputs.value_claims are those of the stored claims: taken from the re-derivation when the stored
+    claims are what it gives, computed anew when they differ."""
+    from opsledger.reconcile import KEYS, value_claims
+    from opsledger.rules.base import Inputs
+
+    t = dict(shipped)
+    if change:  # one stored bound that the phrase does not give
+        t["claims"] = t["claims"].with_columns(
+            pl.when(pl.int_range(pl.len()) == 0).then(pl.col("low") - 1).otherwise(pl.col("low")).alias("low"))
+    x = Inputs(t, ARCHIVE if ARCHIVE.is_dir() else None)
+    assert x.derived["claims"].height == t["claims"].height
+    for name in ("outcomes", "statistics"):
+        assert x.value_claims(name).equals(value_claims(t["claims"], name, t["sources"], t[name], KEYS[name]))
+    assert x._claims_as_derived() is not change

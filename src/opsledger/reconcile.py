@@ -77,19 +77,6 @@ def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFra
     return left.join(right, on=on, how="left", maintain_order="left")
 
 
-def left_join(left: pl.DataFrame, right: pl.DataFrame, on: str | list[str]) -> pl.DataFrame:
-    """``left.join(right, on=on, how="left")`` in the left's order, joining only the key columns: when
-    no row matches twice (the right's keys distinct) the right's columns are put beside the left's
-    rows, so the left's other columns are not copied."""
-    keys = [on] if isinstance(on, str) else list(on)
-    added = [c for c in right.columns if c not in keys]
-    if not set(added).intersection(left.columns):
-        got = left.select(keys).join(right, on=keys, how="left", maintain_order="left")
-        if got.height == left.height:
-            return left.hstack(got.select(added))
-    return left.join(right, on=on, how="left", maintain_order="left")
-
-
 def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     claims = tables["claims"]
     metrics = pl.concat(
@@ -105,7 +92,7 @@ def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
          "unit": [metric_unit(m) for m in vocabularies()["metric"]]}
     )
     metrics = metrics.join(units, on="metric", how="left")
-    out = left_join(claims.drop("metric", "unit"), metrics, ["target_table", "target_id"])
+    out = claims.drop("metric", "unit").join(metrics, on=["target_table", "target_id"], how="left")
     # A claim that dates an outcome carries no metric or unit.
     is_value = pl.col("target_column") == "value"
     return out.with_columns(
@@ -167,7 +154,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
     published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
                                          pl.col("published_precision").alias("_pubp"))
     has_own = pl.col("as_of").is_not_null()
-    claims = left_join(join_aligned(claims, ph, "claim_id"), published, "source_id").with_columns(
+    claims = join_aligned(claims, ph, "claim_id").join(published, on="source_id", how="left").with_columns(
         pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
         pl.col("d_low").alias("low"),
         pl.col("d_high").alias("high"),
@@ -221,9 +208,10 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     running = metrics_with("running_total")
     window = running_total_window()
     c = (
-        left_join(left_join(claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value")),
-                            sources.select("source_id", "kind"), "source_id"),
-                  target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")), "target_id")
+        claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
+        .join(sources.select("source_id", "kind"), on="source_id", how="left")
+        .join(target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")),
+              on="target_id", how="left")
         .with_columns(
             pl.col("kind").replace_strict(source_preference(), default=9).alias("pref"),
             (pl.col("high").fill_null(math.inf) - pl.col("low").fill_null(-math.inf)).alias("width"),
@@ -250,14 +238,18 @@ def period_end(col: str, precision: str) -> pl.Expr:
 
 
 def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
-                      claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame) -> pl.DataFrame:
+                      claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame,
+                      keep: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """value, bounds, sources' bounds, status, n_sources and as_of of outcomes or statistics.
 
     Only the claims of the reported group count (see :func:`value_claims`); within it the claims'
     intervals are intersected; when that is empty, the wording rule (same figure, different hedges)
-    is tried; when that is empty too the figure is disputed.
+    is tried; when that is empty too the figure is disputed. ``keep``: receives the value claims.
     """
-    c = value_claims(claims, table_name, sources, target, key).filter(pl.col("current"))
+    c = value_claims(claims, table_name, sources, target, key)
+    if keep is not None:
+        keep[table_name] = c
+    c = c.filter(pl.col("current"))
     low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
     high_w = pl.max_horizontal("high", "anchor")
     used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "figure", "anchor",
@@ -427,9 +419,12 @@ def derive_all(tables: dict[str, pl.DataFrame], archive: Path | None = None) -> 
     return derive_all_with_phrases(tables, archive)[0]
 
 
-def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | None = None
+def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | None = None,
+                            value_claims_of: dict[str, pl.DataFrame] | None = None
                             ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
-    """:func:`derive_all`, also returning what each claim's phrase implies (``phrase_frame``)."""
+    """:func:`derive_all`, also returning what each claim's phrase implies (``phrase_frame``).
+    ``value_claims_of``, when given, receives the value claims (:func:`value_claims` of the derived
+    claims) of each table reconciled from figure claims."""
     out = dict(tables)
     out["sources"] = derive_sources(tables["sources"], archive)
     claims, phrases = derive_claims(tables, archive)
@@ -437,7 +432,8 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
     value_tables = [name for name, cols in target_columns().items() if "value" in cols]
     for name in value_tables:
-        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], phrases)
+        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], phrases,
+                               value_claims_of)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
                              if df.height else pl.col("unit"))

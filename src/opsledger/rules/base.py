@@ -54,10 +54,14 @@ class Inputs:
         return Path(self.sources) if self.sources is not None and Path(self.sources).is_dir() else None
 
     @cached_property
-    def _derived(self) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    def _derived(self) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, dict[str, pl.DataFrame]]:
+        """(re-derived tables, phrase frame, value claims of the re-derived claims by table), let go of
+        together once no frame needs them."""
         from opsledger.reconcile import derive_all_with_phrases
 
-        return derive_all_with_phrases(self.t, self.sources)
+        kept: dict[str, pl.DataFrame] = {}
+        derived, phrases = derive_all_with_phrases(self.t, self.sources, value_claims_of=kept)
+        return derived, phrases, kept
 
     @property
     def derived(self) -> dict[str, pl.DataFrame]:
@@ -81,8 +85,22 @@ class Inputs:
         if name not in cache:
             from opsledger.reconcile import KEYS, value_claims
 
-            cache[name] = value_claims(self.t["claims"], name, self.t["sources"], self.t[name], KEYS[name])
+            kept = self._derived[2].get(name) if "_derived" in self.__dict__ else None
+            if kept is not None and self._claims_as_derived():
+                cache[name] = kept  # the re-derivation computed them from the very same claims
+            else:
+                cache[name] = value_claims(self.t["claims"], name, self.t["sources"], self.t[name], KEYS[name])
         return cache[name]
+
+    def _claims_as_derived(self) -> bool:
+        """Whether the stored claims and sources' kinds are what the re-derivation gives (then the value
+        claims it computed are those of the stored claims); asked only while it is held."""
+        if "_claims_as_derived_" not in self.__dict__:
+            d = self.derived
+            kinds = ["source_id", "kind"]
+            same = [(d["claims"], self.t["claims"]), (d["sources"].select(kinds), self.t["sources"].select(kinds))]
+            self.__dict__["_claims_as_derived_"] = all(a.schema == b.schema and a.equals(b) for a, b in same)
+        return self.__dict__["_claims_as_derived_"]
 
     @cached_property
     def acked_disputes(self) -> set[str]:
