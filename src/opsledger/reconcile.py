@@ -252,8 +252,8 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     c = c.filter(pl.col("current"))
     low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
     high_w = pl.max_horizontal("high", "anchor")
-    used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "figure", "anchor",
-                    "as_of", "as_of_precision")
+    used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
+                    "as_of_precision")
     ids = used.get_column("claim_id")
     if ids.null_count() == 0 and (ids.len() < 2 or bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all())):
         # claim ids distinct and ascending (the claims table is stored in that order): a stable sort on
@@ -276,7 +276,6 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
             pl.col("low").null_count().alias("low_nulls"),
             pl.col("high").null_count().alias("high_nulls"),
             pl.col("source_id").n_unique().alias("n_sources"),
-            pl.col("figure").first().alias("nominal"),
             pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
             pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
