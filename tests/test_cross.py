@@ -360,3 +360,20 @@ def test_reconcile_command_rederives(data):
     assert r.exit_code == 0
     assert read(data, "outcomes").filter(pl.col("outcome_id") == "blackwrist.site_users")["value"].item() == 62999.0
     assert (data / ".backup").is_dir()
+
+
+def test_each_finding_names_its_operation_from_the_row_it_names():
+    """A finding's operation comes from its row (a claim's operation_id), from the longest prefix of a
+    row-and-column key, or from a key that is an operation id; an unknown key leaves it empty."""
+    from opsledger.findings import Finding, Report
+    from opsledger.validation import _attribute_operations
+
+    tables = {"operations": pl.DataFrame({"operation_id": ["op1", "op2"]}),
+              "claims": pl.DataFrame({"claim_id": ["c1", "c2"], "operation_id": ["op2", "op1"]})}
+    report = Report("<memory>")
+    report.findings = [Finding("r", "claims", "c1", None, None, "m", "error", []),
+                       Finding("r", "operations", "op1.takedown.date", None, None, "m", "error", []),
+                       Finding("r", "claims", "c9", None, None, "m", "error", []),
+                       Finding("r", "claims", None, None, None, "m", "error", [])]
+    _attribute_operations(report, tables)
+    assert [f.operation for f in report.findings] == ["op2", "op1", None, None]
