@@ -175,3 +175,16 @@ def test_great_expectations_import_skips_scipy_stats_and_still_computes_with_it(
             "print(round(float(k.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[:2] == ["[]", "0.5108"]
+
+
+def test_batches_are_not_fingerprinted_and_the_setting_is_put_back():
+    import pytest
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    from opsledger.rules.gx import unfingerprinted
+
+    before = engine.HASH_THRESHOLD
+    with pytest.raises(RuntimeError), unfingerprinted():
+        assert engine.HASH_THRESHOLD == 0
+        raise RuntimeError("interrupted")
+    assert engine.HASH_THRESHOLD == before

@@ -175,9 +175,45 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
     return out
 
 
+@contextmanager
+def unfingerprinted() -> Iterator[None]:
+    """While inside, great-expectations does not hash a pandas batch for its ``pandas_data_fingerprint``
+    marker (1.3 s at a million claims; nothing here reads the marker). GX has no option for this, only
+    its module constant ``HASH_THRESHOLD`` (batches whose memory reaches it are not hashed): it is
+    set to 0 while a batch is made and validated (GX makes it again to validate),
+    and put back on the way out."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    old = engine.HASH_THRESHOLD
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = old
+
+
 def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
               frames: dict[str, pl.DataFrame], params: dict) -> list[Result]:
     full = df.with_row_index("_rid")
+    with unfingerprinted():
+        verdict = _verdicts(gx, ds, n, full, exps, params)
+    out = []
+    for i, (r, e) in enumerate(exps):
+        gr = verdict[i]
+        rids = [int(x["_rid"]) for x in ((gr.result or {}).get("unexpected_index_list") or [])]
+        rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
+                if rids else pl.Series([], dtype=pl.UInt32))
+        failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
+        error = None
+        if gr.exception_info and gr.exception_info.get("raised_exception"):
+            error = str(gr.exception_info.get("exception_message")).splitlines()[0]
+        out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
+    return out
+
+
+def _verdicts(gx, ds, n: int, full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], params: dict) -> dict:
+    """GX's result for each expectation (by its position in ``exps``): all of them with
+    ``BOOLEAN_ONLY``, then the failing ones again with ``COMPLETE`` (the ids of their failing rows)."""
     batch = ds.add_dataframe_asset(f"batch{n}").add_batch_definition_whole_dataframe("all").get_batch(
         batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
 
@@ -200,18 +236,7 @@ def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectati
             "result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"],
             "partial_unexpected_count": 0, "return_unexpected_index_query": False})
         verdict.update({int(r.expectation_config.meta["n"]): r for r in again.results})
-    out = []
-    for i, (r, e) in enumerate(exps):
-        gr = verdict[i]
-        rids = [int(x["_rid"]) for x in ((gr.result or {}).get("unexpected_index_list") or [])]
-        rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
-                if rids else pl.Series([], dtype=pl.UInt32))
-        failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
-        error = None
-        if gr.exception_info and gr.exception_info.get("raised_exception"):
-            error = str(gr.exception_info.get("exception_message")).splitlines()[0]
-        out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
-    return out
+    return verdict
 
 
 def _first_bad(gx, pairs) -> tuple[Rule, str]:
