@@ -315,6 +315,14 @@ def test_privacy_catches_a_name_inside_an_address(data):
     open_finding(r, "privacy.no_person_names", "sofiaglobe-blackwrist", "sources")
 
 
+def test_privacy_reads_names_between_digits(data):
+    """Digit runs are folded before the words are read (identifiers that differ only in their numbers
+    are read once): a name whose words digits separate is still found."""
+    set_cell(data, "agencies", "europol", "note", "ref 2024-jane7q88example-3")
+    r = run(data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
+    open_finding(r, "privacy.no_person_names", "europol", "agencies")
+
+
 def test_uncited_source_is_a_warning(data):
     df = read(data, "sources")
     extra = df.filter(pl.col("source_id") == "sofiaglobe-blackwrist").with_columns(
