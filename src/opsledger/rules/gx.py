@@ -148,7 +148,9 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
                                f"(known: {', '.join(sorted(parameters))})")
     params = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in parameters.items() if k in used}
     gx, ctx = gx_context()
-    ds = ctx.data_sources.add_pandas("opsledger")
+    # one asset and one batch definition; each batch is a dataframe handed to it
+    batches = ctx.data_sources.add_pandas("opsledger").add_dataframe_asset("frames").add_batch_definition_whole_dataframe(
+        "all")
     by_frame: dict[str, list[tuple[Rule, Expectation]]] = defaultdict(list)
     for r in rules:
         for e in r.expectations:
@@ -164,14 +166,14 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
             pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
             pl.lit(name).alias("_frame"))
         if narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
-            out += _validate(gx, ds, len(out), narrow, exps, {name: frame}, params)
+            out += _validate(gx, batches, len(out), narrow, exps, {name: frame}, params)
         else:
             small.append((name, narrow))
             kept[name] = frame
         del frame, narrow
     if small:
         exps = [x for name, _ in small for x in by_frame[name]]
-        out += _validate(gx, ds, len(out), pl.concat([df for _, df in small], how="diagonal"), exps, kept, params)
+        out += _validate(gx, batches, len(out), pl.concat([df for _, df in small], how="diagonal"), exps, kept, params)
     return out
 
 
@@ -192,11 +194,11 @@ def unfingerprinted() -> Iterator[None]:
         engine.HASH_THRESHOLD = old
 
 
-def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
+def _validate(gx, batches, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
               frames: dict[str, pl.DataFrame], params: dict) -> list[Result]:
     full = df.with_row_index("_rid")
     with unfingerprinted():
-        verdict = _verdicts(gx, ds, n, full, exps, params)
+        verdict = _verdicts(gx, batches, n, full, exps, params)
     out = []
     for i, (r, e) in enumerate(exps):
         gr = verdict[i]
@@ -211,11 +213,10 @@ def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectati
     return out
 
 
-def _verdicts(gx, ds, n: int, full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], params: dict) -> dict:
+def _verdicts(gx, batches, n: int, full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], params: dict) -> dict:
     """GX's result for each expectation (by its position in ``exps``): all of them with
     ``BOOLEAN_ONLY``, then the failing ones again with ``COMPLETE`` (the ids of their failing rows)."""
-    batch = ds.add_dataframe_asset(f"batch{n}").add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
+    batch = batches.get_batch(batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
 
     def suite(idx: list[int]):
         try:
