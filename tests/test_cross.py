@@ -315,6 +315,14 @@ def test_privacy_catches_a_name_inside_an_address(data):
     open_finding(r, "privacy.no_person_names", "sofiaglobe-blackwrist", "sources")
 
 
+def test_privacy_reads_names_between_digits(data):
+    """Digit runs are folded before the words are read (identifiers that differ only in their numbers
+    are read once): a name whose words digits separate is still found."""
+    set_cell(data, "agencies", "europol", "note", "ref 2024-jane7q88example-3")
+    r = run(data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
+    open_finding(r, "privacy.no_person_names", "europol", "agencies")
+
+
 def test_uncited_source_is_a_warning(data):
     df = read(data, "sources")
     extra = df.filter(pl.col("source_id") == "sofiaglobe-blackwrist").with_columns(
@@ -378,3 +386,20 @@ def test_value_claims_of_stored_claims(shipped, change):
     for name in ("outcomes", "statistics"):
         assert x.value_claims(name).equals(value_claims(t["claims"], name, t["sources"], t[name], KEYS[name]))
     assert x._claims_as_derived() is not change
+
+
+def test_each_finding_names_its_operation_from_the_row_it_names():
+    """A finding's operation comes from its row (a claim's operation_id), from the longest prefix of a
+    row-and-column key, or from a key that is an operation id; an unknown key leaves it empty."""
+    from opsledger.findings import Finding, Report
+    from opsledger.validation import _attribute_operations
+
+    tables = {"operations": pl.DataFrame({"operation_id": ["op1", "op2"]}),
+              "claims": pl.DataFrame({"claim_id": ["c1", "c2"], "operation_id": ["op2", "op1"]})}
+    report = Report("<memory>")
+    report.findings = [Finding("r", "claims", "c1", None, None, "m", "error", []),
+                       Finding("r", "operations", "op1.takedown.date", None, None, "m", "error", []),
+                       Finding("r", "claims", "c9", None, None, "m", "error", []),
+                       Finding("r", "claims", None, None, None, "m", "error", [])]
+    _attribute_operations(report, tables)
+    assert [f.operation for f in report.findings] == ["op2", "op1", None, None]

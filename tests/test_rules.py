@@ -172,6 +172,21 @@ def test_great_expectations_import_skips_scipy_stats_and_still_computes_with_it(
     code = ("import sys\nfrom opsledger.rules.gx import gx_context\ngx_context()\n"
             "print(sorted(m for m in ('scipy.stats', 'altair') if m in sys.modules))\n"
             "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as k\n"
-            "print(round(float(k.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))\n")
+            "print(round(float(k.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))\n"
+            "import scipy, altair\n"  # the rest of the process imports the real modules
+            "print(type(scipy.stats).__name__, type(sys.modules['scipy.stats']).__name__, type(altair).__name__)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split("\n")[:2] == ["[]", "0.5108"]
+    assert out.split("\n")[:3] == ["[]", "0.5108", "module module module"]
+
+
+def test_batches_are_not_fingerprinted_and_the_setting_is_put_back():
+    import pytest
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    from opsledger.rules.gx import unfingerprinted
+
+    before = engine.HASH_THRESHOLD
+    with pytest.raises(RuntimeError), unfingerprinted():
+        assert engine.HASH_THRESHOLD == 0
+        raise RuntimeError("interrupted")
+    assert engine.HASH_THRESHOLD == before

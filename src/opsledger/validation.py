@@ -145,15 +145,23 @@ def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> No
     A key such as ``pacifier.takedown.date`` (a row and a column) is matched by its longest prefix."""
     from opsledger.metadata import tables as declarations
 
-    op_ids = set(tables["operations"].get_column("operation_id").to_list()) if "operations" in tables else set()
-    lookup: dict[str, dict] = {}
-    for name, df in tables.items():
-        decl = declarations().get(name)
-        if decl is not None and decl.key in df.columns and "operation_id" in df.columns:
-            lookup[name] = dict(zip(df.get_column(decl.key).to_list(), df.get_column("operation_id").to_list()))
-    for f in report.findings:
-        if f.operation or f.key is None:
-            continue
+    pending = [f for f in report.findings if not f.operation and f.key is not None]
+    if not pending:
+        return
+    prefixes: dict[str, set[str]] = {}  # table -> every prefix of its findings' keys
+    for f in pending:
+        parts = str(f.key).split(".")
+        prefixes.setdefault(f.table, set()).update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+    every = set().union(*prefixes.values())
+    op_ids = set(tables["operations"].filter(pl.col("operation_id").is_in(list(every)))
+                 .get_column("operation_id").to_list()) if "operations" in tables else set()
+    lookup: dict[str, dict] = {}  # only the rows a finding names: a million-row table is not turned into a dict
+    for name, wanted in prefixes.items():
+        df, decl = tables.get(name), declarations().get(name)
+        if df is not None and decl is not None and decl.key in df.columns and "operation_id" in df.columns:
+            rows = df.filter(pl.col(decl.key).is_in(list(wanted)))
+            lookup[name] = dict(zip(rows.get_column(decl.key).to_list(), rows.get_column("operation_id").to_list()))
+    for f in pending:
         parts = str(f.key).split(".")
         for n in range(len(parts), 0, -1):
             prefix = ".".join(parts[:n])

@@ -148,7 +148,9 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
                                f"(known: {', '.join(sorted(parameters))})")
     params = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in parameters.items() if k in used}
     gx, ctx = gx_context()
-    ds = ctx.data_sources.add_pandas("opsledger")
+    # one asset and one batch definition; each batch is a dataframe handed to it
+    batches = ctx.data_sources.add_pandas("opsledger").add_dataframe_asset("frames").add_batch_definition_whole_dataframe(
+        "all")
     by_frame: dict[str, list[tuple[Rule, Expectation]]] = defaultdict(list)
     for r in rules:
         for e in r.expectations:
@@ -164,22 +166,57 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
             pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
             pl.lit(name).alias("_frame"))
         if narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
-            out += _validate(gx, ds, len(out), narrow, exps, {name: frame}, params)
+            out += _validate(gx, batches, len(out), narrow, exps, {name: frame}, params)
         else:
             small.append((name, narrow))
             kept[name] = frame
         del frame, narrow
     if small:
         exps = [x for name, _ in small for x in by_frame[name]]
-        out += _validate(gx, ds, len(out), pl.concat([df for _, df in small], how="diagonal"), exps, kept, params)
+        out += _validate(gx, batches, len(out), pl.concat([df for _, df in small], how="diagonal"), exps, kept, params)
     return out
 
 
-def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
+@contextmanager
+def unfingerprinted() -> Iterator[None]:
+    """While inside, great-expectations does not hash a pandas batch for its ``pandas_data_fingerprint``
+    marker (1.3 s at a million claims; nothing here reads the marker). GX has no option for this, only
+    its module constant ``HASH_THRESHOLD`` (batches whose memory reaches it are not hashed): it is
+    set to 0 while a batch is made and validated (GX makes it again to validate),
+    and put back on the way out."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    old = engine.HASH_THRESHOLD
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = old
+
+
+def _validate(gx, batches, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
               frames: dict[str, pl.DataFrame], params: dict) -> list[Result]:
     full = df.with_row_index("_rid")
-    batch = ds.add_dataframe_asset(f"batch{n}").add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
+    with unfingerprinted():
+        verdict = _verdicts(gx, batches, n, full, exps, params)
+    out = []
+    for i, (r, e) in enumerate(exps):
+        gr = verdict[i]
+        rids = [int(x["_rid"]) for x in ((gr.result or {}).get("unexpected_index_list") or [])]
+        rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
+                if rids else pl.Series([], dtype=pl.UInt32))
+        failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
+        error = None
+        if gr.exception_info and gr.exception_info.get("raised_exception"):
+            error = str(gr.exception_info.get("exception_message")).splitlines()[0]
+        out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
+    return out
+
+
+def _verdicts(gx, batches, n: int, full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], params: dict) -> dict:
+    """GX's result for each expectation (by its position in ``exps``): all of them with
+    ``BOOLEAN_ONLY``, then the failing ones again with ``COMPLETE`` (the ids of their failing rows)."""
+    batch = batches.get_batch(batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
 
     def suite(idx: list[int]):
         try:
@@ -200,18 +237,7 @@ def _validate(gx, ds, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectati
             "result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"],
             "partial_unexpected_count": 0, "return_unexpected_index_query": False})
         verdict.update({int(r.expectation_config.meta["n"]): r for r in again.results})
-    out = []
-    for i, (r, e) in enumerate(exps):
-        gr = verdict[i]
-        rids = [int(x["_rid"]) for x in ((gr.result or {}).get("unexpected_index_list") or [])]
-        rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
-                if rids else pl.Series([], dtype=pl.UInt32))
-        failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
-        error = None
-        if gr.exception_info and gr.exception_info.get("raised_exception"):
-            error = str(gr.exception_info.get("exception_message")).splitlines()[0]
-        out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
-    return out
+    return verdict
 
 
 def _first_bad(gx, pairs) -> tuple[Rule, str]:

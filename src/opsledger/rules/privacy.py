@@ -71,31 +71,53 @@ def _cells(t: dict[str, pl.DataFrame]):
             batch, size = [], 0
 
 
-def _grams(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(each distinct value ``v`` with the word sequences it holds ``k``, the n-grams ``g`` of each
-    distinct word sequence ``k``). Values are first reduced to their word sequences (words as names are
-    written, and split at hyphens as in addresses and slugs): a million identifiers share a few
-    thousand sequences, and only those are cut into n-grams."""
+SEP = "\x1f"
+
+
+def _sequences(vals: pl.DataFrame) -> pl.DataFrame:
+    """Each distinct value ``v`` with the word sequences it holds ``k`` (words as names are written,
+    and split at hyphens as in addresses and slugs; words joined by :data:`SEP`): a million
+    identifiers share a few thousand sequences, and only those are cut into n-grams."""
     low = pl.col("v").str.to_lowercase()
-    sep = "\x1f"
-    vals = cells.select("v").unique()
     hyphenated = vals.filter(pl.col("v").str.contains(r"[^\W\d_]['’]?-[^\W\d_]"))  # only these split further
-    seqs = pl.concat([
-        vals.select("v", low.str.extract_all(WORD).list.join(sep).alias("k")),
-        hyphenated.select("v", low.str.extract_all(WORD_PART).list.join(sep).alias("k")),
+    return pl.concat([
+        vals.select("v", low.str.extract_all(WORD).list.join(SEP).alias("k")),
+        hyphenated.select("v", low.str.extract_all(WORD_PART).list.join(SEP).alias("k")),
     ]).filter(pl.col("k") != "").unique()
-    words = seqs.select("k").unique().with_columns(pl.col("k").str.split(sep).alias("w")).explode("w")
-    nxt = pl.when(pl.col("k").shift(-1) == pl.col("k")).then(pl.col("w").shift(-1))
-    nxt2 = pl.when(pl.col("k").shift(-2) == pl.col("k")).then(pl.col("w").shift(-2))
-    grams = words.select(
-        "k", pl.concat_list("w", pl.concat_str(["w", nxt], separator=" "),
-                            pl.concat_str(["w", nxt, nxt2], separator=" ")).alias("g"),
-    ).explode("g").drop_nulls("g")
-    return seqs, grams
+
+
+def _words(seqs: pl.DataFrame) -> pl.DataFrame:
+    """One row per word ``w`` of each distinct sequence ``k``, with the next word ``w2`` and the one
+    after ``w3`` (null past the end of the sequence)."""
+    words = seqs.select("k").unique().with_columns(pl.col("k").str.split(SEP).alias("w")).explode("w")
+    same = [pl.col("k").shift(-i) == pl.col("k") for i in (1, 2)]
+    return words.with_columns(pl.when(same[0]).then(pl.col("w").shift(-1)).alias("w2"),
+                              pl.when(same[1]).then(pl.col("w").shift(-2)).alias("w3"))
+
+
+def _gram_columns(*keep: str) -> list[list[str]]:
+    return [[*keep, "w"], [*keep, "w", "w2"], [*keep, "w", "w2", "w3"]]
+
+
+def _unique_grams(words: pl.DataFrame, *keep: str) -> pl.DataFrame:
+    """The distinct n-grams ``g`` of ``words`` (with the ``keep`` columns): each length's word tuples
+    are made distinct before they are joined into text, so text is built once per distinct n-gram."""
+    return pl.concat([words.select(cols).drop_nulls().unique().select(
+        *keep, pl.concat_str(cols[len(keep):], separator=" ").alias("g")) for cols in _gram_columns(*keep)]).unique()
+
+
+def _grams(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(each distinct value ``v`` of ``cells`` with its word sequences ``k``, the n-grams ``g`` of
+    each sequence ``k``)."""
+    seqs = _sequences(cells.select("v").unique())
+    return seqs, _unique_grams(_words(seqs), "k")
 
 
 def _sha(s: pl.Series) -> pl.Series:
-    return pl.Series([_key(hashlib.sha256(g.encode("utf-8")).hexdigest()) for g in s.to_list()], dtype=pl.Int64)
+    """:func:`_key` of each string's SHA-256 (read from the digest's first 7 bytes, the same 52 bits)."""
+    sha = hashlib.sha256
+    return pl.Series([int.from_bytes(sha(g.encode("utf-8")).digest()[:7], "big") >> 4 for g in s.to_list()],
+                     dtype=pl.Int64)
 
 
 def _explain(x: Inputs, failing: pl.DataFrame) -> pl.DataFrame:
@@ -115,7 +137,12 @@ def _explain(x: Inputs, failing: pl.DataFrame) -> pl.DataFrame:
 def name_grams(x: Inputs) -> pl.DataFrame:
     """One row per distinct word, word pair and word triple of the string cells, with its hash (the
     first 52 bits of its SHA-256)."""
-    grams = pl.concat([_grams(cells)[1].select("g") for cells in _cells(x.t)] or
-                      [pl.DataFrame(schema={"g": pl.Utf8})]).unique()
+    values = [df.get_column(col).drop_nulls().unique().alias("v")
+              for df in x.t.values() for col, dtype in df.schema.items() if dtype == pl.Utf8 and df.height]
+    # digits only separate words, so a run of them can stand for any other: a million identifiers
+    # that differ in their numbers are a few distinct values here
+    vals = (pl.concat(values).str.replace_all(r"\d+", "0").unique().to_frame() if values
+            else pl.DataFrame(schema={"v": pl.Utf8}))
+    grams = _unique_grams(_words(_sequences(vals)))
     return grams.with_columns(_sha(grams.get_column("g")).alias("name_hash"),
                               pl.lit("(cells)").alias("row_key"), pl.lit("").alias("table"))
