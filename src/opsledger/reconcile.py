@@ -62,11 +62,13 @@ def aligned(left: pl.Series, right: pl.Series) -> bool:
     cheaply when the keys are sorted, as the tables are by their primary key)."""
     if left.len() != right.len() or left.null_count() or not left.equals(right, null_equal=True):
         return False
-    if left.len() < 2:
-        return True
-    if bool((left.slice(1) > left.slice(0, left.len() - 1)).all()):  # strictly increasing: distinct
-        return True
-    return left.n_unique() == left.len()
+    return ascending(left) or left.n_unique() == left.len()
+
+
+def ascending(keys: pl.Series) -> bool:
+    """Whether the keys are all there and strictly ascending (so distinct)."""
+    n = keys.len()
+    return keys.null_count() == 0 and (n < 2 or bool((keys.slice(1) > keys.slice(0, n - 1)).all()))
 
 
 def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
@@ -254,8 +256,7 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     high_w = pl.max_horizontal("high", "anchor")
     used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
                     "as_of_precision")
-    ids = used.get_column("claim_id")
-    if ids.null_count() == 0 and (ids.len() < 2 or bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all())):
+    if ascending(used.get_column("claim_id")):
         # claim ids distinct and ascending (the claims table is stored in that order): a stable sort on
         # preference and width orders the claims as sorting on (pref, width, claim_id) does
         ordered = used.sort(["pref", "width"], maintain_order=True)
