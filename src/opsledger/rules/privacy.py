@@ -137,8 +137,12 @@ def _explain(x: Inputs, failing: pl.DataFrame) -> pl.DataFrame:
 def name_grams(x: Inputs) -> pl.DataFrame:
     """One row per distinct word, word pair and word triple of the string cells, with its hash (the
     first 52 bits of its SHA-256)."""
-    values = [df.get_column(col).drop_nulls().unique().alias("v")
-              for df in x.t.values() for col, dtype in df.schema.items() if dtype == pl.Utf8 and df.height]
+    values = []
+    for df in x.t.values():
+        cols = [c for c, dtype in df.schema.items() if dtype == pl.Utf8]
+        if df.height and cols:  # one select: polars makes the columns' values distinct in parallel
+            u = df.select(pl.col(c).drop_nulls().unique().implode() for c in cols)
+            values += [u.get_column(c).explode().drop_nulls().alias("v") for c in cols]
     # digits only separate words, so a run of them can stand for any other: a million identifiers
     # that differ in their numbers are a few distinct values here
     vals = (pl.concat(values).str.replace_all(r"\d+", "0").unique().to_frame() if values
