@@ -190,3 +190,28 @@ def test_batches_are_not_fingerprinted_and_the_setting_is_put_back():
         assert engine.HASH_THRESHOLD == 0
         raise RuntimeError("interrupted")
     assert engine.HASH_THRESHOLD == before
+
+
+def test_a_large_frame_is_judged_on_its_distinct_values_and_every_row_is_reported():
+    """GX sees each distinct combination of the values a row-wise expectation reads once; every row
+    holding a failing combination is reported (and no other), as a run on every row would."""
+    from pathlib import Path
+
+    import polars as pl
+
+    from opsledger.rules.base import Expectation, Rule
+    from opsledger.rules.gx import SMALL_FRAME_ROWS, run
+
+    n = SMALL_FRAME_ROWS + 10
+    frame = pl.DataFrame({"row_key": [f"r{i}" for i in range(n)],
+                          "a": [i % 7 for i in range(n)], "b": [i % 7 if i % 5 else -1 for i in range(n)],
+                          "kind": ["x" if i % 3 else "y" for i in range(n)]})
+    meta = {"rule": "test.pair", "severity": "error", "description": "d", "frame": "f"}
+    exps = [Expectation(type="expect_column_pair_values_to_be_equal", kwargs={"column_A": "a", "column_B": "b"},
+                        meta=meta),
+            Expectation(type="expect_column_values_to_be_in_set", kwargs={"column": "kind", "value_set": ["x"]},
+                        meta=meta)]
+    rule = Rule("test.pair", "referential", "error", "d", "f", exps, Path("suite.json"))
+    pair, in_set = run([rule], lambda _name: frame, {})
+    assert set(pair.failing["row_key"]) == {f"r{i}" for i in range(n) if i % 5 == 0}
+    assert set(in_set.failing["row_key"]) == {f"r{i}" for i in range(n) if i % 3 == 0}

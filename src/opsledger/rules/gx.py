@@ -129,13 +129,35 @@ def compact_pairs(df: pl.DataFrame, pairs: list[tuple[str, str]]) -> pl.DataFram
 #: expectations that see the nulls of other frames' rows in a shared batch as data
 NULL_SENSITIVE = ("expect_column_values_to_not_be_null",)
 
+#: expectations whose verdict on a row depends on that row's values alone (so GX needs to see each
+#: distinct combination of values once); not so a uniqueness expectation, nor any with ``mostly``
+ROW_WISE = (*PAIR_TYPES, "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
+            "expect_column_values_to_be_between", "expect_column_values_to_not_be_null",
+            "expect_column_values_to_be_null")
+
+
+def _row_wise(exps: list[tuple[Rule, Expectation]]) -> bool:
+    return all(e.type in ROW_WISE and "mostly" not in e.kwargs for _, e in exps)
+
+
+def _spread(result: Result, frame: pl.DataFrame) -> Result:
+    """A result found on the distinct rows of ``frame``, for all its rows: every row with the values
+    of a failing row (in the expectation's columns) fails as that row does."""
+    if result.success or result.failing.is_empty():
+        return result
+    cols = result.expectation.columns()
+    failing = frame.join(result.failing.select(cols).unique(), on=cols, how="semi", nulls_equal=True)
+    return Result(result.rule, result.expectation, result.success, failing, result.error)
+
 
 def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: dict) -> list[Result]:
     """Run every expectation of ``rules`` on its frame (``frame_of(name)`` builds it); one
     :class:`Result` per expectation.
 
     A large frame is validated as soon as it is built and then dropped (only its failing rows are
-    kept), so at most one large frame and its pandas copy are in memory at a time. Each batch is
+    kept), so at most one large frame and its pandas copy are in memory at a time. When all its
+    expectations judge a row by its own values (:data:`ROW_WISE`), GX sees each distinct combination
+    of the values they read once, and the verdict on it holds for every row that has it. Each batch is
     validated twice at most: every expectation with GX's ``BOOLEAN_ONLY`` result format, then only
     the failing ones with ``COMPLETE`` (the ids of their failing rows)."""
     if not rules:
@@ -165,7 +187,11 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
         narrow = compact_pairs(frame.select(cols), pairs).select(
             pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
             pl.lit(name).alias("_frame"))
-        if narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
+        if narrow.height >= SMALL_FRAME_ROWS and _row_wise(exps):
+            distinct = narrow.unique(subset=[f"{name}__{c}" for c in cols], keep="first", maintain_order=True)
+            out += [_spread(res, frame) for res in
+                    _validate(gx, batches, len(out), distinct, exps, {name: frame}, params)]
+        elif narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
             out += _validate(gx, batches, len(out), narrow, exps, {name: frame}, params)
         else:
             small.append((name, narrow))
