@@ -188,7 +188,7 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
             pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
             pl.lit(name).alias("_frame"))
         if narrow.height >= SMALL_FRAME_ROWS and _row_wise(exps):
-            distinct = narrow.unique(subset=[f"{name}__{c}" for c in cols], keep="first", maintain_order=True)
+            distinct = narrow.unique(subset=[f"{name}__{c}" for c in cols], keep="any", maintain_order=False)
             out += [_spread(res, frame) for res in
                     _validate(gx, batches, len(out), distinct, exps, {name: frame}, params)]
         elif narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
