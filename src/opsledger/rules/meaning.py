@@ -56,7 +56,8 @@ def scope_columns(x: Inputs) -> pl.DataFrame:
 def claim_scope(x: Inputs) -> pl.DataFrame:
     """One row per claim on an outcome: the place it covers and the place its outcome covers."""
     o = x.t["outcomes"].select(pl.col("outcome_id").alias("target_id"), _where().alias("t_where"))
-    c = x.t["claims"].filter(pl.col("target_table") == "outcomes").join(o, on="target_id", how="inner")
+    c = x.t["claims"].filter(pl.col("target_table") == "outcomes").select(
+        "claim_id", "source_id", "target_id", "scope", "country", "area").join(o, on="target_id", how="inner")
     return c.select(pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id",
                     "target_id", _where().alias("where"), "t_where")
 
