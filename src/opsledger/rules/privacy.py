@@ -137,16 +137,17 @@ def _explain(x: Inputs, failing: pl.DataFrame) -> pl.DataFrame:
 def name_grams(x: Inputs) -> pl.DataFrame:
     """One row per distinct word, word pair and word triple of the string cells, with its hash (the
     first 52 bits of its SHA-256)."""
+    # digits only separate words, so a run of them can stand for any other: a million identifiers
+    # that differ in their numbers are a few distinct values here. One select per table: polars
+    # makes its columns' values distinct (and folds their digits) in parallel.
     values = []
     for df in x.t.values():
         cols = [c for c, dtype in df.schema.items() if dtype == pl.Utf8]
-        if df.height and cols:  # one select: polars makes the columns' values distinct in parallel
-            u = df.select(pl.col(c).drop_nulls().unique().implode() for c in cols)
+        if df.height and cols:
+            u = df.select(pl.col(c).drop_nulls().unique().str.replace_all(r"\d+", "0").unique().implode()
+                          for c in cols)
             values += [u.get_column(c).explode().drop_nulls().alias("v") for c in cols]
-    # digits only separate words, so a run of them can stand for any other: a million identifiers
-    # that differ in their numbers are a few distinct values here
-    vals = (pl.concat(values).str.replace_all(r"\d+", "0").unique().to_frame() if values
-            else pl.DataFrame(schema={"v": pl.Utf8}))
+    vals = pl.concat(values).unique().to_frame() if values else pl.DataFrame(schema={"v": pl.Utf8})
     grams = _unique_grams(_words(_sequences(vals)))
     return grams.with_columns(_sha(grams.get_column("g")).alias("name_hash"),
                               pl.lit("(cells)").alias("row_key"), pl.lit("").alias("table"))
