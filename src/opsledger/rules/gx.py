@@ -212,6 +212,9 @@ def unfingerprinted() -> Iterator[None]:
     and put back on the way out."""
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
+    if not hasattr(engine, "HASH_THRESHOLD"):  # another GX release: leave it as it is
+        yield
+        return
     old = engine.HASH_THRESHOLD
     engine.HASH_THRESHOLD = 0
     try:
