@@ -395,3 +395,30 @@ def test_derivation_does_not_depend_on_the_claims_order(shipped):
     for name in a:
         key = list(table(name).primary_key)
         assert a[name].sort(key).equals(b[name].sort(key)), name
+
+
+def test_a_tie_on_the_latest_as_of_takes_the_preferred_claims_precision(shipped):
+    """Claims that give the same latest as-of date with different precisions: the row's precision is
+    the most preferred claim's, whatever the order of the claims (an unstable sort promised none)."""
+    import datetime as dt
+
+    from opsledger.reconcile import derive_all, value_claims
+
+    target = "arkstone.arrests.au"
+    c = shipped["claims"]
+    ids = c.filter((pl.col("target_id") == target) & (pl.col("target_column") == "value"))["claim_id"].to_list()
+    assert len(ids) >= 2
+    d = derive_all(shipped)
+    order = value_claims(d["claims"], "outcomes", d["sources"], d["outcomes"], "outcome_id").filter(
+        pl.col("target_id") == target).sort(["pref", "width", "claim_id"])["claim_id"].to_list()
+    preferred = order[0]  # only the preferred claim says "month", every other claim "day"
+    claims = c.with_columns(
+        pl.when(pl.col("claim_id").is_in(ids)).then(pl.lit(dt.date(2020, 5, 1))).otherwise(pl.col("as_of"))
+        .alias("as_of"),
+        pl.when(pl.col("claim_id") == preferred).then(pl.lit("month"))
+        .when(pl.col("claim_id").is_in(ids)).then(pl.lit("day")).otherwise(pl.col("as_of_precision"))
+        .alias("as_of_precision"))
+    for seed in (1, 2, 3, 4):
+        shuffled = dict(shipped, claims=claims.sample(fraction=1.0, shuffle=True, seed=seed))
+        row = derive_all(shuffled)["outcomes"].filter(pl.col("outcome_id") == target)
+        assert row["as_of_precision"][0] == "month"

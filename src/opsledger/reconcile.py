@@ -280,7 +280,10 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
             pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
             pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
-            pl.col("as_of_precision").sort_by("as_of", nulls_last=False).last().alias("as_of_precision_d"),
+            # the precision of the latest as-of date, from the most preferred claim that gives it (the
+            # claims are in preference order; the unstable sort used before promised no particular one)
+            pl.col("as_of_precision").filter(pl.col("as_of") == pl.col("as_of").max()).first()
+            .alias("as_of_precision_d"),
         )
         .with_columns(
             (pl.col("i_low").is_not_null() & pl.col("i_high").is_not_null()
