@@ -240,7 +240,7 @@ def period_end(col: str, precision: str) -> pl.Expr:
 
 
 def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
-                      claims: pl.DataFrame, sources: pl.DataFrame, phrases: pl.DataFrame,
+                      claims: pl.DataFrame, sources: pl.DataFrame,
                       keep: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """value, bounds, sources' bounds, status, n_sources and as_of of outcomes or statistics.
 
@@ -435,7 +435,7 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
     value_tables = [name for name, cols in target_columns().items() if "value" in cols]
     for name in value_tables:
-        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], phrases,
+        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"],
                                value_claims_of)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
