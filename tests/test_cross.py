@@ -385,7 +385,7 @@ def test_value_claims_of_stored_claims(shipped, change):
     assert x.derived["claims"].height == t["claims"].height
     for name in ("outcomes", "statistics"):
         assert x.value_claims(name).equals(value_claims(t["claims"], name, t["sources"], t[name], KEYS[name]))
-    assert x._claims_as_derived() is not change
+    assert x._claims_as_derived is not change
 
 
 def test_each_finding_names_its_operation_from_the_row_it_names():

@@ -86,21 +86,20 @@ class Inputs:
             from opsledger.reconcile import KEYS, value_claims
 
             kept = self._derived[2].get(name) if "_derived" in self.__dict__ else None
-            if kept is not None and self._claims_as_derived():
+            if kept is not None and self._claims_as_derived:
                 cache[name] = kept  # the re-derivation computed them from the very same claims
             else:
                 cache[name] = value_claims(self.t["claims"], name, self.t["sources"], self.t[name], KEYS[name])
         return cache[name]
 
+    @cached_property
     def _claims_as_derived(self) -> bool:
         """Whether the stored claims and sources' kinds are what the re-derivation gives (then the value
         claims it computed are those of the stored claims); asked only while it is held."""
-        if "_claims_as_derived_" not in self.__dict__:
-            d = self.derived
-            kinds = ["source_id", "kind"]
-            same = [(d["claims"], self.t["claims"]), (d["sources"].select(kinds), self.t["sources"].select(kinds))]
-            self.__dict__["_claims_as_derived_"] = all(a.schema == b.schema and a.equals(b) for a, b in same)
-        return self.__dict__["_claims_as_derived_"]
+        d = self.derived
+        kinds = ["source_id", "kind"]
+        same = [(d["claims"], self.t["claims"]), (d["sources"].select(kinds), self.t["sources"].select(kinds))]
+        return all(a.schema == b.schema and a.equals(b) for a, b in same)
 
     @cached_property
     def acked_disputes(self) -> set[str]:
