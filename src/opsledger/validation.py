@@ -145,13 +145,17 @@ def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> No
     A key such as ``pacifier.takedown.date`` (a row and a column) is matched by its longest prefix."""
     from opsledger.metadata import tables as declarations
 
-    pending = [f for f in report.findings if not f.operation and f.key is not None]
+    # each finding without an operation, with every prefix of its key, longest first
+    pending = []
+    for f in report.findings:
+        if not f.operation and f.key is not None:
+            parts = str(f.key).split(".")
+            pending.append((f, [".".join(parts[:n]) for n in range(len(parts), 0, -1)]))
     if not pending:
         return
     prefixes: dict[str, set[str]] = {}  # table -> every prefix of its findings' keys
-    for f in pending:
-        parts = str(f.key).split(".")
-        prefixes.setdefault(f.table, set()).update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+    for f, keys in pending:
+        prefixes.setdefault(f.table, set()).update(keys)
     every = set().union(*prefixes.values())
     op_ids = set(tables["operations"].filter(pl.col("operation_id").is_in(list(every)))
                  .get_column("operation_id").to_list()) if "operations" in tables else set()
@@ -161,10 +165,8 @@ def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> No
         if df is not None and decl is not None and decl.key in df.columns and "operation_id" in df.columns:
             rows = df.filter(pl.col(decl.key).is_in(list(wanted)))
             lookup[name] = dict(zip(rows.get_column(decl.key).to_list(), rows.get_column("operation_id").to_list()))
-    for f in pending:
-        parts = str(f.key).split(".")
-        for n in range(len(parts), 0, -1):
-            prefix = ".".join(parts[:n])
+    for f, keys in pending:
+        for prefix in keys:
             op = lookup.get(f.table, {}).get(prefix) or (prefix if prefix in op_ids else None)
             if op:
                 f.operation = op
