@@ -6,10 +6,10 @@ which cost more than the rows), larger ones in a batch of their own. String colu
 pair are handed over as 52-bit hashes (:data:`HASH_MASK`), so a million rows of Python strings never
 reach pandas. A large frame is validated as soon as it is built, then dropped; when its expectations
 judge each row by its own values, GX sees its distinct value combinations only (see :func:`run`).
-great- expectations is imported without two modules no rule needs (:func:`deferred`), and its
-batches are not fingerprinted (:func:`unfingerprinted`). Each batch runs with GX's ``BOOLEAN_ONLY``
-result format, and again with ``COMPLETE`` for the expectations that failed: GX returns the row ids
-of their failing rows, and the rows themselves are looked up afterwards.
+great-expectations is imported without two modules no rule needs (:func:`deferred`), and its batches
+are not fingerprinted (:func:`unfingerprinted`). Each batch runs with GX's ``BOOLEAN_ONLY`` result
+format, and again with ``COMPLETE`` for the expectations that failed: GX returns the row ids of
+their failing rows, and the rows themselves are looked up afterwards.
 """
 
 from __future__ import annotations
