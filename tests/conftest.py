@@ -72,7 +72,11 @@ def shipped_validated_once():
     (default acknowledgements, no extra names, no overrides of schemas/ or checks/) from the first
     run's report. Any other validation (a broken copy) runs in full."""
     from opsledger import validation as vmod
+    from opsledger.gxengine import gx_context
 
+    # great-expectations imported here once: every validation in this process then runs it here
+    # (opsledger.gxengine), instead of starting a worker that imports it again; test_gxengine runs workers
+    gx_context()
     real = vmod.validate_tables
     shipped_fp = fingerprint(oio.read_tables(DATASETS))
     memo: dict[tuple, object] = {}

@@ -150,7 +150,7 @@ def test_deferred_module_runs_on_first_use_and_leaves_sys_modules(tmp_path, monk
     while inside, leaves sys.modules on the way out, and works on its first use."""
     import sys
 
-    from opsledger.rules.gx import deferred
+    from opsledger.gxengine import deferred
 
     (tmp_path / "probe_deferred.py").write_text("import sys\nsys.probe_runs = getattr(sys, 'probe_runs', 0) + 1\n"
                                                 "VALUE = 42\n")
@@ -169,7 +169,7 @@ def test_great_expectations_import_skips_scipy_stats_and_still_computes_with_it(
     import subprocess
     import sys
 
-    code = ("import sys\nfrom opsledger.rules.gx import gx_context\ngx_context()\n"
+    code = ("import sys\nfrom opsledger.gxengine import gx_context\ngx_context()\n"
             "print(sorted(m for m in ('scipy.stats', 'altair') if m in sys.modules))\n"
             "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as k\n"
             "print(round(float(k.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))\n"
@@ -183,7 +183,7 @@ def test_batches_are_not_fingerprinted_and_the_setting_is_put_back():
     import pytest
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
-    from opsledger.rules.gx import unfingerprinted
+    from opsledger.gxengine import unfingerprinted
 
     before = engine.HASH_THRESHOLD
     with pytest.raises(RuntimeError), unfingerprinted():

@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 from opsledger.errors import PathError, UsageError
 from opsledger import fmt
 from opsledger.metadata import TABLES, repo_root, table
+from opsledger.util import DEFAULT_ARCHIVE  # noqa: F401 (re-exported: its home is light to import)
 from opsledger.txn import (  # noqa: F401 (re-exported)
     JOURNAL, LOCKFILE, STAGED, _lock, commit, recover, write_bytes_atomic, write_text_atomic,
 )
@@ -70,15 +70,6 @@ def default_data_dir() -> Path:
     return repo_root() / "datasets"
 
 
-class _DefaultArchive:
-    """The default of every ``sources``/``archive`` argument, in the library and the command line alike:
-    ``../shared/sources`` beside the repository when that directory exists, else no archive."""
-
-    def __repr__(self) -> str:
-        return "DEFAULT_ARCHIVE"
-
-
-DEFAULT_ARCHIVE: Any = _DefaultArchive()
 
 
 def default_archive() -> Path | None:

@@ -1,8 +1,9 @@
-"""Small shared helpers: paths as reports show them. (Atomic writes are in :mod:`opsledger.txn`.)"""
+"""Small shared helpers: paths as reports show them, the default source archive. (Atomic writes are in :mod:`opsledger.txn`.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def display_path(path: Path | str) -> str:
@@ -19,3 +20,15 @@ def display_path(path: Path | str) -> str:
         except ValueError:
             continue
     return p.name
+
+
+class _DefaultArchive:
+    """The default of every ``sources``/``archive`` argument, in the library and the command line alike:
+    ``../shared/sources`` beside the repository when that directory exists, else no archive."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_ARCHIVE"
+
+
+#: (defined here, not in :mod:`opsledger.io`, so that a module can name it without importing polars)
+DEFAULT_ARCHIVE: Any = _DefaultArchive()

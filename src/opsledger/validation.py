@@ -7,14 +7,19 @@ replace the function ``opsledger.validate`` on the package after its first impor
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from opsledger import io as oio
 from opsledger.errors import UsageError, require
 from opsledger.findings import Report
-from opsledger.util import display_path
+from opsledger.util import DEFAULT_ARCHIVE, display_path
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# polars, pyarrow and the declarations are imported inside the functions: `validate` first starts
+# great-expectations' worker (opsledger.gxengine), which imports it while they load
 
 #: Largest names file read (a names file is a short list typed by a curator).
 MAX_NAMES_BYTES = 1 << 20
@@ -25,6 +30,8 @@ def read_names(names) -> list[str] | None:
     name a line; or an iterable of names (a list, tuple or set of str). A single string is always a
     path, never a list of letters."""
     import os
+
+    from opsledger import io as oio
 
     if names is None:
         return None
@@ -52,6 +59,8 @@ def read_names(names) -> list[str] | None:
 def acknowledgements_path(acknowledgements) -> Path | None:
     """The acknowledgements file given (None: the default ``checks/acknowledgements.toml``); a file
     given but missing is an error (library and command line alike)."""
+    from opsledger import io as oio
+
     path = oio.path_arg(acknowledgements, "acknowledgements")
     if path is not None and not path.is_file():
         raise UsageError(f"{path}: no such acknowledgements file")
@@ -60,7 +69,7 @@ def acknowledgements_path(acknowledgements) -> Path | None:
 
 def validate(
     data_dir: Path | str | None = None,
-    sources: Path | str | None = oio.DEFAULT_ARCHIVE,
+    sources: Path | str | None = DEFAULT_ARCHIVE,
     names=None,
     acknowledgements: Path | str | None = None,
     cross: bool = True,
@@ -78,23 +87,30 @@ def validate(
     ``validate("")``); never raises for bad data: the report's ``exit_code`` is 0 (clean), 1 (a rule
     failed) or 2 (unusable input, with ``report.unusable`` saying why).
     """
-    given = oio.path_arg(data_dir, "data_dir")
-    data_dir = given if given is not None else oio.default_data_dir()
-    sources = oio.source_archive(sources)
-    names = read_names(names)
-    acknowledgements = acknowledgements_path(acknowledgements)
-    require("validate")
+    from opsledger.gxengine import engine
+
     t0 = time.perf_counter()
-    try:
-        tables = oio.read_tables(data_dir)
-    except oio.UnusableInput as exc:
-        return Report(display_path(data_dir), unusable=str(exc))
-    from opsledger.errors import OpsledgerError
-    try:
-        report = validate_tables(tables, sources=sources, names=names, acknowledgements=acknowledgements,
-                                 cross=cross, data_dir=display_path(data_dir), rules=rules)
-    except OpsledgerError as exc:  # e.g. an archive path outside the archive, a malformed acknowledgements file
-        return Report(display_path(data_dir), unusable=str(exc))
+    # great-expectations is imported (in a worker, see opsledger.gxengine) while the arguments are
+    # checked and the tables read, schema-checked and turned into frames
+    with engine() if cross else nullcontext():
+        from opsledger import io as oio
+        from opsledger.errors import OpsledgerError
+
+        given = oio.path_arg(data_dir, "data_dir")
+        data_dir = given if given is not None else oio.default_data_dir()
+        sources = oio.source_archive(sources)
+        names = read_names(names)
+        acknowledgements = acknowledgements_path(acknowledgements)
+        require("validate")
+        try:
+            tables = oio.read_tables(data_dir)
+        except oio.UnusableInput as exc:
+            return Report(display_path(data_dir), unusable=str(exc))
+        try:
+            report = validate_tables(tables, sources=sources, names=names, acknowledgements=acknowledgements,
+                                     cross=cross, data_dir=display_path(data_dir), rules=rules)
+        except OpsledgerError as exc:  # e.g. an archive path outside the archive, a malformed acknowledgements file
+            return Report(display_path(data_dir), unusable=str(exc))
     stages = sum(v for k, v in report.timings.items() if "." not in k)  # "cross.gx" etc. are inside "cross"
     report.timings["read"] = time.perf_counter() - t0 - stages
     return report
@@ -143,6 +159,8 @@ def validate_tables(
 def _attribute_operations(report: Report, tables: dict[str, pl.DataFrame]) -> None:
     """Set each finding's ``operation`` from its row (for the per-operation summary of the report).
     A key such as ``pacifier.takedown.date`` (a row and a column) is matched by its longest prefix."""
+    import polars as pl
+
     from opsledger.metadata import tables as declarations
 
     # each finding without an operation, with every prefix of its key, longest first

@@ -1,30 +1,25 @@
-"""The one place great-expectations runs: each rule's expectations on its frame.
+"""Each rule's expectations on its frame, as batches for great-expectations.
 
 GX sees a row id and the columns the expectations read, each named ``<frame>__<column>``; frames
 smaller than :data:`SMALL_FRAME_ROWS` are validated together in one batch (fewer GX round trips,
 which cost more than the rows), larger ones in a batch of their own. String columns compared as a
 pair are handed over as 52-bit hashes (:data:`HASH_MASK`), so a million rows of Python strings never
-reach pandas. A large frame is validated as soon as it is built, then dropped; when its expectations
-judge each row by its own values, GX sees its distinct value combinations only (see :func:`run`).
-great-expectations is imported without two modules no rule needs (:func:`deferred`), and its batches
-are not fingerprinted (:func:`unfingerprinted`). Each batch runs with GX's ``BOOLEAN_ONLY`` result
-format, and again with ``COMPLETE`` for the expectations that failed: GX returns the row ids of
-their failing rows, and the rows themselves are looked up afterwards.
-"""
+reach pandas. A large frame is handed over as soon as it is built; when its expectations judge each
+row by its own values, GX sees its distinct value combinations only (see :func:`run`). Where and how
+GX runs (a worker process importing it while the frames are built, or this process; its result
+formats) is :mod:`opsledger.gxengine`: it returns the row ids of the failing rows, and the rows
+themselves are looked up here."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from opsledger.errors import DeclarationError
+from opsledger.gxengine import Refused, engine
 from opsledger.rules.base import COLUMN_KWARGS, COLUMN_LIST_KWARGS, Expectation, Rule
 
 SMALL_FRAME_ROWS = 50_000
@@ -39,58 +34,6 @@ class Result:
     success: bool
     failing: pl.DataFrame  # the failing rows of the frame (all its columns)
     error: str | None = None  # the expectation could not run
-
-
-#: modules great-expectations imports when it is imported but uses only inside one statistical
-#: expectation (KL divergence) and two metrics that no rule here runs: scipy.stats (1.7 s of a 4.2 s
-#: import on the project machine) and altair (0.4 s, its charts)
-DEFERRED = ("scipy.stats", "altair")
-
-
-class _Deferred(types.ModuleType):
-    """Stands in for a module while great-expectations is imported; the real module is imported
-    the first time one of its attributes is read, so a deferred module still works when used."""
-
-    def __getattr__(self, attr: str):
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        real = importlib.import_module(self.__name__)
-        self.__dict__.update(real.__dict__)
-        return getattr(real, attr)
-
-
-@contextmanager
-def deferred(names: tuple[str, ...] = DEFERRED) -> Iterator[None]:
-    """While inside, an ``import`` of one of ``names`` (not yet imported) binds a :class:`_Deferred`
-    stand-in instead of running the module. On the way out the stand-ins leave ``sys.modules``, so
-    the rest of the process imports the real modules as usual: only the importer's own names are
-    stand-ins, and they import the module on first use.
-
-    (``importlib.util.LazyLoader`` cannot do this on Python 3.11: the import system reads the
-    module's ``__spec__``, which makes it load at once.)"""
-    mine = {n: _Deferred(n) for n in names if n not in sys.modules}
-    sys.modules.update(mine)
-    try:
-        yield
-    finally:
-        for n, m in mine.items():
-            if sys.modules.get(n) is m:
-                del sys.modules[n]
-
-
-def gx_context():
-    """great-expectations, imported here and only here (its import is the largest fixed cost of a
-    run), and an ephemeral context that keeps everything in memory: no data docs site, so nothing is
-    written anywhere. No process-wide state is touched (environment, tempfile, logging); see
-    :func:`deferred` for the modules its import does not run."""
-    with deferred():
-        import great_expectations as gx
-    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
-
-    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
-    ctx = gx.get_context(mode="ephemeral", project_config=config)
-    ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    return gx, ctx
 
 
 def _renamed(kwargs: dict, frame: str) -> dict:
@@ -155,14 +98,15 @@ def _spread(result: Result, frame: pl.DataFrame) -> Result:
 
 def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: dict) -> list[Result]:
     """Run every expectation of ``rules`` on its frame (``frame_of(name)`` builds it); one
-    :class:`Result` per expectation.
+    :class:`Result` per expectation, in the order of ``rules``.
 
-    A large frame is validated as soon as it is built and then dropped (only its failing rows are
-    kept), so at most one large frame and its pandas copy are in memory at a time. When all its
-    expectations judge a row by its own values (:data:`ROW_WISE`), GX sees each distinct combination
-    of the values they read once, and the verdict on it holds for every row that has it. Each batch is
-    validated twice at most: every expectation with GX's ``BOOLEAN_ONLY`` result format, then only
-    the failing ones with ``COMPLETE`` (the ids of their failing rows)."""
+    Batches go to the engine of this validation (:func:`opsledger.gxengine.engine`: a worker process
+    that imports great-expectations while the frames are built, or this process). A large frame is
+    handed over as soon as it is built; the answer for it is taken before the next large one is handed
+    over, so at most two large frames are held at a time. When all its expectations judge a row by
+    its own values (:data:`ROW_WISE`), GX sees each distinct combination of the values they read
+    once, and the verdict on it holds for every row that has it. Small frames go together in one
+    batch at the end."""
     if not rules:
         return []
     used = set(_parameter_names([e.kwargs for r in rules for e in r.expectations]))
@@ -172,110 +116,80 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
         raise DeclarationError(f"{r.path}: rule {r.name}: unknown parameter(s) {', '.join(sorted(missing))} "
                                f"(known: {', '.join(sorted(parameters))})")
     params = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in parameters.items() if k in used}
-    gx, ctx = gx_context()
-    # one asset and one batch definition; each batch is a dataframe handed to it
-    batches = ctx.data_sources.add_pandas("opsledger").add_dataframe_asset("frames").add_batch_definition_whole_dataframe(
-        "all")
     by_frame: dict[str, list[tuple[Rule, Expectation]]] = defaultdict(list)
     for r in rules:
         for e in r.expectations:
             by_frame[r.frame].append((r, e))
+    order = {id(e): i for i, (_, e) in enumerate(x for exps in by_frame.values() for x in exps)}
     small: list[tuple[str, pl.DataFrame]] = []
     kept: dict[str, pl.DataFrame] = {}
+    spread: set[str] = set()  # the small frames the batch holds the distinct rows of
     out: list[Result] = []
-    for name, exps in by_frame.items():
-        frame = frame_of(name)
-        cols = sorted({c for _, e in exps for c in e.columns()})
-        pairs = [(e.kwargs["column_A"], e.kwargs["column_B"]) for _, e in exps if e.type in PAIR_TYPES]
-        narrow = compact_pairs(frame.select(cols), pairs).select(
-            pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
-            pl.lit(name).alias("_frame"))
-        if narrow.height >= SMALL_FRAME_ROWS and _row_wise(exps):
-            distinct = narrow.unique(subset=[f"{name}__{c}" for c in cols], keep="any", maintain_order=False)
-            out += [_spread(res, frame) for res in
-                    _validate(gx, batches, len(out), distinct, exps, {name: frame}, params)]
-        elif narrow.height >= SMALL_FRAME_ROWS or any(e.type in NULL_SENSITIVE for _, e in exps):
-            out += _validate(gx, batches, len(out), narrow, exps, {name: frame}, params)
-        else:
-            small.append((name, narrow))
-            kept[name] = frame
-        del frame, narrow
-    if small:
-        exps = [x for name, _ in small for x in by_frame[name]]
-        out += _validate(gx, batches, len(out), pl.concat([df for _, df in small], how="diagonal"), exps, kept, params)
-    return out
+    with engine() as eng:
+        eng.set_params(params)
+        waiting: list[_Batch] = []
+        for name, exps in by_frame.items():
+            frame = frame_of(name)
+            cols = sorted({c for _, e in exps for c in e.columns()})
+            pairs = [(e.kwargs["column_A"], e.kwargs["column_B"]) for _, e in exps if e.type in PAIR_TYPES]
+            narrow = compact_pairs(frame.select(cols), pairs).select(
+                pl.col(c).alias(f"{name}__{c}") for c in cols).with_row_index("_row").with_columns(
+                pl.lit(name).alias("_frame"))
+            large = narrow.height >= SMALL_FRAME_ROWS  # (a large frame is not kept until the end)
+            distinct = _row_wise(exps)
+            if distinct:
+                narrow = narrow.unique(subset=[f"{name}__{c}" for c in cols], keep="any", maintain_order=False)
+            if large or any(e.type in NULL_SENSITIVE for _, e in exps):
+                if large and any(b.large for b in waiting):
+                    out += [res for b in waiting for res in b.results(eng)]  # the answer for the large one before
+                    waiting = []
+                waiting.append(_Batch.submit(eng, narrow, exps, {name: frame}, {name} if distinct else set(), large))
+            else:
+                small.append((name, narrow))
+                kept[name] = frame
+                if distinct:
+                    spread.add(name)
+            del frame, narrow
+            while waiting and eng.ready(waiting[0].ticket):  # answered: keep the failing rows only
+                out += waiting.pop(0).results(eng)
+        if small:
+            exps = [x for name, _ in small for x in by_frame[name]]
+            waiting.append(_Batch.submit(eng, pl.concat([df for _, df in small], how="diagonal"), exps, kept, spread))
+        out += [res for b in waiting for res in b.results(eng)]
+    return sorted(out, key=lambda res: order[id(res.expectation)])
 
 
-@contextmanager
-def unfingerprinted() -> Iterator[None]:
-    """While inside, great-expectations does not hash a pandas batch for its ``pandas_data_fingerprint``
-    marker (1.3 s at a million claims; nothing here reads the marker). GX has no option for this, only
-    its module constant ``HASH_THRESHOLD`` (batches whose memory reaches it are not hashed): it is
-    set to 0 while a batch is made and validated (GX makes it again to validate),
-    and put back on the way out."""
-    from great_expectations.execution_engine import pandas_execution_engine as engine
+@dataclass
+class _Batch:
+    """A batch handed to the engine, and what is needed to turn its answer into results."""
 
-    if not hasattr(engine, "HASH_THRESHOLD"):  # another GX release: leave it as it is
-        yield
-        return
-    old = engine.HASH_THRESHOLD
-    engine.HASH_THRESHOLD = 0
-    try:
-        yield
-    finally:
-        engine.HASH_THRESHOLD = old
+    ticket: int
+    full: pl.DataFrame  # the batch with its ``_rid`` (row id in the batch), ``_frame`` and ``_row``
+    exps: list[tuple[Rule, Expectation]]
+    frames: dict[str, pl.DataFrame]  # each frame of the batch, by name, as built
+    distinct: set[str]  # the frames the batch holds the distinct rows of (see _spread)
+    large: bool  # made of one large frame
 
+    @classmethod
+    def submit(cls, eng, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]], frames: dict[str, pl.DataFrame],
+               distinct: set[str], large: bool = False) -> _Batch:
+        full = df.with_row_index("_rid")
+        specs = [(e.type, _renamed(e.kwargs, r.frame)) for r, e in exps]
+        # an Arrow table with the types polars gives pandas: the worker needs neither polars nor a copy
+        batch = full.drop("_frame", "_row").to_arrow(compat_level=pl.CompatLevel.oldest())
+        return cls(eng.submit(batch, specs), full, exps, frames, distinct, large)
 
-def _validate(gx, batches, n: int, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]],
-              frames: dict[str, pl.DataFrame], params: dict) -> list[Result]:
-    full = df.with_row_index("_rid")
-    with unfingerprinted():
-        verdict = _verdicts(gx, batches, n, full, exps, params)
-    out = []
-    for i, (r, e) in enumerate(exps):
-        gr = verdict[i]
-        rids = [int(x["_rid"]) for x in ((gr.result or {}).get("unexpected_index_list") or [])]
-        rows = (full.filter(pl.col("_rid").is_in(rids) & (pl.col("_frame") == r.frame)).get_column("_row")
-                if rids else pl.Series([], dtype=pl.UInt32))
-        failing = frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
-        error = None
-        if gr.exception_info and gr.exception_info.get("raised_exception"):
-            error = str(gr.exception_info.get("exception_message")).splitlines()[0]
-        out.append(Result(r, e, bool(gr.success) and error is None, failing, error))
-    return out
-
-
-def _verdicts(gx, batches, n: int, full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], params: dict) -> dict:
-    """GX's result for each expectation (by its position in ``exps``): all of them with
-    ``BOOLEAN_ONLY``, then the failing ones again with ``COMPLETE`` (the ids of their failing rows)."""
-    batch = batches.get_batch(batch_parameters={"dataframe": full.drop("_frame", "_row").to_pandas()})
-
-    def suite(idx: list[int]):
+    def results(self, eng) -> list[Result]:
         try:
-            return gx.ExpectationSuite(name=f"batch-{n}-{len(idx)}", expectations=[
-                gx.expectations.registry.get_expectation_impl(exps[i][1].type)(
-                    **_renamed(exps[i][1].kwargs, exps[i][0].frame), meta={"n": i}) for i in idx])
-        except Exception as exc:  # GX refuses an expectation's type or arguments
-            bad = _first_bad(gx, exps)
-            raise DeclarationError(f"{bad[0].path}: rule {bad[0].name}: {bad[1]}") from exc
-
-    # GX does not keep the suite's order: each result is matched by the number in its meta
-    first = batch.validate(suite(list(range(len(exps)))), expectation_parameters=params,
-                           result_format={"result_format": "BOOLEAN_ONLY"})
-    verdict = {int(r.expectation_config.meta["n"]): r for r in first.results}
-    failed = sorted(i for i, r in verdict.items() if not r.success)
-    if failed:
-        again = batch.validate(suite(failed), expectation_parameters=params, result_format={
-            "result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"],
-            "partial_unexpected_count": 0, "return_unexpected_index_query": False})
-        verdict.update({int(r.expectation_config.meta["n"]): r for r in again.results})
-    return verdict
-
-
-def _first_bad(gx, pairs) -> tuple[Rule, str]:
-    for r, e in pairs:
-        try:
-            gx.expectations.registry.get_expectation_impl(e.type)(**e.kwargs)
-        except Exception as exc:  # noqa: BLE001 - GX raises several kinds
-            return r, f"{e.type}: {str(exc).splitlines()[0]}"
-    return pairs[0][0], "an expectation GX refuses"
+            verdicts = eng.result(self.ticket)
+        except Refused as exc:
+            rule = self.exps[exc.index][0]
+            raise DeclarationError(f"{rule.path}: rule {rule.name}: {exc.reason}") from None
+        out = []
+        for (r, e), v in zip(self.exps, verdicts):
+            rows = (self.full.filter(pl.col("_rid").is_in(list(v.rids)) & (pl.col("_frame") == r.frame))
+                    .get_column("_row") if v.rids else pl.Series([], dtype=pl.UInt32))
+            failing = self.frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
+            res = Result(r, e, v.success, failing, v.error)
+            out.append(_spread(res, self.frames[r.frame]) if r.frame in self.distinct else res)
+        return out

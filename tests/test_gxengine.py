@@ -1,0 +1,115 @@
+"""Where great-expectations runs (opsledger.gxengine): a worker process gives the verdicts this
+process gives, a dead worker's batches are run here, and a worker is always stopped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from opsledger import gxengine
+from opsledger.errors import DeclarationError
+from opsledger.rules.base import Expectation, Rule
+from opsledger.rules.gx import SMALL_FRAME_ROWS, run
+
+from conftest import ARCHIVE, DATASETS
+
+META = {"rule": "test.r", "severity": "error", "description": "d", "frame": "f"}
+
+
+def _rule(*exps: tuple[str, dict]) -> Rule:
+    return Rule("test.r", "referential", "error", "d", "f",
+                [Expectation(type=t, kwargs=k, meta=META) for t, k in exps], Path("suite.json"))
+
+
+def _frame(n: int = 40) -> pl.DataFrame:
+    return pl.DataFrame({"row_key": [f"r{i}" for i in range(n)], "a": [i % 7 for i in range(n)],
+                         "b": [i % 7 if i % 5 else -1 for i in range(n)], "c": [None if i % 4 == 0 else i for i in range(n)]})
+
+
+RULE = _rule(("expect_column_pair_values_to_be_equal", {"column_A": "a", "column_B": "b"}),
+             ("expect_column_values_to_not_be_null", {"column": "c"}))
+
+
+def _failing(results) -> list[set[str]]:
+    return [set(r.failing["row_key"]) for r in results]
+
+
+def test_a_worker_gives_the_verdicts_of_this_process():
+    """The same rule on the same frames (one small, one large): the same failing rows, worker or here."""
+    large = _frame(SMALL_FRAME_ROWS + 10)
+    got = {}
+    for where in ("here", "worker"):
+        with gxengine.engine(where) as eng:
+            assert type(eng).__name__ == {"here": "Inline", "worker": "Worker"}[where]
+            got[where] = (_failing(run([RULE], lambda _n: _frame(), {})),
+                          _failing(run([RULE], lambda _n: large, {})))
+            if where == "worker":
+                assert eng.fallback is None  # answered by the worker itself
+    assert got["worker"] == got["here"]
+    small, big = got["worker"]
+    assert small == [{f"r{i}" for i in range(40) if i % 5 == 0}, {f"r{i}" for i in range(40) if i % 4 == 0}]
+    assert big[0] == {f"r{i}" for i in range(SMALL_FRAME_ROWS + 10) if i % 5 == 0}
+
+
+def test_an_expectation_the_worker_refuses_names_its_rule():
+    bad = _rule(("expect_column_pair_values_to_be_equal", {"column_A": "a", "column_B": "b"}),
+                ("expect_column_values_to_be_wonderful", {"column": "a"}))
+    with gxengine.engine("worker") as eng, pytest.raises(
+            DeclarationError, match=r"suite.json: rule test.r: expect_column_values_to_be_wonderful"):
+        run([bad], lambda _n: _frame(), {})
+    assert eng.fallback is None
+
+
+def test_batches_a_dead_worker_did_not_answer_run_here():
+    with gxengine.engine("worker") as eng:
+        eng.proc.kill()
+        eng.proc.wait()
+        assert _failing(run([RULE], lambda _n: _frame(), {}))[0] == {f"r{i}" for i in range(40) if i % 5 == 0}
+        assert eng.fallback is not None
+
+
+def test_a_worker_is_stopped_on_the_way_out_even_on_error():
+    with pytest.raises(RuntimeError), gxengine.engine("worker") as eng:  # never handed a batch
+        raise RuntimeError("interrupted")
+    assert eng.proc.poll() is not None
+    with gxengine.engine("worker") as eng:
+        run([RULE], lambda _n: _frame(), {})
+    assert eng.proc.poll() == 0  # it ended its own work and left
+
+
+def test_an_inner_engine_is_the_outer_one_and_auto_runs_here_once_imported():
+    with gxengine.engine("here") as outer, gxengine.engine("worker") as inner:
+        assert inner is outer
+    assert isinstance(gxengine.start("auto"), gxengine.Inline)  # great-expectations is imported here
+    with pytest.raises(ValueError, match="auto, here or worker"):
+        gxengine.start("elsewhere")
+
+
+def test_no_worker_when_no_python_to_start_it(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "")
+    assert isinstance(gxengine.start("worker"), gxengine.Inline)
+
+
+def test_a_fresh_process_validates_with_a_worker_and_reports_what_this_one_does(shipped_report, tmp_path):
+    """A whole validation in a new process, where great-expectations is never imported (it runs in
+    the worker): the same findings as the validation run in this process. Run from an empty
+    directory holding a module named like one great-expectations imports: it is not picked up."""
+    cwd, script = tmp_path / "cwd", tmp_path / "script" / "run.py"
+    cwd.mkdir()
+    script.parent.mkdir()
+    (cwd / "pandas.py").write_text("raise SystemExit('the working directory was on the path')\n")
+    script.write_text(
+        "import json, sys, opsledger\n"
+        f"r = opsledger.validate({str(DATASETS)!r}, sources={str(ARCHIVE) if ARCHIVE.is_dir() else None!r})\n"
+        "print(json.dumps({'here': 'great_expectations' in sys.modules, 'report': json.loads(r.to_json())}))\n")
+    p = subprocess.run([sys.executable, str(script)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = json.loads(p.stdout)
+    assert got["here"] is False
+    assert got["report"]["findings"] == json.loads(shipped_report.to_json())["findings"]
+    assert got["report"]["exit_code"] == shipped_report.exit_code == 0
