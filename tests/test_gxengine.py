@@ -113,3 +113,23 @@ def test_a_fresh_process_validates_with_a_worker_and_reports_what_this_one_does(
     assert got["here"] is False
     assert got["report"]["findings"] == json.loads(shipped_report.to_json())["findings"]
     assert got["report"]["exit_code"] == shipped_report.exit_code == 0
+
+
+def test_small_frames_go_in_batches_of_enough_rows_and_each_keeps_its_own_failing_rows(monkeypatch):
+    """Small frames are handed over together once they hold SMALL_FRAME_ROWS rows (so a worker works
+    while later frames are built); each frame's failing rows are its own, whichever batch held it."""
+    n = SMALL_FRAME_ROWS // 2 + 1  # two frames fill a batch; the third goes in the last one
+    rules = [Rule(f"test.r{k}", "referential", "error", "d", f"f{k}",
+                  [Expectation(type="expect_column_values_to_be_in_set",
+                               kwargs={"column": "row_key", "value_set": [f"r{i}" for i in range(n) if i % (k + 2)]},
+                               meta={**META, "rule": f"test.r{k}", "frame": f"f{k}"})], Path("suite.json"))
+             for k in range(3)]
+    sizes = []
+    real = gxengine.Inline.submit
+    monkeypatch.setattr(gxengine.Inline, "submit", lambda self, frame, specs: sizes.append(frame.num_rows)
+                        or real(self, frame, specs))
+    frames = {f"f{k}": pl.DataFrame({"row_key": [f"r{i}" for i in range(n)]}) for k in range(3)}
+    with gxengine.engine("here"):
+        got = _failing(run(rules, frames.__getitem__, {}))
+    assert sizes == [2 * n, n]
+    assert got == [{f"r{i}" for i in range(n) if i % (k + 2) == 0} for k in range(3)]

@@ -105,8 +105,8 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
     handed over as soon as it is built; the answer for it is taken before the next large one is handed
     over, so at most two large frames are held at a time. When all its expectations judge a row by
     its own values (:data:`ROW_WISE`), GX sees each distinct combination of the values they read
-    once, and the verdict on it holds for every row that has it. Small frames go together in one
-    batch at the end."""
+    once, and the verdict on it holds for every row that has it. Small frames go together, in a batch
+    handed over once they hold :data:`SMALL_FRAME_ROWS` rows (and at the end)."""
     if not rules:
         return []
     used = set(_parameter_names([e.kwargs for r in rules for e in r.expectations]))
@@ -150,13 +150,22 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
                 if distinct:
                     spread.add(name)
             del frame, narrow
+            if sum(df.height for _, df in small) >= SMALL_FRAME_ROWS:  # enough small frames for a batch
+                waiting.append(_small_batch(eng, small, by_frame, kept, spread))
+                small, kept, spread = [], {}, set()
             while waiting and eng.ready(waiting[0].ticket):  # answered: keep the failing rows only
                 out += waiting.pop(0).results(eng)
         if small:
-            exps = [x for name, _ in small for x in by_frame[name]]
-            waiting.append(_Batch.submit(eng, pl.concat([df for _, df in small], how="diagonal"), exps, kept, spread))
+            waiting.append(_small_batch(eng, small, by_frame, kept, spread))
         out += [res for b in waiting for res in b.results(eng)]
     return sorted(out, key=lambda res: order[id(res.expectation)])
+
+
+def _small_batch(eng, small: list[tuple[str, pl.DataFrame]], by_frame: dict[str, list[tuple[Rule, Expectation]]],
+                 kept: dict[str, pl.DataFrame], spread: set[str]) -> _Batch:
+    """Small frames handed over together, as one batch."""
+    exps = [x for name, _ in small for x in by_frame[name]]
+    return _Batch.submit(eng, pl.concat([df for _, df in small], how="diagonal"), exps, kept, spread)
 
 
 @dataclass
