@@ -375,6 +375,7 @@ def main() -> None:
     """The worker: import great-expectations at once, while messages are already read from standard
     input (a thread reads them, so the validating process never waits to hand a batch over), then
     answer each batch on standard output, in order."""
+    import gc
     import queue
     import threading
     import traceback
@@ -391,7 +392,12 @@ def main() -> None:
             inbox.put(None)
 
     threading.Thread(target=reader, daemon=True).start()
+    # the import makes a great many objects and little garbage: without the collector it takes less
+    # time (0.1 to 0.3 s of about 2.3 s here); frozen, its objects are not scanned again while batches run
+    gc.disable()
     session = _Session()
+    gc.freeze()
+    gc.enable()
     params: dict = {}
     while (message := inbox.get()) is not None:
         if message[0] == "params":
