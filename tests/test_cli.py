@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import polars as pl
 from typer.testing import CliRunner
 
 from opsledger.cli import app
@@ -83,3 +84,18 @@ def test_show_prints_rows():
     r = runner.invoke(app, ["show", str(REPO / "datasets" / "outcomes.parquet")])
     assert r.exit_code == 0
     assert "[h.arrests.nz]" in r.output and "value=46 " in r.output and "datetime.date" not in r.output
+
+
+def test_the_command_leaves_at_once_with_all_its_output_and_its_exit_code(tmp_path):
+    """`opsledger` skips the interpreter's teardown (cli.main): every line printed still arrives
+    through a pipe, and the exit codes are the command's."""
+    exe = [sys.executable, "-m", "opsledger.cli"]
+    p = subprocess.run([*exe, "show", str(REPO / "datasets" / "claims.parquet")], capture_output=True, text=True)
+    rows = pl.read_parquet(REPO / "datasets" / "claims.parquet").height
+    assert p.returncode == 0 and p.stdout.count("\n") >= rows and p.stdout.endswith("\n"), p.stderr
+    p = subprocess.run([*exe, "validate", str(tmp_path / "missing")], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+    p = subprocess.run([*exe, "no-such-command"], capture_output=True, text=True)
+    assert p.returncode == 2 and "No such command" in p.stderr
+    p = subprocess.run([*exe, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and "validate" in p.stdout
