@@ -99,3 +99,8 @@ def test_the_command_leaves_at_once_with_all_its_output_and_its_exit_code(tmp_pa
     assert p.returncode == 2 and "No such command" in p.stderr
     p = subprocess.run([*exe, "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "validate" in p.stdout
+    import shlex  # started with standard output closed: nothing to flush, no traceback
+
+    p = subprocess.run(["sh", "-c", shlex.join([*exe, "show", str(REPO / "datasets" / "agencies.parquet")]) + " >&-"],
+                       capture_output=True, text=True)
+    assert "Traceback" not in p.stderr and p.returncode == 0, p.stderr
