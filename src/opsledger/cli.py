@@ -32,9 +32,10 @@ from opsledger.terminal import one_line, safe
 INTERNAL_ERROR = 3
 
 
-def echo(text: object = "", err: bool = False) -> None:
-    """Print through the one escaping helper (control characters and bidi overrides made visible)."""
-    typer.echo(safe(text), err=err)
+def echo(text: object = "", err: bool = False, nl: bool = True) -> None:
+    """Print through the one escaping helper (control characters and bidi overrides made visible);
+    nothing, when the stream was closed before the command started."""
+    typer.echo(safe(text), err=err, nl=nl)
 
 
 def _handled(func):
@@ -161,7 +162,7 @@ def show(
     """Print a Parquet table as text, one row a line (use as git's diff text converter)."""
     from opsledger.io import show as run
 
-    sys.stdout.write(safe(run(path)))
+    echo(run(path), nl=False)
 
 
 @app.command()
