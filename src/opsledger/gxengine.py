@@ -5,9 +5,9 @@ machine, more than reading and schema-checking the shipped tables together). Whe
 imported here, :func:`engine` starts a worker process (this module's :func:`main`) that imports
 it while this process reads the tables, checks their schemas and builds the cross-source frames;
 each batch is handed to the worker as soon as it is built, and its verdicts come back in order. When
-great-expectations is already imported here (a second validation in the same process, the tests),
-or a worker cannot be started, the batches run here. Either way the verdicts are the same: both
-run :func:`verdicts` on the same batch.
+great-expectations is already imported here (the caller imported it, as the tests do), or a worker
+cannot be started, the batches run here. Either way the verdicts are the same: both run
+:meth:`_Session.verdicts` on the same batch.
 
 The worker is this package's own code, fed through its standard input and answering on its
 standard output (pickled messages, on a pipe only the two processes hold); it writes no file, reads
@@ -134,9 +134,9 @@ class _Session:
 
     def verdicts(self, frame, specs: list[Spec], params: dict) -> list[Verdict]:
         """A :class:`Verdict` for each of ``specs`` on ``frame`` (an Arrow table with a ``_rid``
-        column, in the types polars hands to pandas): all of them with GX's ``BOOLEAN_ONLY`` result format, then the
-        failing ones again with ``COMPLETE`` (the ``_rid`` of their failing rows). Raises
-        :class:`Refused`."""
+        column, in the types polars hands to pandas): all of them with GX's ``BOOLEAN_ONLY`` result
+        format, then the failing ones again with ``COMPLETE`` (the ``_rid`` of their failing rows).
+        Raises :class:`Refused`."""
         gx = self.gx
         with unfingerprinted():
             # as polars' own to_pandas: default pandas dtypes (GX is faster with them than with Arrow's)
