@@ -292,7 +292,10 @@ class Worker:
         """Whether the answer for ``ticket`` is in, reading the answers that have arrived (without
         waiting for any)."""
         while ticket not in self.answered and self.fallback is None:
-            if not select.select([self.stdout], [], [], 0)[0]:
+            try:
+                if not select.select([self.stdout], [], [], 0)[0]:
+                    return False
+            except (OSError, ValueError):  # select() on a pipe is not everywhere (Windows): ask later
                 return False
             self._receive()
         return True
