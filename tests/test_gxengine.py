@@ -146,3 +146,45 @@ def test_where_select_cannot_poll_a_pipe_the_answers_are_taken_later(monkeypatch
     with gxengine.engine("worker") as eng:
         assert _failing(run([RULE], lambda _n: _frame(), {}))[0] == {f"r{i}" for i in range(40) if i % 5 == 0}
         assert eng.fallback is None
+
+
+def test_column_pair_expectations_decided_together_keep_their_own_failing_rows(monkeypatch):
+    """Pair expectations of one type and the same other arguments (two on one frame, one on another)
+    go to GX as one expectation on stacked columns; each still fails on its own rows only. Another
+    pair expectation (other arguments) and a non-pair one are sent as they are."""
+    n = 30
+    f = pl.DataFrame({"row_key": [f"f{i}" for i in range(n)], "a": list(range(n)),
+                      "b": [i if i % 3 else -1 for i in range(n)], "c": [i if i % 5 else -2 for i in range(n)]})
+    g = pl.DataFrame({"row_key": [f"g{i}" for i in range(n)], "x": list(range(n)),
+                      "y": [i if i % 7 else -3 for i in range(n)]})
+
+    def rule(name, frame, *exps):
+        return Rule(name, "referential", "error", "d", frame,
+                    [Expectation(type=t, kwargs=k, meta={**META, "rule": name, "frame": frame}) for t, k in exps],
+                    Path("suite.json"))
+
+    eq = "expect_column_pair_values_to_be_equal"
+    gt = "expect_column_pair_values_a_to_be_greater_than_b"
+    rules = [rule("t.ab", "f", (eq, {"column_A": "a", "column_B": "b"})),
+             rule("t.ac", "f", (eq, {"column_A": "a", "column_B": "c"})),
+             rule("t.xy", "g", (eq, {"column_A": "x", "column_B": "y"})),
+             rule("t.gt", "g", (gt, {"column_A": "x", "column_B": "y", "or_equal": True})),
+             rule("t.set", "f", ("expect_column_values_to_be_in_set", {"column": "a", "value_set": list(range(n - 1))}))]
+    sent = []
+    real = gxengine.Inline.submit
+    monkeypatch.setattr(gxengine.Inline, "submit", lambda self, frame, specs: sent.append([t for t, _ in specs])
+                        or real(self, frame, specs))
+    with gxengine.engine("here"):
+        got = _failing(run(rules, {"f": f, "g": g}.__getitem__, {}))
+    assert sorted(map(sorted, sent)) == sorted([[eq], sorted([gt, "expect_column_values_to_be_in_set"])])
+    assert got == [{f"f{i}" for i in range(n) if i % 3 == 0}, {f"f{i}" for i in range(n) if i % 5 == 0},
+                   {f"g{i}" for i in range(n) if i % 7 == 0}, set(), {f"f{n - 1}"}]
+
+
+def test_a_refused_expectation_in_a_group_of_pairs_names_its_rule():
+    bad = [Rule(f"t.{k}", "referential", "error", "d", "f",
+                [Expectation(type="expect_column_pair_values_to_be_equal",
+                             kwargs={"column_A": "a", "column_B": k, "ignore_row_if": "sometimes"},
+                             meta={**META, "rule": f"t.{k}"})], Path("suite.json")) for k in ("b", "c")]
+    with gxengine.engine("here"), pytest.raises(DeclarationError, match=r"suite.json: rule t.b: "):
+        run(bad, lambda _n: _frame(), {})

@@ -12,6 +12,7 @@ themselves are looked up here."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from opsledger.errors import DeclarationError
-from opsledger.gxengine import Refused, engine
+from opsledger.gxengine import Refused, Verdict, engine
 from opsledger.rules.base import COLUMN_KWARGS, COLUMN_LIST_KWARGS, Expectation, Rule
 
 SMALL_FRAME_ROWS = 50_000
@@ -120,7 +121,7 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
     for r in rules:
         for e in r.expectations:
             by_frame[r.frame].append((r, e))
-    order = {id(e): i for i, (_, e) in enumerate(x for exps in by_frame.values() for x in exps)}
+    order = {id(e): i for i, e in enumerate(e for r in rules for e in r.expectations)}
     small: list[tuple[str, pl.DataFrame]] = []
     kept: dict[str, pl.DataFrame] = {}
     spread: set[str] = set()  # the small frames the batch holds the distinct rows of
@@ -153,7 +154,7 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
             if sum(df.height for _, df in small) >= SMALL_FRAME_ROWS:  # enough small frames for a batch
                 waiting.append(_small_batch(eng, small, by_frame, kept, spread))
                 small, kept, spread = [], {}, set()
-            while waiting and eng.ready(waiting[0].ticket):  # answered: keep the failing rows only
+            while waiting and waiting[0].ready(eng):  # answered: keep the failing rows only
                 out += waiting.pop(0).results(eng)
         if small:
             waiting.append(_small_batch(eng, small, by_frame, kept, spread))
@@ -168,11 +169,53 @@ def _small_batch(eng, small: list[tuple[str, pl.DataFrame]], by_frame: dict[str,
     return _Batch.submit(eng, pl.concat([df for _, df in small], how="diagonal"), exps, kept, spread)
 
 
+def _arrow(df: pl.DataFrame):
+    """An Arrow table with the types polars gives pandas: the worker needs neither polars nor a copy."""
+    return df.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _pair_groups(full: pl.DataFrame, exps: list[tuple[Rule, Expectation]]) -> list[list[int]]:
+    """The row-wise column-pair expectations of a batch (by position in ``exps``) that GX can decide
+    as one: same type and arguments but for the two columns, whose types agree; groups of two or
+    more only."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (r, e) in enumerate(exps):
+        if e.type in PAIR_TYPES and "mostly" not in e.kwargs:
+            a, b = f"{r.frame}__{e.kwargs['column_A']}", f"{r.frame}__{e.kwargs['column_B']}"
+            rest = {k: v for k, v in e.kwargs.items() if k not in ("column_A", "column_B")}
+            key = (e.type, json.dumps(rest, sort_keys=True, default=str), str(full.schema[a]), str(full.schema[b]))
+            groups.setdefault(key, []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _stacked_pairs(full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], groups: list[list[int]]
+                   ) -> tuple[pl.DataFrame, list[tuple[str, dict]]]:
+    """One batch for the grouped pair expectations: for group ``g``, the rows of each member's frame
+    with its two columns stacked as ``pairs<g>__A`` and ``pairs<g>__B`` (``_member``: the member's
+    position in ``exps``; ``_src``: the row's ``_rid`` in ``full``), and one expectation per group
+    on the stacked columns, with the members' own arguments. A row is judged on its own two values,
+    so each member's rows fail or pass as they would alone."""
+    pieces, specs = [], []
+    for g, members in enumerate(groups):
+        for i in members:
+            r, e = exps[i]
+            pieces.append(full.filter(pl.col("_frame") == r.frame).select(
+                pl.col("_rid").alias("_src"), pl.lit(i, pl.UInt32).alias("_member"),
+                pl.col(f"{r.frame}__{e.kwargs['column_A']}").alias(f"pairs{g}__A"),
+                pl.col(f"{r.frame}__{e.kwargs['column_B']}").alias(f"pairs{g}__B")))
+        first = exps[members[0]][1]
+        specs.append((first.type, {**first.kwargs, "column_A": f"pairs{g}__A", "column_B": f"pairs{g}__B"}))
+    return pl.concat(pieces, how="diagonal").with_row_index("_rid"), specs
+
+
 @dataclass
 class _Batch:
-    """A batch handed to the engine, and what is needed to turn its answer into results."""
+    """A batch handed to the engine, and what is needed to turn its answer into results. Its
+    column-pair expectations that GX can decide together (:func:`_pair_groups`) go over as a second
+    batch, one expectation per group (about 15 ms of GX's own work saved per expectation merged)."""
 
-    ticket: int
+    #: (ticket, the expectations each of its specs decides, the grouped pairs' batch or None)
+    tickets: list[tuple[int, list[list[int]], pl.DataFrame | None]]
     full: pl.DataFrame  # the batch with its ``_rid`` (row id in the batch), ``_frame`` and ``_row``
     exps: list[tuple[Rule, Expectation]]
     frames: dict[str, pl.DataFrame]  # each frame of the batch, by name, as built
@@ -183,19 +226,45 @@ class _Batch:
     def submit(cls, eng, df: pl.DataFrame, exps: list[tuple[Rule, Expectation]], frames: dict[str, pl.DataFrame],
                distinct: set[str], large: bool = False) -> _Batch:
         full = df.with_row_index("_rid")
-        specs = [(e.type, _renamed(e.kwargs, r.frame)) for r, e in exps]
-        # an Arrow table with the types polars gives pandas: the worker needs neither polars nor a copy
-        batch = full.drop("_frame", "_row").to_arrow(compat_level=pl.CompatLevel.oldest())
-        return cls(eng.submit(batch, specs), full, exps, frames, distinct, large)
+        groups = _pair_groups(full, exps)
+        grouped = {i for g in groups for i in g}
+        alone = [i for i in range(len(exps)) if i not in grouped]
+        tickets: list[tuple[int, list[list[int]], pl.DataFrame | None]] = []
+        if alone:
+            specs = [(exps[i][1].type, _renamed(exps[i][1].kwargs, exps[i][0].frame)) for i in alone]
+            tickets.append((eng.submit(_arrow(full.drop("_frame", "_row")), specs), [[i] for i in alone], None))
+        if groups:
+            stacked, specs = _stacked_pairs(full, exps, groups)
+            tickets.append((eng.submit(_arrow(stacked.drop("_member", "_src")), specs), groups, stacked))
+        return cls(tickets, full, exps, frames, distinct, large)
+
+    def ready(self, eng) -> bool:
+        return all(eng.ready(t) for t, _, _ in self.tickets)
+
+    def _verdicts(self, eng) -> dict[int, Verdict]:
+        """GX's verdict on each expectation of the batch, by position in ``exps``."""
+        out: dict[int, Verdict] = {}
+        for ticket, owners, stacked in self.tickets:
+            try:
+                got = eng.result(ticket)
+            except Refused as exc:
+                rule = self.exps[owners[exc.index][0]][0]
+                raise DeclarationError(f"{rule.path}: rule {rule.name}: {exc.reason}") from None
+            for members, v in zip(owners, got):
+                if stacked is None:
+                    out[members[0]] = v
+                    continue
+                bad = stacked.filter(pl.col("_rid").is_in(list(v.rids))) if v.rids else stacked.clear()
+                for i in members:
+                    rids = tuple(bad.filter(pl.col("_member") == i).get_column("_src").to_list())
+                    out[i] = Verdict(v.error is None and not rids, rids, v.error)
+        return out
 
     def results(self, eng) -> list[Result]:
-        try:
-            verdicts = eng.result(self.ticket)
-        except Refused as exc:
-            rule = self.exps[exc.index][0]
-            raise DeclarationError(f"{rule.path}: rule {rule.name}: {exc.reason}") from None
+        verdicts = self._verdicts(eng)
         out = []
-        for (r, e), v in zip(self.exps, verdicts):
+        for n, (r, e) in enumerate(self.exps):
+            v = verdicts[n]
             rows = (self.full.filter(pl.col("_rid").is_in(list(v.rids)) & (pl.col("_frame") == r.frame))
                     .get_column("_row") if v.rids else pl.Series([], dtype=pl.UInt32))
             failing = self.frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
