@@ -70,8 +70,6 @@ def default_data_dir() -> Path:
     return repo_root() / "datasets"
 
 
-
-
 def default_archive() -> Path | None:
     """``../shared/sources`` beside the repository, when it is a directory."""
     p = repo_root().parent / "shared" / "sources"

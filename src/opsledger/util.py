@@ -1,4 +1,5 @@
-"""Small shared helpers: paths as reports show them, the default source archive. (Atomic writes are in :mod:`opsledger.txn`.)"""
+"""Small shared helpers: paths as reports show them, the default source archive. (Atomic writes are
+in :mod:`opsledger.txn`.)"""
 
 from __future__ import annotations
 

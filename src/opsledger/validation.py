@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsledger.errors import UsageError, require
+from opsledger.errors import OpsledgerError, UsageError, require
 from opsledger.findings import Report
 from opsledger.util import DEFAULT_ARCHIVE, display_path
 
@@ -94,7 +94,6 @@ def validate(
     # checked and the tables read, schema-checked and turned into frames
     with engine() if cross else nullcontext():
         from opsledger import io as oio
-        from opsledger.errors import OpsledgerError
 
         given = oio.path_arg(data_dir, "data_dir")
         data_dir = given if given is not None else oio.default_data_dir()
