@@ -244,14 +244,14 @@ class Worker:
         self.fallback: Inline | None = None
 
     def _send(self, message) -> bool:
+        """Whether ``message`` reached the worker (not when it is gone, or was given up)."""
         if self.fallback is not None:
             return False
         try:
             pickle.dump(message, self.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self.stdin.flush()
             return True
-        except (OSError, ValueError):  # the worker is gone
-            self._fail()
+        except (OSError, ValueError):  # the worker is gone: its batches run here (see submit)
             return False
 
     def _fail(self) -> None:
