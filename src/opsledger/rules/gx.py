@@ -265,9 +265,12 @@ class _Batch:
         out = []
         for n, (r, e) in enumerate(self.exps):
             v = verdicts[n]
-            rows = (self.full.filter(pl.col("_rid").is_in(list(v.rids)) & (pl.col("_frame") == r.frame))
-                    .get_column("_row") if v.rids else pl.Series([], dtype=pl.UInt32))
-            failing = self.frames[r.frame].with_row_index("_row").join(rows.to_frame("_row"), on="_row").drop("_row")
+            frame = self.frames[r.frame]
+            if v.rids:
+                rows = self.full.filter(pl.col("_rid").is_in(list(v.rids)) & (pl.col("_frame") == r.frame))
+                failing = frame.with_row_index("_row").join(rows.select("_row"), on="_row").drop("_row")
+            else:  # (most expectations: no row of a whole frame numbered for nothing)
+                failing = frame.clear()
             res = Result(r, e, v.success, failing, v.error)
-            out.append(_spread(res, self.frames[r.frame]) if r.frame in self.distinct else res)
+            out.append(_spread(res, frame) if r.frame in self.distinct else res)
         return out
