@@ -8,7 +8,7 @@ measured in a fresh process (so every import counts):
 - full: `opsledger validate` (schema + great-expectations cross-source stage);
   the stage times inside it come from the report's own timings;
 - imports: a process that only imports great-expectations and makes its context, as a validation's
-  worker does before its first batch (opsledger.gxengine): whatever the data, a full validation
+  worker does before its first batch (opsledger.validation.gxworker): whatever the data, a full validation
   cannot end sooner, since the worker's import is the longest thing it waits on.
 
 The four are run one after the other in each round (interleaved), so a slow moment of the machine
@@ -35,7 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
-IMPORTS = "from opsledger.gxengine import gx_context\ngx_context()\n"
+IMPORTS = "from opsledger.validation.gxworker import gx_context\ngx_context()\n"
 FLOOR = (
     "import sys, pathlib, pyarrow.parquet as pq\n"
     "for p in sorted(pathlib.Path(sys.argv[1]).glob('*.parquet')): pq.read_table(p)\n"
@@ -111,7 +111,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from synthetic import generate
 
-    from opsledger import io as oio
+    from opsledger.data import io as oio
 
     work = a.work or Path(tempfile.mkdtemp(prefix="opsledger-bench-"))
     try:

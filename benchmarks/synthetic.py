@@ -4,7 +4,7 @@
 
 Shape: one operation per 100 claims, 20 outcomes per operation, 5 claims per outcome from 5 of
 50 synthetic sources, phrased with the real hedges ("nearly N", "over N", "N children"), plus
-participations and dated launches. Derived columns are filled by opsledger.reconcile.derive_all.
+participations and dated launches. Derived columns are filled by opsledger.derive.reconcile.derive_all.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from opsledger import io as oio
-from opsledger.metadata import table
-from opsledger.reconcile import derive_all
+from opsledger.data import io as oio
+from opsledger.declarations import table
+from opsledger.derive.reconcile import derive_all
 
 METRICS = ["arrests", "children_safeguarded", "accounts_identified", "cases_investigated", "site_users",
            "house_searches", "suspects_identified", "videos_seized", "images_seized", "offenders_convicted"]

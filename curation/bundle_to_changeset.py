@@ -36,7 +36,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from opsledger.txn import write_text_atomic
+from opsledger.data.txn import write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_NUMBER = 200  # change sets from bundles are numbered from here (the lead's own stay below)

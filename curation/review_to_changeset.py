@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from opsledger import io as oio
-from opsledger.txn import write_text_atomic
+from opsledger.data import io as oio
+from opsledger.data.txn import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 REVIEW = HERE / "review"

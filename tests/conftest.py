@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from opsledger import io as oio
-from opsledger.metadata import TABLES, repo_root
+from opsledger.data import io as oio
+from opsledger.declarations import TABLES, repo_root
 
 REPO = repo_root()
 DATASETS = REPO / "datasets"
@@ -67,15 +67,15 @@ def fingerprint(tables: dict[str, pl.DataFrame]) -> tuple:
 @pytest.fixture(scope="session", autouse=True)
 def shipped_validated_once():
     """The unchanged shipped data is validated once per session, whichever way a test gets there
-    (``validate``, ``release``, a change-set check): ``opsledger.validation.validate_tables`` answers
+    (``validate``, ``release``, a change-set check): ``opsledger.validation.run.validate_tables`` answers
     a repeated validation of the same shipped tables with arguments that cannot change the result
     (default acknowledgements, no extra names, no overrides of schemas/ or checks/) from the first
     run's report. Any other validation (a broken copy) runs in full."""
-    from opsledger import validation as vmod
-    from opsledger.gxengine import gx_context
+    from opsledger.validation import run as vmod
+    from opsledger.validation.gxworker import gx_context
 
     # great-expectations imported here once: every validation in this process then runs it here
-    # (opsledger.gxengine), instead of starting a worker that imports it again; test_gxengine runs workers
+    # (opsledger.validation.gxworker), instead of starting a worker that imports it again; test_gxengine runs workers
     gx_context()
     real = vmod.validate_tables
     shipped_fp = fingerprint(oio.read_tables(DATASETS))
@@ -113,7 +113,7 @@ def write(d: Path, table: str, df: pl.DataFrame, cast: bool = True) -> None:
 
 def write_empty_tables(d: Path) -> None:
     """Write every declared table with no rows into ``d`` (for tests whose logic does not need rows)."""
-    from opsledger.metadata import table as decl
+    from opsledger.declarations import table as decl
 
     empty = {n: pl.DataFrame(schema=pl.from_arrow(decl(n).arrow_schema().empty_table()).schema) for n in TABLES}
     oio.write_tables(empty, d, keep_backup=False)
@@ -121,7 +121,7 @@ def write_empty_tables(d: Path) -> None:
 
 def set_cell(d: Path, table: str, key: str, column: str, value) -> None:
     """Set one cell of the row with primary key ``key``."""
-    from opsledger.metadata import table as decl
+    from opsledger.declarations import table as decl
 
     df = read(d, table)
     k = decl(table).key
@@ -140,7 +140,7 @@ def findings_for(report, rule: str) -> list:
 @pytest.fixture(scope="session")
 def shipped_report():
     """One full validation of the shipped data, shared by every test that needs it."""
-    from opsledger.validation import validate
+    from opsledger.validation.run import validate
 
     return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
 
@@ -149,7 +149,7 @@ def shipped_report():
 def shipped_release(tmp_path_factory):
     """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, shared by the tests
     of the release's files, its site and loading."""
-    from opsledger.publish import release
+    from opsledger.publishing.publish import release
 
     store = tmp_path_factory.mktemp("store")
     release("0.1.0", store, sources=ARCHIVE if ARCHIVE.is_dir() else None, date="2026-11-30")

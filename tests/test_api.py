@@ -89,8 +89,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_imports_one_that_imports_it_back():
     graph = import_graph()
-    assert {"reconcile", "publish", "tablediff", "corrections", "cli"} <= set(graph)
-    assert "publish" not in graph["reconcile"] and "tablediff" in graph["reconcile"]
+    assert {"derive.reconcile", "publishing.publish", "derive.tablediff", "corrections.changeset", "cli"} <= set(graph)
+    assert "publishing.publish" not in graph["derive.reconcile"] and "derive.tablediff" in graph["derive.reconcile"]
     assert not cycles(graph), cycles(graph)
 
 
@@ -100,10 +100,10 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_reconcile_does_not_import_publish():
-    p = subprocess.run([sys.executable, "-c", "import sys, opsledger.reconcile; "
+    p = subprocess.run([sys.executable, "-c", "import sys, opsledger.derive.reconcile; "
                         "print(sorted(m for m in sys.modules if m.startswith('opsledger')))"],
                        capture_output=True, text=True, check=True)
-    assert "'opsledger.reconcile'" in p.stdout and "opsledger.publish" not in p.stdout, p.stdout
+    assert "'opsledger.derive.reconcile'" in p.stdout and "opsledger.publishing.publish" not in p.stdout, p.stdout
 
 
 # --------------------------------------------------------------------------- the public API
@@ -114,9 +114,9 @@ PUBLIC = ["validate", "load", "release", "versions", "diff", "rederive", "correc
 
 
 def test_public_api_covers_every_task_and_stays_callable():
-    import opsledger.publish  # noqa: F401  (importing the submodules must not replace a function)
-    import opsledger.tablediff  # noqa: F401
-    import opsledger.validation  # noqa: F401
+    import opsledger.publishing.publish  # noqa: F401  (importing the submodules must not replace a function)
+    import opsledger.derive.tablediff  # noqa: F401
+    import opsledger.validation.run  # noqa: F401
 
     assert set(PUBLIC) <= set(opsledger.__all__)
     for name in PUBLIC:
@@ -174,15 +174,15 @@ class Called(Exception):
 
 #: command line -> (module, function the public name resolves to, arguments given on the line)
 COMMANDS = [
-    (["validate"], "opsledger.validation", "validate", {}),
-    (["reconcile"], "opsledger.reconcile", "rederive", {}),
-    (["release", "1.2.3"], "opsledger.publish", "release", {"version": "1.2.3"}),
-    (["versions"], "opsledger.publish", "versions", {"unlisted": True}),
-    (["diff", "0.1.0", "latest"], "opsledger.publish", "diff", {"old": "0.1.0", "new": "latest"}),
-    (["correction", "check", "x.yaml"], "opsledger.corrections", "check", {"path": Path("x.yaml")}),
-    (["correction", "apply", "x.yaml"], "opsledger.corrections", "apply", {"path": Path("x.yaml")}),
-    (["correction", "revert", "0001-x"], "opsledger.corrections", "revert", {"correction_id": "0001-x"}),
-    (["correction", "new", "fix-it"], "opsledger.corrections", "new_changeset", {"slug": "fix-it"}),
+    (["validate"], "opsledger.validation.run", "validate", {}),
+    (["reconcile"], "opsledger.derive.reconcile", "rederive", {}),
+    (["release", "1.2.3"], "opsledger.publishing.publish", "release", {"version": "1.2.3"}),
+    (["versions"], "opsledger.publishing.store", "versions", {"unlisted": True}),
+    (["diff", "0.1.0", "latest"], "opsledger.publishing.publish", "diff", {"old": "0.1.0", "new": "latest"}),
+    (["correction", "check", "x.yaml"], "opsledger.corrections.changeset", "check", {"path": Path("x.yaml")}),
+    (["correction", "apply", "x.yaml"], "opsledger.corrections.changeset", "apply", {"path": Path("x.yaml")}),
+    (["correction", "revert", "0001-x"], "opsledger.corrections.changeset", "revert", {"correction_id": "0001-x"}),
+    (["correction", "new", "fix-it"], "opsledger.corrections.changeset", "new_changeset", {"slug": "fix-it"}),
 ]
 
 
@@ -228,10 +228,10 @@ def test_each_command_calls_its_library_function_with_the_library_defaults(monke
 
 
 def test_the_command_passes_its_options_through(monkeypatch, tmp_path):
-    calls = _record(monkeypatch, "opsledger.validation", "validate")
+    calls = _record(monkeypatch, "opsledger.validation.run", "validate")
     runner.invoke(app, ["validate", str(tmp_path), "--sources", str(tmp_path), "--schema-only"])
     assert calls[0].arguments["sources"] == tmp_path and calls[0].arguments["cross"] is False
-    calls = _record(monkeypatch, "opsledger.corrections", "check")
+    calls = _record(monkeypatch, "opsledger.corrections.changeset", "check")
     runner.invoke(app, ["correction", "check", "x.yaml", "--no-sources", "--data-dir", str(tmp_path)])
     assert calls[0].arguments["archive"] is None and calls[0].arguments["data_dir"] == tmp_path
     r = runner.invoke(app, ["reconcile", "--no-sources", "--sources", str(tmp_path)])
@@ -255,7 +255,7 @@ def test_every_command_with_a_sources_option_also_has_no_sources():
 
 
 def _frames() -> tuple[dict, dict]:
-    from opsledger.metadata import table
+    from opsledger.declarations import table
 
     cols = table("agencies").columns
     row = dict.fromkeys(cols)
@@ -267,7 +267,7 @@ def _frames() -> tuple[dict, dict]:
 
 
 def test_the_one_diff_reads_added_removed_and_changed_by_key():
-    from opsledger.tablediff import diff_tables
+    from opsledger.derive.tablediff import diff_tables
 
     old, new = _frames()
     d = diff_tables(old, new)
@@ -283,7 +283,7 @@ def test_the_one_diff_reads_added_removed_and_changed_by_key():
 
 
 def test_the_diff_marks_derived_columns_and_reads_the_figures_it_moves():
-    from opsledger.tablediff import diff_tables
+    from opsledger.derive.tablediff import diff_tables
 
     shipped = opsledger.read_tables(REPO / "datasets")
     out = shipped["outcomes"]
@@ -322,7 +322,7 @@ def test_one_atomic_write_helper():
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
-    from opsledger.txn import write_bytes_atomic, write_text_atomic
+    from opsledger.data.txn import write_bytes_atomic, write_text_atomic
 
     write_text_atomic(tmp_path / "a" / "x.txt", "one")
     write_bytes_atomic(tmp_path / "a" / "x.txt", b"two")
@@ -332,7 +332,7 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
 def test_atomic_write_through_a_remote_filesystem():
     import fsspec
 
-    from opsledger.txn import write_bytes_atomic
+    from opsledger.data.txn import write_bytes_atomic
 
     fs = fsspec.filesystem("memory")
     write_bytes_atomic("/h2api-test/index.json", b"{}", fs)

@@ -130,12 +130,12 @@ def test_every_command_is_swept():
 
 
 def test_internal_errors_are_one_line_with_their_own_exit_code(monkeypatch):
-    import opsledger.io
+    import opsledger.data.io
 
     def boom(*a, **k):
         raise RuntimeError("unexpected\nsecond line")
 
-    monkeypatch.setattr(opsledger.io, "show", boom)
+    monkeypatch.setattr(opsledger.data.io, "show", boom)
     r = runner.invoke(app, ["show", "x.parquet"])
     assert r.exit_code == 3 and len(r.stderr.strip().splitlines()) == 1 and "internal error" in r.stderr
 

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from opsledger import io as oio
+from opsledger.data import io as oio
 from opsledger.cli import app
-from opsledger.corrections import CorrectionError, apply, check, json_schema, load, revert
+from opsledger.corrections.changeset import CorrectionError, apply, check, json_schema, load, revert
 
 from conftest import ARCHIVE, PHRASE_FIX, REPO, read, write_cs
 

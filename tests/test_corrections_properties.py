@@ -11,9 +11,9 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from opsledger import io as oio
-from opsledger.corrections import CorrectionError, apply, load, revert
-from opsledger.metadata import TABLES
+from opsledger.data import io as oio
+from opsledger.corrections.changeset import CorrectionError, apply, load, revert
+from opsledger.declarations import TABLES
 
 from conftest import DATASETS
 
@@ -94,7 +94,7 @@ def test_apply_then_revert_restores_the_tables(tmp_path_factory, cs):
     p.write_text(yaml.safe_dump(cs, allow_unicode=True))
     # what is tested is the round trip, not the rules: the result is checked by the schema stage only
     # (a full validation of a change set is covered in test_corrections.py)
-    from opsledger import validation as vmod
+    from opsledger.validation import run as vmod
 
     with pytest.MonkeyPatch.context() as mp:
         schema_only = vmod.validate_tables

@@ -8,8 +8,8 @@ import shutil
 import polars as pl
 import pytest
 
-from opsledger.rules.privacy import WORD, load_blocklist, name_hash, normalise_name
-from opsledger.validation import validate
+from opsledger.validation.rules.privacy import WORD, load_blocklist, name_hash, normalise_name
+from opsledger.validation.run import validate
 
 from conftest import ARCHIVE, REPO, findings_for, needs_archive, read, set_cell, write
 
@@ -130,8 +130,8 @@ def _dispute(data):
         pl.lit(None, pl.Utf8).alias("quotation"),  # grounded in the archived text instead
     )
     write(data, "claims", pl.concat([df, extra]))
-    from opsledger import io as oio
-    from opsledger.reconcile import derive_all
+    from opsledger.data import io as oio
+    from opsledger.derive.reconcile import derive_all
 
     t = derive_all(oio.read_tables(data), ARCHIVE if ARCHIVE.is_dir() else None)
     oio.write_tables(t, data, keep_backup=False)
@@ -176,9 +176,9 @@ def test_arrest_before_launch(data):
 
 
 def test_precision_respected_same_year_is_not_before():
-    from opsledger import io as oio
-    from opsledger.rules import Inputs
-    from opsledger.rules.timeline import timeline
+    from opsledger.data import io as oio
+    from opsledger.validation.rules import Inputs
+    from opsledger.validation.rules.timeline import timeline
 
     t = oio.read_tables(REPO / "datasets")
     # launched "2017" (year) and identified "November 2017": in order (the later stage's last day is
@@ -200,8 +200,8 @@ def test_countries_engaged_above_referred(data):
         pl.when(pl.col("claim_id") == "h.countries_engaged.s004").then(pl.lit("158 member countries"))
         .otherwise(pl.col("stated")).alias("stated"))
     write(data, "claims", df)
-    from opsledger import io as oio
-    from opsledger.reconcile import derive_all
+    from opsledger.data import io as oio
+    from opsledger.derive.reconcile import derive_all
 
     oio.write_tables(derive_all(oio.read_tables(data), None), data, keep_backup=False)
     r = run(data, sources=None, rules=["relations.*"])
@@ -300,8 +300,8 @@ def test_privacy_names_option(data):
 
 def test_date_claims_that_cannot_all_be_true(data):
     set_cell(data, "claims", "blackwrist.first-arrests.date.s001", "stated", "late 2018")
-    from opsledger import io as oio
-    from opsledger.reconcile import derive_all
+    from opsledger.data import io as oio
+    from opsledger.derive.reconcile import derive_all
 
     oio.write_tables(derive_all(oio.read_tables(data), None), data, keep_backup=False)
     r = run(data, sources=None, rules=["reconcile.dates_agree"])
@@ -341,7 +341,7 @@ def test_disputed_value_follows_the_majority(shipped):
 
 
 def test_majority_rule_tie_goes_to_the_preferred_claim():
-    from opsledger.reconcile import _majority
+    from opsledger.derive.reconcile import _majority
 
     rows = [  # in preference order
         {"source_id": "a", "low": 38.0, "high": 38.0, "anchor": 38.0},
@@ -374,8 +374,8 @@ def test_reconcile_command_rederives(data):
 def test_value_claims_of_stored_claims(shipped, change):
     """Inputs.value_claims are those of the stored claims: taken from the re-derivation when the stored
     claims are what it gives, computed anew when they differ."""
-    from opsledger.reconcile import KEYS, value_claims
-    from opsledger.rules.base import Inputs
+    from opsledger.derive.reconcile import KEYS, value_claims
+    from opsledger.validation.rules.base import Inputs
 
     t = dict(shipped)
     if change:  # one stored bound that the phrase does not give
@@ -391,8 +391,8 @@ def test_value_claims_of_stored_claims(shipped, change):
 def test_each_finding_names_its_operation_from_the_row_it_names():
     """A finding's operation comes from its row (a claim's operation_id), from the longest prefix of a
     row-and-column key, or from a key that is an operation id; an unknown key leaves it empty."""
-    from opsledger.findings import Finding, Report
-    from opsledger.validation import _attribute_operations
+    from opsledger.validation.findings import Finding, Report
+    from opsledger.validation.run import _attribute_operations
 
     tables = {"operations": pl.DataFrame({"operation_id": ["op1", "op2"]}),
               "claims": pl.DataFrame({"claim_id": ["c1", "c2"], "operation_id": ["op2", "op1"]})}

@@ -5,7 +5,7 @@
 - review_to_changeset.py: a re-reading of one operation's claims (curation/review/<op>*.tsv) becomes
   a change set of updates, added outcomes and retirements.
 
-Every change set they write must parse as a change set (``opsledger.corrections.load``).
+Every change set they write must parse as a change set (``opsledger.corrections.changeset.load``).
 """
 
 import datetime as dt
@@ -17,9 +17,11 @@ import polars as pl
 import pytest
 import yaml
 
-from opsledger import io as oio, notes
-from opsledger.corrections import load as load_changeset
-from opsledger.metadata import TABLES, table
+from opsledger.data import io as oio
+
+from opsledger.publishing.outputs import notes
+from opsledger.corrections.changeset import load as load_changeset
+from opsledger.declarations import TABLES, table
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "research"
@@ -254,7 +256,7 @@ def test_review_becomes_the_change_set_it_says(review):
 
 
 def test_review_change_set_is_valid_and_applies_to_its_data(review, tmp_path):
-    from opsledger.corrections import apply_in_memory
+    from opsledger.corrections.changeset import apply_in_memory
 
     data, rev = review
     out = tmp_path / "corrections"
@@ -274,7 +276,7 @@ def test_review_change_set_is_valid_and_applies_to_its_data(review, tmp_path):
 
 def test_bundle_converter_explanations_follow_the_phrase_rules():
     """An adjustment that leaves a claim out as unreadable says so only while the rules cannot read it."""
-    from opsledger.phrases import PhraseError, derive_number
+    from opsledger.derive.phrases import PhraseError, derive_number
 
     b2c = _converter()
     assert "could not read" in b2c.UNREADABLE_CURRENCY and "read it now" in b2c.UNREADABLE_CURRENCY

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from opsledger import io as oio
-from opsledger import metadata
+from opsledger.data import io as oio
+import opsledger.declarations as metadata
 from opsledger.errors import DeclarationError
 
 from conftest import REPO
@@ -161,8 +161,9 @@ def test_validate_exits_2_on_a_bad_declaration(schemas, case):
 
 def test_module_constants_follow_the_declarations(schemas):
     """KEYS, DATE_TARGETS, SOURCE_PREFERENCE, DATE_COLUMNS and TABLES are read from schemas/ on use."""
-    from opsledger import phrases, reconcile
+    from opsledger.derive import phrases
 
+    from opsledger.derive import reconcile
     assert reconcile.SOURCE_PREFERENCE == {"official_release": 0, "social_media": 1, "news": 2}
     assert reconcile.KEYS["statistics"] == "statistic_id"
     assert reconcile.DATE_TARGETS[("operations", "launched")] == ("launched", "launched_precision")
@@ -183,7 +184,7 @@ TODAY = dt.date(2025, 5, 6)
 
 def tiny_rows(metric: str) -> dict[str, list[dict]]:
     """One operation with one figure of ``metric``, stated by two sources. Derived columns are left
-    out: :func:`opsledger.reconcile.derive_all` fills them."""
+    out: :func:`opsledger.derive.reconcile.derive_all` fills them."""
     src = {"kind": "official_release", "published": TODAY, "published_precision": "day", "language": "en",
            "accessed": TODAY}
     claim = {"operation_id": "tinyop", "target_table": "outcomes", "target_id": "tinyop.boats",
@@ -214,7 +215,7 @@ def write_tiny(data_dir: Path | None, rows: dict[str, list[dict]]) -> dict:
     (when given)."""
     import polars as pl
 
-    from opsledger.reconcile import derive_all
+    from opsledger.derive.reconcile import derive_all
 
     tables = {}
     for name, decl in metadata.tables().items():
@@ -239,7 +240,7 @@ def open_findings(report) -> list:
 
 def test_adding_a_metric_from_declarations_alone(schemas, tmp_path, no_acks):
     """CONTRIBUTING.md, "How to add a metric": one [metric.<name>] table in vocabularies.toml."""
-    from opsledger.validation import validate
+    from opsledger.validation.run import validate
 
     with (schemas / "vocabularies.toml").open("a", encoding="utf-8") as fh:
         fh.write('\n[metric.boats_seized]\ndefinition = "Boats seized in the operation."\nunit = "count"\n'
@@ -256,7 +257,7 @@ def test_adding_a_metric_from_declarations_alone(schemas, tmp_path, no_acks):
 def test_an_undeclared_metric_is_refused(schemas):
     import polars as pl
 
-    from opsledger.validation import validate_tables
+    from opsledger.validation.run import validate_tables
 
     tables = write_tiny(None, tiny_rows("arrests"))
     tables["outcomes"] = tables["outcomes"].with_columns(pl.lit("boats_seized").alias("metric"))
@@ -268,7 +269,7 @@ def test_an_undeclared_metric_is_refused(schemas):
 def test_adding_a_rule_from_declarations_alone(schemas, checks, tmp_path, no_acks):
     """CONTRIBUTING.md, "How to add a rule": one expectation in checks/suites/<family>.json, on an
     existing frame, with a great-expectations expectation that says the thing."""
-    from opsledger.validation import validate
+    from opsledger.validation.run import validate
 
     suite_path = checks / "suites" / "support.json"
     suite = json.loads(suite_path.read_text(encoding="utf-8"))
@@ -291,7 +292,7 @@ def test_adding_a_rule_from_declarations_alone(schemas, checks, tmp_path, no_ack
 
 def test_rule_modules_read_claim_targets_and_timeline_from_the_declarations():
     """No copy of the claim targets or the stage order is left in the rule modules."""
-    from opsledger.rules import support, timeline
+    from opsledger.validation.rules import support, timeline
 
     assert not hasattr(support, "TARGET_COLUMNS") and not hasattr(timeline, "TIMELINE_RANK")
     params = support.parameters(None)  # type: ignore[arg-type]

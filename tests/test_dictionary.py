@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 
-from opsledger.metadata import data_dictionary, table, tables, vocabularies
-from opsledger.schema import pandera_schema
+from opsledger.declarations import data_dictionary, table, tables, vocabularies
+from opsledger.validation.schema_stage import pandera_schema
 
 from conftest import REPO
 
 
 def test_data_dictionary_is_up_to_date():
     committed = (REPO / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    from opsledger.io import read_tables
+    from opsledger.data.io import read_tables
 
     assert committed == data_dictionary(read_tables()), "docs/data-dictionary.md is stale: run `make dictionary`"
 
@@ -45,7 +45,7 @@ def test_issue_metric_terms_present():
 
 
 def test_referential_suite_covers_every_declared_foreign_key():
-    from opsledger.rules import load_rules
+    from opsledger.validation.rules import load_rules
 
     rules = {r.name for r in load_rules() if r.family == "referential"}
     for t in tables().values():

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from opsledger import evidence
+from opsledger.validation import quotations as evidence
 from opsledger.cli import app
-from opsledger.sources import RateLimiter, confined, fetch, html_text, read_manifest
+from opsledger.refetch import RateLimiter, confined, fetch, html_text, read_manifest
 
 from conftest import read, set_cell
 
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def _failing(t: dict, rule: str) -> set[str]:
-    from opsledger.rules import evaluate
+    from opsledger.validation.rules import evaluate
 
     return evaluate(t, [rule])[rule]
 
@@ -48,7 +48,7 @@ def test_normalise_whitespace_quotes_dashes_keeps_case():
 
 
 def test_shipped_quotations_hold_their_phrase(shipped):
-    from opsledger.rules import load_acknowledgements
+    from opsledger.validation.rules import load_acknowledgements
 
     acks = {(a["rule"], a["key"]) for a in load_acknowledgements()}
     bad = _failing(shipped, "evidence.phrase_in_quotation")
@@ -124,14 +124,14 @@ def test_summary_and_reports_carry_grounding(shipped_report):
     assert set(g) == {"grounded", "quotation_only", "unsupported"}
     assert "grounded in an archived text" in shipped_report.text().splitlines()[0]
     assert json.loads(shipped_report.to_json())["grounding"] == g
-    from opsledger.report_html import render_html
+    from opsledger.validation.report import render_html
 
     assert 'id="grounding"' in render_html(shipped_report)
 
 
 def test_missing_sources_dir_is_unusable(tmp_path):
     from opsledger.errors import UsageError
-    from opsledger.validation import validate
+    from opsledger.validation.run import validate
 
     with pytest.raises(UsageError) as exc:
         validate(sources=tmp_path / "nope", cross=False)
@@ -142,11 +142,11 @@ def test_missing_sources_dir_is_unusable(tmp_path):
 
 
 def test_release_refuses_without_archive_unless_allowed(tmp_path, monkeypatch):
-    from opsledger import publish
+    from opsledger.publishing import publish, store
 
-    with pytest.raises(publish.ReleaseError, match="allow-ungrounded"):
+    with pytest.raises(store.ReleaseError, match="allow-ungrounded"):
         publish.check_archive(None, False)
-    with pytest.raises(publish.ReleaseUsageError, match="no such source archive"):
+    with pytest.raises(store.ReleaseUsageError, match="no such source archive"):
         publish.check_archive(tmp_path / "nope", True)
     assert publish.check_archive(None, True) is True
     r = runner.invoke(app, ["release", "0.1.0", "--to", str(tmp_path / "store"), "--sources", str(tmp_path / "nope")])
@@ -154,7 +154,7 @@ def test_release_refuses_without_archive_unless_allowed(tmp_path, monkeypatch):
 
 
 def test_release_records_ungrounded_choice(tmp_path):
-    from opsledger.publish import release
+    from opsledger.publishing.publish import release
 
     store = tmp_path / "store"
     release("0.1.0", store, sources=None, allow_ungrounded=True, date="2026-11-30")
@@ -285,7 +285,7 @@ def test_unreadable_robots_txt_allows_but_forbidden_disallows(tmp_path, server, 
 
 def test_user_agent_names_the_project_and_asks_for_a_contact(monkeypatch):
     from opsledger import __version__
-    from opsledger.sources import user_agent
+    from opsledger.refetch import user_agent
 
     monkeypatch.delenv("OPSLEDGER_CONTACT", raising=False)
     assert user_agent() == f"opsledger/{__version__} (dataset re-verification; set --contact)"
@@ -309,7 +309,7 @@ def test_crawl_delay_slows_the_host_down():
 
 
 def test_fetch_refuses_cache_inside_data(data, tmp_path):
-    from opsledger.sources import UnusableCache
+    from opsledger.refetch import UnusableCache
 
     with pytest.raises(UnusableCache):
         fetch(data / "cache", data_dir=data)
@@ -342,7 +342,7 @@ def test_html_text_drops_scripts():
 def test_manifest_paths_cannot_escape_the_cache(tmp_path):
     import hashlib
 
-    from opsledger.sources import MANIFEST, Entry, page_text
+    from opsledger.refetch import MANIFEST, Entry, page_text
 
     secret = tmp_path / "secret.txt"
     secret.write_text("12 people", encoding="utf-8")

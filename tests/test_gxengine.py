@@ -1,4 +1,4 @@
-"""Where great-expectations runs (opsledger.gxengine): a worker process gives the verdicts this
+"""Where great-expectations runs (opsledger.validation.gxworker): a worker process gives the verdicts this
 process gives, a dead worker's batches are run here, and a worker is always stopped."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opsledger import gxengine
+from opsledger.validation import gxworker as gxengine
 from opsledger.errors import DeclarationError
-from opsledger.rules.base import Expectation, Rule
-from opsledger.rules.gx import SMALL_FRAME_ROWS, run
+from opsledger.validation.rules.base import Expectation, Rule
+from opsledger.validation.rules.gx import SMALL_FRAME_ROWS, run
 
 from conftest import ARCHIVE, DATASETS
 

@@ -19,12 +19,12 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from opsledger import io as oio
-from opsledger import publish
-from opsledger.corrections import CorrectionError, commit, load as load_cs, prepare
+from opsledger.data import io as oio
+from opsledger.publishing import publish, store as ostore
+from opsledger.corrections.changeset import CorrectionError, commit, load as load_cs, prepare
 from opsledger.errors import OpsledgerError, PathError, UsageError
-from opsledger.findings import Report
-from opsledger.metadata import TABLES, declared_derived, table
+from opsledger.validation.findings import Report
+from opsledger.declarations import TABLES, declared_derived, table
 from opsledger.terminal import safe
 
 from conftest import PHRASE_FIX, REPO, read, write_cs, write_empty_tables
@@ -40,7 +40,7 @@ def state(d: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("rel", ["../../../../etc/passwd", "/etc/passwd", "a/../../x.txt", "", "a\x00b"])
 def test_archive_path_outside_the_archive_is_refused(tmp_path, rel):
-    from opsledger.reconcile import archive_text
+    from opsledger.derive.reconcile import archive_text
 
     (tmp_path / "archive").mkdir()
     with pytest.raises(PathError) as exc:
@@ -49,7 +49,7 @@ def test_archive_path_outside_the_archive_is_refused(tmp_path, rel):
 
 
 def test_archive_symlink_leading_out_is_refused(tmp_path):
-    from opsledger.reconcile import archive_text
+    from opsledger.derive.reconcile import archive_text
 
     arch = tmp_path / "archive"
     arch.mkdir()
@@ -61,7 +61,7 @@ def test_archive_symlink_leading_out_is_refused(tmp_path):
 
 @pytest.mark.parametrize("content", [b"\x00\x01\x02binary", b"\xff\xfe\xfa not utf-8"])
 def test_binary_archive_file_is_a_clean_error(tmp_path, content):
-    from opsledger.reconcile import archive_text
+    from opsledger.derive.reconcile import archive_text
 
     arch = tmp_path / "archive"
     arch.mkdir()
@@ -100,7 +100,7 @@ def test_every_declared_derived_column_exists():
 
 
 def test_loader_refuses_an_unknown_derived_column(tmp_path):
-    from opsledger import metadata
+    import opsledger.declarations as metadata
     from opsledger.errors import DeclarationError
 
     d = tmp_path / "schemas"
@@ -135,7 +135,7 @@ def test_change_set_may_not_set_a_derived_column(tmp_path, change, column):
 def test_a_value_the_derivation_would_replace_is_refused(tmp_path, data, monkeypatch):
     """Whatever the declarations say, a value a change set gives that derivation replaces is refused:
     the log never records a value the table does not hold."""
-    import opsledger.corrections as corr
+    import opsledger.corrections.changeset as corr
 
     real = corr.derive_all
 
@@ -242,7 +242,7 @@ def test_apply_crash_at_every_file_operation_leaves_old_or_new(tmp_path, empty, 
 CRASH_SCRIPT = textwrap.dedent("""
     import os, sys, pickle
     k = int(sys.argv[1])
-    from opsledger import txn
+    from opsledger.data import txn
     files, moves, d = pickle.load(open(sys.argv[2], "rb"))
     count = [0]
     for name in FILE_OPS:
@@ -315,7 +315,7 @@ def test_concurrent_apply_of_the_same_change_set_logs_it_once(tmp_path, data):
 
 
 def test_apply_elsewhere_moves_the_file_only_within_that_roots_corrections(tmp_path, data):
-    from opsledger.corrections import applied_dir_for
+    from opsledger.corrections.changeset import applied_dir_for
 
     inside = write_cs(tmp_path, "0907-inside", PHRASE_FIX)  # tmp/corrections beside tmp/data
     assert applied_dir_for(inside, data) == (tmp_path / "corrections" / "applied").resolve()
@@ -337,7 +337,7 @@ def test_apply_elsewhere_moves_the_file_only_within_that_roots_corrections(tmp_p
 @pytest.fixture
 def quick_release(monkeypatch):
     """Release without the (slow, separately tested) validation of the data."""
-    import opsledger.validation as v
+    import opsledger.validation.run as v
 
     monkeypatch.setattr(v, "validate_tables", lambda *a, **k: Report("<stub>"))
 
@@ -382,7 +382,7 @@ def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, qu
         k += 1
         s = tmp_path / f"store{k}"
         shutil.copytree(store, s)
-        real_fs = publish._fs
+        real_fs = ostore._fs
         fs_holder = {}
 
         def crashing_fs(st, _k=k, real_fs=real_fs, fs_holder=fs_holder):
@@ -397,20 +397,20 @@ def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, qu
                 crashed = False
             except Crash:
                 crashed = True
-        listed = [v["version"] for v in publish.versions(str(s))]
-        unlisted = publish.unlisted_versions(str(s))
+        listed = [v["version"] for v in ostore.versions(str(s))]
+        unlisted = ostore.unlisted_versions(str(s))
         if "0.1.1" in listed:
-            assert publish.load("claims", "0.1.1", str(s)).num_rows == 0
+            assert ostore.load("claims", "0.1.1", str(s)).num_rows == 0
         else:
             assert set(unlisted) <= {"0.1.1"}
         # the next release recovers: 0.1.1 is listed (if complete) or can be released now
         if "0.1.1" in unlisted:
-            with pytest.raises(publish.ReleaseError, match="never overwritten"):
+            with pytest.raises(ostore.ReleaseError, match="never overwritten"):
                 publish.release("0.1.1", str(s), empty, date="2026-01-02", allow_ungrounded=True)
         elif "0.1.1" not in listed:
             publish.release("0.1.1", str(s), empty, date="2026-01-02", allow_ungrounded=True)
-        assert [v["version"] for v in publish.versions(str(s))] == ["0.1.0", "0.1.1"]
-        assert publish.load("claims", "0.1.1", str(s)).num_rows == 0
+        assert [v["version"] for v in ostore.versions(str(s))] == ["0.1.0", "0.1.1"]
+        assert ostore.load("claims", "0.1.1", str(s)).num_rows == 0
         assert not [p for p in s.iterdir() if p.name.startswith(".tmp-")]
         if not crashed:
             break
@@ -425,7 +425,7 @@ def test_concurrent_releases_are_both_listed(tmp_path, empty, quick_release):
     def run(v):
         try:
             out.append(publish.release(v, store, empty, date="2026-01-02", allow_ungrounded=True).version)
-        except publish.ReleaseError as exc:
+        except ostore.ReleaseError as exc:
             errors.append(str(exc))
 
     threads = [threading.Thread(target=run, args=(v,)) for v in ("0.1.1", "0.1.2")]
@@ -433,8 +433,8 @@ def test_concurrent_releases_are_both_listed(tmp_path, empty, quick_release):
         t.start()
     for t in threads:
         t.join()
-    listed = [v["version"] for v in publish.versions(store)]
-    assert set(out) <= set(listed) and not publish.unlisted_versions(store)
+    listed = [v["version"] for v in ostore.versions(store)]
+    assert set(out) <= set(listed) and not ostore.unlisted_versions(store)
     # whichever ran second either was listed too or was refused (never silently lost)
     assert len(out) + len(errors) == 2 and ("0.1.2" in listed)
 
@@ -445,8 +445,8 @@ def test_load_verifies_every_listed_file(tmp_path, empty, quick_release, victim)
     publish.release("0.1.0", str(store), empty, date="2026-01-01", allow_ungrounded=True)
     p = store / "0.1.0" / victim
     p.write_bytes(p.read_bytes() + b" ")
-    with pytest.raises(publish.ChecksumError):
-        publish.load("outcomes", "0.1.0", str(store))
+    with pytest.raises(ostore.ChecksumError):
+        ostore.load("outcomes", "0.1.0", str(store))
 
 
 def test_index_manifest_hash_is_checked(tmp_path, empty, quick_release):
@@ -455,8 +455,8 @@ def test_index_manifest_hash_is_checked(tmp_path, empty, quick_release):
     idx = json.loads((store / "index.json").read_text())
     idx["versions"][0]["manifest_sha256"] = "0" * 64
     (store / "index.json").write_text(json.dumps(idx))
-    with pytest.raises(publish.ChecksumError, match="manifest_sha256"):
-        publish.load("outcomes", "0.1.0", str(store))
+    with pytest.raises(ostore.ChecksumError, match="manifest_sha256"):
+        ostore.load("outcomes", "0.1.0", str(store))
 
 
 @pytest.mark.parametrize("junk", [b"{not json", b"\xff\xfe", b"[]", b'{"versions": [{"version": "../x"}]}', b""])
@@ -464,8 +464,8 @@ def test_corrupt_index_is_a_clean_error(tmp_path, junk):
     store = tmp_path / "store"
     store.mkdir()
     (store / "index.json").write_bytes(junk)
-    with pytest.raises(publish.StoreError) as exc:
-        publish.versions(str(store))
+    with pytest.raises(ostore.StoreError) as exc:
+        ostore.versions(str(store))
     assert "index.json" in str(exc.value) and "\n" not in str(exc.value)
 
 
@@ -567,7 +567,7 @@ def test_published_diff_shows_what_a_change_does_to_figures(tmp_path, data):
 
 
 def test_correction_new_takes_the_next_number(tmp_path):
-    from opsledger.corrections import new_changeset
+    from opsledger.corrections.changeset import new_changeset
 
     d = tmp_path / "corrections"
     (d / "applied").mkdir(parents=True)
@@ -585,7 +585,7 @@ def test_correction_new_takes_the_next_number(tmp_path):
 
 
 def test_validate_stays_callable_and_checks_its_arguments(tmp_path):
-    import opsledger.validation  # noqa: F401  (the submodule import must not replace the function)
+    import opsledger.validation.run  # noqa: F401  (the submodule import must not replace the function)
 
     assert callable(opsledger.validate)
     for bad in ({}, "", "   ", 3, b"datasets"):
@@ -599,7 +599,7 @@ def test_validate_stays_callable_and_checks_its_arguments(tmp_path):
 
 
 def test_names_are_a_path_or_an_iterable(tmp_path):
-    from opsledger.validation import read_names
+    from opsledger.validation.run import read_names
 
     f = tmp_path / "names.txt"
     f.write_text("Alice Example\n\nBob Example\n")
@@ -612,7 +612,7 @@ def test_names_are_a_path_or_an_iterable(tmp_path):
 
 
 def test_malformed_acknowledgements_are_a_clean_error(tmp_path):
-    from opsledger.rules import load_acknowledgements
+    from opsledger.validation.rules import load_acknowledgements
 
     for text in ("[[ack]\nrule=", "ack = 3", "[[ack]]\nrule = 'x'\n", "\xff"):
         p = tmp_path / "acks.toml"
@@ -636,13 +636,13 @@ def test_plain_load_exits_cleanly(tmp_path, data, quick_release):
 
 
 def test_error_types_carry_exit_codes():
-    from opsledger.corrections import ChangeSetRefused
+    from opsledger.corrections.changeset import ChangeSetRefused
 
     assert UsageError("x").exit_code == 2 and PathError("x").exit_code == 2
-    assert publish.ReleaseError("x").exit_code == 1 and publish.ChecksumError("x").exit_code == 1
-    assert publish.ReleaseUsageError("x").exit_code == 2 and ChangeSetRefused("x").exit_code == 1
+    assert ostore.ReleaseError("x").exit_code == 1 and ostore.ChecksumError("x").exit_code == 1
+    assert ostore.ReleaseUsageError("x").exit_code == 2 and ChangeSetRefused("x").exit_code == 1
     assert CorrectionError("x").exit_code == 2 and oio.UnusableInput("x").exit_code == 2
-    assert all(issubclass(e, OpsledgerError) for e in (CorrectionError, publish.StoreError, PathError))
+    assert all(issubclass(e, OpsledgerError) for e in (CorrectionError, ostore.StoreError, PathError))
 
 
 def test_atomic_write_keeps_permissions_and_follows_the_umask(tmp_path):
@@ -650,7 +650,7 @@ def test_atomic_write_keeps_permissions_and_follows_the_umask(tmp_path):
     alone gives 0600), and a file that is replaced keeps its mode."""
     import stat
 
-    from opsledger.txn import _umask, write_text_atomic
+    from opsledger.data.txn import _umask, write_text_atomic
 
     p = tmp_path / "new.md"
     write_text_atomic(p, "a")

@@ -7,9 +7,9 @@ import datetime as dt
 
 import polars as pl
 
-from opsledger.rules import evaluate, load_acknowledgements
-from opsledger.metadata import table
-from opsledger.reconcile import derive_all
+from opsledger.validation.rules import evaluate, load_acknowledgements
+from opsledger.declarations import table
+from opsledger.derive.reconcile import derive_all
 
 
 def _set(t: dict, name: str, key: str, **values) -> dict:
@@ -30,7 +30,7 @@ def failing(t: dict, rule: str) -> set[str]:
 
 
 def test_shipped_data_passes_every_meaning_rule(shipped):
-    from opsledger.rules import load_rules
+    from opsledger.validation.rules import load_rules
 
     acks = {(a["rule"], a["key"]) for a in load_acknowledgements()}
     names = [r.name for r in load_rules() if r.family == "meaning"]

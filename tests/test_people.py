@@ -14,9 +14,9 @@ import zipfile
 
 import pytest
 
-from opsledger import fmt
-from opsledger.export import citation_cff
-from opsledger.metadata import repo_root, tables as declarations
+from opsledger.data import fmt
+from opsledger.publishing.outputs.exports import citation_cff
+from opsledger.declarations import repo_root, tables as declarations
 
 from conftest import REPO, set_cell
 
@@ -66,7 +66,7 @@ def test_clean_validation_is_short_and_quiet(shipped_report):
 
 
 def test_open_findings_are_listed_after_the_summary(data):
-    from opsledger.validation import validate
+    from opsledger.validation.run import validate
 
     set_cell(data, "agencies", "th-dsi", "country", "XX")
     rep = validate(data, cross=False)
@@ -179,7 +179,7 @@ def test_datasheet_says_why_how_to_cite_and_where_to_report(shipped_release):
 
 
 def test_show_prints_values(tmp_path):
-    from opsledger.io import show
+    from opsledger.data.io import show
 
     text = show(REPO / "datasets" / "operations.parquet")
     assert "datetime.date" not in text and "launched=1999-01-01" in text and "'" not in text.split("\n")[1][:40]
@@ -221,7 +221,7 @@ def http_store(shipped_release):
 
 
 def test_load_from_an_http_store(http_store, shipped_release):
-    from opsledger.publish import load, versions
+    from opsledger.publishing.store import load, versions
 
     remote = load("outcomes", store=http_store)
     local = load("outcomes", store=shipped_release)
@@ -233,7 +233,7 @@ def test_load_from_an_http_store(http_store, shipped_release):
 def test_http_store_refuses_a_damaged_file(http_store, shipped_release, tmp_path):
     import shutil
 
-    from opsledger.publish import ChecksumError, load
+    from opsledger.publishing.store import ChecksumError, load
 
     copy = tmp_path / "copy"
     shutil.copytree(shipped_release, copy)

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from opsledger.phrases import PhraseError, derive, derive_date, derive_number, period
+from opsledger.derive.phrases import PhraseError, derive, derive_date, derive_number, period
 
 
 @pytest.mark.parametrize("stated, unit, qualifier, low, high", [
@@ -248,7 +248,7 @@ def test_same_figure_different_hedges_share_an_anchor():
     assert nearly.high < exact.low < over.low  # the intervals do not overlap ...
     assert nearly.anchor == exact.anchor == over.anchor == 60  # ... but they state the same figure
     assert derive_number("59 other countries", "count").anchor == 60
-    assert "wording" in __import__("opsledger.phrases", fromlist=["rules"]).rules()["reconcile"]
+    assert "wording" in __import__("opsledger.derive.phrases", fromlist=["rules"]).rules()["reconcile"]
 
 
 # --------------------------------------------------------------------------- the rule table
@@ -259,8 +259,8 @@ def test_unit_without_a_step_is_a_clear_error():
 
 
 def test_every_metric_unit_has_a_step():
-    from opsledger.metadata import vocabularies
-    from opsledger.phrases import rules
+    from opsledger.declarations import vocabularies
+    from opsledger.derive.phrases import rules
 
     units = {m["unit"] for m in vocabularies()["metric"].values()} | set(vocabularies()["unit"])
     assert units <= set(rules()["step"]), units - set(rules()["step"])
@@ -272,7 +272,7 @@ def test_no_language_words_in_python():
     import inspect
     import re
 
-    from opsledger import phrases
+    from opsledger.derive import phrases
 
     words = set()
     for table in phrases.rules()["language"].values():
@@ -293,8 +293,8 @@ def test_no_language_words_in_python():
 
 def test_templates_read_like_single_phrases(shipped):
     """Reading phrases by template (vectorised) gives what reading each phrase on its own gives."""
-    from opsledger.phrases import derive_frame
-    from opsledger.reconcile import _claim_metric_unit
+    from opsledger.derive.phrases import derive_frame
+    from opsledger.derive.reconcile import _claim_metric_unit
 
     keyed = _claim_metric_unit(shipped).join(shipped["sources"].select("source_id", "language"), on="source_id")
     fast, slow = derive_frame(keyed), derive_frame(keyed, templates=False)
@@ -309,7 +309,7 @@ def test_templates_read_like_single_phrases(shipped):
 def test_vectorised_reading_matches_single_reading(lang, template):
     from hypothesis import given, settings, strategies as st
 
-    from opsledger.phrases import derive_frame
+    from opsledger.derive.phrases import derive_frame
 
     @settings(max_examples=15, deadline=None)
     @given(st.lists(st.integers(0, 10_000_000), min_size=1, max_size=10))
@@ -355,8 +355,8 @@ def test_polish_figure_without_a_number_is_refused():
 def test_derive_rows_spreads_distinct_readings_over_the_rows(shipped, monkeypatch):
     """derive_rows gives each claim what derive_frame gives its key, in the claims' order, also when
     the key hashes collide (forced here: every key hashes alike, so the rows are joined on the keys)."""
-    from opsledger.phrases import KEY, DERIVED_SCHEMA, derive_frame, derive_rows
-    from opsledger.reconcile import _claim_metric_unit
+    from opsledger.derive.phrases import KEY, DERIVED_SCHEMA, derive_frame, derive_rows
+    from opsledger.derive.reconcile import _claim_metric_unit
 
     keyed = _claim_metric_unit(shipped).join(shipped["sources"].select("source_id", "language"), on="source_id",
                                              maintain_order="left").select(KEY)
@@ -376,7 +376,7 @@ def test_derive_rows_spreads_distinct_readings_over_the_rows(shipped, monkeypatc
     (["a", "b"], ["a", "b", "c"], False),
 ])
 def test_join_aligned_is_the_left_join(left, right, expected):
-    from opsledger.reconcile import aligned, join_aligned
+    from opsledger.derive.reconcile import aligned, join_aligned
 
     lf = pl.DataFrame({"k": left, "x": range(len(left))})
     rf = pl.DataFrame({"k": right, "y": range(10, 10 + len(right))})
@@ -387,8 +387,8 @@ def test_join_aligned_is_the_left_join(left, right, expected):
 
 def test_derivation_does_not_depend_on_the_claims_order(shipped):
     """Shuffled claims (ids no longer ascending: the sort and join fall-backs) derive the same tables."""
-    from opsledger.metadata import table
-    from opsledger.reconcile import derive_all
+    from opsledger.declarations import table
+    from opsledger.derive.reconcile import derive_all
 
     shuffled = dict(shipped, claims=shipped["claims"].sample(fraction=1.0, shuffle=True, seed=3))
     a, b = derive_all(shipped), derive_all(shuffled)
@@ -402,7 +402,7 @@ def test_a_tie_on_the_latest_as_of_takes_the_preferred_claims_precision(shipped)
     the most preferred claim's, whatever the order of the claims (an unstable sort promised none)."""
     import datetime as dt
 
-    from opsledger.reconcile import derive_all, value_claims
+    from opsledger.derive.reconcile import derive_all, value_claims
 
     target = "arkstone.arrests.au"
     c = shipped["claims"]
@@ -422,3 +422,32 @@ def test_a_tie_on_the_latest_as_of_takes_the_preferred_claims_precision(shipped)
         shuffled = dict(shipped, claims=claims.sample(fraction=1.0, shuffle=True, seed=seed))
         row = derive_all(shuffled)["outcomes"].filter(pl.col("outcome_id") == target)
         assert row["as_of_precision"][0] == "month"
+
+
+def test_a_changed_phrase_rule_is_read_after_clear_caches(tmp_path, monkeypatch):
+    """The phrase caches are caches of the declarations: one clear_caches() forgets them all."""
+    import shutil
+
+    import opsledger.declarations as decl
+    from opsledger.derive.phrases import derive_number
+
+    assert derive_number("nearly 100", "count").low == 90  # read (and cached) from the shipped rules
+    d = tmp_path / "schemas"
+    shutil.copytree(decl.schema_dir(), d)
+    rules = d / "phrase_rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("[hedge.nearly]\nlow_factor = 0.9",
+                                                               "[hedge.nearly]\nlow_factor = 0.5"), encoding="utf-8")
+    monkeypatch.setenv("OPSLEDGER_SCHEMAS", str(d))
+    decl.clear_caches()
+    try:
+        assert decl.phrase_rules()["hedge"]["nearly"]["low_factor"] == 0.5
+        assert derive_number("nearly 100", "count").low == 50
+        # the same directory, edited again: clear_caches() is the one place that forgets
+        rules.write_text(rules.read_text(encoding="utf-8").replace("low_factor = 0.5", "low_factor = 0.8"),
+                         encoding="utf-8")
+        decl.clear_caches()
+        assert derive_number("nearly 100", "count").low == 80
+    finally:
+        monkeypatch.delenv("OPSLEDGER_SCHEMAS")
+        decl.clear_caches()
+    assert derive_number("nearly 100", "count").low == 90

@@ -11,8 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opsledger import publish
-from opsledger.publish import ChecksumError, ReleaseError, load, release, versions
+from opsledger.publishing import publish
+from opsledger.publishing.publish import release
+from opsledger.publishing.store import ChecksumError, ReleaseError, load, versions
 
 from conftest import ARCHIVE, REPO, set_cell
 

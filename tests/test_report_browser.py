@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from opsledger.report_html import write_html
-from opsledger.validation import validate
+from opsledger.validation.report import write_html
+from opsledger.validation.run import validate
 
 from conftest import REPO, set_cell
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from opsledger.cli import app
 from opsledger.errors import DeclarationError
-from opsledger.metadata import repo_root
-from opsledger.rules import FAMILIES, evaluate, load_rules
-from opsledger.rules.base import frame_specs
+from opsledger.declarations import repo_root
+from opsledger.validation.rules import FAMILIES, evaluate, load_rules
+from opsledger.validation.rules.base import frame_specs
 
 runner = CliRunner()
 
@@ -135,7 +135,7 @@ def test_rules_travel_with_the_package(tmp_path, monkeypatch):
 
 
 def test_rule_catalogue_is_up_to_date_and_complete():
-    from opsledger.rules import catalogue, catalogue_markdown
+    from opsledger.validation.rules import catalogue, catalogue_markdown
 
     committed = (repo_root() / "docs" / "rules.md").read_text(encoding="utf-8")
     assert committed == catalogue_markdown() + "\n", "docs/rules.md is stale: run `make dictionary`"
@@ -150,7 +150,7 @@ def test_deferred_module_runs_on_first_use_and_leaves_sys_modules(tmp_path, monk
     while inside, leaves sys.modules on the way out, and works on its first use."""
     import sys
 
-    from opsledger.gxengine import deferred
+    from opsledger.validation.gxworker import deferred
 
     (tmp_path / "probe_deferred.py").write_text("import sys\nsys.probe_runs = getattr(sys, 'probe_runs', 0) + 1\n"
                                                 "VALUE = 42\n")
@@ -169,7 +169,7 @@ def test_great_expectations_import_skips_scipy_stats_and_still_computes_with_it(
     import subprocess
     import sys
 
-    code = ("import sys\nfrom opsledger.gxengine import gx_context\ngx_context()\n"
+    code = ("import sys\nfrom opsledger.validation.gxworker import gx_context\ngx_context()\n"
             "print(sorted(m for m in ('scipy.stats', 'altair') if m in sys.modules))\n"
             "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as k\n"
             "print(round(float(k.stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))\n"
@@ -183,7 +183,7 @@ def test_batches_are_not_fingerprinted_and_the_setting_is_put_back():
     import pytest
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
-    from opsledger.gxengine import unfingerprinted
+    from opsledger.validation.gxworker import unfingerprinted
 
     before = engine.HASH_THRESHOLD
     with pytest.raises(RuntimeError), unfingerprinted():
@@ -199,8 +199,8 @@ def test_a_large_frame_is_judged_on_its_distinct_values_and_every_row_is_reporte
 
     import polars as pl
 
-    from opsledger.rules.base import Expectation, Rule
-    from opsledger.rules.gx import SMALL_FRAME_ROWS, run
+    from opsledger.validation.rules.base import Expectation, Rule
+    from opsledger.validation.rules.gx import SMALL_FRAME_ROWS, run
 
     n = SMALL_FRAME_ROWS + 10
     frame = pl.DataFrame({"row_key": [f"r{i}" for i in range(n)],

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from opsledger.validation import validate
+from opsledger.validation.run import validate
 
 from conftest import findings_for, read, set_cell, write
 

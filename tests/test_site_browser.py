@@ -84,7 +84,7 @@ def test_every_internal_link_resolves_and_nothing_remote_loads(site):
 def _names_with_versions() -> list[str]:
     import polars as pl
 
-    from opsledger.metadata import repo_root
+    from opsledger.declarations import repo_root
 
     names = pl.read_parquet(repo_root() / "datasets" / "operations.parquet")["name"].to_list()
     return sorted({m for n in names for m in re.findall(r"\S+ \d+\.\d+", n)})

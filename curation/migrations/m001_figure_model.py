@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from opsledger import io as oio
-from opsledger.metadata import TABLES, table
-from opsledger.reconcile import derive_all
+from opsledger.data import io as oio
+from opsledger.declarations import TABLES, table
+from opsledger.derive.reconcile import derive_all
 
 
 def _fill(df: pl.DataFrame, name: str) -> pl.DataFrame:

@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from opsledger import io as oio
-from opsledger.metadata import table
+from opsledger.data import io as oio
+from opsledger.declarations import table
 
 
 def main(data_dir: str) -> None:

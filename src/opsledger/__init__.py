@@ -28,19 +28,19 @@ __version__ = "0.1.0"
 #: great-expectations load only when validating). No public name is also a submodule's name: importing
 #: the submodule would replace the function on the package.
 API = {
-    "validate": ("opsledger.validation", "validate"),
-    "load": ("opsledger.publish", "load"),
-    "release": ("opsledger.publish", "release"),
-    "versions": ("opsledger.publish", "versions"),
-    "diff": ("opsledger.publish", "diff"),
-    "rederive": ("opsledger.reconcile", "rederive"),
-    "correction_check": ("opsledger.corrections", "check"),
-    "correction_apply": ("opsledger.corrections", "apply"),
-    "correction_revert": ("opsledger.corrections", "revert"),
-    "correction_new": ("opsledger.corrections", "new_changeset"),
-    "read_tables": ("opsledger.io", "read_tables"),
-    "derive_all": ("opsledger.reconcile", "derive_all"),
-    "DEFAULT_ARCHIVE": ("opsledger.io", "DEFAULT_ARCHIVE"),
+    "validate": ("opsledger.validation.run", "validate"),
+    "load": ("opsledger.publishing.store", "load"),
+    "release": ("opsledger.publishing.publish", "release"),
+    "versions": ("opsledger.publishing.store", "versions"),
+    "diff": ("opsledger.publishing.publish", "diff"),
+    "rederive": ("opsledger.derive.reconcile", "rederive"),
+    "correction_check": ("opsledger.corrections.changeset", "check"),
+    "correction_apply": ("opsledger.corrections.changeset", "apply"),
+    "correction_revert": ("opsledger.corrections.changeset", "revert"),
+    "correction_new": ("opsledger.corrections.changeset", "new_changeset"),
+    "read_tables": ("opsledger.data.io", "read_tables"),
+    "derive_all": ("opsledger.derive.reconcile", "derive_all"),
+    "DEFAULT_ARCHIVE": ("opsledger.data.io", "DEFAULT_ARCHIVE"),
 }
 
 __all__ = [*API, "__version__"]

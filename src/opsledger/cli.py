@@ -129,7 +129,7 @@ def validate(
     rep = api.validate(data_dir, sources=_archive(sources, no_sources), names=names,
                        acknowledgements=acknowledgements, cross=not schema_only, rules=rule or None)
     if report is not None and not rep.unusable:
-        from opsledger.report_html import write_html
+        from opsledger.validation.report import write_html
 
         write_html(rep, report)
     if format is Format.json:
@@ -160,7 +160,7 @@ def show(
     path: Annotated[Path, typer.Argument(help="A Parquet file.")],
 ) -> None:
     """Print a Parquet table as text, one row a line (use as git's diff text converter)."""
-    from opsledger.io import show as run
+    from opsledger.data.io import show as run
 
     echo(run(path), nl=False)
 
@@ -170,11 +170,11 @@ def dictionary(
     write: Annotated[Optional[Path], typer.Option(help="Write to this file instead of printing.")] = None,
 ) -> None:
     """Print (or write) the data dictionary generated from schemas/, with the coverage of datasets/."""
-    from opsledger.metadata import data_dictionary
+    from opsledger.declarations import data_dictionary
 
     text = data_dictionary(api.read_tables())
     if write:
-        from opsledger.txn import write_text_atomic
+        from opsledger.data.txn import write_text_atomic
 
         write_text_atomic(write, text)
     else:
@@ -187,11 +187,11 @@ def rules_(
     format: Annotated[Format, typer.Option("--format", help="text (Markdown) or json.")] = Format.text,
 ) -> None:
     """List every cross-source rule: family, severity, what it checks and the expectation that decides it."""
-    from opsledger.rules import catalogue, catalogue_markdown
+    from opsledger.validation.rules import catalogue, catalogue_markdown
 
     text = json.dumps(catalogue(), indent=2, ensure_ascii=False) if format is Format.json else catalogue_markdown()
     if write:
-        from opsledger.txn import write_text_atomic
+        from opsledger.data.txn import write_text_atomic
 
         write_text_atomic(write, text + "\n")
     else:
@@ -322,7 +322,7 @@ def correction_new(
 @correction_app.command("schema")
 def correction_schema() -> None:
     """Print the JSON Schema of a change-set file."""
-    from opsledger.corrections import json_schema
+    from opsledger.corrections.changeset import json_schema
 
     echo(json.dumps(json_schema(), indent=2))
 
@@ -330,7 +330,7 @@ def correction_schema() -> None:
 @privacy_app.command("hash")
 def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.")]) -> None:
     """Print the blocklist line (SHA-256 of the normalised name) for each name."""
-    from opsledger.rules.privacy import name_hash
+    from opsledger.validation.rules.privacy import name_hash
 
     for n in names:
         echo(name_hash(n))
@@ -353,7 +353,7 @@ def sources_fetch(
     be read allows everything, a 401/403 on it disallows the host. The User-Agent is
     opsledger/<version> with --contact (or the declared repository address) so site owners can reach
     whoever runs the fetch. Exit 0 all found, 1 some changed or gone, 2 unusable input."""
-    from opsledger.sources import fetch
+    from opsledger.refetch import fetch
 
     res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact)
     echo(json.dumps(res.as_dict(), indent=2, ensure_ascii=False) if format is Format.json else res.text())

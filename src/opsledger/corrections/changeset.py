@@ -1,0 +1,564 @@
+"""Change sets: the one way curated data changes, with a source and a reason for every change.
+
+A change set is a YAML file under ``corrections/`` (see CONTRIBUTING.md and
+``corrections/changeset.schema.json``). :func:`check` applies it in memory and validates the result;
+:func:`apply` also writes the tables atomically, logs every change to the ``corrections`` table and
+moves the file to ``corrections/applied/``; :func:`revert` writes and applies the inverse change set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from opsledger.data import io as oio
+from opsledger.errors import DataError, UsageError, require
+from opsledger.declarations import TABLES, repo_root, table
+from opsledger.derive.reconcile import derive_all
+from opsledger.derive.tablediff import Diff, diff_tables
+
+#: Largest change-set file read (the biggest applied one is ~40 KiB).
+MAX_FILE_BYTES = 1 << 20
+
+def editable() -> list[str]:
+    """The tables a change set may edit: every curated table (not derived, not the audit log), read
+    from the declarations on each call."""
+    return [t for t in TABLES if t != "corrections" and not table(t).is_derived]
+
+
+class Change(BaseModel):
+    """One operation on one row. Every change cites a source."""
+
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["add", "update", "retire"]
+    table: str
+    key: str | None = None
+    row: dict[str, Any] | None = None
+    set: dict[str, Any] | None = None
+    expect: dict[str, Any] | None = None
+    source: str
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Change":
+        problems = []
+        if self.table not in editable():
+            problems.append(f"table must be one of {editable()}")
+        if self.op == "add":
+            if not self.row or self.key or self.set or self.expect:
+                problems.append("add takes `row` only (its key is inside the row)")
+        elif self.op == "update":
+            if not self.key or not self.set or self.expect is None or self.row:
+                problems.append("update takes `key`, `set` and `expect` (the values it replaces, "
+                                "so that a conflicting correction is caught)")
+            elif set(self.expect) != set(self.set):
+                problems.append("update: `expect` must name the same columns as `set`")
+        elif not self.key or self.row or self.set:
+            problems.append("retire takes `key` (and optionally `expect`)")
+        if self.table in editable():
+            t = table(self.table)
+            for c in list(self.set or {}) + list(self.row or {}):
+                if c in t.derived:
+                    problems.append(f"column {c} of {self.table} is derived (computed from the claims); "
+                                    "a change set may not set it: change the claims instead")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ChangeSet(BaseModel):
+    """A reviewable change set: title, reason, optional contributor handle, and its changes."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    reason: str
+    contributor: str | None = None
+    changes: list[Change]
+
+
+class CorrectionError(UsageError):
+    """A change set that cannot be applied (exit 2); the message names file, line, table, key and
+    column, one line per problem."""
+
+
+class ChangeSetRefused(CorrectionError, DataError):
+    """A change set that applies, but the data would not validate afterwards (exit 1)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Result:
+    """A change set applied (in memory by :func:`check`, on disk by :func:`apply`)."""
+
+    correction_id: str
+    tables: dict[str, pl.DataFrame]
+    log: pl.DataFrame
+    #: every row the change set moves, derived columns (marked) included; the corrections log left out
+    diff: Diff = field(default_factory=Diff)
+    report: Any = None  # the validation Report of the result, once checked
+    moved_to: Path | None = None  # where apply moved the file (None: left in place)
+
+    def as_dict(self) -> dict:
+        return {
+            "correction_id": self.correction_id,
+            "changes": self.diff.as_dict(),
+            "published": [{k: (v if not isinstance(v, dict) else {a: _jsonable(b) for a, b in v.items()})
+                           for k, v in d.items()} for d in self.diff.figures()],
+            "validation": self.report.as_dict() if self.report else None,
+        }
+
+
+def json_schema() -> dict:
+    """JSON Schema of a change-set file (for editors)."""
+    schema = ChangeSet.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "opsledger change set"
+    return schema
+
+
+def _line_of_changes(text: str) -> list[int]:
+    """1-based line of each item of ``changes`` (for error messages)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for k, v in node.value:
+        if k.value == "changes" and isinstance(v, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in v.value]
+    return []
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without aliases: a change set never needs them, and an alias bomb (a few lines
+    expanding to gigabytes) is refused before anything is built."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a change set", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def read_changeset_text(path: Path) -> str:
+    """The text of a change-set file: a regular UTF-8 text file of at most 1 MiB."""
+    try:
+        got = oio.read_text_file(path, "change set", limit=MAX_FILE_BYTES)
+    except OSError as exc:
+        raise CorrectionError(f"{path}: cannot read ({exc.strerror})") from None
+    except UsageError as exc:
+        raise CorrectionError(str(exc)) from None
+    if got is None:
+        raise CorrectionError(f"{path}: no such change-set file")
+    return got[0]
+
+
+def safe_load(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def load(path: Path | str) -> ChangeSet:
+    """Parse and check the shape of a change-set file (every problem reported, one line each)."""
+    path = Path(path)
+    text = read_changeset_text(path)
+    try:
+        raw = safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise CorrectionError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise CorrectionError(f"{path}: a change set is a mapping with title, reason and changes")
+    try:
+        return ChangeSet.model_validate(raw)
+    except ValidationError as exc:
+        lines = _line_of_changes(text)
+        msgs = []
+        for err in exc.errors():
+            loc = err["loc"]
+            where = ""
+            if len(loc) >= 2 and loc[0] == "changes" and isinstance(loc[1], int) and loc[1] < len(lines):
+                where = f":{lines[loc[1]]}"
+            field_ = ".".join(map(str, loc)) or "(file)"
+            msgs.append(f"{path}{where}: field {field_}: {err['msg'].removeprefix('Value error, ')}")
+        raise CorrectionError("\n".join(msgs)) from None
+
+
+def _coerce(name: str, column: str, value: Any) -> Any:
+    """A YAML value as the column's Python type (dates from ISO strings)."""
+    if value is None:
+        return None
+    ftype = table(name).field(column).type
+    if ftype == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date") from None
+    if ftype == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if ftype == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if ftype == "boolean" and isinstance(value, bool):
+        return value
+    if ftype == "string" and isinstance(value, str):
+        return value
+    if ftype == "date" and isinstance(value, dt.date):
+        return value
+    raise ValueError(f"{value!r} is not a {ftype}")
+
+
+def _jsonable(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, dt.date) else v
+
+
+def _dump(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return json.dumps({k: _jsonable(x) for k, x in v.items() if x is not None},
+                          ensure_ascii=False, sort_keys=True)
+    return json.dumps(_jsonable(v), ensure_ascii=False)
+
+
+def _loc(path: Path, lines: list[int], i: int) -> str:
+    return f"{path}:{lines[i]}" if i < len(lines) else str(path)
+
+
+def _default_scope(table_name: str, row: dict, rows: dict) -> None:
+    """Rows added by change sets written before the figure model have no scope: an outcome's is the
+    one its country implies; a claim's is its target outcome's (worldwide for other targets)."""
+    if "scope" not in row or row["scope"] is not None:
+        return
+    if table_name == "claims":
+        target = rows["outcomes"].get(row.get("target_id")) if row.get("target_table") == "outcomes" else None
+        if target is not None:
+            row.update(scope=target["scope"], country=target["country"], area=target["area"])
+            return
+    row["scope"] = "country" if row.get("country") else "worldwide"
+
+
+def apply_in_memory(
+    changeset: ChangeSet,
+    tables: dict[str, pl.DataFrame],
+    path: Path,
+    archive: Path | None = None,
+    applied_at: str | None = None,
+) -> Result:
+    """Apply a change set to frames; raise :class:`CorrectionError` naming every problem."""
+    cid = path.stem
+    lines = _line_of_changes(read_changeset_text(path)) if path.exists() else []
+    rows = {n: {r[table(n).key]: r for r in tables[n].iter_rows(named=True)} for n in editable()}
+    known_sources = set(rows["sources"])
+    new_sources = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
+    errors, log = [], []
+    for i, ch in enumerate(changeset.changes):
+        t = table(ch.table)
+        where = _loc(path, lines, i)
+        if ch.source not in known_sources | new_sources:
+            errors.append(f"{where}: table {ch.table}: source {ch.source!r} is neither in sources nor added by this file")
+            continue
+        if ch.op == "add":
+            key = ch.row.get(t.key)
+            unknown = [c for c in ch.row if c not in t.columns]
+            if unknown:
+                errors.append(f"{where}: table {ch.table}, key {key}: unknown column(s) {unknown}")
+                continue
+            if not isinstance(key, str):
+                errors.append(f"{where}: table {ch.table}: the row has no {t.key}")
+                continue
+            if key in rows[ch.table]:
+                errors.append(f"{where}: table {ch.table}, key {key}: a row with this key exists already")
+                continue
+            new = dict.fromkeys(t.columns)
+            try:
+                for c, v in ch.row.items():
+                    new[c] = _coerce(ch.table, c, v)
+            except ValueError as exc:
+                errors.append(f"{where}: table {ch.table}, key {key}, column {c}: {exc}")
+                continue
+            _default_scope(ch.table, new, rows)
+            rows[ch.table][key] = new
+            log.append((ch, key, "*", None, _dump(new)))
+            continue
+        if ch.key not in rows[ch.table]:
+            errors.append(f"{where}: table {ch.table}, key {ch.key}: no such row")
+            continue
+        current = rows[ch.table][ch.key]
+        bad = False
+        for c, expected in (ch.expect or {}).items():
+            if c not in t.columns:
+                errors.append(f"{where}: table {ch.table}, key {ch.key}: unknown column {c!r}")
+                bad = True
+                continue
+            try:
+                exp = _coerce(ch.table, c, expected)
+            except ValueError as exc:
+                errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}")
+                bad = True
+                continue
+            if current[c] != exp:
+                errors.append(
+                    f"{where}: table {ch.table}, key {ch.key}, column {c}: expected old value "
+                    f"{_dump(exp)} but the data holds {_dump(current[c])} (changed since the file was written?)"
+                )
+                bad = True
+        if bad:
+            continue
+        if ch.op == "retire":
+            del rows[ch.table][ch.key]
+            log.append((ch, ch.key, "*", _dump(current), None))
+            continue
+        updated = dict(current)
+        try:
+            for c, v in ch.set.items():
+                if c == t.key:
+                    raise ValueError("a key cannot be updated; retire the row and add a new one")
+                updated[c] = _coerce(ch.table, c, v)
+        except ValueError as exc:
+            errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}")
+            continue
+        rows[ch.table][ch.key] = updated
+        for c in ch.set:
+            log.append((ch, ch.key, c, _dump(current[c]), _dump(updated[c])))
+    if errors:
+        raise CorrectionError("\n".join(errors))
+    out = {}
+    for n in editable():
+        schema = {f.name: tables[n].schema[f.name] for f in table(n).fields}
+        out[n] = pl.DataFrame(list(rows[n].values()), schema=schema, orient="row")
+    out = derive_all(out, archive)
+    stored = {n: {r[table(n).key]: r for r in out[n].iter_rows(named=True)} for n in editable()}
+    # every value a change set gives must be the value stored: a column the claims derive for this
+    # row (e.g. an outcome's date when claims date it) would silently be replaced, and the log lie
+    for i, ch in enumerate(changeset.changes):
+        given = ch.set if ch.op == "update" else (ch.row if ch.op == "add" else None)
+        key = ch.key if ch.op == "update" else (ch.row or {}).get(table(ch.table).key)
+        row = stored[ch.table].get(key)
+        if not given or row is None:
+            continue
+        for c, v in given.items():
+            try:
+                want = _coerce(ch.table, c, v)
+            except ValueError:
+                continue
+            if want is not None and row[c] != want:
+                errors.append(f"{_loc(path, lines, i)}: table {ch.table}, key {key}, column {c}: "
+                              f"derived from the claims for this row, so {_dump(want)} would be stored as "
+                              f"{_dump(row[c])}; change the claims instead")
+    if errors:
+        raise CorrectionError("\n".join(errors))
+    log = [(ch, key, col, old, (_dump(stored[ch.table].get(key)) or new) if col == "*" and old is None else new)
+           for ch, key, col, old, new in log]
+    when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        rel = str(path.resolve().relative_to(repo_root()))
+    except ValueError:
+        rel = path.name
+    log_rows = [
+        {
+            "log_id": f"{cid}.{n + 1:04d}", "correction_id": cid, "file": rel, "applied_at": when,
+            "action": ch.op, "table_name": ch.table, "row_key": key, "column_name": col,
+            "old_value": old, "new_value": new, "source_id": ch.source,
+            "reason": ch.reason or changeset.reason, "contributor": changeset.contributor,
+        }
+        for n, (ch, key, col, old, new) in enumerate(log)
+    ]
+    log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
+    out["corrections"] = pl.concat([tables["corrections"], log_df])
+    return Result(cid, out, log_df, diff_tables(tables, out, [n for n in TABLES if n != "corrections"]))
+
+
+def _correction_id_ok(cid: str) -> bool:
+    return re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", cid) is not None
+
+
+def _changeset_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise CorrectionError(f"{path!r} is not the path of a change-set file")
+    return Path(path)
+
+
+def prepare(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> Result:
+    """Load a change set and apply it to the tables of ``data_dir`` in memory. ``archive`` is the source
+    archive (default: ``../shared/sources`` when present; None: none), as for every function here."""
+    path = _changeset_path(path)
+    archive = oio.source_archive(archive)
+    if not _correction_id_ok(path.stem):
+        raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
+    cs = load(path)
+    tables = oio.read_tables(data_dir)
+    done = set(tables["corrections"]["correction_id"].unique().to_list())
+    if path.stem in done:
+        raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
+    return apply_in_memory(cs, tables, path, archive)
+
+
+def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> Result:
+    """Apply in memory and run the full validation on the result. Writes nothing."""
+    from opsledger.validation.run import validate_tables
+
+    require("validate")
+    archive = oio.source_archive(archive)
+    res = prepare(path, data_dir, archive)
+    res.report = validate_tables(res.tables, sources=archive)
+    return res
+
+
+def applied_dir_for(path: Path, data_dir: Path) -> Path | None:
+    """Where ``apply`` moves a change-set file: ``<root>/corrections/applied/`` of the data root
+    (``root`` is the parent of the data directory) when the file is in ``<root>/corrections/``;
+    otherwise None: the file stays where it is (it is logged by name either way)."""
+    area = (Path(data_dir).resolve().parent / "corrections")
+    if path.resolve().parent == area:
+        return area / "applied"
+    return None
+
+
+def apply(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
+          applied_dir: Path | str | None = None) -> Result:
+    """Check, then write the tables and the log as one atomic transaction (see
+    :func:`opsledger.data.io.commit`) and move the file to the data root's ``corrections/applied/``.
+
+    ``applied_dir`` overrides where the file goes; by default a file outside ``corrections/`` beside
+    the data directory is not moved (``Result.moved_to`` is None)."""
+    path = _changeset_path(path)
+    data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
+    res = check(path, data_dir, archive)
+    if res.report.exit_code != 0:
+        raise ChangeSetRefused(
+            f"{path}: the data would not validate after this change set; nothing written:\n"
+            + res.report.text(limit=20)
+        )
+    return commit(res, path, data_dir, applied_dir)
+
+
+def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | None = None) -> Result:
+    """Write a checked result: tables, log and the file's move in one transaction."""
+    applied = Path(applied_dir) if applied_dir else applied_dir_for(path, data_dir)
+    dest = applied / path.name if applied is not None else None
+    if dest is not None and dest.exists():
+        raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
+
+    def still_unapplied() -> None:  # under the lock: a concurrent apply of the same file loses
+        done = oio.read_arrow(data_dir, "corrections").column("correction_id").to_pylist()
+        if res.correction_id in done:
+            raise CorrectionError(f"{path}: change set {res.correction_id!r} has been applied already "
+                                  "(by another run); nothing written")
+        if dest is not None and dest.exists():
+            raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
+
+    moves = [(path, dest)] if dest is not None else []
+    oio.write_tables(res.tables, data_dir, moves=moves, before=still_unapplied)
+    res.moved_to = dest
+    if data_dir.resolve() == oio.default_data_dir().resolve():
+        # the repository's data changed: keep its generated data dictionary (with coverage) current
+        from opsledger.declarations import data_dictionary
+        from opsledger.data.txn import write_text_atomic
+
+        write_text_atomic(repo_root() / "docs" / "data-dictionary.md", data_dictionary(res.tables))
+    return res
+
+
+def revert(correction_id: str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
+           corrections_dir: Path | str | None = None) -> Result:
+    """Write a change set that undoes ``correction_id`` (adds are retired, retirements re-added,
+    updates set back, each expecting the value the correction left) and apply it."""
+    data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
+    archive = oio.source_archive(archive)
+    if not isinstance(correction_id, str) or not _correction_id_ok(correction_id):
+        raise CorrectionError(f"{correction_id!r} is not a change-set id (a lowercase slug such as 0003-fix-sentence)")
+    tables = oio.read_tables(data_dir)
+    log = tables["corrections"].filter(pl.col("correction_id") == correction_id)
+    if log.is_empty():
+        raise CorrectionError(f"no applied change set {correction_id!r} in the corrections log")
+    changes = []
+    for row in reversed(log.rows(named=True)):
+        t = table(row["table_name"])
+        if row["action"] == "add":
+            changes.append({"op": "retire", "table": row["table_name"], "key": row["row_key"],
+                            "source": row["source_id"]})
+        elif row["action"] == "retire":
+            old = json.loads(row["old_value"])
+            changes.append({"op": "add", "table": row["table_name"], "source": row["source_id"],
+                            "row": {c: old.get(c) for c in t.columns if c in old}})
+        else:
+            changes.append({"op": "update", "table": row["table_name"], "key": row["row_key"],
+                            "source": row["source_id"],
+                            "set": {row["column_name"]: _undump(row["old_value"])},
+                            "expect": {row["column_name"]: _undump(row["new_value"])}})
+    out_dir = Path(corrections_dir) if corrections_dir else data_dir.resolve().parent / "corrections"
+    n = 1
+    while (out_dir / f"revert-{correction_id}-{n}.yaml").exists() or \
+            (out_dir / "applied" / f"revert-{correction_id}-{n}.yaml").exists():
+        n += 1
+    path = out_dir / f"revert-{correction_id}-{n}.yaml"
+    doc = {"title": f"Revert {correction_id}", "reason": f"Restores the values {correction_id} changed.",
+           "contributor": None, "changes": changes}
+    from opsledger.data.txn import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    try:
+        return apply(path, data_dir, archive)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _undump(v: str | None) -> Any:
+    return None if v is None else json.loads(v)
+
+
+def next_number(corrections_dir: Path) -> int:
+    """The number the next change set takes: one above the highest ``NNNN-`` prefix among the pending
+    and applied files (the ``revert-*`` files are not numbered)."""
+    nums = [int(m[1]) for p in [*corrections_dir.glob("*.yaml"), *(corrections_dir / "applied").glob("*.yaml")]
+            if (m := re.match(r"(\d+)-", p.name))]
+    return max(nums, default=0) + 1
+
+
+TEMPLATE = """\
+# Change set {name}: see CONTRIBUTING.md. Every change cites a source; `expect` holds the values an
+# update replaces. Do not set derived columns (the tool computes them from the claims).
+title: One line saying what changes
+contributor: null
+reason: Why, in your words.
+changes:
+  - op: update
+    table: claims
+    key: <claim_id>
+    expect: {{stated: "<the phrase as the data holds it now>"}}
+    set: {{stated: "<the phrase exactly as the source writes it>"}}
+    source: <source_id>
+"""
+
+
+def new_changeset(slug: str, corrections_dir: Path | str | None = None) -> Path:
+    """Create ``corrections/NNNN-slug.yaml`` (the next free number) from a template; return its path."""
+    if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+        raise UsageError(f"{slug!r}: the name must be a lowercase slug such as fix-blackwrist-sentence")
+    out_dir = Path(corrections_dir) if corrections_dir else repo_root() / "corrections"
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: no such corrections folder")
+    name = f"{next_number(out_dir):04d}-{slug}"
+    path = out_dir / f"{name}.yaml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never overwrite
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(TEMPLATE.format(name=name))
+    return path
+
+
+__all__ = ["ChangeSet", "Change", "CorrectionError", "ChangeSetRefused", "new_changeset",
+           "next_number", "commit", "load", "prepare", "check", "apply", "revert",
+           "apply_in_memory", "json_schema"]

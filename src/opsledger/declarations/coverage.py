@@ -1,0 +1,46 @@
+"""What the dataset covers, computed from the tables (for the data dictionary and the datasheet)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from opsledger.data import fmt
+
+
+def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
+    ops = t["operations"].sort("operation_id")
+    src = t["sources"]
+    out = t["outcomes"]
+    lines = [
+        f"- {ops.height} operations, {t['agencies'].height} agencies, {t['participations'].height} agency roles, "
+        f"{src.height} sources ({src['archive_file'].drop_nulls().len()} archived with SHA-256, "
+        f"{src['url'].drop_nulls().len()} cited by URL), {t['claims'].height} claims, {out.height} outcomes "
+        f"({out.filter(pl.col('status') == 'disputed').height} disputed), {t['statistics'].height} database or "
+        "study statistics.",
+    ]
+    years = sorted({d.year for c in ("launched", "announced") for d in ops[c].drop_nulls()})
+    if years:
+        lines.append(f"- Years (launch or announcement): {years[0]} to {years[-1]}.")
+    countries = sorted(set(t["agencies"]["country"].drop_nulls()) | set(out["country"].drop_nulls()))
+    lines.append(f"- Countries of agencies and per-country figures ({len(countries)}): {', '.join(countries)}.")
+    kinds = src.group_by("kind").len().sort("kind")
+    lines.append("- Sources by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.iter_rows()) + "; languages: "
+                 + ", ".join(sorted(set(src["language"]))) + ".")
+    lines += ["", "| operation | name | lead agency | launched | announced | sources | claims | outcomes |",
+              "|---|---|---|---|---|---|---|---|"]
+    c = t["claims"]
+    per_op = c.group_by("operation_id").agg(pl.col("source_id").n_unique().alias("s"), pl.len().alias("c"))
+    n_out = out.group_by("operation_id").len()
+    s_map = {r[0]: (r[1], r[2]) for r in per_op.iter_rows()}
+    o_map = dict(n_out.iter_rows())
+    for r in ops.iter_rows(named=True):
+        s, n = s_map.get(r["operation_id"], (0, 0))
+        lines.append(f"| `{r['operation_id']}` | {r['name']} | `{r['lead_agency_id']}` | "
+                     f"{fmt.period(r['launched'], r['launched_precision'])} | "
+                     f"{fmt.period(r['announced'], r['announced_precision'])} | {s} | {n} | "
+                     f"{o_map.get(r['operation_id'], 0)} |")
+    lines += ["", "How it was gathered: the two founding operations from the five archived documents in the "
+              "source archive; the others from public press releases and news reports found in a store of "
+              "public web pages (official releases first where one exists), each figure quoted exactly as "
+              "its page writes it. Every addition is a change set in `corrections/applied/`."]
+    return "\n".join(lines)

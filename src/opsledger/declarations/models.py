@@ -1,0 +1,493 @@
+"""Typed models of the declarations in ``schemas/`` (pydantic, refusing unknown keys): a field, a table,
+a metric, an ordering, the phrase rules. Each model renders its own targets (the Arrow schema, the
+Frictionless table schema). Loading and caching are in :mod:`opsledger.declarations.load`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import Field as _PField
+
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+}
+
+#: Files of ``schemas/`` that are not the declaration of one table.
+NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules")
+
+#: Orders ``[order.<vocabulary>]`` that the code reads, and what for.
+REQUIRED_ORDERS = {
+    "source_kind": "the preference of sources when choosing a best value",
+    "timeline_stage": "the order of an operation's timeline",
+}
+
+#: A name of a table, column, vocabulary or term: lowercase letters, digits and underscores.
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# --------------------------------------------------------------------------- models
+
+
+class _Decl(BaseModel):
+    """A declaration: immutable, and an unknown key is an error (a typo never passes silently)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Field(_Decl):
+    """One column, as ``fields.toml`` declares it (with a table's overrides applied)."""
+
+    name: str
+    type: Literal["string", "integer", "number", "date", "boolean"]
+    description: str
+    required: bool = False
+    #: a regular expression every non-null value must match in full
+    pattern: str | None = None
+    #: a section of vocabularies.toml; every non-null value must be one of its terms
+    vocabulary: str | None = None
+    #: ``table.column`` every non-null value must exist in (``""``: no reference in this table)
+    references: str | None = None
+    iso_country: bool = False
+    #: for a date, the column holding its precision (day / month / year)
+    precision: str | None = None
+    minimum: int | float | None = None
+    #: longest string allowed (characters), e.g. a claim's quotation
+    max_length: int | None = _PField(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError(f"column name {v!r} is not lowercase letters, digits and underscores")
+        return v
+
+    @field_validator("description")
+    @classmethod
+    def _described(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("description is empty")
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"pattern {v!r} is not a regular expression ({exc})") from None
+        return v
+
+    @field_validator("references")
+    @classmethod
+    def _references(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", v):
+            raise ValueError(f'references {v!r} is not "table.column" (or "" for no reference)')
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Field:
+        if self.precision is not None and self.type != "date":
+            raise ValueError(f"precision {self.precision!r} is only for a date column, not a {self.type}")
+        if self.minimum is not None and self.type not in ("integer", "number"):
+            raise ValueError(f"minimum is only for a number, not a {self.type}")
+        for what, set_ in (("max_length", self.max_length is not None), ("vocabulary", bool(self.vocabulary)),
+                           ("pattern", self.pattern is not None), ("iso_country", self.iso_country)):
+            if set_ and self.type != "string":
+                raise ValueError(f"{what} is only for a string column, not a {self.type}")
+        return self
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return ARROW_TYPES[self.type]
+
+
+class _FieldEntry(_Decl):
+    """A column listed in ``<table>.toml`` with the declarations it overrides for that table only."""
+
+    name: str
+    required: bool | None = None
+    description: str | None = None
+    vocabulary: str | None = None
+    references: str | None = None
+
+
+class ForeignKey(_Decl):
+    column: str
+    table: str
+    ref_column: str
+
+
+class PerMetricColumn(_Decl):
+    #: the column name, ``{metric}`` standing for the metric
+    pattern: str
+    #: the column (of fields.toml) whose type the new column takes
+    from_: str = _PField(alias="from")
+    description: str
+
+    @field_validator("pattern", "description")
+    @classmethod
+    def _has_metric(cls, v: str) -> str:
+        if "{metric}" not in v:
+            raise ValueError(f"{v!r} does not hold {{metric}}")
+        return v
+
+
+class PerMetric(_Decl):
+    """Columns repeated for each of some metrics (the headline table)."""
+
+    metrics: tuple[str, ...]
+    columns: tuple[PerMetricColumn, ...]
+
+
+class _TableFile(_Decl):
+    """``schemas/<table>.toml`` as written."""
+
+    title: str
+    description: str
+    primary_key: tuple[str, ...] = _PField(min_length=1)
+    fields: tuple[_FieldEntry, ...] = _PField(min_length=1)
+    unique: tuple[tuple[str, ...], ...] = ()
+    checks: tuple[str, ...] = ()
+    derived: Literal["*"] | tuple[str, ...] = ()
+    per_metric: PerMetric | None = None
+    claim_targets: tuple[str, ...] = ()
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        """A plain name is a column taken as fields.toml declares it."""
+        return [{"name": e} if isinstance(e, str) else e for e in v] if isinstance(v, (list, tuple)) else v
+
+
+class Table(_Decl):
+    """One table: its columns (resolved from fields.toml), key, rules and what is derived."""
+
+    name: str
+    title: str
+    description: str
+    primary_key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    unique: tuple[tuple[str, ...], ...] = ()
+    #: named table rules (``opsledger.validation.schema_stage.TABLE_RULES``)
+    checks: tuple[str, ...] = ()
+    #: columns computed from other data (``derived = [...]`` in the table's TOML, ``"*"`` for a table
+    #: computed entirely): never set by a change set
+    derived: tuple[str, ...] = ()
+    #: the columns a claim can support (a claim's ``target_column`` when its ``target_table`` is this
+    #: table); a date column among them is reconciled from the date claims, with its precision column
+    claim_targets: tuple[str, ...] = ()
+    per_metric: PerMetric | None = None
+
+    @model_validator(mode="after")
+    def _columns_exist(self) -> Table:
+        cols = self.columns
+        twice = sorted({c for c in cols if cols.count(c) > 1})
+        if twice:
+            raise ValueError(f"column {twice[0]!r} is listed twice")
+        known = set(cols)
+
+        def need(col: str, what: str) -> None:
+            if col not in known:
+                raise ValueError(f"{what} {col!r} is not a column of the table")
+
+        for c in self.primary_key:
+            need(c, "primary key column")
+        for u in self.unique:
+            for c in u:
+                need(c, "unique column")
+        for c in self.derived:
+            need(c, "derived column")
+        for f in self.fields:
+            if f.precision and f.precision not in known:
+                raise ValueError(f"column {f.name!r} names precision column {f.precision!r}, "
+                                 "which is not a column of the table")
+        for c in self.claim_targets:
+            need(c, "claim target column")
+            f = self.field(c)
+            if f.type == "date":
+                if not f.precision:
+                    raise ValueError(f"claim target {c!r} is a date without a precision column")
+                missing = [x for x in (c, f.precision) if x not in self.derived]
+                if missing:
+                    raise ValueError(f"claim target {c!r} is reconciled from the date claims, so "
+                                     f"{missing[0]!r} must be listed in derived")
+        return self
+
+    @property
+    def is_derived(self) -> bool:
+        """A table computed entirely from the others (such as ``headline``)."""
+        return bool(self.fields) and set(self.derived) >= set(self.columns)
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def key(self) -> str:
+        return self.primary_key[0]
+
+    @property
+    def foreign_keys(self) -> list[ForeignKey]:
+        fks = []
+        for f in self.fields:
+            if not f.references:  # empty string: no reference in this table
+                continue
+            table, col = f.references.split(".")
+            if table == self.name and col == f.name:
+                continue  # the table's own key
+            fks.append(ForeignKey(column=f.name, table=table, ref_column=col))
+        return fks
+
+    @property
+    def date_targets(self) -> dict[str, tuple[str, str]]:
+        """Claim target columns that hold dates: ``{column: (date column, precision column)}``."""
+        out = {}
+        for c in self.claim_targets:
+            f = self.field(c)
+            if f.type == "date" and f.precision:
+                out[c] = (f.name, f.precision)
+        return out
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [
+                pa.field(
+                    f.name,
+                    f.arrow_type,
+                    nullable=not f.required,
+                    metadata={"description": f.description},
+                )
+                for f in self.fields
+            ],
+            metadata={"table": self.name, "description": self.description},
+        )
+
+    def table_schema(self, vocab: Mapping[str, Any]) -> dict:
+        """Frictionless Table Schema for this table (``vocab``: the vocabularies, for enum constraints)."""
+        out_fields = []
+        for f in self.fields:
+            constraints: dict = {}
+            if f.required:
+                constraints["required"] = True
+            if f.name in self.primary_key and len(self.primary_key) == 1:
+                constraints["unique"] = True
+            if f.pattern:
+                constraints["pattern"] = f.pattern.removeprefix("^").removesuffix("$")
+            if f.vocabulary:
+                constraints["enum"] = sorted(vocab[f.vocabulary])
+            if f.minimum is not None:
+                constraints["minimum"] = f.minimum
+            if f.max_length is not None:
+                constraints["maxLength"] = f.max_length
+            entry: dict[str, Any] = {"name": f.name, "type": f.type, "description": f.description}
+            if constraints:
+                entry["constraints"] = constraints
+            out_fields.append(entry)
+        schema = {
+            "fields": out_fields,
+            "primaryKey": list(self.primary_key),
+            # Parquet nulls reach frictionless (through fastparquet and pandas) as NaN in integer columns
+            "missingValues": ["", "nan"],
+        }
+        fks = [
+            {"fields": [fk.column], "reference": {"resource": fk.table, "fields": [fk.ref_column]}}
+            for fk in self.foreign_keys
+        ]
+        if fks:
+            schema["foreignKeys"] = fks
+        return schema
+
+
+class _TablesFile(_Decl):
+    """``schemas/tables.toml``: every table, in dependency order."""
+
+    order: tuple[str, ...] = _PField(min_length=1)
+
+
+class Metric(_Decl):
+    """A term of the ``metric`` vocabulary."""
+
+    definition: str
+    unit: str
+    applies_to: Literal["outcome", "statistic"]
+    #: counted up over time: claims at different dates form a series (the outcome reports the latest)
+    running_total: bool = False
+    #: the metric may describe a single offender (``offender_role``)
+    per_offender: bool = False
+    includes: str | None = None
+    excludes: str | None = None
+    examples: str | None = None
+
+
+class Ordering(_Decl):
+    """``[order.<vocabulary>]``: every term of a vocabulary, first first, and what the order means."""
+
+    terms: tuple[str, ...]
+    why: str
+
+
+class _VocabularyFile(BaseModel):
+    """``schemas/vocabularies.toml``: ``[metric.<term>]`` tables, ``[order.<vocabulary>]`` orders, and
+    every other section one vocabulary of ``term = "definition"``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    metric: dict[str, Metric]
+    order: dict[str, Ordering] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> _VocabularyFile:
+        vocabs = self.vocabularies()
+        for name, terms_ in vocabs.items():
+            if not NAME.match(name):
+                raise ValueError(f"vocabulary name {name!r} is not lowercase letters, digits and underscores")
+            if not isinstance(terms_, dict) or not terms_:
+                raise ValueError(f"[{name}]: a vocabulary is a table of at least one term = definition")
+            for term, definition in terms_.items():
+                if not NAME.match(term):
+                    raise ValueError(f"[{name}]: term {term!r} is not lowercase letters, digits and underscores")
+                if name != "metric" and not (isinstance(definition, str) and definition.strip()):
+                    raise ValueError(f"[{name}]: term {term!r} needs a definition (a non-empty string)")
+        units = vocabs.get("unit")
+        if units is None:
+            raise ValueError("[unit]: the unit vocabulary is missing")
+        for term, m in self.metric.items():
+            if m.unit not in units:
+                raise ValueError(f"[metric.{term}]: unit {m.unit!r} is not a term of the unit vocabulary")
+        for name, o in self.order.items():
+            if name not in vocabs:
+                raise ValueError(f"[order.{name}]: there is no vocabulary {name!r}")
+            terms = list(vocabs[name])
+            if len(set(o.terms)) != len(o.terms) or set(o.terms) != set(terms):
+                extra = [t for t in o.terms if t not in terms]
+                lost = [t for t in terms if t not in o.terms]
+                what = (f"{extra[0]!r} is not a term of {name}" if extra else
+                        f"it leaves out {lost[0]!r}" if lost else "a term is listed twice")
+                raise ValueError(f"[order.{name}]: terms must list every term of {name} once; {what}")
+        for name, why in REQUIRED_ORDERS.items():
+            if name not in self.order:
+                raise ValueError(f"[order.{name}] is missing: it declares {why}")
+        return self
+
+    def vocabularies(self) -> dict[str, dict]:
+        return {"metric": self.metric, **(self.model_extra or {})}
+
+
+class Hedge(_Decl):
+    """``[hedge.<qualifier>]`` of phrase_rules.toml: how a hedge turns the figure into bounds."""
+
+    low_factor: float | None = None
+    low_steps: int = 0
+    high_factor: float | None = None
+    high_steps: int = 0
+    rounding: bool = False
+    why: str
+
+
+class ExcludesHome(_Decl):
+    other: tuple[str, ...] = ()
+    country: tuple[str, ...] = ()
+
+
+class Language(_Decl):
+    """``[language.<iso 639-1>]`` of phrase_rules.toml: every word the phrase rules read in a language."""
+
+    decimal: str
+    group: tuple[str, ...]
+    range_prefix: tuple[str, ...] = ()
+    range_joiner: tuple[str, ...] = ()
+    range_joiner_after_prefix: tuple[str, ...] = ()
+    part_joiner: tuple[str, ...] = ()
+    date_preposition: tuple[str, ...] = ()
+    date_filler: tuple[str, ...] = ()
+    year_filler: tuple[str, ...] = ()
+    excludes_home: ExcludesHome = ExcludesHome()
+    hedge: dict[str, str] = {}
+    magnitude: dict[str, tuple[float, float]] = {}
+    #: word -> (unit, factor to the unit, rounding slack in the unit)
+    unit_word: dict[str, tuple[str, float, float]] = {}
+    scale: dict[str, float] = {}
+    number_word: dict[str, float] = {}
+    part_of_year: dict[str, tuple[int, int]] = {}
+    month: dict[str, int] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> Language:
+        for word, (lo, hi) in self.magnitude.items():
+            if lo > hi:
+                raise ValueError(f"magnitude {word!r}: {lo:g} is above {hi:g}")
+        for word, (first, last) in self.part_of_year.items():
+            if not 1 <= first <= last <= 12:
+                raise ValueError(f"part_of_year {word!r}: months {first} to {last} are not within 1 to 12")
+        for word, m in self.month.items():
+            if not 1 <= m <= 12:
+                raise ValueError(f"month {word!r}: {m} is not a month (1 to 12)")
+        return self
+
+
+class ReconcileRules(_Decl):
+    running_total_window_days: int = _PField(ge=0)
+    wording: str
+
+
+class PhraseRules(_Decl):
+    """``schemas/phrase_rules.toml``."""
+
+    hedge: dict[str, Hedge]
+    step: dict[str, float]
+    currency: dict[str, tuple[str, ...]] = {}
+    language: dict[str, Language]
+    reconcile: ReconcileRules
+
+    @model_validator(mode="after")
+    def _check(self) -> PhraseRules:
+        for unit, s in self.step.items():
+            if s <= 0:
+                raise ValueError(f"[step]: the step of {unit!r} must be above 0, not {s:g}")
+        for sign, units in self.currency.items():
+            for u in units:
+                if u not in self.step:
+                    raise ValueError(f"[currency]: {sign!r} stands for {u!r}, which has no rounding step in [step]")
+        for code, lang in self.language.items():
+            if not re.fullmatch(r"[a-z]{2}", code):
+                raise ValueError(f"[language.{code}]: a language is named by its ISO 639-1 code (two letters)")
+            for word, q in lang.hedge.items():
+                if q not in self.hedge:
+                    raise ValueError(f"[language.{code}.hedge]: {word!r} names hedge {q!r}, which has no [hedge.{q}]")
+            for word, (unit, _f, _s) in lang.unit_word.items():
+                if unit not in self.step:
+                    raise ValueError(f"[language.{code}.unit_word]: {word!r} names unit {unit!r}, "
+                                     "which has no rounding step in [step]")
+        return self
+
+
+class Declarations:
+    """Everything ``schemas/`` declares, validated (see :func:`declarations`)."""
+
+    def __init__(self, directory: Path, fields: dict[str, Field], tables: dict[str, Table],
+                 vocabularies: dict[str, dict], orders: dict[str, Ordering], phrase_rules: dict[str, Any],
+                 phrase_model: PhraseRules):
+        self.directory = directory
+        self.fields = fields
+        self.tables = tables
+        self.vocabularies = vocabularies
+        self.orders = orders
+        self.phrase_rules = phrase_rules
+        self.phrase_model = phrase_model

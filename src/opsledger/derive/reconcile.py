@@ -1,0 +1,512 @@
+"""Derive every computed column from the claims.
+
+Curators write claims (source, target, stated phrase) and skeleton rows; everything a claim implies is
+computed here and nowhere else:
+
+- claims: ``metric`` and ``unit`` (from the target row), ``qualifier``, ``low``, ``high``,
+  ``date_low``, ``date_high`` (from the phrase rules), and the locator in the archived text;
+- outcomes and statistics: ``value_low``/``value_high`` (intersection of the claims' intervals, or
+  their union when the intersection is empty and the row is disputed), ``value`` (the preferred
+  claim's figure kept inside the bounds), ``status``, ``n_sources``, and ``date``/``as_of``;
+- operations, events, participations: their dates from date claims;
+- sources: ``sha256`` of the archived file.
+
+The checks run :func:`derive_all` again and report every stored value that differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import math
+from pathlib import Path
+
+import polars as pl
+
+from opsledger.data.io import DEFAULT_ARCHIVE
+from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
+                                source_preference, table as declaration, target_columns, vocabularies)
+from opsledger.derive.phrases import derive_rows, period, rules as phrase_rules
+from opsledger.derive.tablediff import Diff, diff_tables
+
+#: Which source kinds are preferred when choosing the best value (lower first):
+#: ``[order.source_kind]`` of schemas/vocabularies.toml.
+SOURCE_PREFERENCE = LiveMapping(source_preference)
+
+#: (table, target column) -> (date column, precision column) derived from date claims: the date
+#: columns among the ``claim_targets`` of schemas/<table>.toml.
+DATE_TARGETS = LiveMapping(date_targets)
+
+#: The tables a claim can support -> their key column (tables declaring ``claim_targets``).
+KEYS = LiveMapping(claim_keys)
+
+
+def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """What each claim's phrase implies (read in its source's language): one row per claim_id, with
+    ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
+    language) is read once, and phrases that differ only in their number share one reading
+    (``phrases.derive_frame``); the rows are in the claims' order."""
+    keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
+        sources.select("source_id", "language"), on="source_id", how="left", maintain_order="left")
+    derived = derive_rows(keyed).rename({
+        "qualifier": "d_qualifier", "low": "d_low", "high": "d_high", "date_low": "d_date_low",
+        "date_high": "d_date_high", "figure": "d_figure", "excludes_home": "d_excludes_home",
+    })
+    return keyed.hstack(derived).drop("source_id", "language")
+
+
+def aligned(left: pl.Series, right: pl.Series) -> bool:
+    """Whether a left join of the rows of ``right`` onto those of ``left`` on these key columns is just
+    putting them side by side: the same keys in the same order, none null, none twice (checked
+    cheaply when the keys are sorted, as the tables are by their primary key)."""
+    if left.len() != right.len() or left.null_count() or not left.equals(right, null_equal=True):
+        return False
+    return ascending(left) or left.n_unique() == left.len()
+
+
+def ascending(keys: pl.Series) -> bool:
+    """Whether the keys are all there and strictly ascending (so distinct)."""
+    n = keys.len()
+    return keys.null_count() == 0 and (n < 2 or bool((keys.slice(1) > keys.slice(0, n - 1)).all()))
+
+
+def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
+    """``left.join(right, on=on, how="left")``, without hashing the keys when the rows are aligned."""
+    clash = set(right.columns).intersection(left.columns) - {on}
+    if not clash and aligned(left.get_column(on), right.get_column(on)):
+        return left.hstack(right.drop(on))
+    return left.join(right, on=on, how="left", maintain_order="left")
+
+
+def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    claims = tables["claims"]
+    metrics = pl.concat(
+        [
+            tables["outcomes"].select(pl.lit("outcomes").alias("target_table"),
+                                      pl.col("outcome_id").alias("target_id"), "metric"),
+            tables["statistics"].select(pl.lit("statistics").alias("target_table"),
+                                        pl.col("statistic_id").alias("target_id"), "metric"),
+        ]
+    )
+    units = pl.DataFrame(
+        {"metric": list(vocabularies()["metric"]),
+         "unit": [metric_unit(m) for m in vocabularies()["metric"]]}
+    )
+    metrics = metrics.join(units, on="metric", how="left")
+    out = claims.drop("metric", "unit").join(metrics, on=["target_table", "target_id"], how="left")
+    # A claim that dates an outcome carries no metric or unit.
+    is_value = pl.col("target_column") == "value"
+    return out.with_columns(
+        pl.when(is_value).then(pl.col("metric")).otherwise(None).alias("metric"),
+        pl.when(is_value).then(pl.col("unit")).otherwise(None).alias("unit"),
+    ).select(claims.columns)
+
+
+def locate(text: str, stated: str, hint: int | None) -> tuple[int, int] | None:
+    """(paragraph, offset) of ``stated`` in text: at ``hint`` if it stands there, else its first place."""
+    if hint is not None and text.startswith(stated, hint):
+        offset = hint
+    else:
+        offset = text.find(stated)
+        if offset < 0:
+            return None
+    return _paragraph(text, offset), offset
+
+
+def _paragraph(text: str, offset: int) -> int:
+    """1-based count of non-blank lines up to and including the one holding offset."""
+    before = text[:offset]
+    last_nl = before.rfind("\n")
+    complete = before[: last_nl + 1] if last_nl >= 0 else ""
+    return sum(1 for line in complete.splitlines() if line.strip()) + 1
+
+
+def archive_text(archive: Path | str, fname: str, source_id: str | None = None) -> tuple[str, str] | None:
+    """(text, sha256) of a source's archived file; None when it is not in the archive.
+
+    ``fname`` comes from the data (``sources.archive_file``): it is confined to the archive, and a
+    path leading outside it, or a file that is not UTF-8 text, is refused with a one-line
+    :class:`~opsledger.errors.PathError`.
+    """
+    from opsledger.data.io import confined
+
+    what = f"sources[{source_id}].archive_file" if source_id else "archive_file"
+    return _archive_text(str(confined(archive, fname, what)), what)
+
+
+@functools.lru_cache(maxsize=256)
+def _archive_text(path: str, what: str) -> tuple[str, str] | None:
+    from opsledger.data.io import read_text_file
+
+    got = read_text_file(Path(path), what)
+    if got is None:
+        return None
+    return got[0], hashlib.sha256(got[1]).hexdigest()
+
+
+def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
+                  phrases: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Claims with every derived column filled, and the phrase frame they were derived from."""
+    claims = _claim_metric_unit(tables)
+    phrases = phrase_frame(claims, tables["sources"]) if phrases is None else phrases
+    ph = phrases.select(
+        "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home"
+    )
+    published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
+                                         pl.col("published_precision").alias("_pubp"))
+    has_own = pl.col("as_of").is_not_null()
+    claims = join_aligned(claims, ph, "claim_id").join(published, on="source_id", how="left").with_columns(
+        pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
+        pl.col("d_low").alias("low"),
+        pl.col("d_high").alias("high"),
+        pl.col("d_date_low").alias("date_low"),
+        pl.col("d_date_high").alias("date_high"),
+        pl.col("d_figure").alias("figure"),
+        pl.when(pl.col("d_qualifier").is_null()).then(None)
+        .otherwise(pl.col("d_excludes_home").fill_null(False)).alias("excludes_home"),
+        # a claim is true at its source's publication date unless the curator dated it otherwise
+        pl.when(has_own).then(pl.col("as_of")).otherwise(pl.col("_pub")).alias("as_of"),
+        pl.when(has_own).then(pl.col("as_of_precision")).otherwise(pl.col("_pubp")).alias("as_of_precision"),
+    ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
+           "_pub", "_pubp")
+    if archive is not None:
+        files = tables["sources"].select("source_id", "archive_file").drop_nulls()
+        arch = dict(files.iter_rows())
+        located = claims.filter(pl.col("source_id").is_in(list(arch)))
+        updates = []
+        for cid, sid, stated, hint in located.select(
+            "claim_id", "source_id", "stated", "locator_offset"
+        ).iter_rows():
+            got = archive_text(archive, arch[sid], sid)
+            loc = locate(got[0], stated, hint) if got else None
+            if loc:
+                updates.append((cid, loc[0], loc[1]))
+        if updates:
+            upd = pl.DataFrame(updates, schema={"claim_id": pl.Utf8, "p": pl.Int64, "o": pl.Int64},
+                               orient="row")
+            claims = claims.join(upd, on="claim_id", how="left").with_columns(
+                pl.coalesce("p", "locator_paragraph").alias("locator_paragraph"),
+                pl.coalesce("o", "locator_offset").alias("locator_offset"),
+            ).drop("p", "o")
+    return claims.select(tables["claims"].columns), phrases
+
+
+def reconcile_settings() -> dict:
+    """The ``[reconcile]`` section of the phrase-rule table."""
+    return phrase_rules().get("reconcile", {})
+
+
+def running_total_window() -> dt.timedelta:
+    """How far before the latest as-of date a running total's claims still count as the same count."""
+    return dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
+
+
+def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
+                  target: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The value claims of a table's rows, with what reconciliation needs: preference, width, the
+    anchor (the stated figure as a total), as-of period, and whether the claim is in the reported
+    group (for a running total: within the window of the latest as-of date; otherwise every claim)."""
+    running = metrics_with("running_total")
+    window = running_total_window()
+    c = (
+        claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
+        .join(sources.select("source_id", "kind"), on="source_id", how="left")
+        .join(target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")),
+              on="target_id", how="left")
+        .with_columns(
+            pl.col("kind").replace_strict(source_preference(), default=9).alias("pref"),
+            (pl.col("high").fill_null(math.inf) - pl.col("low").fill_null(-math.inf)).alias("width"),
+            (pl.col("figure") + pl.when(pl.col("excludes_home").fill_null(False)).then(1).otherwise(0))
+            .alias("anchor"),
+            pl.col("_metric").is_in(list(running)).alias("running"),
+            period_end("as_of", "as_of_precision").alias("as_of_end"),
+        )
+    )
+    # the latest as-of date of the claims on the same row (none for a claim without a target_id)
+    latest = pl.when(pl.col("target_id").is_not_null()).then(pl.col("as_of").max().over("target_id"))
+    return c.with_columns(
+        (~pl.col("running") | pl.col("as_of").is_null() | latest.is_null()
+         | (pl.col("as_of_end") >= latest - window)).alias("current")
+    ).drop("_metric")
+
+
+def period_end(col: str, precision: str) -> pl.Expr:
+    """The last day of the period a date column and its precision column describe."""
+    d = pl.col(col)
+    return (pl.when(pl.col(precision) == "year").then(pl.date(d.dt.year(), 12, 31))
+            .when(pl.col(precision) == "month").then(d.dt.month_end())
+            .otherwise(d))
+
+
+def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
+                      claims: pl.DataFrame, sources: pl.DataFrame,
+                      keep: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+    """value, bounds, sources' bounds, status, n_sources and as_of of outcomes or statistics.
+
+    Only the claims of the reported group count (see :func:`value_claims`); within it the claims'
+    intervals are intersected; when that is empty, the wording rule (same figure, different hedges)
+    is tried; when that is empty too the figure is disputed. ``keep``: receives the value claims.
+    """
+    c = value_claims(claims, table_name, sources, target, key)
+    if keep is not None:
+        keep[table_name] = c
+    c = c.filter(pl.col("current"))
+    low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
+    high_w = pl.max_horizontal("high", "anchor")
+    used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
+                    "as_of_precision")
+    if ascending(used.get_column("claim_id")):
+        # claim ids distinct and ascending (the claims table is stored in that order): a stable sort on
+        # preference and width orders the claims as sorting on (pref, width, claim_id) does
+        ordered = used.sort(["pref", "width"], maintain_order=True)
+    else:
+        ordered = used.sort(["pref", "width", "claim_id"])
+    agg = (
+        ordered
+        .with_columns(low_w.alias("w_low"),
+                      pl.when(pl.col("high").is_null()).then(None).otherwise(high_w).alias("w_high"))
+        .group_by("target_id", maintain_order=True)
+        .agg(
+            pl.col("low").max().alias("i_low"),
+            pl.col("high").min().alias("i_high"),
+            pl.col("w_low").max().alias("w_low"),
+            pl.col("w_high").min().alias("w_high"),
+            pl.col("low").min().alias("u_low"),
+            pl.col("high").max().alias("u_high"),
+            pl.col("low").null_count().alias("low_nulls"),
+            pl.col("high").null_count().alias("high_nulls"),
+            pl.col("source_id").n_unique().alias("n_sources"),
+            pl.col("anchor").first().alias("pref_anchor"),
+            pl.col("low").first().alias("pref_low"),
+            pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
+            # the precision of the latest as-of date, from the most preferred claim that gives it (the
+            # claims are in preference order; the unstable sort used before promised no particular one)
+            pl.col("as_of_precision").filter(pl.col("as_of") == pl.col("as_of").max()).first()
+            .alias("as_of_precision_d"),
+        )
+        .with_columns(
+            (pl.col("i_low").is_not_null() & pl.col("i_high").is_not_null()
+             & (pl.col("i_low") > pl.col("i_high"))).alias("empty"),
+            (pl.col("w_low").is_not_null() & pl.col("w_high").is_not_null()
+             & (pl.col("w_low") > pl.col("w_high"))).alias("w_empty"),
+        )
+        .with_columns(
+            (pl.col("empty") & pl.col("w_empty")).alias("disputed"),
+            (pl.col("empty") & ~pl.col("w_empty")).alias("wording"),
+        )
+        .with_columns(
+            pl.when(pl.col("wording")).then(pl.col("w_low")).otherwise(pl.col("i_low")).alias("value_low"),
+            pl.when(pl.col("wording")).then(pl.col("w_high")).otherwise(pl.col("i_high")).alias("value_high"),
+            pl.when(pl.col("low_nulls") > 0).then(None).otherwise(pl.col("u_low")).alias("sources_low"),
+            pl.when(pl.col("high_nulls") > 0).then(None).otherwise(pl.col("u_high")).alias("sources_high"),
+            pl.when(pl.col("disputed")).then(pl.lit("disputed"))
+            .when(pl.col("n_sources") >= 2).then(pl.lit("corroborated"))
+            .otherwise(pl.lit("single_source")).alias("status"),
+        )
+        .with_columns(
+            pl.when(pl.col("wording")).then(pl.col("pref_anchor")).otherwise(
+                pl.coalesce("pref_anchor", "pref_low", "value_low", "value_high"))
+            .clip(pl.col("value_low"), pl.col("value_high")).alias("value")
+        )
+        .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "sources_low",
+                "sources_high", "status", pl.col("n_sources").cast(pl.Int64),
+                pl.col("as_of_d").alias("as_of"), pl.col("as_of_precision_d").alias("as_of_precision"))
+    )
+    disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
+    if disputed:
+        best = {tid: _majority(rows) for tid, rows in _claims_by_target(c, disputed).items()}
+        col = pl.col(key)
+        agg = agg.with_columns(
+            col.replace_strict({k: v[0] for k, v in best.items()}, default=None, return_dtype=pl.Float64)
+            .fill_null(pl.col("value")).alias("value"),
+            pl.when(col.is_in(disputed)).then(
+                col.replace_strict({k: v[1] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("value_low")).alias("value_low"),
+            pl.when(col.is_in(disputed)).then(
+                col.replace_strict({k: v[2] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("value_high")).alias("value_high"),
+        )
+    # a statistic's as_of is the date it describes, dated by its own date claims
+    derived_cols = [c for c in agg.columns if c != key and c in target.columns
+                    and not (table_name == "statistics" and c.startswith("as_of"))]
+    out = target.join(agg, on=key, how="left", suffix="_d")
+    has = pl.col("status_d").is_not_null()
+    return out.with_columns(
+        [pl.when(has).then(pl.col(f"{c}_d")).otherwise(pl.col(c)).alias(c) for c in derived_cols]
+    ).select(target.columns)
+
+
+def _claims_by_target(c: pl.DataFrame, targets: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for row in c.filter(pl.col("target_id").is_in(targets)).sort(["pref", "width", "claim_id"]).iter_rows(named=True):
+        out.setdefault(row["target_id"], []).append(row)
+    return out
+
+
+def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
+    """Best value and usable bounds of a disputed figure: the stretch that the most sources allow.
+
+    The claims are swept for the stretch of values covered by the largest number of distinct sources;
+    the preferred claim among those covering it (official release first, then the narrowest) gives
+    the figure, kept inside that stretch. So an outlying source does not set the value of a figure
+    most sources agree on, while sources_low/sources_high still show the whole disagreement.
+    Returns (value, stretch low, stretch high), a bound being None where the stretch has none.
+    """
+    lo = [(-math.inf if r["low"] is None else r["low"]) for r in rows]
+    hi = [(math.inf if r["high"] is None else r["high"]) for r in rows]
+    candidates = []  # the best stretch starts at some claim's lower bound
+    for x in sorted(set(lo)):
+        covering = [i for i in range(len(rows)) if lo[i] <= x <= hi[i]]
+        count = len({rows[i]["source_id"] for i in covering})
+        # most sources first; on a tie, the stretch the most preferred claim is in
+        candidates.append((-count, min(covering), covering))
+    _neg, _first, chosen = min(candidates, key=lambda c: (c[0], c[1]))
+    best_lo = max(lo[i] for i in chosen)
+    best_hi = min(hi[i] for i in chosen)
+    first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
+    anchor = first.get("anchor", first.get("figure"))
+    guess = anchor if anchor is not None else (first["low"] if first["low"] is not None else best_lo)
+    value = float(min(max(guess, best_lo), best_hi))
+    return (value, None if math.isinf(best_lo) else float(best_lo),
+            None if math.isinf(best_hi) else float(best_hi))
+
+
+def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
+    key = claim_keys()[table_name]
+    for (tname, tcol), (dcol, pcol) in date_targets().items():
+        if tname != table_name:
+            continue
+        c = claims.filter(
+            (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
+            & pl.col("date_low").is_not_null()
+        )
+        if c.is_empty():
+            continue
+        agg = c.group_by("target_id").agg(
+            pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi")
+        )
+        rows = []
+        for tid, lo, hi in agg.iter_rows():
+            if lo <= hi:
+                start, prec = period(lo, hi)
+                rows.append((tid, start, prec))
+        if not rows:
+            continue
+        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8}, orient="row")
+        target = target.join(d, on=key, how="left").with_columns(
+            pl.when(pl.col("_p").is_not_null()).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),
+            pl.when(pl.col("_p").is_not_null()).then(pl.col("_p")).otherwise(pl.col(pcol)).alias(pcol),
+        ).drop("_d", "_p")
+    return target
+
+
+def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
+    if archive is None:
+        return sources
+    sums = []
+    for sid, fname in sources.select("source_id", "archive_file").drop_nulls().iter_rows():
+        got = archive_text(archive, fname, sid)
+        if got:
+            sums.append((sid, got[1]))
+    if not sums:
+        return sources
+    s = pl.DataFrame(sums, schema={"source_id": pl.Utf8, "_sha": pl.Utf8}, orient="row")
+    return sources.join(s, on="source_id", how="left").with_columns(
+        pl.coalesce("_sha", "sha256").alias("sha256")
+    ).select(sources.columns)
+
+
+def derive_all(tables: dict[str, pl.DataFrame], archive: Path | None = None) -> dict[str, pl.DataFrame]:
+    """Every derived column recomputed from the claims (and the archive, when given)."""
+    return derive_all_with_phrases(tables, archive)[0]
+
+
+def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | None = None,
+                            value_claims_of: dict[str, pl.DataFrame] | None = None
+                            ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """:func:`derive_all`, also returning what each claim's phrase implies (``phrase_frame``).
+    ``value_claims_of``, when given, receives the value claims (:func:`value_claims` of the derived
+    claims) of each table reconciled from figure claims."""
+    out = dict(tables)
+    out["sources"] = derive_sources(tables["sources"], archive)
+    claims, phrases = derive_claims(tables, archive)
+    out["claims"] = claims
+    # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
+    value_tables = [name for name, cols in target_columns().items() if "value" in cols]
+    for name in value_tables:
+        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"],
+                               value_claims_of)
+        units = {m: metric_unit(m) for m in vocabularies()["metric"]}
+        df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
+                             if df.height else pl.col("unit"))
+        out[name] = _reconcile_dates(df, name, claims)
+    for name in claim_keys():
+        if name not in value_tables:
+            out[name] = _reconcile_dates(tables[name], name, claims)
+    out["headline"] = derive_headline(out)
+    return out, phrases
+
+
+def headline_outcomes(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """The outcomes a headline figure can come from: worldwide, not a breakdown, not one offender."""
+    return outcomes.filter(
+        (pl.col("scope") == "worldwide") & pl.col("part_of").is_null() & pl.col("subgroup").is_null()
+        & pl.col("offender_role").is_null() & pl.col("metric").is_in(list(headline_metrics()))
+    )
+
+
+def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The headline table: one row per operation (see ``schemas/headline.toml``)."""
+    decl = declaration("headline")
+    ops = t["operations"]
+    outcomes = t["outcomes"]
+    # the year: announcement, else launch, else the first dated event, else the earliest claim
+    ev_year = t["events"].filter(pl.col("date").is_not_null()).group_by("operation_id").agg(
+        pl.col("date").min().dt.year().alias("_ev"))
+    cl_year = t["claims"].filter(pl.col("operation_id").is_not_null() & pl.col("as_of").is_not_null()).group_by(
+        "operation_id").agg(pl.col("as_of").min().dt.year().alias("_cl"))
+    counts = outcomes.group_by("operation_id").agg(
+        pl.len().cast(pl.Int64).alias("n_outcomes"),
+        (pl.col("status") == "disputed").sum().cast(pl.Int64).alias("n_disputed"))
+    h = (
+        ops.join(ev_year, on="operation_id", how="left").join(cl_year, on="operation_id", how="left")
+        .join(counts, on="operation_id", how="left")
+        .with_columns(
+            pl.coalesce(pl.col("announced").dt.year(), pl.col("launched").dt.year(), "_ev", "_cl")
+            .cast(pl.Int64).alias("year"),
+            pl.col("n_outcomes").fill_null(0), pl.col("n_disputed").fill_null(0),
+        )
+    )
+    heads = headline_outcomes(outcomes).sort("outcome_id").unique(["operation_id", "metric"], keep="first")
+    for metric in headline_metrics():
+        m = heads.filter(pl.col("metric") == metric).select(
+            "operation_id",
+            pl.col("value").alias(metric), pl.col("value_low").alias(f"{metric}_low"),
+            pl.col("value_high").alias(f"{metric}_high"), pl.col("status").alias(f"{metric}_status"),
+            pl.col("n_sources").alias(f"{metric}_n_sources"), pl.col("as_of").alias(f"{metric}_as_of"),
+        )
+        h = h.join(m, on="operation_id", how="left")
+    return h.select(decl.columns).sort("operation_id")
+
+
+def rederive(data_dir=None, archive=DEFAULT_ARCHIVE, write: bool = False) -> Diff:
+    """Recompute every derived column of a data directory; with ``write``, store the result (the old
+    tables are kept in ``.backup/``). Returns the row-level changes (:class:`~opsledger.derive.tablediff.Diff`).
+    ``archive`` is the source archive (default: ``../shared/sources`` when present; None: none).
+
+    Needed after a change to the phrase or reconciliation rules themselves; curated data changes go
+    through change sets, which re-derive on their own.
+    """
+    from opsledger.data import io as oio
+
+    archive = oio.source_archive(archive)
+    tables = oio.read_tables(data_dir)
+    derived = derive_all(tables, archive)
+    changes = diff_tables(tables, derived)
+    if write and changes.any_changed():
+        oio.write_tables(derived, data_dir or oio.default_data_dir())
+    return changes
+
+
+__all__ = ["derive_all", "derive_headline", "headline_outcomes", "derive_all_with_phrases", "rederive", "phrase_frame", "locate", "archive_text"]

@@ -1,0 +1,160 @@
+"""Static SVG charts for the site, drawn with matplotlib's SVG backend (no script, no remote asset).
+
+Deterministic: a fixed hash salt and no date in the metadata, so the same data gives the same bytes.
+Imported only when the site is built (matplotlib is never imported by ``opsledger.load``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from dataclasses import dataclass
+
+from opsledger.data import fmt
+
+BLUE, ORANGE, GREY = "#1f5f99", "#c4561b", "#6b6b6b"
+
+
+@dataclass(frozen=True)
+class Range:
+    label: str
+    value: float | None
+    low: float | None
+    high: float | None
+    disputed: bool = False
+    href: str | None = None
+    hull_low: float | None = None  # everything the sources allow together, where wider than low..high
+    hull_high: float | None = None
+    has_hull: bool = False
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("svg", force=True)
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams.update({
+        "svg.hashsalt": "opsledger", "svg.fonttype": "none", "font.family": "sans-serif",
+        "font.size": 10, "axes.spines.top": False, "axes.spines.right": False,
+    })
+    return plt
+
+
+def _svg(fig, title: str) -> str:
+    plt = _plt()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Title": title})
+    plt.close(fig)
+    text = buf.getvalue()
+    start = text.find("<svg")  # drop the XML prolog and doctype: the SVG is inlined into HTML
+    svg = text[start:]
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(title)}" ', 1)
+
+
+def _margins(fig, n: int, labels: list[str], row: float = 0.42) -> None:
+    """Fixed margins (cheaper than a tight bounding box, which draws the figure twice)."""
+    height = row * n + 0.9
+    longest = max((len(x) for x in labels), default=4)
+    fig.subplots_adjust(left=min(0.06 + 0.0105 * longest, 0.5), right=0.96,
+                        bottom=0.55 / height, top=1 - 0.3 / height)
+
+
+def _attr(s: str) -> str:
+    return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def ranges(rows: list[Range], title: str, xlabel: str = "") -> str:
+    """Cached: releases of the same data in one process draw each chart once."""
+    return _ranges(tuple(rows), title, xlabel)
+
+
+@functools.lru_cache(maxsize=512)
+def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
+    """One row per figure: a bar from low to high (an arrow where there is no upper bound) and a dot at
+    the value. A log scale when the figures span more than two orders of magnitude."""
+    from matplotlib.ticker import FuncFormatter
+
+    plt = _plt()
+    rows = [r for r in rows if r.value is not None or r.low is not None or r.high is not None]
+    n = max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(7.6, 0.42 * n + 0.9))
+    _margins(fig, n, [r.label for r in rows])
+    vals = [x for r in rows for x in (r.value, r.low, r.high, r.hull_low, r.hull_high) if x is not None and x > 0]
+    lo_all, hi_all = (min(vals), max(vals)) if vals else (1, 10)
+    log = hi_all / lo_all > 100
+    if log:
+        from matplotlib.ticker import LogLocator, NullLocator
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
+        ax.xaxis.set_minor_locator(NullLocator())
+        left, right = lo_all / 2, hi_all * 3
+    else:
+        left, right = 0, hi_all * 1.15 or 1
+    for i, r in enumerate(rows):
+        y = n - 1 - i
+        color = ORANGE if r.disputed else BLUE
+        if r.has_hull:
+            hlo = r.hull_low if r.hull_low is not None and (not log or r.hull_low > 0) else left
+            if r.hull_high is None:
+                ax.annotate("", xy=(right, y), xytext=(hlo, y),
+                            arrowprops={"arrowstyle": "->", "color": GREY, "lw": 1.2, "alpha": 0.8})
+            else:
+                ax.plot([hlo, r.hull_high], [y, y], color=GREY, lw=1.2, alpha=0.8)
+        lo = r.low if r.low is not None and (not log or r.low > 0) else left
+        if r.high is None:
+            ax.annotate("", xy=(right, y), xytext=(lo, y),
+                        arrowprops={"arrowstyle": "->", "color": color, "lw": 2.5, "alpha": 0.55})
+        else:
+            ax.plot([lo, r.high], [y, y], color=color, lw=6, alpha=0.35, solid_capstyle="butt")
+        if r.value is not None and (not log or r.value > 0):
+            ax.plot([r.value], [y], "o", color=color, ms=6)
+            ax.annotate(fmt.number(r.value), (r.value, y), xytext=(0, 7), textcoords="offset points",
+                        ha="center", fontsize=8, color="#222")
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([r.label for r in reversed(rows)] or [""])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlim(left, right)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt.number(x)))
+    ax.grid(axis="x", color="#ddd", lw=0.6)
+    ax.set_axisbelow(True)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    return _svg(fig, title)
+
+
+def timeline(items: list[tuple[str, dt.date | None, dt.date | None]], title: str) -> str:
+    """Cached like :func:`ranges`."""
+    return _timeline(tuple(items), title)
+
+
+@functools.lru_cache(maxsize=16)
+def _timeline(items: tuple, title: str) -> str:
+    """Operations on a time axis: a bar from launch to announcement (a dot where only one date is known)."""
+    import matplotlib.dates as mdates
+
+    plt = _plt()
+    items = [i for i in items if i[1] or i[2]]
+    n = max(len(items), 1)
+    fig, ax = plt.subplots(figsize=(7.6, 0.3 * n + 0.9))
+    _margins(fig, n, [i[0] for i in items], row=0.3)
+    for k, (_label, start, end) in enumerate(items):
+        y = n - 1 - k
+        if start and end and end > start:
+            ax.plot([start, end], [y, y], color=BLUE, lw=6, alpha=0.55, solid_capstyle="butt")
+        ax.plot([end or start], [y], "o", color=BLUE, ms=5)
+    if not items:
+        ax.set_xlim(dt.date(2000, 1, 1), dt.date(2001, 1, 1))
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([i[0] for i in reversed(items)] or [""])
+    ax.set_ylim(-0.7, n - 0.3)
+    years = [d.year for _l, a, b in items for d in (a, b) if d]
+    span_years = (max(years) - min(years)) if years else 1
+    ax.xaxis.set_major_locator(mdates.YearLocator(base=2 if span_years <= 12 else 4))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.grid(axis="x", color="#ddd", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.set_xlabel("launched (bar start) to announced (dot)")
+    return _svg(fig, title)

@@ -1,0 +1,65 @@
+"""Evidence rules: a claim's stated phrase stands in its quotation, every source can be traced, and
+web claims without a quotation holding their phrase are counted as unsupported (``opsledger.validation.quotations``
+has the matching rules and the grounding counts)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from opsledger.validation.quotations import normalise_expr
+from opsledger.validation.rules.base import Inputs, frame, quoted
+
+
+@frame("quotations", sources="source_id", detail=lambda: pl.format(
+    "the stated phrase {} is not in its quotation {}", quoted("stated"), quoted("quotation")))
+def quotations(x: Inputs) -> pl.DataFrame:
+    """One row per claim with a quotation: where its stated phrase stands in the quotation, both
+    normalised (whitespace, quotes, dashes); -1 when it does not."""
+    c = x.t["claims"].filter(pl.col("quotation").is_not_null())
+    return c.select(
+        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "stated", "quotation",
+        pl.when(normalise_expr("stated") == "").then(pl.lit(-1, pl.Int64))  # an empty phrase is nowhere
+        .otherwise(normalise_expr("quotation").str.find(normalise_expr("stated"), literal=True).cast(pl.Int64))
+        .fill_null(-1).alias("phrase_at"))
+
+
+def _set(col: str) -> pl.Expr:
+    return pl.when(pl.col(col).is_not_null()).then(pl.lit("set")).otherwise(pl.lit("missing"))
+
+
+@frame("traceable", sources="row_key", detail=lambda: pl.format(
+    "no url, no archived copy and an incomplete citation (publisher {}, title {}, published {})",
+    _set("publisher"), _set("title"), _set("published")))
+def traceable(x: Inputs) -> pl.DataFrame:
+    """One row per source: how a reader finds it (an address, an archived copy, or a complete
+    citation of publisher, title and date); null when there is no way."""
+    citation = pl.col("publisher").is_not_null() & pl.col("title").is_not_null() & pl.col("published").is_not_null()
+    return x.t["sources"].select(
+        pl.col("source_id").alias("row_key"), pl.lit("sources").alias("table"), "publisher", "title", "published",
+        pl.when(pl.col("url").is_not_null()).then(pl.lit("address"))
+        .when(pl.col("archive_file").is_not_null()).then(pl.lit("archive"))
+        .when(citation).then(pl.lit("citation")).alias("found_by"))
+
+
+def web_claims_rule(x: Inputs):
+    """evidence.web_claim_quoted, counted rather than a finding per claim: a claim of a source that is
+    not archived and has no quotation holding its phrase is unsupported. The count is in every report
+    (the grounding line); the rule's status is ``warning`` while any is left, and its detail names them.
+    (As findings, each would block a release until acknowledged one by one, while the curators' notes
+    already say why the page could not be quoted.)"""
+    from opsledger.validation.findings import RuleRun
+
+    archived = x.t["sources"].filter(pl.col("archive_file").is_not_null()).get_column("source_id")
+    g = x.grounding.filter(~pl.col("source_id").is_in(archived.implode()) & (pl.col("grounding") == "unsupported"))
+    bad = sorted(g.get_column("claim_id").to_list())
+    run = RuleRun("evidence.web_claim_quoted", "cross", "warning",
+                  "A claim whose source is not archived carries a quotation holding its phrase (or is grounded "
+                  "in a fetched page); otherwise it is counted as unsupported.")
+    if bad:
+        run.status = "warning"
+        run.detail = f"{len(bad)} web claims unsupported (counted, not findings): {', '.join(bad)}"
+    return run
+
+
+def extra_rules(x: Inputs) -> list:
+    return [web_claims_rule(x)]

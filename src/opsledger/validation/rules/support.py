@@ -1,0 +1,113 @@
+"""Support rules: every figure and date rests on claims, claims point at a column that can be
+claimed, in their own operation, and every source is cited."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from opsledger.declarations import vocabularies
+from opsledger.validation.rules.base import Inputs, frame
+
+def parameters(x: Inputs) -> dict:
+    """The table.column pairs a claim may support (``claim_targets`` of each table in ``schemas/``)."""
+    from opsledger.declarations import target_columns
+
+    return {"claim_target_columns": sorted(f"{t}.{c}" for t, cols in target_columns().items() for c in cols)}
+
+
+@frame("backing")  # a failing row has no claim, hence no source
+def backing(x: Inputs) -> pl.DataFrame:
+    """One row per figure, role, event and dated field: how many claims back it."""
+    from opsledger.derive.reconcile import DATE_TARGETS, KEYS
+
+    t = x.t
+    counts = t["claims"].group_by("target_table", "target_id", "target_column").agg(pl.len().alias("n"))
+    parts = []
+    needs: dict[str, list[str | None]] = {"outcomes": ["value"], "statistics": ["value"], "participations": ["role"],
+                                          "events": [None]}
+    for name, cols in needs.items():
+        key = KEYS[name]
+        for col in cols:
+            cc = counts.filter(pl.col("target_table") == name)
+            if col:
+                cc = cc.filter(pl.col("target_column") == col)
+            cc = cc.group_by("target_id").agg(pl.col("n").sum())
+            parts.append(
+                t[name].select(pl.col(key).alias("target_id"))
+                .join(cc, on="target_id", how="left")
+                .select(pl.col("target_id").alias("row_key"), pl.lit(name).alias("table"),
+                        pl.col("n").fill_null(0).alias("n_claims"),
+                        pl.lit(f"no claim for {col or 'any column'}").alias("detail")))
+    for (name, col), (dcol, _prec) in DATE_TARGETS.items():
+        key = KEYS[name]
+        cc = counts.filter((pl.col("target_table") == name) & (pl.col("target_column") == col))
+        parts.append(
+            t[name].filter(pl.col(dcol).is_not_null()).select(pl.col(key).alias("target_id"))
+            .join(cc.select("target_id", "n"), on="target_id", how="left")
+            .select(pl.format("{}.{}", pl.col("target_id"), pl.lit(col)).alias("row_key"),
+                    pl.lit(name).alias("table"),
+                    pl.col("n").fill_null(0).alias("n_claims"),
+                    pl.lit(f"{col} is set but no claim dates it").alias("detail")))
+    return pl.concat(parts)
+
+
+def _targets(x: Inputs) -> pl.DataFrame:
+    """(target_table, target_id, target_operation) of every row a claim can support."""
+    from opsledger.derive.reconcile import KEYS
+
+    parts = []
+    for name, key in KEYS.items():
+        df = x.t[name]
+        op = pl.col("operation_id") if "operation_id" in df.columns and name != "statistics" else pl.col(key)
+        if name == "statistics":
+            op = pl.lit(None, pl.Utf8)
+        parts.append(df.select(pl.lit(name).alias("target_table"), pl.col(key).alias("target_id"),
+                               op.alias("target_operation")))
+    return pl.concat(parts)
+
+
+@frame("claim_targets", sources="source_id", detail=lambda: pl.format(
+    "{}.{} of {} (claim operation {}, target operation {})", pl.col("target_table"), pl.col("target_column"),
+    pl.col("target_id"), pl.col("operation_id").fill_null("none"), pl.col("target_operation").fill_null("none")))
+def claim_targets(x: Inputs) -> pl.DataFrame:
+    """One row per claim whose target exists (a missing target is the referential rule's): the
+    table.column it claims, its operation and its target's operation (statistics have none)."""
+    c = x.t["claims"].select("claim_id", "source_id", "operation_id", "target_table", "target_id", "target_column")
+    return c.join(_targets(x), on=["target_table", "target_id"], how="inner").select(
+        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "target_table",
+        "target_id", "target_column", "operation_id",
+        pl.when(pl.col("target_table") == "statistics").then(pl.col("operation_id"))
+        .otherwise(pl.col("target_operation")).alias("target_operation"),
+        pl.format("{}.{}", pl.col("target_table"), pl.col("target_column")).alias("claimed"),
+    )
+
+
+@frame("statistic_claims", sources="source_id",
+       detail=lambda: pl.format("claim on statistic {} is attributed to operation {}", pl.col("target_id"),
+                                pl.col("operation_id")))
+def statistic_claims(x: Inputs) -> pl.DataFrame:
+    """One row per claim on a statistic: a statistic belongs to no operation."""
+    return x.t["claims"].filter(pl.col("target_table") == "statistics").select(
+        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "target_id",
+        "operation_id")
+
+
+@frame("source_use", sources="row_key", detail=lambda: pl.lit("no claim cites this source"))
+def source_use(x: Inputs) -> pl.DataFrame:
+    n = x.t["claims"].group_by("source_id").agg(pl.len().alias("n_claims"))
+    return x.t["sources"].select("source_id").join(n, on="source_id", how="left").select(
+        pl.col("source_id").alias("row_key"), pl.lit("sources").alias("table"),
+        pl.col("n_claims").fill_null(0))
+
+
+@frame("metric_scope", detail=lambda: pl.format("metric {} is a {} metric, not an {} one", pl.col("metric"),
+                                                  pl.col("applies_to"), pl.col("kind")))
+def metric_scope(x: Inputs) -> pl.DataFrame:
+    """One row per outcome and statistic: the kind of row its metric applies to, and its own kind."""
+    scope = {m: spec["applies_to"] for m, spec in vocabularies()["metric"].items()}
+    parts = []
+    for name, key, kind in (("outcomes", "outcome_id", "outcome"), ("statistics", "statistic_id", "statistic")):
+        parts.append(x.t[name].select(
+            pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "metric",
+            pl.col("metric").replace_strict(scope, default="unknown").alias("applies_to"), pl.lit(kind).alias("kind")))
+    return pl.concat(parts)

@@ -1,0 +1,208 @@
+"""The schema stage: pandera (polars backend) schemas derived from the table declarations.
+
+Each table's :class:`pandera.polars.DataFrameSchema` is built from ``schemas/`` (types, nullability,
+unique keys, id patterns, vocabularies, ISO country codes, minimums) plus the table rules the
+declaration names (:data:`TABLE_RULES`). :func:`check_schemas` validates lazily and turns every
+failure case into a :class:`~opsledger.validation.findings.Finding` naming table, row key, column, rule and value.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+import pycountry
+
+from opsledger.validation.findings import Finding, RuleRun
+from opsledger.declarations import Table, declarations, per_declarations, tables, vocabularies
+
+POLARS_TYPES = {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date, "boolean": pl.Boolean}
+
+
+@functools.cache
+def iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, from pycountry."""
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def _le(a: str, b: str) -> pl.Expr:
+    return (pl.col(a) <= pl.col(b)).fill_null(True)
+
+
+#: Named table rules a declaration can list: (columns it concerns, description, row-wise ok expression).
+TABLE_RULES: dict[str, tuple[str, str, Callable[[], pl.Expr]]] = {
+    "value_within_bounds": (
+        "value",
+        "value_low <= value <= value_high (a null bound is no bound)",
+        lambda: _le("value_low", "value") & _le("value", "value_high") & _le("value_low", "value_high"),
+    ),
+    "low_le_high": ("low", "a claim's low <= high", lambda: _le("low", "high")),
+    "date_low_le_high": ("date_low", "a claim's date_low <= date_high", lambda: _le("date_low", "date_high")),
+}
+
+
+def _precision_rule(date_col: str, prec_col: str) -> pl.Expr:
+    d, p = pl.col(date_col), pl.col(prec_col)
+    both_or_neither = d.is_null() == p.is_null()
+    aligned = (
+        pl.when(p == "month").then(d.dt.day() == 1)
+        .when(p == "year").then((d.dt.day() == 1) & (d.dt.month() == 1))
+        .otherwise(True)
+    ).fill_null(True)
+    return both_or_neither & aligned
+
+
+def _column_checks(f) -> list[pa.Check]:
+    checks = []
+    if f.pattern:
+        checks.append(pa.Check.str_matches(f.pattern, error=f"pattern:{f.pattern}"))
+    if f.vocabulary:
+        checks.append(pa.Check.isin(sorted(vocabularies()[f.vocabulary]), error=f"vocabulary:{f.vocabulary}"))
+    if f.iso_country:
+        checks.append(pa.Check.isin(sorted(iso_countries()), error="iso_country"))
+    if f.minimum is not None:
+        checks.append(pa.Check.ge(f.minimum, error=f"minimum:{f.minimum:g}"))
+    if f.max_length is not None:
+        checks.append(pa.Check.str_length(max_value=f.max_length, error=f"max_length:{f.max_length}"))
+    return checks
+
+
+def _frame_check(name: str, expr_fn: Callable[[], pl.Expr]) -> pa.Check:
+    def fn(data):
+        return data.lazyframe.select(expr_fn().alias("ok"))
+
+    return pa.Check(fn, name=name, error=f"rule:{name}")
+
+
+def pandera_schema(name: str) -> pa.DataFrameSchema:
+    """The pandera schema of a table, derived from its declaration (built once per loaded
+    declarations, so a changed ``$OPSLEDGER_SCHEMAS`` is followed)."""
+    return _pandera_schema(name)
+
+
+@per_declarations
+def _pandera_schema(name: str) -> pa.DataFrameSchema:
+    t: Table = declarations().tables[name]
+    columns = {
+        f.name: pa.Column(
+            POLARS_TYPES[f.type],
+            nullable=not f.required,
+            unique=(t.primary_key == (f.name,)),
+            checks=_column_checks(f),
+            title=f.name,
+            description=f.description,
+            coerce=False,
+        )
+        for f in t.fields
+    }
+    checks = [_frame_check(r, TABLE_RULES[r][2]) for r in t.checks]
+    for f in t.fields:
+        if f.precision:
+            checks.append(_frame_check(f"precision:{f.name}",
+                                       functools.partial(_precision_rule, f.name, f.precision)))
+    return pa.DataFrameSchema(
+        columns,
+        checks=checks,
+        unique=[list(u) for u in t.unique] or None,
+        strict=True,
+        ordered=True,
+        name=name,
+        title=t.title,
+        description=t.description,
+    )
+
+
+def rule_catalogue() -> list[RuleRun]:
+    """The schema-stage rules, for the report (one entry per kind of rule)."""
+    return [
+        RuleRun("schema.type", "schema", "error", "Every column has its declared Arrow type."),
+        RuleRun("schema.required", "schema", "error", "Required columns have no nulls."),
+        RuleRun("schema.unique", "schema", "error", "Primary keys (and declared unique column sets) are unique."),
+        RuleRun("schema.pattern", "schema", "error", "Identifiers, codes and hashes match their declared pattern."),
+        RuleRun("schema.vocabulary", "schema", "error", "Enum-like columns hold terms of their vocabulary."),
+        RuleRun("schema.iso_country", "schema", "error", "Country codes are ISO 3166-1 alpha-2 (pycountry)."),
+        RuleRun("schema.minimum", "schema", "error", "Counts and offsets are not negative."),
+        RuleRun("schema.max_length", "schema", "error",
+                "Strings with a declared limit fit it (a claim's quotation: at most 200 characters, a citation, not a copy)."),
+        RuleRun("schema.precision", "schema", "error",
+                "A date and its precision are both set or both null; month and year dates hold the period's first day."),
+        *[RuleRun(f"schema.{r}", "schema", "error", desc) for r, (_c, desc, _f) in TABLE_RULES.items()],
+    ]
+
+
+def _classify(check: str) -> tuple[str, str | None]:
+    """pandera's check label -> (our rule name, column override)."""
+    if check.startswith("rule:precision:"):
+        return "schema.precision", check.removeprefix("rule:precision:")
+    if check.startswith("rule:"):
+        r = check.removeprefix("rule:")
+        return f"schema.{r}", TABLE_RULES.get(r, (None,))[0]
+    if check.startswith(("pattern:", "vocabulary:", "minimum:", "max_length:")) or check == "iso_country":
+        return f"schema.{check.split(':')[0]}", None
+    if check.startswith("dtype("):
+        return "schema.type", None
+    if check == "not_nullable":
+        return "schema.required", None
+    if check in ("field_uniqueness", "multiple_fields_uniqueness") or "unique" in check:
+        return "schema.unique", None
+    if check.startswith("column_in_") or "column" in check:
+        return "schema.columns", None
+    return f"schema.{re.sub(r'[^a-z0-9_]+', '_', check.lower()).strip('_')}", None
+
+
+def check_table(name: str, df: pl.DataFrame) -> list[Finding]:
+    """Every schema failure of one table (lazy: all of them, not the first)."""
+    t = tables()[name]
+    try:
+        pandera_schema(name).validate(df, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    keys = df.get_column(t.key).to_list() if t.key in df.columns else []
+    findings = []
+    for case, _ctx, column, check, _n, index in fc.iter_rows():
+        rule, col_override = _classify(str(check))
+        column = col_override or column
+        key = keys[index] if index is not None and index < len(keys) else None
+        value = case
+        if rule == "schema.type":
+            expected = POLARS_TYPES[t.field(column).type]
+            msg = f"has type {case}, the declaration says {expected}"
+        elif rule == "schema.required":
+            msg = "is null but required"
+        elif rule == "schema.unique":
+            msg = f"value {case!r} is not unique"
+        elif rule.startswith("schema.") and rule.removeprefix("schema.") in TABLE_RULES:
+            msg = f"breaks {TABLE_RULES[rule.removeprefix('schema.')][1]}"
+            value = _row_value(df, index, rule)
+        elif rule == "schema.precision":
+            prec = t.field(column).precision
+            msg = f"date and {prec} disagree (both or neither set; month/year dates on the period's first day)"
+            value = _row_value(df, index, rule, (column, prec))
+        else:
+            msg = f"value {case!r} fails {check}"
+        findings.append(Finding(rule, name, key, column, value, msg))
+    return findings
+
+
+def _row_value(df: pl.DataFrame, index, rule: str, cols: tuple[str, ...] | None = None):
+    if index is None:
+        return None
+    if cols is None:
+        cols = {
+            "schema.value_within_bounds": ("value_low", "value", "value_high"),
+            "schema.low_le_high": ("low", "high"),
+            "schema.date_low_le_high": ("date_low", "date_high"),
+        }.get(rule, ())
+    row = df.row(index, named=True)
+    return {c: (str(row[c]) if row[c] is not None else None) for c in cols}
+
+
+def check_schemas(frames: dict[str, pl.DataFrame]) -> list[Finding]:
+    out = []
+    for name, df in frames.items():
+        out.extend(check_table(name, df))
+    return out
