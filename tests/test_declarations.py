@@ -298,3 +298,34 @@ def test_rule_modules_read_claim_targets_and_timeline_from_the_declarations():
     params = support.parameters(None)  # type: ignore[arg-type]
     assert set(params["claim_target_columns"]) == {f"{t}.{c}" for t, cols in metadata.target_columns().items()
                                                    for c in cols}
+
+
+def test_a_claim_required_column_must_be_a_claim_target(schemas):
+    f = schemas / "outcomes.toml"
+    f.write_text(f.read_text(encoding="utf-8").replace('claim_required = ["value"]', 'claim_required = ["note"]'),
+                 encoding="utf-8")
+    with pytest.raises(DeclarationError, match="claim_required 'note' is not one of the table's claim_targets"):
+        metadata.declarations()
+
+
+def test_facts_about_metrics_scopes_and_the_timeline_are_declared(schemas):
+    """Additivity, relations, scope shapes, timeline columns and the dataset's identity come from schemas/."""
+    assert "sentence_months" not in metadata.metrics_with("additive") and "arrests" in metadata.metrics_with("additive")
+    assert ("accounts_referred", "accounts_identified") in metadata.metric_relations()
+    assert "region|-|area" in metadata.scope_shapes()
+    assert metadata.timeline_stages()["sentence"].metric == "sentence_months"
+    assert metadata.dataset().data_license.id == "CC-BY-4.0"
+    v = schemas / "vocabularies.toml"
+    v.write_text(v.read_text(encoding="utf-8").replace('at_most = "accounts_identified"', 'at_most = "acounts"'),
+                 encoding="utf-8")
+    metadata.clear_caches()
+    with pytest.raises(DeclarationError, match="at_most 'acounts' is not a metric"):
+        metadata.declarations()
+
+
+def test_a_timeline_stage_must_name_a_dated_column(schemas):
+    v = schemas / "vocabularies.toml"
+    v.write_text(v.read_text(encoding="utf-8").replace('table = "operations"\ncolumn = "launched"',
+                                                        'table = "operations"\ncolumn = "name"'), encoding="utf-8")
+    with pytest.raises(DeclarationError, match="timeline.launched: operations.name is not a date"):
+        metadata.declarations()

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from opsledger.errors import DeclarationError
 from opsledger.declarations.models import *  # noqa: F403
-from opsledger.declarations.models import (Declarations, Field, PhraseRules, Table, _TableFile,
+from opsledger.declarations.models import (Dataset, Declarations, Field, Metric, PhraseRules, Table, TimelineStage, _TableFile,
                                            _TablesFile, _VocabularyFile, NOT_TABLES, REQUIRED_ORDERS, NAME)  # noqa: F401
 
 
@@ -112,7 +112,8 @@ def _load_fields(directory: Path) -> dict[str, Field]:
 def _load_vocabularies(directory: Path) -> tuple[dict[str, dict], _VocabularyFile]:
     raw = _load_toml(directory / "vocabularies.toml")
     try:
-        return {k: v for k, v in raw.items() if k != "order"}, _VocabularyFile.model_validate(raw)
+        return ({k: v for k, v in raw.items() if k not in ("order", "scope_shape", "timeline")},
+                _VocabularyFile.model_validate(raw))
     except ValidationError as exc:
         raise _refuse(_where(directory, "vocabularies.toml"), None, exc) from None
 
@@ -155,7 +156,8 @@ def _load_table(directory: Path, name: str, fields: dict[str, Field]) -> Table:
     try:
         return Table(name=name, title=raw.title, description=raw.description, primary_key=raw.primary_key,
                      fields=tuple(cols), unique=raw.unique, checks=raw.checks, derived=tuple(derived),
-                     claim_targets=raw.claim_targets, per_metric=raw.per_metric)
+                     claim_targets=raw.claim_targets, claim_required=raw.claim_required,
+                     per_metric=raw.per_metric)
     except ValidationError as exc:
         raise _refuse(file, subject, exc) from None
 
@@ -219,6 +221,17 @@ def _cross_check(d: Declarations) -> None:
     for unit in vocab.get("unit", {}):
         if unit not in rules.step:
             fail("phrase_rules.toml", "step", f"unit {unit!r} (vocabularies.toml) has no rounding step")
+    for stage, where in d.vocabulary_file.timeline.items():
+        subject = f"timeline.{stage}"
+        if where.table not in tables:
+            fail("vocabularies.toml", subject, f"table {where.table!r} is not declared")
+        elif where.column not in tables[where.table].columns:
+            fail("vocabularies.toml", subject, f"{where.table} has no column {where.column!r}")
+        elif tables[where.table].field(where.column).type != "date" or not tables[where.table].field(where.column).precision:
+            fail("vocabularies.toml", subject, f"{where.table}.{where.column} is not a date with a precision column")
+    for m in d.dataset.site.index_metrics:
+        if m not in d.vocabulary_file.metric:
+            fail("dataset.toml", "site.index_metrics", f"{m!r} is not a metric")
 
 
 @functools.cache
@@ -244,7 +257,12 @@ def _declarations(directory: Path) -> Declarations:
     vocabs, vocab_file = _load_vocabularies(directory)
     tables = {name: _load_table(directory, name, fields) for name in names}
     raw_rules, rules_model = _load_phrase_rules(directory)
-    d = Declarations(directory, fields, tables, vocabs, dict(vocab_file.order), raw_rules, rules_model)
+    try:
+        dataset = Dataset.model_validate(_load_toml(directory / "dataset.toml"))
+    except ValidationError as exc:
+        raise _refuse(_where(directory, "dataset.toml"), None, exc) from None
+    d = Declarations(directory, fields, tables, vocabs, dict(vocab_file.order), raw_rules, rules_model, vocab_file,
+                     dataset)
     _cross_check(d)
     return d
 
@@ -380,13 +398,40 @@ def phrase_rules() -> dict[str, Any]:
     return declarations().phrase_rules
 
 
+def dataset() -> Dataset:
+    """The dataset's identity (``schemas/dataset.toml``): title, description, author, licences."""
+    return declarations().dataset
+
+
+def metrics() -> dict[str, Metric]:
+    """Every metric of ``[metric.<term>]``, as its typed model."""
+    return declarations().vocabulary_file.metric
+
+
 def metric_unit(metric: str) -> str:
-    return vocabularies()["metric"][metric]["unit"]
+    return metrics()[metric].unit
 
 
 def metrics_with(attribute: str) -> frozenset[str]:
-    """Metrics whose vocabulary entry sets ``attribute`` true (``running_total``, ``per_offender``)."""
-    return frozenset(m for m, spec in vocabularies()["metric"].items() if spec.get(attribute))
+    """Metrics whose declaration sets ``attribute`` true (``running_total``, ``per_offender``, ``additive``)."""
+    return frozenset(m for m, spec in metrics().items() if getattr(spec, attribute))
+
+
+def metric_relations() -> list[tuple[str, str]]:
+    """``(part, whole)``: each metric whose worldwide figure never exceeds that of another (``at_most``)."""
+    return [(m, spec.at_most) for m, spec in metrics().items() if spec.at_most]
+
+
+def scope_shapes() -> list[str]:
+    """The shapes a row's scope may take, as ``scope|country|area`` with ``-`` where the column is null."""
+    return [f"{scope}|{'country' if s.country else '-'}|{'area' if s.area else '-'}"
+            for scope, s in declarations().vocabulary_file.scope_shape.items()]
+
+
+def timeline_stages() -> dict[str, TimelineStage]:
+    """Where each stage of an operation's timeline is dated (``[timeline.<stage>]``), in stage order."""
+    stages = declarations().vocabulary_file.timeline
+    return {s: stages[s] for s in vocabulary_order("timeline_stage")}
 
 
 def headline_metrics() -> tuple[str, ...]:

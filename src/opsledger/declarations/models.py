@@ -23,7 +23,7 @@ ARROW_TYPES = {
 }
 
 #: Files of ``schemas/`` that are not the declaration of one table.
-NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules")
+NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules", "dataset")
 
 #: Orders ``[order.<vocabulary>]`` that the code reads, and what for.
 REQUIRED_ORDERS = {
@@ -162,6 +162,8 @@ class _TableFile(_Decl):
     derived: Literal["*"] | tuple[str, ...] = ()
     per_metric: PerMetric | None = None
     claim_targets: tuple[str, ...] = ()
+    #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
+    claim_required: tuple[str, ...] = ()
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -187,6 +189,8 @@ class Table(_Decl):
     #: the columns a claim can support (a claim's ``target_column`` when its ``target_table`` is this
     #: table); a date column among them is reconciled from the date claims, with its precision column
     claim_targets: tuple[str, ...] = ()
+    #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
+    claim_required: tuple[str, ...] = ()
     per_metric: PerMetric | None = None
 
     @model_validator(mode="after")
@@ -222,6 +226,9 @@ class Table(_Decl):
                 if missing:
                     raise ValueError(f"claim target {c!r} is reconciled from the date claims, so "
                                      f"{missing[0]!r} must be listed in derived")
+        for c in self.claim_required:
+            if c != "*" and c not in self.claim_targets:
+                raise ValueError(f"claim_required {c!r} is not one of the table's claim_targets")
         return self
 
     @property
@@ -331,6 +338,10 @@ class Metric(_Decl):
     running_total: bool = False
     #: the metric may describe a single offender (``offender_role``)
     per_offender: bool = False
+    #: per-country parts of this metric add up to (at most) its total; false for durations, ages, shares
+    additive: bool = True
+    #: a metric whose worldwide figure this one's never exceeds (a part of it)
+    at_most: str | None = None
     includes: str | None = None
     excludes: str | None = None
     examples: str | None = None
@@ -343,6 +354,23 @@ class Ordering(_Decl):
     why: str
 
 
+class ScopeShape(_Decl):
+    """Which of ``country`` and ``area`` a row of one scope names."""
+
+    country: bool
+    area: bool
+
+
+class TimelineStage(_Decl):
+    """Where one stage of an operation's timeline is dated: a date column of a table, for the rows whose
+    ``kind`` (events) or ``metric`` (outcomes) is the one given."""
+
+    table: str
+    column: str
+    kind: str | None = None
+    metric: str | None = None
+
+
 class _VocabularyFile(BaseModel):
     """``schemas/vocabularies.toml``: ``[metric.<term>]`` tables, ``[order.<vocabulary>]`` orders, and
     every other section one vocabulary of ``term = "definition"``."""
@@ -351,6 +379,8 @@ class _VocabularyFile(BaseModel):
 
     metric: dict[str, Metric]
     order: dict[str, Ordering] = {}
+    scope_shape: dict[str, ScopeShape] = {}
+    timeline: dict[str, TimelineStage] = {}
 
     @model_validator(mode="after")
     def _check(self) -> _VocabularyFile:
@@ -371,6 +401,14 @@ class _VocabularyFile(BaseModel):
         for term, m in self.metric.items():
             if m.unit not in units:
                 raise ValueError(f"[metric.{term}]: unit {m.unit!r} is not a term of the unit vocabulary")
+            if m.at_most is not None and m.at_most not in self.metric:
+                raise ValueError(f"[metric.{term}]: at_most {m.at_most!r} is not a metric")
+        scopes = vocabs.get("scope", {})
+        if set(self.scope_shape) != set(scopes):
+            raise ValueError(f"[scope_shape]: declare the shape of every scope ({', '.join(scopes)}) and no other")
+        stages = vocabs.get("timeline_stage", {})
+        if self.timeline and set(self.timeline) != set(stages):
+            raise ValueError(f"[timeline]: declare where every timeline stage ({', '.join(stages)}) is dated, and no other")
         for name, o in self.order.items():
             if name not in vocabs:
                 raise ValueError(f"[order.{name}]: there is no vocabulary {name!r}")
@@ -478,12 +516,34 @@ class PhraseRules(_Decl):
         return self
 
 
+class License(_Decl):
+    id: str
+    name: str
+    url: str | None = None
+
+
+class SiteSettings(_Decl):
+    #: worldwide figures shown as columns of the site index's table of operations
+    index_metrics: tuple[str, ...] = ()
+
+
+class Dataset(_Decl):
+    """``schemas/dataset.toml``: the dataset's identity, written once for every output."""
+
+    title: str
+    description: str
+    author: str
+    data_license: License
+    code_license: License
+    site: SiteSettings = SiteSettings()
+
+
 class Declarations:
     """Everything ``schemas/`` declares, validated (see :func:`declarations`)."""
 
     def __init__(self, directory: Path, fields: dict[str, Field], tables: dict[str, Table],
                  vocabularies: dict[str, dict], orders: dict[str, Ordering], phrase_rules: dict[str, Any],
-                 phrase_model: PhraseRules):
+                 phrase_model: PhraseRules, vocabulary_file: _VocabularyFile, dataset: Dataset):
         self.directory = directory
         self.fields = fields
         self.tables = tables
@@ -491,3 +551,5 @@ class Declarations:
         self.orders = orders
         self.phrase_rules = phrase_rules
         self.phrase_model = phrase_model
+        self.vocabulary_file = vocabulary_file
+        self.dataset = dataset

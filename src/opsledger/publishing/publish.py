@@ -12,12 +12,12 @@ import polars as pl
 
 from opsledger.data import io as oio
 from opsledger.errors import UsageError, require
-from opsledger.declarations import TABLES, tables as declarations, vocabularies
+from opsledger.declarations import TABLES, dataset, tables as declarations, vocabularies
 from opsledger.derive.tablediff import Diff, diff_tables
 from opsledger.data.txn import write_bytes_atomic
 
 from opsledger.publishing.store import (  # noqa: F401  (re-exported for callers of publish)
-    LICENSE, ReleaseError, ReleaseResult, ReleaseUsageError, SEMVER, _entry, _has_table, _resolve_version, _fs, _parquet, _recover_store, _sha, _verified_files, default_store, parse_version, read_index, read_release_tables, store_lock, versions,
+    ReleaseError, ReleaseResult, ReleaseUsageError, SEMVER, _entry, _has_table, _resolve_version, _fs, _parquet, _recover_store, _sha, _verified_files, default_store, parse_version, read_index, read_release_tables, store_lock, versions,
 )
 
 # --------------------------------------------------------------------------- schema comparison
@@ -116,7 +116,8 @@ def _datapackage(version: str, files: dict[str, bytes], tables_: dict[str, pl.Da
                        "with the interval each hedged figure allows. No person is named.",
         "version": version,
         "created": f"{date}T00:00:00Z",
-        "licenses": [LICENSE],
+        "licenses": [{"name": dataset().data_license.id, "title": dataset().data_license.name,
+                      "path": dataset().data_license.url}],
         "sources": [
             {"title": r["title"] or r["publisher"] or r["source_id"], **({"path": r["url"]} if r["url"] else {})}
             for r in srcs.iter_rows(named=True)

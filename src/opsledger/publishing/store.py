@@ -29,8 +29,6 @@ from opsledger.data.txn import is_local, write_bytes_atomic
 
 
 SEMVER = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
-LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
-           "path": "https://creativecommons.org/licenses/by/4.0/"}
 
 
 class ReleaseError(DataError):

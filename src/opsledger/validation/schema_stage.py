@@ -126,7 +126,8 @@ def rule_catalogue() -> list[RuleRun]:
         RuleRun("schema.iso_country", "schema", "error", "Country codes are ISO 3166-1 alpha-2 (pycountry)."),
         RuleRun("schema.minimum", "schema", "error", "Counts and offsets are not negative."),
         RuleRun("schema.max_length", "schema", "error",
-                "Strings with a declared limit fit it (a claim's quotation: at most 200 characters, a citation, not a copy)."),
+                "Strings with a declared limit fit it (a claim's quotation: at most "
+                f"{tables()['claims'].field('quotation').max_length} characters, a citation, not a copy)."),
         RuleRun("schema.precision", "schema", "error",
                 "A date and its precision are both set or both null; month and year dates hold the period's first day."),
         *[RuleRun(f"schema.{r}", "schema", "error", desc) for r, (_c, desc, _f) in TABLE_RULES.items()],

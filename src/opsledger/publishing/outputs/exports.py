@@ -18,16 +18,12 @@ import zipfile
 from collections.abc import Iterable
 
 from opsledger.data import fmt
-from opsledger.declarations import Table, repo_root, tables as declarations, vocabularies
+from opsledger.declarations import Table, dataset, repo_root, tables as declarations, vocabularies
 
-TITLE = "opsledger: international operations against online child sexual exploitation"
-DESCRIPTION = ("Operations, agencies, claims from public sources and reconciled outcomes of international "
-               "law-enforcement operations against online child sexual exploitation, with the interval each "
-               "hedged figure allows and the disagreements between sources. No person is named.")
-DATA_LICENSE = {"id": "CC-BY-4.0", "name": "Creative Commons Attribution 4.0 International",
-                "url": "https://creativecommons.org/licenses/by/4.0/"}
-CODE_LICENSE = {"id": "MIT", "name": "MIT License"}
-AUTHOR = "opsledger contributors"
+
+def data_license() -> dict:
+    """The data licence (``schemas/dataset.toml``) as a dict: id, name, url."""
+    return dataset().data_license.model_dump()
 SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "date": "TEXT", "boolean": "INTEGER"}
 CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "number": "sc:Float", "date": "sc:Date",
                    "boolean": "sc:Boolean"}
@@ -50,8 +46,8 @@ def citation_cff(version: str | None = None, date: str | None = None) -> str:
     """CITATION.cff (Citation File Format 1.2.0); with a version and date for a release."""
     from opsledger.publishing.templates import render
 
-    return render("CITATION.cff.j2", title=TITLE, abstract=DESCRIPTION, author=AUTHOR,
-                  license=DATA_LICENSE["id"], version=version, date=date,
+    return render("CITATION.cff.j2", title=dataset().title, abstract=dataset().description, author=dataset().author,
+                  license=dataset().data_license.id, version=version, date=date,
                   keywords=["child sexual exploitation", "law enforcement", "open data", "provenance"])
 
 
@@ -98,7 +94,7 @@ def csv_zip(data: dict, version: str, date: str) -> bytes:
     entries = {f"{folder}/{t.name}.csv": csv_bytes(t, data[t.name]) for t in released_tables(data)}
     entries[f"{folder}/README.md"] = render(
         "csv-README.md.j2", version=version, date=date, tables=released_tables(data), data=data,
-        vocabularies=vocabularies(), license=DATA_LICENSE).encode()
+        vocabularies=vocabularies(), license=data_license()).encode()
     entries[f"{folder}/CITATION.cff"] = citation_cff(version, date).encode()
     entries[f"{folder}/LICENSE"] = repo_file("LICENSE")
     entries[f"{folder}/LICENSE-DATA.md"] = repo_file("LICENSE-DATA.md")
@@ -188,8 +184,8 @@ def datasette_metadata(data: dict, version: str) -> dict:
         tables[HEADLINE] = {"title": "Headline figures",
                             "description": "A view: each operation's worldwide figures (no per-country, "
                                            "per-offender or breakdown rows) from outcomes."}
-    return {"title": f"opsledger {version}", "description": DESCRIPTION,
-            "license": DATA_LICENSE["name"], "license_url": DATA_LICENSE["url"],
+    return {"title": f"opsledger {version}", "description": dataset().description,
+            "license": dataset().data_license.name, "license_url": dataset().data_license.url,
             "databases": {"opsledger": {"tables": tables}}}
 
 
@@ -247,12 +243,12 @@ def croissant(data: dict, version: str, date: str, files: dict[str, bytes]) -> d
         "@type": "sc:Dataset",
         "conformsTo": "http://mlcommons.org/croissant/1.0",
         "name": "opsledger",
-        "description": DESCRIPTION,
+        "description": dataset().description,
         "version": version,
         "datePublished": date,
-        "license": DATA_LICENSE["url"],
-        "creator": {"@type": "sc:Organization", "name": AUTHOR},
-        "citeAs": f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset.",
+        "license": dataset().data_license.url,
+        "creator": {"@type": "sc:Organization", "name": dataset().author},
+        "citeAs": f"{dataset().author} ({date[:4]}). {dataset().title}. Version {version}. Dataset.",
         "keywords": ["child sexual exploitation", "law enforcement", "open data", "provenance"],
         "isLiveDataset": False,
         **rai,

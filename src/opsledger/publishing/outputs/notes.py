@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from opsledger.errors import UsageError
-from opsledger.publishing.outputs.exports import AUTHOR, DATA_LICENSE, TITLE, released_tables
+from opsledger.declarations import dataset
+from opsledger.publishing.outputs.exports import data_license, released_tables
 from opsledger.derive.tablediff import Diff
 from opsledger.publishing.templates import render
 
@@ -51,7 +52,8 @@ def changes_detail(changes: Diff, version, prev) -> str:
 
 
 def citation_text(version: str, date: str) -> str:
-    return f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset. Licence {DATA_LICENSE['id']}."
+    d = dataset()
+    return f"{d.author} ({date[:4]}). {d.title}. Version {version}. Dataset. Licence {d.data_license.id}."
 
 
 class BacklogError(UsageError):
@@ -107,5 +109,5 @@ def datasheet(data: dict, version: str, date: str, research_dir: Path | None = N
 
     research_dir = Path(research_dir) if research_dir is not None else default_research_dir()
     return render("DATASHEET.md.j2", version=version, date=date, coverage=coverage_markdown(data),
-                  citation=citation_text(version, date), license=DATA_LICENSE,
+                  citation=citation_text(version, date), license=data_license(),
                   inclusion_rule=inclusion_rule(research_dir), backlog=backlog(research_dir))

@@ -16,14 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from opsledger.data import fmt
-from opsledger.declarations import repo_root, vocabularies
+from opsledger.declarations import dataset, repo_root, vocabularies
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
        "base-uri 'none'; form-action 'none'")
 
 
-#: Worldwide figures shown as columns of the index's table of operations.
-INDEX_METRICS = ("arrests", "children_safeguarded")
 
 
 def acknowledgements() -> dict[tuple[str, str, str], str]:
@@ -155,7 +153,7 @@ def gather(data: dict) -> dict:
         metric_pages.append({"metric": m, "label": _metric_label(m, (rows or parts)[0]["figure"]["unit"]),
                              "definition": _plain_text(metrics.get(m, {}).get("definition", "")),
                              "rows": rows, "parts": parts})
-    return {"operations": ops, "metrics": metric_pages, "index_metrics": INDEX_METRICS}
+    return {"operations": ops, "metrics": metric_pages, "index_metrics": dataset().site.index_metrics}
 
 
 def _range(label: str, f: dict):

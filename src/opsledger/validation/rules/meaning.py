@@ -6,19 +6,13 @@ from __future__ import annotations
 import polars as pl
 
 from opsledger.data import fmt
-from opsledger.declarations import metrics_with, vocabularies
+from opsledger.declarations import metrics_with, scope_shapes
 from opsledger.derive.reconcile import headline_outcomes, period_end, running_total_window
 from opsledger.validation.rules.base import Inputs, frame
 
-#: units whose figures do not add up across parts
-NOT_ADDITIVE = {"months", "days", "percent"}
-
-#: the shapes a row's scope may take: scope | country set | area set
-SCOPE_SHAPES = ["worldwide|-|-", "country|country|-", "region|-|area"]
-
 
 def parameters(x: Inputs) -> dict:
-    return {"scope_shapes": SCOPE_SHAPES, "per_offender_metrics": sorted(metrics_with("per_offender")),
+    return {"scope_shapes": scope_shapes(), "per_offender_metrics": sorted(metrics_with("per_offender")),
             "breakdowns": ["country", "region", "subgroup", "offender"]}
 
 
@@ -38,7 +32,7 @@ def _dimension() -> pl.Expr:
     pl.col("area").fill_null("none")))
 def scope_columns(x: Inputs) -> pl.DataFrame:
     """A row's scope names its place exactly: a country for `country`, an area for `region`, neither
-    for `worldwide` (its shape, "scope|country|area", is one of SCOPE_SHAPES)."""
+    for `worldwide` (its shape, "scope|country|area", is one of ``[scope_shape]`` in schemas/vocabularies.toml)."""
     parts = []
     for name, key in (("claims", "claim_id"), ("outcomes", "outcome_id")):
         src = pl.col("source_id") if name == "claims" else pl.lit("")
@@ -124,7 +118,7 @@ def parts_within_total(x: Inputs) -> pl.DataFrame:
              .filter(~pl.col("metric").is_in(running) | pl.col("as_of").is_null() | pl.col("_t_end").is_null()
                      | (pl.col("as_of") <= pl.col("_t_end") + window))
              .with_columns(_dimension().alias("dim")))
-    additive = [m for m, spec in vocabularies()["metric"].items() if spec["unit"] not in NOT_ADDITIVE]
+    additive = sorted(metrics_with("additive"))
     summed = (parts.filter((pl.col("dim") == "country") & pl.col("metric").is_in(additive))
               .group_by("part_of", "dim").agg(pl.col("value_low").sum().alias("sum_low"), pl.len().alias("n")))
     single = parts.filter((pl.col("dim") != "country") | ~pl.col("metric").is_in(additive)).select(

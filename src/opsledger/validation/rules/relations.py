@@ -1,16 +1,14 @@
-"""Relations between an operation's own figures: a part never exceeds what it is part of (accounts
-referred are among those identified; countries engaged are among those referred to)."""
+"""Relations between an operation's own figures: a part never exceeds what it is part of. The pairs are
+declared in ``schemas/vocabularies.toml`` (``at_most`` of a metric); each gets the frame
+``at_most_<metric>``, which its rule in ``checks/suites/relations.json`` names."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from opsledger.data import fmt
+from opsledger.declarations import metric_relations
 from opsledger.validation.rules.base import Inputs, frame
-
-#: (frame, smaller metric, larger metric)
-RELATIONS = (("relations_accounts", "accounts_referred", "accounts_identified"),
-             ("relations_countries", "countries_engaged", "countries_referred"))
 
 
 def _relation(name: str, small: str, large: str):
@@ -30,5 +28,5 @@ def _relation(name: str, small: str, large: str):
     return frame(name, detail=detail)(build)
 
 
-for _args in RELATIONS:
-    _relation(*_args)
+for _small, _large in metric_relations():  # ``at_most`` in schemas/vocabularies.toml
+    _relation(f"at_most_{_small}", _small, _large)

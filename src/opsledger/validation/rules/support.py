@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from opsledger.declarations import vocabularies
+from opsledger.declarations import metrics, tables
 from opsledger.validation.rules.base import Inputs, frame
 
 def parameters(x: Inputs) -> dict:
@@ -23,8 +23,8 @@ def backing(x: Inputs) -> pl.DataFrame:
     t = x.t
     counts = t["claims"].group_by("target_table", "target_id", "target_column").agg(pl.len().alias("n"))
     parts = []
-    needs: dict[str, list[str | None]] = {"outcomes": ["value"], "statistics": ["value"], "participations": ["role"],
-                                          "events": [None]}
+    needs = {name: [None if c == "*" else c for c in t.claim_required]
+             for name, t in tables().items() if t.claim_required}
     for name, cols in needs.items():
         key = KEYS[name]
         for col in cols:
@@ -104,7 +104,7 @@ def source_use(x: Inputs) -> pl.DataFrame:
                                                   pl.col("applies_to"), pl.col("kind")))
 def metric_scope(x: Inputs) -> pl.DataFrame:
     """One row per outcome and statistic: the kind of row its metric applies to, and its own kind."""
-    scope = {m: spec["applies_to"] for m, spec in vocabularies()["metric"].items()}
+    scope = {m: spec.applies_to for m, spec in metrics().items()}
     parts = []
     for name, key, kind in (("outcomes", "outcome_id", "outcome"), ("statistics", "statistic_id", "statistic")):
         parts.append(x.t[name].select(

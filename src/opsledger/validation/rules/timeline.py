@@ -13,25 +13,22 @@ def _items(x: Inputs) -> pl.DataFrame:
     """Every dated stage of every operation, with its rank in the declared stage order
     (``[order.timeline_stage]`` in ``schemas/vocabularies.toml``): an item of lower rank may not start
     after an item of higher rank ends."""
-    from opsledger.declarations import timeline_rank
+    from opsledger.declarations import table, timeline_rank, timeline_stages
 
     rank = timeline_rank()
-    t = x.t
-    ops = t["operations"]
-    items = [
-        ops.select("operation_id", pl.format("{}.launched", "operation_id").alias("item"),
-                   pl.lit("launched").alias("stage"), pl.col("launched").alias("d"),
-                   pl.col("launched_precision").alias("p")),
-        ops.select("operation_id", pl.format("{}.announced", "operation_id").alias("item"),
-                   pl.lit("announced").alias("stage"), pl.col("announced").alias("d"),
-                   pl.col("announced_precision").alias("p")),
-        t["events"].filter(pl.col("kind").is_in(list(rank))).select(
-            "operation_id", pl.col("event_id").alias("item"), pl.col("kind").alias("stage"),
-            pl.col("date").alias("d"), pl.col("date_precision").alias("p")),
-        t["outcomes"].filter(pl.col("metric") == "sentence_months").select(
-            "operation_id", pl.col("outcome_id").alias("item"), pl.lit("sentence").alias("stage"),
-            pl.col("date").alias("d"), pl.col("date_precision").alias("p")),
-    ]
+    items = []
+    for stage, where in timeline_stages().items():  # [timeline.<stage>] in schemas/vocabularies.toml
+        decl = table(where.table)
+        rows = x.t[where.table]
+        if where.kind is not None:
+            rows = rows.filter(pl.col("kind") == where.kind)
+        if where.metric is not None:
+            rows = rows.filter(pl.col("metric") == where.metric)
+        item = (pl.format(f"{{}}.{where.column}", "operation_id") if where.table == "operations"
+                else pl.col(decl.key))
+        items.append(rows.select("operation_id", item.alias("item"), pl.lit(stage).alias("stage"),
+                                 pl.col(where.column).alias("d"),
+                                 pl.col(str(decl.field(where.column).precision)).alias("p")))
     return pl.concat(items).filter(pl.col("d").is_not_null()).with_columns(
         pl.col("d").alias("lo"), period_end("d", "p").alias("hi"),
         pl.col("stage").replace_strict(rank).alias("rank"))
