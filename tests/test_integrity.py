@@ -622,10 +622,35 @@ def test_malformed_acknowledgements_are_a_clean_error(tmp_path):
         assert "acks.toml" in str(exc.value) and "\n" not in str(exc.value)
 
 
+def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, quick_release, monkeypatch):
+    """The cause of the 1-in-7 abort at exit (pyarrow's thread pool decoding a buffer over Python bytes,
+    see store._parquet) is absent from every table read of a load: each read is single-threaded, from
+    an Arrow-owned buffer. (A single subprocess run, below, could only catch the abort by luck.)"""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = tmp_path / "store"
+    publish.release("0.1.0", str(store), data, date="2026-01-01", allow_ungrounded=True)
+    reads = []
+    real = pq.ParquetFile
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, source, *a, **k):
+            self.source_kind = type(source)
+            super().__init__(source, *a, **k)
+
+        def read(self, *a, **k):
+            reads.append((self.source_kind, k.get("use_threads", True)))
+            return super().read(*a, **k)
+
+    monkeypatch.setattr(pq, "ParquetFile", Spy)
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: pytest.fail("pq.read_table decodes with threads"))
+    ostore.load("outcomes", store=str(store))
+    assert reads and all(kind is pa.BufferReader and threads is False for kind, threads in reads), reads
+
+
 def test_plain_load_exits_cleanly(tmp_path, data, quick_release):
-    """'terminate called without an active exception' on a plain load (pyarrow's thread pool decoding a
-    buffer over Python bytes; measured 0 aborts in 100 runs after the fix, ~1 in 7 before): one run
-    here, plus no thread of ours left running."""
+    """A plain load in a fresh process exits 0 and leaves no thread of ours running."""
     store = tmp_path / "store"
     publish.release("0.1.0", str(store), data, date="2026-01-01", allow_ungrounded=True)
     code = ("import threading, opsledger; t = opsledger.load('outcomes', store=%r); "

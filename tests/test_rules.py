@@ -43,9 +43,20 @@ def test_every_family_has_a_suite_and_a_module():
         assert any(s.family == fam for s in specs.values()), fam
 
 
-def test_rules_are_declared_once_with_native_expectations():
+def test_a_rule_declared_twice_differently_is_refused(checks):
+    """A rule is declared once: a second expectation under the same rule name must agree with the first
+    (family, severity, description, frame), else the suites are refused."""
+    def twice(d):
+        e = json.loads(json.dumps(d["expectations"][0]))
+        e["meta"]["severity"] = "warning" if e["meta"]["severity"] == "error" else "error"
+        d["expectations"].append(e)
+    p = _edit(checks, "relations", twice)
+    with pytest.raises(DeclarationError, match="declared again with a different family, severity"):
+        load_rules(p.parent)
+
+
+def test_rules_are_declared_with_native_expectations():
     rules = load_rules()
-    assert len({r.name for r in rules}) == len(rules)
     types = [e.type for r in rules for e in r.expectations]
     # great-expectations decides: no rule is a boolean computed beforehand, except the phrase rules'
     # verdict (GX cannot read phrases)
