@@ -141,11 +141,16 @@ def test_sqlite_has_keys_foreign_keys_indexes_and_headline(shipped_release, ship
     assert con.execute("pragma foreign_key_check").fetchall() == []
     # the headline holds worldwide figures only: Operation H's 46 arrests are New Zealand's, not a headline
     h = con.execute("select arrests, children_safeguarded from headline where operation_id = 'h'").fetchone()
-    assert h == (None, 146.0)
+    assert h == (None, 146) and type(h[1]) is int  # counts are integers, not REAL (146.0)
+    kinds = {r[0] for r in con.execute("select typeof(value) from outcomes where metric = 'arrests'")}
+    assert kinds <= {"integer", "null"}, kinds
     meta = json.loads((shipped_release / V / "datasette-metadata.json").read_text())
     described = meta["databases"]["opsledger"]["tables"]
     for t in declarations().values():
-        assert described[t.name]["columns"] == {f.name: f.description for f in t.fields}
+        assert described[t.name]["columns"] == {f.name: (f.description or "").replace("`", "") or f.description
+                                                for f in t.fields}
+        assert "`" not in json.dumps(described[t.name]), t.name  # Datasette shows descriptions as plain text
+    assert described["outcomes"]["facets"] == ["operation_id", "metric", "status"]
 
 
 def test_croissant_metadata_with_responsible_ai_fields(shipped_release, shipped):

@@ -24,7 +24,11 @@ from opsledger.declarations import Table, dataset, repo_root, tables as declarat
 def data_license() -> dict:
     """The data licence (``schemas/dataset.toml``) as a dict: id, name, url."""
     return dataset().data_license.model_dump()
-SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "date": "TEXT", "boolean": "INTEGER"}
+#: SQLite column types. A ``number`` column is NUMERIC: SQLite stores a whole value (a count: 1200) as an
+#: INTEGER and only a fractional one (3.5 terabytes) as REAL, so counts read back as integers.
+SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "NUMERIC", "date": "TEXT", "boolean": "INTEGER"}
+#: columns Datasette offers as facets wherever a table has them
+DATASETTE_FACETS = ("operation_id", "metric", "status")
 CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "number": "sc:Float", "date": "sc:Date",
                    "boolean": "sc:Boolean"}
 HEADLINE = "headline"
@@ -146,6 +150,20 @@ def headline_view_sql() -> str | None:
             f"WHERE {' AND '.join(where)}\nORDER BY o.operation_id, o.metric")
 
 
+def _sqlite_value(v):
+    """A cell as SQLite stores it: dates as ISO text, whole floats as integers."""
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def plain_text(markdown: str | None) -> str | None:
+    """A description as plain text (Datasette shows descriptions raw): code marks dropped."""
+    return markdown.replace("`", "") if markdown else markdown
+
+
 def sqlite_bytes(data: dict) -> bytes:
     """A SQLite database of every table, with keys, foreign keys, indexes and the headline view."""
     con = sqlite3.connect(":memory:")  # built in memory and serialised: no temporary file
@@ -159,7 +177,7 @@ def sqlite_bytes(data: dict) -> bytes:
         with con:
             for t in released_tables(data):
                 marks = ", ".join("?" * len(t.columns))
-                rows = ([v.isoformat() if hasattr(v, "isoformat") else v for v in row]
+                rows = ([_sqlite_value(v) for v in row]
                         for row in data[t.name].select(t.columns).sort(list(t.primary_key)).iter_rows())
                 con.executemany(f"INSERT INTO {_q(t.name)} VALUES ({marks})", rows)
         if HEADLINE not in data:
@@ -178,8 +196,11 @@ def datasette_metadata(data: dict, version: str) -> dict:
     """Datasette's metadata: title, licence, and every table's and column's description."""
     tables = {}
     for t in released_tables(data):
-        tables[t.name] = {"title": t.title, "description": t.description,
-                          "columns": {f.name: f.description for f in t.fields}}
+        tables[t.name] = {"title": t.title, "description": plain_text(t.description),
+                          "columns": {f.name: plain_text(f.description) for f in t.fields}}
+        facets = [c for c in DATASETTE_FACETS if c in t.columns and (c,) != t.primary_key]
+        if facets:
+            tables[t.name]["facets"] = facets
     if HEADLINE not in data:
         tables[HEADLINE] = {"title": "Headline figures",
                             "description": "A view: each operation's worldwide figures (no per-country, "
