@@ -100,35 +100,64 @@ def test_region_without_area_is_refused(tmp_path):
         b2c.main([str(tmp_path / "tinyop.yaml"), "--research", str(tmp_path), "--out", str(tmp_path), "--dry-run"])
 
 
-def test_datasheet_states_inclusion_rule_and_backlog(tmp_path):
-    (tmp_path / "README.md").write_text("# R\n\n## Inclusion rule\n\nOnly made-up\noperations count.\n\n## Other\nx\n")
-    (tmp_path / "_backlog.tsv").write_text(
-        "operation_name\tyear\tlead_agency\twhy_not_curated\nOperation Nowhere\t2001\tAgency A\tonly one source\n")
-    (tmp_path / "_backlog_b.tsv").write_text(
-        "operation_name\tyear\tlead_agency\twhy_not_curated\nOperation Elsewhere\t2002\tAgency B\tdomestic | only\n")
-    assert notes.inclusion_rule(tmp_path) == "Only made-up operations count."
-    assert [r["operation_name"] for r in notes.backlog(tmp_path)] == ["Operation Nowhere", "Operation Elsewhere"]
+CAND_HEADER = "\t".join(notes.CANDIDATE_COLUMNS)
 
 
-def test_backlog_with_a_broken_row_is_an_error(tmp_path):
-    (tmp_path / "_backlog.tsv").write_text("operation_name\tyear\tlead_agency\twhy_not_curated\nOnly\ttwo\n")
-    with pytest.raises(notes.BacklogError, match="line 2 has 2 fields"):
-        notes.backlog(tmp_path)
+def _population(root, rows: list[str], searches: list[str] = ()) -> None:
+    (root / "population").mkdir(parents=True, exist_ok=True)
+    (root / "population" / "candidates.tsv").write_text("\n".join([CAND_HEADER, *rows]) + "\n", encoding="utf-8")
+    (root / "population" / "searches.tsv").write_text(
+        "\n".join(["\t".join(notes.SEARCH_COLUMNS), *searches]) + "\n", encoding="utf-8")
 
 
-def test_datasheet_text_lists_rule_and_backlog(shipped, tmp_path):
-    (tmp_path / "README.md").write_text("## Inclusion rule\nOnly made-up operations count.\n")
-    (tmp_path / "_backlog.tsv").write_text(
-        "operation_name\tyear\tlead_agency\twhy_not_curated\nOperation Nowhere\t2001\tAgency A\tone | source\n")
-    text = notes.datasheet(shipped, "9.9.9", "2026-11-30", research_dir=tmp_path)
+def _cand(name, decision, op="", reason="why", year="2001"):
+    return "\t".join([name, "", year, "Agency A", "", "", decision, reason, op, "", ""])
+
+
+def test_datasheet_states_inclusion_rule_and_population(tmp_path):
+    research = tmp_path / "research"
+    research.mkdir()
+    (research / "README.md").write_text("# R\n\n## Inclusion rule\n\nOnly made-up\noperations count.\n\n## Other\nx\n")
+    _population(tmp_path, [_cand("Operation Nowhere", "backlog"), _cand("Operation Elsewhere", "excluded")],
+                ["q one\ten\tEuropol\t2001\t5\tOperation Nowhere"])
+    assert notes.inclusion_rule(research) == "Only made-up operations count."
+    cands, searches = notes.population(tmp_path / "population")
+    assert [r["name"] for r in cands] == ["Operation Nowhere", "Operation Elsewhere"] and len(searches) == 1
+
+
+def test_population_with_a_broken_row_or_decision_is_an_error(tmp_path):
+    _population(tmp_path, ["Only\ttwo"])
+    with pytest.raises(notes.PopulationError, match="line 2 has 2 fields"):
+        notes.population(tmp_path / "population")
+    _population(tmp_path, [_cand("Operation X", "maybe")])
+    with pytest.raises(notes.PopulationError, match="decision 'maybe' is not one of"):
+        notes.population(tmp_path / "population")
+
+
+def test_datasheet_lists_population_coverage_and_only_the_missing_backlog(shipped, tmp_path):
+    research = tmp_path / "research"
+    research.mkdir()
+    (research / "README.md").write_text("## Inclusion rule\nOnly made-up operations count.\n")
+    in_data = shipped["operations"]["name"][0]
+    _population(tmp_path, [_cand("Operation Nowhere", "backlog", reason="one | source"),
+                           _cand(in_data, "backlog"), _cand("Operation Gone", "excluded")])
+    text = notes.datasheet(shipped, "9.9.9", "2026-11-30", research_dir=research)
     assert "### Inclusion rule\n\nOnly made-up operations count." in text
     assert "| Operation Nowhere | 2001 | Agency A | one \\| source |" in text
+    backlog = text.split("### Known operations not curated")[1].split("## Composition")[0]
+    assert f"| {in_data} |" not in backlog  # in the dataset: not backlog
+    assert "3 candidate operations were screened" in text and "0 included, 2 that meet the rule" in text
+    assert "| lead agency's region | operations |" in text and "| international body |" in text
+    for word in ("page store", "other researcher"):
+        assert word not in text
 
 
 def test_shipped_datasheet_reads_the_repository_files(shipped):
     text = notes.datasheet(shipped, "9.9.9", "2026-11-30")
     assert "### Inclusion rule" in text and "No inclusion rule was found" not in text
-    assert "No backlog file was found" not in text
+    assert "No population log was found" not in text
+    for word in ("page store", "other researcher", "left to the"):
+        assert word not in text, word
 
 
 # --------------------------------------------------------------------------- review_to_changeset.py

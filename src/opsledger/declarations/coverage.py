@@ -40,7 +40,28 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
                      f"{fmt.period(r['announced'], r['announced_precision'])} | {s} | {n} | "
                      f"{o_map.get(r['operation_id'], 0)} |")
     lines += ["", "How it was gathered: the two founding operations from the five archived documents in the "
-              "source archive; the others from public press releases and news reports found in a store of "
-              "public web pages (official releases first where one exists), each figure quoted exactly as "
+              "source archive; the others from public press releases and news reports found in stored copies "
+              "of public web pages (official releases first where one exists), each figure quoted exactly as "
               "its page writes it. Every addition is a change set in `corrections/applied/`."]
     return "\n".join(lines)
+
+
+def coverage_by(t: dict[str, pl.DataFrame]) -> dict[str, list[tuple[str, int]]]:
+    """Operations counted by period (five years, of the announcement, else the launch), by the lead
+    agency's region (``[coverage.regions]`` of schemas/dataset.toml; an international body is its own
+    row) and by lead agency: ``{"period" | "region" | "lead agency": [(label, n), ...]}``."""
+    from opsledger.declarations import dataset
+
+    regions = {c: r for r, codes in dataset().coverage.regions.items() for c in codes}
+    ops = t["operations"].join(t["agencies"].select("agency_id", pl.col("name").alias("_lead"), "country"),
+                               left_on="lead_agency_id", right_on="agency_id", how="left")
+    out: dict[str, dict[str, int]] = {"period": {}, "region": {}, "lead agency": {}}
+    for r in ops.iter_rows(named=True):
+        d = r["announced"] or r["launched"]
+        period = f"{d.year // 5 * 5}-{d.year // 5 * 5 + 4}" if d else "undated"
+        region = "international body" if r["country"] is None else regions.get(r["country"], "other")
+        for key, label in (("period", period), ("region", region), ("lead agency", r["_lead"] or r["lead_agency_id"])):
+            out[key][label] = out[key].get(label, 0) + 1
+    return {"period": sorted(out["period"].items()),
+            "region": sorted(out["region"].items(), key=lambda kv: (-kv[1], kv[0])),
+            "lead agency": sorted(out["lead agency"].items(), key=lambda kv: (-kv[1], kv[0]))}

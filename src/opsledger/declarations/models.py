@@ -527,6 +527,11 @@ class SiteSettings(_Decl):
     index_metrics: tuple[str, ...] = ()
 
 
+class CoverageSettings(_Decl):
+    #: region -> ISO 3166-1 alpha-2 codes of its countries (for the datasheet's coverage by region)
+    regions: dict[str, tuple[str, ...]] = {}
+
+
 class Dataset(_Decl):
     """``schemas/dataset.toml``: the dataset's identity, written once for every output."""
 
@@ -536,6 +541,7 @@ class Dataset(_Decl):
     data_license: License
     code_license: License
     site: SiteSettings = SiteSettings()
+    coverage: CoverageSettings = CoverageSettings()
 
 
 class Declarations:

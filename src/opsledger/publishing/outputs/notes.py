@@ -56,8 +56,8 @@ def citation_text(version: str, date: str) -> str:
     return f"{d.author} ({date[:4]}). {d.title}. Version {version}. Dataset. Licence {d.data_license.id}."
 
 
-class BacklogError(UsageError):
-    """A backlog file (curation/research/_backlog*.tsv) that cannot be read (exit 2, one line)."""
+class PopulationError(UsageError):
+    """The population log (curation/population/*.tsv) cannot be read (exit 2, one line)."""
 
 
 def default_research_dir() -> Path:
@@ -76,26 +76,46 @@ def inclusion_rule(research_dir: Path) -> str | None:
     return " ".join(m.group(1).split()) if m else None
 
 
-BACKLOG_COLUMNS = ["operation_name", "year", "lead_agency", "why_not_curated"]
+CANDIDATE_COLUMNS = ["name", "aliases", "year_announced", "lead_agency", "countries_or_bodies", "target", "decision",
+                     "reason", "operation_id", "sources", "n_independent_sources"]
+SEARCH_COLUMNS = ["query", "language", "agency_or_country", "years", "n_results_seen", "candidates_found"]
+DECISIONS = ("included", "backlog", "excluded")
 
 
-def backlog(research_dir: Path) -> list[dict[str, str]]:
-    """Operations considered but not curated: the rows of research_dir/_backlog*.tsv, in file order.
-    A file whose header is not BACKLOG_COLUMNS, or a row with another number of fields, is an error."""
-    rows: list[dict[str, str]] = []
-    for path in sorted(Path(research_dir).glob("_backlog*.tsv")):
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        if not lines:
-            continue
-        header = lines[0].split("\t")
-        if header != BACKLOG_COLUMNS:
-            raise BacklogError(f"{path}: header is {header}, expected {BACKLOG_COLUMNS}")
-        for n, line in enumerate(lines[1:], start=2):
-            fields = line.split("\t")
-            if len(fields) != len(BACKLOG_COLUMNS):
-                raise BacklogError(f"{path}: line {n} has {len(fields)} fields, expected {len(BACKLOG_COLUMNS)}")
-            rows.append({k: _md_cell(v.strip()) for k, v in zip(BACKLOG_COLUMNS, fields)})
+def _tsv(path: Path, columns: list[str]) -> list[dict[str, str]]:
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not lines or lines[0].split("\t") != columns:
+        raise PopulationError(f"{path}: header is not {columns}")
+    rows = []
+    for n, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(columns):
+            raise PopulationError(f"{path}: line {n} has {len(fields)} fields, expected {len(columns)}")
+        rows.append(dict(zip(columns, (f.strip() for f in fields))))
     return rows
+
+
+def population(population_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The search log: (candidates screened, searches run), from population_dir/candidates.tsv and
+    searches.tsv. Every candidate has a decision (included, backlog or excluded); an included one names
+    its operation. Empty lists when the directory holds no log."""
+    d = Path(population_dir)
+    if not (d / "candidates.tsv").exists():
+        return [], []
+    cands = _tsv(d / "candidates.tsv", CANDIDATE_COLUMNS)
+    for n, r in enumerate(cands, start=2):
+        if r["decision"] not in DECISIONS:
+            raise PopulationError(f"{d / 'candidates.tsv'}: line {n}: decision {r['decision']!r} is not one of {DECISIONS}")
+    searches = _tsv(d / "searches.tsv", SEARCH_COLUMNS) if (d / "searches.tsv").exists() else []
+    return cands, searches
+
+
+def backlog(candidates: list[dict[str, str]], data: dict) -> list[dict[str, str]]:
+    """Candidates that meet the rule and are not in the dataset (by operation id or name)."""
+    ops = data["operations"]
+    ids, names = set(ops["operation_id"]), {n.lower() for n in ops["name"]}
+    return [{k: _md_cell(v) for k, v in r.items()} for r in candidates
+            if r["decision"] == "backlog" and r["operation_id"] not in ids and r["name"].lower() not in names]
 
 
 def _md_cell(text: str) -> str:
@@ -103,11 +123,18 @@ def _md_cell(text: str) -> str:
 
 
 def datasheet(data: dict, version: str, date: str, research_dir: Path | None = None) -> str:
-    """DATASHEET.md: coverage from the data, the inclusion rule (curation/research/README.md) and the
-    backlog of operations known but not curated (curation/research/_backlog*.tsv)."""
-    from opsledger.declarations.coverage import coverage_markdown
+    """DATASHEET.md: coverage from the data, the inclusion rule (curation/research/README.md), the
+    population searched (curation/population/) and the backlog of operations known but not curated."""
+    from opsledger.declarations.coverage import coverage_by, coverage_markdown
 
     research_dir = Path(research_dir) if research_dir is not None else default_research_dir()
+    cands, searches = population(research_dir.parent / "population")
+    decided = {k: sum(1 for r in cands if r["decision"] == k) for k in DECISIONS}
+    years = sorted(r["year_announced"][:4] for r in cands if r["year_announced"][:4].isdigit())
     return render("DATASHEET.md.j2", version=version, date=date, coverage=coverage_markdown(data),
                   citation=citation_text(version, date), license=data_license(),
-                  inclusion_rule=inclusion_rule(research_dir), backlog=backlog(research_dir))
+                  inclusion_rule=inclusion_rule(research_dir), backlog=backlog(cands, data),
+                  population={"candidates": len(cands), "searches": len(searches), "decided": decided,
+                              "years": (years[0], years[-1]) if years else None,
+                              "languages": sorted({s["language"] for s in searches if s["language"]})},
+                  coverage_by=coverage_by(data))
