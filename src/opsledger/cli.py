@@ -222,6 +222,24 @@ def release(
 
 
 @app.command()
+def draft(
+    page: Annotated[Path, typer.Argument(help="A page's text (UTF-8), e.g. a file of a source archive.")],
+    language: Annotated[str, typer.Option("--language", help="The page's language (ISO 639-1).")] = "en",
+    source_id: Annotated[Optional[str], typer.Option("--source-id", help="The source id to give the page.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the draft here (never over a file).")] = None,
+) -> None:
+    """Propose claims from one page: each figure with its phrase as written, its quotation and place,
+    the interval, and guesses (metric, scope, the page's date) for a person to review line by line."""
+    from opsledger.derive.draft import draft_file
+
+    text = draft_file(page, language, source_id, out)
+    if out is None:
+        echo(text, nl=False)
+    else:
+        echo(f"wrote {out}")
+
+
+@app.command()
 def versions(store: StoreOpt = None) -> None:
     """List the versions a store holds (and any complete version the index does not list yet)."""
     rows = api.versions(store, unlisted=True)

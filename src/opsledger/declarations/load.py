@@ -229,6 +229,14 @@ def _cross_check(d: Declarations) -> None:
             fail("vocabularies.toml", subject, f"{where.table} has no column {where.column!r}")
         elif tables[where.table].field(where.column).type != "date" or not tables[where.table].field(where.column).precision:
             fail("vocabularies.toml", subject, f"{where.table}.{where.column} is not a date with a precision column")
+    for lang, words in d.metric_words.items():
+        if not isinstance(words, dict) or lang not in d.phrase_model.language:
+            fail("metric_words.toml", f"[{lang}]", "is not a language of phrase_rules.toml with a table of word = metric")
+        for word, metric in words.items():
+            if metric not in d.vocabulary_file.metric:
+                fail("metric_words.toml", f"[{lang}] {word}", f"{metric!r} is not a metric")
+            if word != word.lower():
+                fail("metric_words.toml", f"[{lang}] {word}", "a word stem is written in lower case")
     for m in d.dataset.site.index_metrics:
         if m not in d.vocabulary_file.metric:
             fail("dataset.toml", "site.index_metrics", f"{m!r} is not a metric")
@@ -261,8 +269,10 @@ def _declarations(directory: Path) -> Declarations:
         dataset = Dataset.model_validate(_load_toml(directory / "dataset.toml"))
     except ValidationError as exc:
         raise _refuse(_where(directory, "dataset.toml"), None, exc) from None
+    words_file = directory / "metric_words.toml"
+    words = _load_toml(words_file) if words_file.is_file() else {}
     d = Declarations(directory, fields, tables, vocabs, dict(vocab_file.order), raw_rules, rules_model, vocab_file,
-                     dataset)
+                     dataset, words)
     _cross_check(d)
     return d
 
@@ -401,6 +411,11 @@ def phrase_rules() -> dict[str, Any]:
 def dataset() -> Dataset:
     """The dataset's identity (``schemas/dataset.toml``): title, description, author, licences."""
     return declarations().dataset
+
+
+def metric_words(lang: str) -> list[tuple[str, str]]:
+    """(word stem, metric) of a language, longest stem first (``schemas/metric_words.toml``)."""
+    return sorted(declarations().metric_words.get(lang, {}).items(), key=lambda kv: (-len(kv[0]), kv[0]))
 
 
 def metrics() -> dict[str, Metric]:

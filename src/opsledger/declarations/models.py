@@ -23,7 +23,7 @@ ARROW_TYPES = {
 }
 
 #: Files of ``schemas/`` that are not the declaration of one table.
-NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules", "dataset")
+NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules", "dataset", "metric_words")
 
 #: Orders ``[order.<vocabulary>]`` that the code reads, and what for.
 REQUIRED_ORDERS = {
@@ -549,7 +549,8 @@ class Declarations:
 
     def __init__(self, directory: Path, fields: dict[str, Field], tables: dict[str, Table],
                  vocabularies: dict[str, dict], orders: dict[str, Ordering], phrase_rules: dict[str, Any],
-                 phrase_model: PhraseRules, vocabulary_file: _VocabularyFile, dataset: Dataset):
+                 phrase_model: PhraseRules, vocabulary_file: _VocabularyFile, dataset: Dataset,
+                 metric_words: dict[str, dict[str, str]] | None = None):
         self.directory = directory
         self.fields = fields
         self.tables = tables
@@ -559,3 +560,5 @@ class Declarations:
         self.phrase_model = phrase_model
         self.vocabulary_file = vocabulary_file
         self.dataset = dataset
+        #: language -> {word stem: metric} (``schemas/metric_words.toml``)
+        self.metric_words = metric_words or {}
