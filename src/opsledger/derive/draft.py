@@ -14,6 +14,7 @@ so that after review it becomes a change set with ``curation/bundle_to_changeset
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,13 +151,11 @@ def _published(text: str, lang: str) -> dict[str, Any] | None:
             r"\b\d{4}-\d{2}-\d{2}\b", r"\b\d{1,2}\.\d{1,2}\.\d{4}\b"]
     found = []
     for p in pats:
-        for m in re.finditer(p, top, re.I):
-            found.append((m.start(), m.group(0)))
+        found += [(hit.start(), hit.group(0)) for hit in re.finditer(p, top, re.I)]
     for start, stated in sorted(found):
-        if m := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", stated):
-            import datetime as dt
+        if numeric := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", stated):
             try:
-                d = dt.date(int(m[3]), int(m[2]), int(m[1]))
+                d = dt.date(int(numeric[3]), int(numeric[2]), int(numeric[1]))
             except ValueError:
                 continue
             iv_low, precision = d, "day"
