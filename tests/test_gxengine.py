@@ -118,7 +118,10 @@ def test_a_fresh_process_validates_with_a_worker_and_reports_what_this_one_does(
 def test_small_frames_go_in_batches_of_enough_rows_and_each_keeps_its_own_failing_rows(monkeypatch):
     """Small frames are handed over together once they hold SMALL_FRAME_ROWS rows (so a worker works
     while later frames are built); each frame's failing rows are its own, whichever batch held it."""
-    n = SMALL_FRAME_ROWS // 2 + 1  # two frames fill a batch; the third goes in the last one
+    from opsledger.validation.rules import gx
+
+    monkeypatch.setattr(gx, "SMALL_FRAME_ROWS", 400)  # the batching rule, at a size a test can afford
+    n = gx.SMALL_FRAME_ROWS // 2 + 1  # two frames fill a batch; the third goes in the last one
     rules = [Rule(f"test.r{k}", "referential", "error", "d", f"f{k}",
                   [Expectation(type="expect_column_values_to_be_in_set",
                                kwargs={"column": "row_key", "value_set": [f"r{i}" for i in range(n) if i % (k + 2)]},
