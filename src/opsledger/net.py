@@ -422,7 +422,7 @@ def open_url(url: str, policy: Policy | None = None, method: str = "GET", public
         try:
             target = urllib.parse.urljoin(current, location.strip())
         except ValueError:
-            raise NetError("bad-response", "a redirect to an address that cannot be read", current) from None
+            raise NetError("refused", f"redirected to {_short(location)}: not a valid address", current) from None
         try:
             parts = check_url(target)
         except NetError as exc:

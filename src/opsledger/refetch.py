@@ -281,9 +281,10 @@ class RateLimiter:
         self.last[host] = self.clock()
 
 
-def _policy(timeout: float, agent: str, accept: str, max_bytes: int = MAX_BYTES,
+def _policy(timeout: float, agent: str, accept: str, max_bytes: int | None = None,
             redirect_check: Callable[[str], str | None] | None = None) -> net.Policy:
-    return net.Policy(timeout=timeout, deadline=max(timeout, timeout * DEADLINE_FACTOR), max_bytes=max_bytes,
+    return net.Policy(timeout=timeout, deadline=max(timeout, timeout * DEADLINE_FACTOR),
+                      max_bytes=MAX_BYTES if max_bytes is None else max_bytes,
                       user_agent=agent, accept=accept, redirect_check=redirect_check)
 
 

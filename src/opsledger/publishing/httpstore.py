@@ -68,6 +68,13 @@ class HTTPStore:
             raise PermissionError(f"{url}: an HTTP store is read-only")
         return self._request(url)
 
+    def ls(self, path: str, detail: bool = False) -> list:
+        """An HTTP server lists nothing: only the versions ``index.json`` names are known."""
+        return []
+
+    def isdir(self, path: str) -> bool:
+        return False
+
     def _read_only(self, path, *args, **kwargs):
         raise PermissionError(f"{path}: an HTTP store is read-only; release to a directory or fsspec URL")
 

@@ -136,8 +136,11 @@ def read_index(store=None) -> dict:
     """The store's ``index.json``; :class:`StoreError` (one line) when it is damaged."""
     fs, root = _fs(store)
     path = f"{root}/index.json"
-    if not fs.exists(path):
-        return {"versions": [], "latest": None}
+    try:
+        if not fs.exists(path):
+            return {"versions": [], "latest": None}
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read index.json ({exc.strerror or exc})") from None
     return _parse_index(_read_small(fs, path, "index.json"), path)
 
 
