@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterable
 
 from opsledger.data import fmt
+from opsledger.escape import csv_cell
 from opsledger.declarations import Table, repo_root, tables as declarations, vocabularies
 
 TITLE = "opsledger: international operations against online child sexual exploitation"
@@ -69,12 +70,13 @@ def repo_file(name: str) -> bytes:
 
 
 def csv_bytes(t: Table, df) -> bytes:
-    """One table as CSV: UTF-8, a header of the declared columns, ISO dates, plain numbers, empty null."""
+    """One table as CSV: UTF-8, a header of the declared columns, ISO dates, plain numbers, empty null;
+    text that a spreadsheet would run as a formula neutralised (:func:`opsledger.escape.csv_cell`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(t.columns)
     for row in df.select(t.columns).iter_rows():
-        w.writerow([fmt.plain(v) for v in row])
+        w.writerow([fmt.plain(csv_cell(v)) for v in row])
     return buf.getvalue().encode("utf-8")
 
 

@@ -47,7 +47,7 @@ def changelog(data, prev_data, changes, version, date, prev, bump, why) -> str:
 
 
 def changes_detail(changes: Diff, version, prev) -> str:
-    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text())
+    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text(markdown=True))
 
 
 def citation_text(version: str, date: str) -> str:
@@ -92,12 +92,8 @@ def backlog(research_dir: Path) -> list[dict[str, str]]:
             fields = line.split("\t")
             if len(fields) != len(BACKLOG_COLUMNS):
                 raise BacklogError(f"{path}: line {n} has {len(fields)} fields, expected {len(BACKLOG_COLUMNS)}")
-            rows.append({k: _md_cell(v.strip()) for k, v in zip(BACKLOG_COLUMNS, fields)})
+            rows.append({k: v.strip() for k, v in zip(BACKLOG_COLUMNS, fields)})  # escaped by the template
     return rows
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def datasheet(data: dict, version: str, date: str, research_dir: Path | None = None) -> str:
