@@ -72,12 +72,17 @@ def repo_file(name: str) -> bytes:
 def csv_bytes(t: Table, df) -> bytes:
     """One table as CSV: UTF-8, a header of the declared columns, ISO dates, plain numbers, empty null;
     text that a spreadsheet would run as a formula neutralised (:func:`opsledger.escape.csv_cell`)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(t.columns)
-    for row in df.select(t.columns).iter_rows():
-        w.writerow([fmt.plain(csv_cell(v)) for v in row])
-    return buf.getvalue().encode("utf-8")
+    lines = [_csv_line(t.columns)]
+    lines += [_csv_line([fmt.plain(csv_cell(v)) for v in row]) for row in df.select(t.columns).iter_rows()]
+    return "".join(lines).encode("utf-8")
+
+
+def _csv_line(fields: list[str]) -> str:
+    """One CSV record as Python's csv module writes it with ``\\n`` line ends, except that a field
+    holding a carriage return is quoted too (the csv module leaves it bare, and readers then split the
+    record there)."""
+    return ",".join(f'"{f.replace(chr(34), chr(34) * 2)}"' if any(c in f for c in ',"\r\n') else f
+                    for f in fields) + "\n"
 
 
 def _zip(entries: dict[str, bytes], date: str) -> bytes:
