@@ -81,3 +81,102 @@ def test_fuzzed_answers_are_one_error_each_for_fetch_and_the_store():
                 assert str(exc).startswith(KINDS)
 
         run()
+
+
+# --------------------------------------------------------------------------- fuzzed values through each escaping function
+
+from opsledger import escape  # noqa: E402
+
+#: text with what an attacker would try: markup, Markdown, formulas, control and bidi characters
+_piece = st.one_of(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    st.sampled_from(list("<>&\"'`*_[]()!#|~$\\=+-@\t\r\n\x00\x07\x1b\x7f\x85\u202e\u2066\u200b\u2028\ufeff")),
+    st.sampled_from(["<script>", "</p>", "javascript:", "](", "![", "&lt;", "&#60;", "---", "1. ", "# ", "> ",
+                     "=HYPERLINK(", "$x^2$", "\\$", "```", "<!--", "http://x.test"]))
+_hostile = st.lists(_piece, max_size=12).map("".join)
+
+_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+@_SETTINGS
+@given(value=_hostile)
+def test_html_terminal_and_show_escaping(value):
+    import markupsafe
+
+    from opsledger.escape import UNSAFE
+
+    out = str(markupsafe.escape(escape.html(value)))
+    assert not UNSAFE.search(out) and "<" not in out and ">" not in out
+    assert not UNSAFE.search(escape.terminal(value))
+    cell = escape.show_cell(value)
+    assert "\n" not in cell and "\r" not in cell and not UNSAFE.search(cell)
+
+
+@_SETTINGS
+@given(values=st.lists(st.one_of(_hostile, st.integers(-10**6, 10**6)), min_size=1, max_size=4))
+def test_csv_cells_never_start_a_formula_and_read_back(values):
+    import csv
+    import io
+
+    from opsledger.data import fmt
+    from opsledger.publishing.outputs.exports import _csv_line
+
+    cells = [escape.csv_cell(v) for v in values]
+    for v, c in zip(values, cells):
+        if isinstance(v, str):
+            assert not c.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
+            assert (c[1:] if c.startswith("'") else c) == v  # the rule can be undone
+        else:
+            assert c == v
+    line = _csv_line([fmt.plain(c) for c in cells])
+    (row,) = list(csv.reader(io.StringIO(line, newline="")))  # one record, whatever the values hold
+    assert row == [fmt.plain(c) for c in cells]
+
+
+def _md_text(value: str) -> str:
+    return " ".join(escape.visible(value).replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+                    .replace("\t", " ").split(" ")).strip()
+
+
+@_SETTINGS
+@given(value=_hostile)
+def test_markdown_renders_as_the_text_and_nothing_else(value):
+    import html
+
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    for doc, before, after in ((f"x {escape.markdown(value)} y", "x ", " y"), (escape.markdown(value), "", "")):
+        out = md.render(doc)
+        expected = (before + _md_text(value) + after).strip(" ")
+        if not expected:
+            continue
+        assert out.startswith("<p>") and out.endswith("</p>\n"), (doc, out)
+        inner = out[3:-5]
+        assert "<" not in inner, (doc, out)  # no tag, link, image, emphasis or code from the value
+        assert html.unescape(inner) == expected, (doc, out)
+    code = md.render(f"x {escape.markdown_code(value)} y")
+    assert code.count("<code>") == (1 if value else 0) and "<a " not in code and "<script" not in code
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing from font")
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(label=_hostile.filter(lambda s: s.strip()), xlabel=_hostile)
+def test_chart_labels_are_drawn_as_written(label, xlabel):
+    from xml.sax.saxutils import escape as xml
+
+    from opsledger.publishing.outputs import charts
+
+    svg = charts.ranges([charts.Range(label, 5, 1, 10), charts.Range("$", None, 1, None)], label, xlabel=xlabel)
+    shown = escape.chart_label(label)
+    assert "\n" not in shown and not escape.UNSAFE.search(shown)
+    assert xml(shown.strip()) in svg or xml(shown.strip(), {'"': "&quot;"}) in svg
+
+
+@_SETTINGS
+@given(value=_hostile)
+def test_links_are_http_or_nothing(value):
+    for url in (value, "https://x.test/" + value, "javascript:" + value, " data:" + value):
+        out = escape.href(url)
+        assert out is None or (out.startswith(("http://", "https://")) and not escape.UNSAFE.search(out)
+                               and not any(c in out for c in "\r\n\t"))

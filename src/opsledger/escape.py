@@ -113,9 +113,13 @@ def markdown_code(text: object) -> MarkdownText:
     """``text`` as a Markdown code span (an identifier shown as code), fenced by more backticks than it
     holds, so nothing inside is read as Markdown; one line, control characters made visible."""
     s = " ".join(visible(text).replace("\r", "\n").split("\n"))
+    if not s:
+        return MarkdownText("")
     longest = max((len(r) for r in re.findall("`+", s)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    # a span that starts or ends with a backtick or a space is padded by one space each side, which
+    # readers remove (an all-space span is kept as it is)
+    pad = " " if s.strip() and (s[0] in "` " or s[-1] in "` ") else ""
     return MarkdownText(f"{fence}{pad}{s}{pad}{fence}")
 
 

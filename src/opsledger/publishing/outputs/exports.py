@@ -81,6 +81,8 @@ def _csv_line(fields: list[str]) -> str:
     """One CSV record as Python's csv module writes it with ``\\n`` line ends, except that a field
     holding a carriage return is quoted too (the csv module leaves it bare, and readers then split the
     record there)."""
+    if fields == [""]:  # one empty field: quoted, or the record would read as no field at all
+        return '""\n'
     return ",".join(f'"{f.replace(chr(34), chr(34) * 2)}"' if any(c in f for c in ',"\r\n') else f
                     for f in fields) + "\n"
 
