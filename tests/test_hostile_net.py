@@ -230,7 +230,7 @@ def test_the_minimal_store_loads():
 
 
 def test_listed_files_are_hashed_as_they_stream_not_held_in_memory():
-    size = 48 << 20
+    size = 32 << 20
     with Server(_store_routes({"big-1.bin": size, "big-2.bin": size})) as s:
         tracemalloc.start()
         try:
@@ -239,7 +239,7 @@ def test_listed_files_are_hashed_as_they_stream_not_held_in_memory():
         finally:
             tracemalloc.stop()
     assert tbl.num_rows == 1
-    assert peak < 12 << 20, f"peak {peak >> 20} MiB while checking two {size >> 20} MiB files"
+    assert peak < 8 << 20, f"peak {peak >> 20} MiB while checking two {size >> 20} MiB files"
 
 
 def test_the_store_cap_counts_bytes_and_does_not_trust_head(monkeypatch):

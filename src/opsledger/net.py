@@ -143,7 +143,7 @@ def _resolve(parts: urllib.parse.SplitResult, public_only: bool, shown: str) -> 
     if not addrs:
         raise NetError("dns", f"{host} does not resolve", shown)
     if public_only:
-        private = sorted({a[1][0] for a in addrs if not is_public(a[1][0])})
+        private = sorted({str(a[1][0]) for a in addrs if not is_public(str(a[1][0]))})
         if private:
             raise NetError("refused", f"a redirect to {host}, a non-public address ({', '.join(private)}), "
                                       "is not followed", shown)

@@ -8,7 +8,6 @@ deterministic: the same data, version and date give the same bytes.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json

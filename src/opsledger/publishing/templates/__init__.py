@@ -46,8 +46,9 @@ def environment(kind: str = "text"):
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        **({"finalize": finalize} if finalize else {}),
     )
+    if finalize is not None:
+        env.finalize = finalize
     env.filters.update(number=fmt.number, span=fmt.span, figure=fmt.figure, date=fmt.date,
                        plain=fmt.plain, words=fmt.words, href=escape.href, code=escape.markdown_code,
                        md=declared_markdown)
