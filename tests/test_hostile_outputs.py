@@ -12,7 +12,6 @@ import io
 import re
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
 from opsledger import escape
