@@ -298,3 +298,30 @@ def test_a_hostile_store_is_one_line_not_a_crash(answer):
     with Server({"/index.json": answer}) as s:
         r = runner.invoke(app, ["versions", "--store", s.base])
     assert r.exit_code in (1, 2) and r.output.startswith("error: ") and "Traceback" not in r.output, r.output
+
+
+def test_a_tls_handshake_drip_ends_too():
+    import socket
+    import threading
+
+    lsock = socket.create_server(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]
+
+    def serve():  # answers a TLS hello with a slow trickle of bytes
+        conn, _ = lsock.accept()
+        try:
+            conn.recv(4096)
+            drip(b"\x16\x03\x01" + b"\x00" * 40, 0.1)(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(net.NetError) as exc:
+            net.open_url(f"https://127.0.0.1:{port}/x", net.Policy(timeout=0.5, deadline=1))
+    finally:
+        lsock.close()
+    assert time.monotonic() - t0 < 3 and exc.value.kind in ("timeout", "unreachable"), exc.value

@@ -248,6 +248,11 @@ class _Connection(http.client.HTTPConnection):
         sock = _connect(self._addrs, self._op_timeout, self._deadline)
         if self._https:
             try:
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    raise _Expired()
+                # CPython bounds the whole handshake by the socket's timeout, not each read of it
+                sock.settimeout(min(self._op_timeout, left))
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
             except BaseException:
                 sock.close()
