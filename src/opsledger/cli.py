@@ -358,7 +358,7 @@ def privacy_hash(names: Annotated[list[str], typer.Argument(help="Names to hash.
 def sources_fetch(
     cache_dir: Annotated[Path, typer.Argument(help="Cache directory (never inside datasets/ or a release; never redistribute it).")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Directory holding the tables (default: datasets/).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for one page.")] = 20.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for one connect or read; a whole request may take at most 3 times this.")] = 20.0,
     delay: Annotated[float, typer.Option(help="Seconds between two requests to the same host.")] = 5.0,
     contact: Annotated[Optional[str], typer.Option(help="Your e-mail address or URL, added to the User-Agent so site owners can reach you (default: $OPSLEDGER_CONTACT).")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
@@ -370,7 +370,10 @@ def sources_fetch(
     disallows is not fetched and its claims are reported skipped (robots.txt); a robots.txt that cannot
     be read allows everything, a 401/403 on it disallows the host. The User-Agent is
     opsledger/<version> with --contact (or the declared repository address) so site owners can reach
-    whoever runs the fetch. Exit 0 all found, 1 some changed or gone, 2 unusable input."""
+    whoever runs the fetch. Only http(s) addresses are read, a redirect never goes to a loopback,
+    private or link-local address (unless it stays on the origin the data names), and whatever one
+    address does becomes its error in the manifest, which is written after every address.
+    Exit 0 all found, 1 some changed or gone, 2 unusable input."""
     from opsledger.refetch import fetch
 
     res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact)

@@ -13,9 +13,15 @@ Only files named by the manifest and lying inside ``DIR/fetched/`` are ever read
 (``sources.archive_file``, at the top of an archive directory) and fetched pages are kept apart, and
 no path from data or manifest escapes the directory.
 
-Politeness: each host's ``robots.txt`` is read once (same opener, User-Agent and timeout as the pages)
+Politeness: each host's ``robots.txt`` is read once (same policy, User-Agent and timeout as the pages)
 and obeyed; an address it disallows is not fetched and its claims are reported ``skipped``
 (robots.txt). A redirect is followed only where the target's robots.txt allows it.
+
+Every request goes through :mod:`opsledger.net` (the policy shared with an HTTP release store): http
+and https only, redirects only to public addresses (or within the origin the data names), a total
+deadline of ``DEADLINE_FACTOR`` times the timeout, and at most ``MAX_BYTES`` counted as they arrive.
+Whatever one address does (refused scheme, garbage answer, unknown charset, a drip) becomes that
+address's ``error`` in the manifest, which is rewritten (atomically) after every address.
 """
 
 from __future__ import annotations
@@ -24,11 +30,10 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
+import re
+import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import urllib.robotparser
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
@@ -37,10 +42,11 @@ from typing import Callable
 
 import polars as pl
 
-from opsledger import __version__
+from opsledger import __version__, net
 from opsledger.errors import UsageError
 from opsledger.data.text import normalise
-from opsledger.data.txn import write_text_atomic
+from opsledger.data.txn import write_bytes_atomic, write_text_atomic
+from opsledger.terminal import one_line
 
 MANIFEST = "fetch-manifest.json"
 PAGES = "fetched"
@@ -80,8 +86,12 @@ def user_agent(contact: str | None = None, repository: str | None = None) -> str
 TIMEOUT = 20.0
 #: seconds between two requests to the same host
 PER_HOST_DELAY = 5.0
-#: largest page read (bytes)
+#: largest page read (bytes, counted as they arrive)
 MAX_BYTES = 5_000_000
+#: largest robots.txt read (bytes)
+MAX_ROBOTS_BYTES = 500_000
+#: a whole request (redirects, headers and body) must end within this many times ``timeout``
+DEADLINE_FACTOR = 3.0
 #: statuses that mean the page is gone (HTTP 404/410, and an address whose host no longer resolves)
 GONE = {404, 410}
 #: the manifest's error for an address robots.txt disallows (it is not fetched)
@@ -98,6 +108,8 @@ class UnusableCache(UsageError):
 
 
 class _TextExtractor(HTMLParser):
+    """Collects the visible text; markup the standard parser refuses is skipped, never fatal."""
+
     SKIP = {"script", "style", "noscript", "template", "svg", "head"}
     BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article",
              "blockquote", "header", "footer", "ul", "ol", "table", "figcaption"}
@@ -123,13 +135,28 @@ class _TextExtractor(HTMLParser):
         if not self._skip:
             self.parts.append(data)
 
+    def parse_marked_section(self, i, report=1):
+        # ``<![word[ ... ]]>`` with a keyword the parser does not know raises AssertionError; skip it
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            j = self.rawdata.find(">", i + 3)
+            return -1 if j < 0 else j + 1
+
+
+_TAG = re.compile(r"<[^>]*>?")
+
 
 def html_text(markup: str) -> str:
     """The visible text of an HTML page (scripts, styles and the head left out), one block a line."""
     p = _TextExtractor()
-    p.feed(markup)
-    p.close()
-    lines = (" ".join(line.split()) for line in "".join(p.parts).splitlines())
+    try:
+        p.feed(markup)
+        p.close()
+        text = "".join(p.parts)
+    except (AssertionError, ValueError):  # markup the standard parser cannot take: its tags dropped
+        text = _TAG.sub("\n", markup)
+    lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
 
@@ -191,6 +218,8 @@ def read_manifest(cache_dir: Path) -> dict[str, Entry]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return {e["url"]: Entry(**e) for e in raw["entries"]}
+    except RecursionError:
+        raise UnusableCache(f"{path}: not a fetch manifest (nested too deeply)") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise UnusableCache(f"{path}: not a fetch manifest ({exc})") from exc
 
@@ -252,45 +281,15 @@ class RateLimiter:
         self.last[host] = self.clock()
 
 
-def _open(opener: urllib.request.OpenerDirector, url: str, timeout: float, user_agent: str,
-          accept: str) -> tuple[int | None, bytes | None, str, str, str | None]:
-    """(status, body, content type, charset, error) of one request through ``opener``."""
-    req = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept": accept})
-    try:
-        with opener.open(req, timeout=timeout) as resp:  # http/https only (the url pattern)
-            body = resp.read(MAX_BYTES)
-            return (resp.status, body, resp.headers.get("Content-Type", ""),
-                    resp.headers.get_content_charset() or "utf-8", None)
-    except RedirectDisallowed:
-        return None, None, "", "", ROBOTS_SKIPPED
-    except urllib.error.HTTPError as exc:
-        return exc.code, None, "", "", f"http: {exc.code} {exc.reason}"
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, socket.gaierror):
-            return None, None, "", "", f"dns: {exc.reason}"
-        return None, None, "", "", f"unreachable: {exc.reason}"
-    except (TimeoutError, OSError) as exc:
-        return None, None, "", "", f"unreachable: {exc}"
-
-
-class RedirectDisallowed(urllib.error.URLError):
-    """A redirect to an address its host's robots.txt disallows (the redirect is not followed)."""
-
-
-class _RobotsRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only where robots.txt allows it: a page that moved to another host (or to a
-    disallowed path) is checked against that host's robots.txt before it is requested."""
-
-    robots: Robots | None = None
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if self.robots is not None and not self.robots.allowed(newurl):
-            raise RedirectDisallowed(f"redirected to {newurl}, which robots.txt disallows")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+def _policy(timeout: float, agent: str, accept: str, max_bytes: int | None = None,
+            redirect_check: Callable[[str], str | None] | None = None) -> net.Policy:
+    return net.Policy(timeout=timeout, deadline=max(timeout, timeout * DEADLINE_FACTOR),
+                      max_bytes=MAX_BYTES if max_bytes is None else max_bytes,
+                      user_agent=agent, accept=accept, redirect_check=redirect_check)
 
 
 class Robots:
-    """Each host's robots.txt, read once through the same opener, User-Agent and timeout as the pages
+    """Each host's robots.txt, read once through the same policy, User-Agent and timeout as the pages
     (and counted by the same per-host rate limit), then obeyed with ``urllib.robotparser``.
 
     As ``RobotFileParser.read`` does, a 401 or 403 disallows the whole host; any other robots.txt that
@@ -299,23 +298,33 @@ class Robots:
     ``MAX_CRAWL_DELAY`` seconds.
     """
 
-    def __init__(self, opener: urllib.request.OpenerDirector, timeout: float, user_agent: str,
-                 limiter: RateLimiter) -> None:
-        self.opener, self.timeout, self.agent, self.limiter = opener, timeout, user_agent, limiter
+    def __init__(self, timeout: float, user_agent: str, limiter: RateLimiter) -> None:
+        self.timeout, self.agent, self.limiter = timeout, user_agent, limiter
         #: origin -> its parsed robots.txt, or True (allow all) / False (disallow all) when none was read
         self.rules: dict[str, urllib.robotparser.RobotFileParser | bool] = {}
 
-    def _rules(self, url: str) -> urllib.robotparser.RobotFileParser | bool:
+    def _read(self, robots_url: str, public_only: bool) -> tuple[int | None, str | None]:
+        try:
+            with net.open_url(robots_url, _policy(self.timeout, self.agent, "text/plain", MAX_ROBOTS_BYTES),
+                              public_only=public_only) as resp:
+                if not 200 <= resp.status < 300:
+                    return resp.status, None
+                body = resp.read()
+                return resp.status, body.decode(resp.charset(), errors="replace")
+        except (net.NetError, UnicodeError, LookupError, ValueError):
+            return None, None
+
+    def _rules(self, url: str, public_only: bool) -> urllib.robotparser.RobotFileParser | bool:
         parts = urllib.parse.urlsplit(url)
         origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
         if origin not in self.rules:
             robots_url = f"{origin}/robots.txt"
             self.limiter.wait(robots_url)
-            status, body, _, charset, _ = _open(self.opener, robots_url, self.timeout, self.agent, "text/plain")
+            status, text = self._read(robots_url, public_only)
             rules: urllib.robotparser.RobotFileParser | bool
-            if status is not None and 200 <= status < 300 and body is not None:
+            if text is not None:
                 rules = urllib.robotparser.RobotFileParser(robots_url)
-                rules.parse(body.decode(charset or "utf-8", errors="replace").splitlines())
+                rules.parse(text.splitlines())
                 delay = rules.crawl_delay(self.agent)
                 if delay:
                     self.limiter.slow_down(url, min(float(delay), MAX_CRAWL_DELAY))
@@ -324,19 +333,37 @@ class Robots:
             self.rules[origin] = rules
         return self.rules[origin]
 
-    def allowed(self, url: str) -> bool:
-        rules = self._rules(url)
+    def allowed(self, url: str, public_only: bool = False) -> bool:
+        """Whether robots.txt lets opsledger read ``url``; with ``public_only`` (a redirect target) the
+        robots.txt itself is read only from a public address."""
+        rules = self._rules(url, public_only)
         return rules if isinstance(rules, bool) else rules.can_fetch(self.agent, url)
 
+    def redirect_check(self, target: str) -> str | None:
+        """For :class:`opsledger.net.Policy`: a redirect is followed only where robots.txt allows it."""
+        return None if self.allowed(target, public_only=True) else "robots.txt"
 
-def _get(url: str, timeout: float, user_agent: str,
-         opener: urllib.request.OpenerDirector | None = None) -> tuple[int | None, str | None, str | None]:
-    """(status, text, error) of one address."""
-    status, body, ctype, charset, error = _open(opener or urllib.request.build_opener(), url, timeout,
-                                                user_agent, "text/html, text/plain")
-    if body is None or error:
-        return status, None, error
-    text = body.decode(charset, errors="replace")
+
+def _get(url: str, policy: net.Policy, spool: Path) -> tuple[int | None, str | None, str | None]:
+    """(status, text, error) of one address. The body is streamed into a temporary file in ``spool``
+    (counted against the policy's limit as it arrives), then decoded and reduced to its text."""
+    try:
+        with net.open_url(url, policy) as resp:
+            status = resp.status
+            if not 200 <= status < 300:
+                return status, None, f"http: {status} {one_line(resp.reason)[:80]}".rstrip()
+            charset = resp.charset()
+            ctype = resp.content_type.lower()
+            with tempfile.TemporaryFile(dir=spool) as fh:
+                resp.save(fh)
+                fh.seek(0)
+                body = fh.read()
+    except net.NetError as exc:
+        return None, None, str(exc)
+    try:
+        text = body.decode(charset, errors="replace")
+    except (UnicodeError, LookupError, ValueError) as exc:
+        return status, None, f"bad-response: cannot decode the page as {charset} ({type(exc).__name__})"
     if "html" in ctype or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
         text = html_text(text)
     return status, text, None
@@ -393,8 +420,9 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     Politeness: one request at a time, ``delay`` seconds between two requests to the same host,
     ``timeout`` seconds per page, a User-Agent naming opsledger (and ``contact`` when given), and each
     host's robots.txt obeyed (see ``Robots``): a disallowed address is not fetched, its manifest entry
-    says ``skipped: robots.txt`` and its claims are ``skipped``. Every page is written atomically, then
-    the manifest (also atomically) once all are fetched.
+    says ``skipped: robots.txt`` and its claims are ``skipped``. Every page is written atomically, and
+    the manifest (also atomically) after every address, so one bad host never loses the run. An address
+    that is not http(s) is not requested: its entry's error says ``refused: ...``.
     Raises ``UnusableCache`` for a cache directory inside the data or a release, and
     ``opsledger.data.io.UnusableInput`` for unreadable tables.
     """
@@ -406,35 +434,46 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     t = tables if tables is not None else oio.read_tables(data_dir)
     urls = t["sources"].filter(pl.col("url").is_not_null()).get_column("url").unique(maintain_order=True)
     limiter = RateLimiter(delay, sleep=sleep)
-    redirects = _RobotsRedirects()
-    opener = urllib.request.build_opener(redirects)
-    robots = Robots(opener, timeout, agent, limiter)
-    redirects.robots = robots
+    robots = Robots(timeout, agent, limiter)
+    policy = _policy(timeout, agent, "text/html, text/plain", redirect_check=robots.redirect_check)
     (root / PAGES).mkdir(parents=True, exist_ok=True)
     result = FetchResult(str(cache_dir))
     texts: dict[str, str] = {}
+
+    def now() -> str:
+        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
     for url in urls:
-        if not robots.allowed(url):
-            now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-            result.entries.append(Entry(url, now, None, None, None, ROBOTS_SKIPPED))
-            continue
-        limiter.wait(url)
-        status, text, error = _get(url, timeout, agent, opener)
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-        entry = Entry(url, now, status, None, None, error)
-        if text is not None:
-            name = f"{PAGES}/{hashlib.sha256(url.encode()).hexdigest()[:32]}.txt"
-            data = text.encode("utf-8")
-            write_text_atomic(root / name, text)
-            entry.sha256, entry.file = hashlib.sha256(data).hexdigest(), name
-            texts[url] = normalise(text)
-        result.entries.append(entry)
-    manifest = {"generator": "opsledger sources fetch", "user_agent": agent,
-                "note": "A private cache for re-verification: never redistribute it.",
-                "entries": [asdict(e) for e in result.entries]}
-    write_text_atomic(root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        try:
+            net.check_url(url)
+        except net.NetError as exc:
+            result.entries.append(Entry(url, now(), None, None, None, str(exc)))
+        else:
+            if not robots.allowed(url):
+                result.entries.append(Entry(url, now(), None, None, None, ROBOTS_SKIPPED))
+            else:
+                limiter.wait(url)
+                status, text, error = _get(url, policy, root / PAGES)
+                entry = Entry(url, now(), status, None, None, error)
+                if text is not None:
+                    name = f"{PAGES}/{hashlib.sha256(url.encode()).hexdigest()[:32]}.txt"
+                    data = text.encode("utf-8", errors="replace")
+                    write_bytes_atomic(root / name, data)
+                    entry.sha256, entry.file = hashlib.sha256(data).hexdigest(), name
+                    texts[url] = normalise(text)
+                result.entries.append(entry)
+        _write_manifest(root, agent, result.entries)  # after every address: an interrupted run keeps its pages
+    if not result.entries:
+        _write_manifest(root, agent, result.entries)
     result.claims = check_claims(t, {e.url: e for e in result.entries}, texts)
     return result
+
+
+def _write_manifest(root: Path, agent: str, entries: list[Entry]) -> None:
+    manifest = {"generator": "opsledger sources fetch", "user_agent": agent,
+                "note": "A private cache for re-verification: never redistribute it.",
+                "entries": [asdict(e) for e in entries]}
+    write_text_atomic(root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
 def check_claims(t: dict[str, pl.DataFrame], entries: dict[str, Entry], texts: dict[str, str]) -> list[ClaimCheck]:

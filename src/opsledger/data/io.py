@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opsledger.errors import PathError, UsageError
-from opsledger.data import fmt
 from opsledger.declarations import TABLES, repo_root, table
 from opsledger.data.paths import DEFAULT_ARCHIVE  # noqa: F401 (re-exported: its home is light to import)
 from opsledger.data.txn import (  # noqa: F401 (re-exported)
@@ -197,7 +196,10 @@ def write_tables(tables: dict[str, pl.DataFrame], data_dir: Path, keep_backup: b
 
 
 def show(path: Path | str) -> str:
-    """A Parquet table as stable text, one row a line (used as the git diff text converter)."""
+    """A Parquet table as stable text, one row a line (used as the git diff text converter): a newline
+    or control character in a value is shown escaped (``\\n``, ``\\uXXXX``), never as a line of its own."""
+    from opsledger.escape import show_cell
+
     path = Path(path)
     if not path.is_file():
         raise UnusableInput(f"{path}: no such file")
@@ -206,9 +208,10 @@ def show(path: Path | str) -> str:
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise UnusableInput(f"{path}: not readable Parquet ({type(exc).__name__})") from None
     df = pl.from_arrow(tbl)
-    lines = [f"# {Path(path).name}: {df.height} rows, columns: {', '.join(df.columns)}"]
-    for row in df.iter_rows(named=True):
+    lines = [f"# {show_cell(Path(path).name)}: {df.height} rows, columns: "
+             f"{', '.join(show_cell(c) for c in df.columns)}"]
+    for row in df.iter_rows(named=True):  # every value on its row's one line (show_cell)
         key = next(iter(row.values()))
-        fields = [f"{k}={fmt.plain(v)}" for k, v in row.items() if v is not None]
-        lines.append(f"[{key}] " + " | ".join(fields[1:]))
+        fields = [f"{show_cell(k)}={show_cell(v)}" for k, v in row.items() if v is not None]
+        lines.append(f"[{show_cell(key)}] " + " | ".join(fields[1:]))
     return "\n".join(lines) + "\n"

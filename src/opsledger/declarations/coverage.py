@@ -5,9 +5,11 @@ from __future__ import annotations
 import polars as pl
 
 from opsledger.data import fmt
+from opsledger.escape import MarkdownText, markdown, markdown_code
 
 
-def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
+def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
+    """Markdown; every value from the data escaped (:func:`opsledger.escape.markdown`)."""
     ops = t["operations"].sort("operation_id")
     src = t["sources"]
     out = t["outcomes"]
@@ -22,10 +24,10 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
     if years:
         lines.append(f"- Years (launch or announcement): {years[0]} to {years[-1]}.")
     countries = sorted(set(t["agencies"]["country"].drop_nulls()) | set(out["country"].drop_nulls()))
-    lines.append(f"- Countries of agencies and per-country figures ({len(countries)}): {', '.join(countries)}.")
+    lines.append(f"- Countries of agencies and per-country figures ({len(countries)}): {markdown(', '.join(countries))}.")
     kinds = src.group_by("kind").len().sort("kind")
-    lines.append("- Sources by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.iter_rows()) + "; languages: "
-                 + ", ".join(sorted(set(src["language"]))) + ".")
+    lines.append("- Sources by kind: " + markdown(", ".join(f"{k} {n}" for k, n in kinds.iter_rows())) + "; languages: "
+                 + markdown(", ".join(sorted(set(src["language"])))) + ".")
     lines += ["", "| operation | name | lead agency | launched | announced | sources | claims | outcomes |",
               "|---|---|---|---|---|---|---|---|"]
     c = t["claims"]
@@ -35,7 +37,8 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
     o_map = dict(n_out.iter_rows())
     for r in ops.iter_rows(named=True):
         s, n = s_map.get(r["operation_id"], (0, 0))
-        lines.append(f"| `{r['operation_id']}` | {r['name']} | `{r['lead_agency_id']}` | "
+        lines.append(f"| {markdown_code(r['operation_id'])} | {markdown(r['name'])} | "
+                     f"{markdown_code(r['lead_agency_id'])} | "
                      f"{fmt.period(r['launched'], r['launched_precision'])} | "
                      f"{fmt.period(r['announced'], r['announced_precision'])} | {s} | {n} | "
                      f"{o_map.get(r['operation_id'], 0)} |")
@@ -43,7 +46,7 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> str:
               "source archive; the others from public press releases and news reports found in stored copies "
               "of public web pages (official releases first where one exists), each figure quoted exactly as "
               "its page writes it. Every addition is a change set in `corrections/applied/`."]
-    return "\n".join(lines)
+    return MarkdownText("\n".join(lines))
 
 
 def coverage_by(t: dict[str, pl.DataFrame]) -> dict[str, list[tuple[str, int]]]:

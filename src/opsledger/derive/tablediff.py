@@ -95,21 +95,31 @@ class Diff:
         """True when a cell of an existing row differs (what ``reconcile --write`` would store)."""
         return any(t.changed for t in self.tables.values())
 
-    def text(self, rows: bool = False) -> str:
+    def text(self, rows: bool = False, markdown: bool = False) -> str:
         """Markdown, per table: a count line, then every added, changed (``old -> new``, derived columns
-        marked) and removed row by key. With ``rows``, an added or removed row shows its values."""
+        marked) and removed row by key. With ``rows``, an added or removed row shows its values. With
+        ``markdown`` (a file a Markdown viewer renders, such as a release's CHANGES.md) every key and
+        value from the data is escaped by :mod:`opsledger.escape` (no HTML or link from the data) and
+        the result is a :class:`opsledger.escape.MarkdownText`; without it, the text is for a terminal
+        (which escapes it itself) and reads as before."""
+        from opsledger import escape
+
+        code = escape.markdown_code if markdown else (lambda k: f"`{k}`")
+        value = (lambda v: escape.markdown(cell(v))) if markdown else cell
+        row = (lambda r: escape.markdown(row_text(r))) if markdown else row_text
         lines = []
         for name, t in self.tables.items():
             if not t:
                 continue
             c = t.counts()
             lines.append(f"### {name}: {c['added']} added, {c['changed']} changed, {c['removed']} removed")
-            lines += [f"- added `{k}`" + (f": {row_text(r)}" if rows else "") for k, r in t.added.items()]
-            lines += [f"- changed `{ch.key}`.`{ch.column}`: {cell(ch.old)} -> {cell(ch.new)}"
+            lines += [f"- added {code(k)}" + (f": {row(r)}" if rows else "") for k, r in t.added.items()]
+            lines += [f"- changed {code(ch.key)}.{code(ch.column)}: {value(ch.old)} -> {value(ch.new)}"
                       + (" (derived)" if ch.derived else "") for ch in t.changed]
-            lines += [f"- removed `{k}`" + (f": {row_text(r)}" if rows else "") for k, r in t.removed.items()]
+            lines += [f"- removed {code(k)}" + (f": {row(r)}" if rows else "") for k, r in t.removed.items()]
             lines.append("")
-        return "\n".join(lines) if lines else "No row changed.\n"
+        out = "\n".join(lines) if lines else "No row changed.\n"
+        return escape.MarkdownText(out) if markdown else out
 
     def figures(self) -> list[dict]:
         """The published figures that move: every outcome and statistic added, removed, or whose value,

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,24 +90,36 @@ MAX_INDEX_BYTES = 4 << 20
 
 
 def _read_small(fs, path: str, what: str) -> bytes:
+    """A small file (index.json, SHA256SUMS): at most ``MAX_INDEX_BYTES``, counted as read (a size the
+    store announces is only an early refusal)."""
     try:
         size = fs.size(path)
         if size is not None and size > MAX_INDEX_BYTES:
             raise StoreError(f"{path}: {what} is larger than {MAX_INDEX_BYTES} bytes")
         with fs.open(path, "rb") as fh:
-            return fh.read(MAX_INDEX_BYTES + 1)
+            data = fh.read(MAX_INDEX_BYTES + 1)
     except FileNotFoundError:
         raise StoreError(f"{path}: {what} is missing") from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    if len(data) > MAX_INDEX_BYTES:
+        raise StoreError(f"{path}: {what} is larger than {MAX_INDEX_BYTES} bytes")
+    return data
+
+
+def _json(data: bytes, path: str, what: str):
+    """Parsed JSON; :class:`StoreError` (one line) for text that is not JSON or nests too deeply."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise StoreError(f"{path}: {what} nests too deeply to be read; the store is damaged") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{path}: not valid JSON ({type(exc).__name__} at {getattr(exc, 'pos', '?')}); "
+                         f"the {what} is damaged") from None
 
 
 def _parse_index(data: bytes, path: str) -> dict:
-    try:
-        idx = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreError(f"{path}: not valid JSON ({type(exc).__name__} at {getattr(exc, 'pos', '?')}); "
-                         "the store index is damaged") from None
+    idx = _json(data, path, "store index")
     ok = isinstance(idx, dict) and isinstance(idx.get("versions"), list) and all(
         isinstance(v, dict) and isinstance(v.get("version"), str) and SEMVER.match(v["version"])
         and isinstance(v.get("manifest_sha256"), str) for v in idx["versions"])
@@ -121,8 +134,11 @@ def read_index(store=None) -> dict:
     """The store's ``index.json``; :class:`StoreError` (one line) when it is damaged."""
     fs, root = _fs(store)
     path = f"{root}/index.json"
-    if not fs.exists(path):
-        return {"versions": [], "latest": None}
+    try:
+        if not fs.exists(path):
+            return {"versions": [], "latest": None}
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read index.json ({exc.strerror or exc})") from None
     return _parse_index(_read_small(fs, path, "index.json"), path)
 
 
@@ -171,12 +187,12 @@ def _check_version_dir(fs, root: str, v: str) -> str | None:
     matches, and datapackage.json names the version); else why not."""
     base = f"{root}/{v}"
     try:
-        files = _verified_files(fs, base, None)
+        files = _verified_files(fs, base, None, keep=())
     except (StoreError, ChecksumError) as exc:
         return str(exc)
     try:
-        pkg = json.loads(files["datapackage.json"])
-    except (KeyError, ValueError):
+        pkg = _json(files["datapackage.json"], f"{base}/datapackage.json", "datapackage.json")
+    except (KeyError, StoreError):
         return f"{base}/datapackage.json is missing or not JSON"
     if not isinstance(pkg, dict) or pkg.get("version") != v:
         return f"{base}/datapackage.json is for version {pkg.get('version') if isinstance(pkg, dict) else '?'}"
@@ -221,8 +237,9 @@ def _recover_store(fs, root: str, idx: dict) -> tuple[dict, list[str]]:
             notes.append(f"version folder {name} is not listed and is not a complete release ({why}); "
                          "left as is")
             continue
-        files = _verified_files(fs, f"{root}/{name}", None)
-        created = json.loads(files["datapackage.json"]).get("created", "")[:10]
+        files = _verified_files(fs, f"{root}/{name}", None, keep=())
+        pkg = _json(files["datapackage.json"], f"{root}/{name}/datapackage.json", "datapackage.json")
+        created = str(pkg.get("created", "") if isinstance(pkg, dict) else "")[:10]
         added.append({"version": name, "date": created,
                       "manifest_sha256": _sha(files["datapackage.json"]),
                       "sha256sums_sha256": _sha(files["SHA256SUMS"])})
@@ -292,9 +309,33 @@ def _sums(data: bytes, path: str) -> dict[str, str]:
     return out
 
 
-def _verified_files(fs, base: str, entry: dict | None) -> dict[str, bytes]:
-    """Every file a release lists in ``SHA256SUMS``, read and checked: SHA256SUMS itself and
-    datapackage.json against the index entry (when given), every listed file against SHA256SUMS.
+#: Bytes read at a time when a released file is checked.
+CHUNK = 1 << 20
+
+
+def _hashed(fs, path: str, keep: bool) -> tuple[str, bytes | None]:
+    """(SHA-256, bytes when ``keep``) of one file, read in pieces: a file that is only checked is
+    never held in memory; one that is kept is spooled to disk while it is hashed, then read back from
+    that copy, so what is returned is exactly what was hashed."""
+    h = hashlib.sha256()
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(fs.open(path, "rb"))
+        spool = stack.enter_context(tempfile.TemporaryFile()) if keep else None
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            if spool is not None:
+                spool.write(chunk)
+        if spool is None:
+            return h.hexdigest(), None
+        spool.seek(0)
+        return h.hexdigest(), spool.read()
+
+
+def _verified_files(fs, base: str, entry: dict | None, keep=None) -> dict[str, bytes]:
+    """Every file a release lists in ``SHA256SUMS``, checked: SHA256SUMS itself and datapackage.json
+    against the index entry (when given), every listed file against SHA256SUMS. Returns the bytes of
+    ``SHA256SUMS``, ``datapackage.json``, ``schema.json`` and of the files named in ``keep`` (default:
+    every table); the other files are hashed as they stream and dropped.
     Raises :class:`ChecksumError` / :class:`StoreError` with one line naming the file."""
     sums_path = f"{base}/SHA256SUMS"
     sums_bytes = _read_small(fs, sums_path, "SHA256SUMS")
@@ -306,16 +347,19 @@ def _verified_files(fs, base: str, entry: dict | None) -> dict[str, bytes]:
         raise ChecksumError(f"{sums_path} does not list {', '.join(missing)}")
     files = {}
     for name, want in sums.items():
+        wanted = name in REQUIRED_FILES or (name in keep if keep is not None else
+                                            name.startswith("tables/") and name.endswith(".parquet"))
         try:
-            with fs.open(f"{base}/{name}", "rb") as fh:
-                data = fh.read()
+            got, data = _hashed(fs, f"{base}/{name}", wanted)
         except FileNotFoundError:
             raise ChecksumError(f"{base}/{name}: listed in SHA256SUMS but missing") from None
-        got = _sha(data)
+        except OSError as exc:
+            raise StoreError(f"{base}/{name}: cannot read it ({exc.strerror or exc})") from None
         if got != want:
             raise ChecksumError(f"{base}/{name}: SHA-256 {got} does not match SHA256SUMS ({want}); "
                                 "the file is damaged or was altered")
-        files[name] = data
+        if data is not None:
+            files[name] = data
     files["SHA256SUMS"] = sums_bytes
     if entry is not None and _sha(files["datapackage.json"]) != entry["manifest_sha256"]:
         raise ChecksumError(f"{base}/datapackage.json does not match manifest_sha256 in the store's index.json")
@@ -355,7 +399,7 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
     base = f"{root}/{v}"
     rel = f"tables/{name}.parquet"
     if verify:
-        files = _verified_files(fs, base, _entry(idx, v))
+        files = _verified_files(fs, base, _entry(idx, v), keep={rel})
         if rel not in files:
             raise ChecksumError(f"{base}/SHA256SUMS does not list {rel}")
         data = files[rel]
@@ -365,6 +409,8 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
                 data = fh.read()
         except FileNotFoundError:
             raise StoreError(f"{base}/{rel}: missing") from None
+        except OSError as exc:
+            raise StoreError(f"{base}/{rel}: cannot read it ({exc.strerror or exc})") from None
     try:
         tbl = _parquet(data)
     except Exception as exc:  # pyarrow raises several types for damaged files

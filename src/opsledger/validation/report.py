@@ -27,9 +27,10 @@ def data_commit() -> str | None:
 def render_html(report: Report, when: str | None = None) -> str:
     """The report as HTML; ``when`` (default: now, UTC) is the time it states."""
     from opsledger import __version__
-    from opsledger.publishing.outputs.site import CSP
+    from opsledger.publishing.outputs.site import REPORT_SCRIPT, page_script
     from opsledger.publishing.templates import render
 
+    js, policy = page_script(REPORT_SCRIPT)
     when = when or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     per_op: dict[str, Counter] = {}
     for f in report.findings:
@@ -37,7 +38,7 @@ def render_html(report: Report, when: str | None = None) -> str:
     findings = sorted(report.findings, key=lambda f: (f.acknowledged, f.severity != "error", *_order(f)))
     return render("report.html.j2", report=report, counts=report.counts(), families=report.families(),
                   per_op=sorted(per_op.items()), findings=findings, version=__version__,
-                  commit=data_commit(), when=when, csp=CSP)
+                  commit=data_commit(), when=when, csp=policy, script=js)
 
 
 def write_html(report: Report, path) -> None:

@@ -2,6 +2,9 @@
 
 Deterministic: a fixed hash salt and no date in the metadata, so the same data gives the same bytes.
 Imported only when the site is built (matplotlib is never imported by ``opsledger.load``).
+
+Text from the data (operation names, metric labels, titles) is drawn as written: mathtext is off for
+every text (``text.parse_math``), and every label goes through :func:`opsledger.escape.chart_label`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import io
 from dataclasses import dataclass
 
 from opsledger.data import fmt
+from opsledger.escape import chart_label
 
 BLUE, ORANGE, GREY = "#1f5f99", "#c4561b", "#6b6b6b"
 
@@ -38,6 +42,7 @@ def _plt():
     matplotlib.rcParams.update({
         "svg.hashsalt": "opsledger", "svg.fonttype": "none", "font.family": "sans-serif",
         "font.size": 10, "axes.spines.top": False, "axes.spines.right": False,
+        "text.parse_math": False, "text.usetex": False,  # a "$" from the data is a dollar sign, never mathtext
     })
     return plt
 
@@ -67,7 +72,10 @@ def _attr(s: str) -> str:
 
 def ranges(rows: list[Range], title: str, xlabel: str = "") -> str:
     """Cached: releases of the same data in one process draw each chart once."""
-    return _ranges(tuple(rows), title, xlabel)
+    import dataclasses
+
+    return _ranges(tuple(dataclasses.replace(r, label=chart_label(r.label)) for r in rows), chart_label(title),
+                   chart_label(xlabel))
 
 
 @functools.lru_cache(maxsize=512)
@@ -127,7 +135,7 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
 
 def timeline(items: list[tuple[str, dt.date | None, dt.date | None]], title: str) -> str:
     """Cached like :func:`ranges`."""
-    return _timeline(tuple(items), title)
+    return _timeline(tuple((chart_label(label), a, b) for label, a, b in items), chart_label(title))
 
 
 @functools.lru_cache(maxsize=16)

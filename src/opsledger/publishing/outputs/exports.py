@@ -8,7 +8,6 @@ deterministic: the same data, version and date give the same bytes.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -18,12 +17,15 @@ import zipfile
 from collections.abc import Iterable
 
 from opsledger.data import fmt
+from opsledger.escape import csv_cell
 from opsledger.declarations import Table, dataset, repo_root, tables as declarations, vocabularies
 
 
 def data_license() -> dict:
     """The data licence (``schemas/dataset.toml``) as a dict: id, name, url."""
     return dataset().data_license.model_dump()
+
+
 #: SQLite column types. A ``number`` column is NUMERIC: SQLite stores a whole value (a count: 1200) as an
 #: INTEGER and only a fractional one (3.5 terabytes) as REAL, so counts read back as integers.
 SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "NUMERIC", "date": "TEXT", "boolean": "INTEGER"}
@@ -69,13 +71,21 @@ def repo_file(name: str) -> bytes:
 
 
 def csv_bytes(t: Table, df) -> bytes:
-    """One table as CSV: UTF-8, a header of the declared columns, ISO dates, plain numbers, empty null."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(t.columns)
-    for row in df.select(t.columns).iter_rows():
-        w.writerow([fmt.plain(v) for v in row])
-    return buf.getvalue().encode("utf-8")
+    """One table as CSV: UTF-8, a header of the declared columns, ISO dates, plain numbers, empty null;
+    text that a spreadsheet would run as a formula neutralised (:func:`opsledger.escape.csv_cell`)."""
+    lines = [_csv_line(t.columns)]
+    lines += [_csv_line([fmt.plain(csv_cell(v)) for v in row]) for row in df.select(t.columns).iter_rows()]
+    return "".join(lines).encode("utf-8")
+
+
+def _csv_line(fields: list[str]) -> str:
+    """One CSV record as Python's csv module writes it with ``\\n`` line ends, except that a field
+    holding a carriage return is quoted too (the csv module leaves it bare, and readers then split the
+    record there)."""
+    if fields == [""]:  # one empty field: quoted, or the record would read as no field at all
+        return '""\n'
+    return ",".join(f'"{f.replace(chr(34), chr(34) * 2)}"' if any(c in f for c in ',"\r\n') else f
+                    for f in fields) + "\n"
 
 
 def _zip(entries: dict[str, bytes], date: str) -> bytes:

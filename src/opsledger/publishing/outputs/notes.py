@@ -48,7 +48,7 @@ def changelog(data, prev_data, changes, version, date, prev, bump, why) -> str:
 
 
 def changes_detail(changes: Diff, version, prev) -> str:
-    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text())
+    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text(markdown=True))
 
 
 def citation_text(version: str, date: str) -> str:
@@ -114,12 +114,8 @@ def backlog(candidates: list[dict[str, str]], data: dict) -> list[dict[str, str]
     """Candidates that meet the rule and are not in the dataset (by operation id or name)."""
     ops = data["operations"]
     ids, names = set(ops["operation_id"]), {n.lower() for n in ops["name"]}
-    return [{k: _md_cell(v) for k, v in r.items()} for r in candidates
+    return [dict(r) for r in candidates  # escaped by the template
             if r["decision"] == "backlog" and r["operation_id"] not in ids and r["name"].lower() not in names]
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def datasheet(data: dict, version: str, date: str, research_dir: Path | None = None) -> str:

@@ -3,13 +3,18 @@ of operations, a page per operation (its figures as ranges, every figure's sourc
 disputes with both sides and the curators' reason, the countries involved) and a page per metric.
 
 Pages are Jinja2 templates (``templates/site/``); charts are static SVG (:mod:`opsledger.publishing.outputs.charts`)
-inlined into the pages. Every page carries a Content-Security-Policy that forbids remote loads.
+inlined into the pages. Every page carries a Content-Security-Policy that forbids remote loads and
+allows exactly one script: the page's own, named by its SHA-256 (no ``'unsafe-inline'``, so no script
+or ``javascript:`` link that the data might smuggle in can run). A link to a source is made only for
+an http(s) address (:func:`opsledger.escape.href`), also when the site is built from unvalidated data.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
+import hashlib
 import os
 import tomllib
 from collections import defaultdict
@@ -18,8 +23,34 @@ from pathlib import Path
 from opsledger.data import fmt
 from opsledger.declarations import dataset, repo_root, vocabularies
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
-       "base-uri 'none'; form-action 'none'")
+#: The one script of every site page (sorting the tables) and of the validation report (its filters).
+SITE_SCRIPT = "site/sort.js"
+REPORT_SCRIPT = "report.js"
+
+
+@functools.cache
+def script(name: str) -> str:
+    """The text of a script under ``templates/``, inlined as it is into a page."""
+    from opsledger.publishing.templates import HERE
+
+    return (HERE / name).read_text(encoding="utf-8")
+
+
+def csp(*scripts: str) -> str:
+    """A Content-Security-Policy: nothing remote, inline styles, and only the given inline scripts
+    (each allowed by the SHA-256 of its exact text)."""
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode('utf-8')).digest()).decode()}'"
+                      for s in scripts) or "'none'"
+    return (f"default-src 'none'; style-src 'unsafe-inline'; script-src {hashes}; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def page_script(name: str) -> tuple[object, str]:
+    """(the script as markup for a template, the CSP that allows it and nothing else)."""
+    from markupsafe import Markup
+
+    text = script(name)
+    return Markup(text), csp(text)
 
 
 
@@ -169,7 +200,8 @@ def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     from opsledger.publishing.templates import render
 
     g = gather(data)
-    common = {"version": version, "date": date, "csp": CSP}
+    js, policy = page_script(SITE_SCRIPT)
+    common = {"version": version, "date": date, "csp": policy, "script": js}
     files = {}
     timeline = charts.timeline(
         [(op["name"], op["launched"], op["announced"] or op["concluded"]) for op in g["operations"]],
