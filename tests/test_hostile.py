@@ -1,0 +1,220 @@
+"""Untrusted contributors (issue 24): a planted journal, concurrent applies, reverting a large change
+set, ASCII-only patterns, hostile change-set YAML and bad arguments. Each case failed before its fix.
+Fast: validation is stubbed where the case is not about it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from opsledger.cli import app
+from opsledger.corrections import changeset as cs_mod
+from opsledger.corrections.changeset import CorrectionError, apply, prepare, revert
+from opsledger.data import io as oio, txn
+from opsledger.declarations import TABLES
+from opsledger.errors import DataError, MissingExtra, UsageError
+from opsledger.validation.findings import Report
+
+from conftest import read, write_cs, write_empty_tables
+
+runner = CliRunner()
+
+
+def state(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def no_validation(monkeypatch):
+    """Applies without the (slow, separately tested) full validation of the result."""
+    import opsledger.validation.run as v
+
+    monkeypatch.setattr(v, "validate_tables", lambda *a, **k: Report("<stub>"))
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A repository-like root: datasets/ with empty tables, src/ with a module, corrections/."""
+    root = tmp_path / "repo"
+    write_empty_tables(root / "datasets")
+    (root / "src").mkdir()
+    (root / "src" / "module.py").write_text("GOOD = True\n")
+    (root / "corrections").mkdir()
+    return root
+
+
+def add_source(sid: str, agency: str | None = None) -> dict:
+    changes = [{"op": "add", "table": "sources", "source": sid,
+                "row": {"source_id": sid, "kind": "news", "language": "en", "note": "added"}}]
+    if agency:
+        changes.append({"op": "add", "table": "agencies", "source": sid,
+                        "row": {"agency_id": agency, "name": f"Agency {agency}", "kind": "ngo"}})
+    return {"title": "t", "reason": "r", "changes": changes}
+
+
+# --------------------------------------------------------------------------- 1. journal recovery
+
+
+def planted(root: Path, journal: dict) -> Path:
+    """A pull request's files: a journal and, where it names them, a staged file and an outsider."""
+    d = root / "datasets"
+    (d / ".evil.staged").write_text("BAD = True\n")
+    (d / txn.JOURNAL).write_text(json.dumps(journal))
+    return d
+
+
+def assert_refused(d: Path, before: dict, why: str) -> None:
+    with pytest.raises(oio.UnusableInput, match=why) as exc:
+        oio.read_tables(d)
+    assert "not replaying this journal" in str(exc.value) and "nothing was moved" in str(exc.value)
+    assert state(d) == before
+    assert (d.parent / "src" / "module.py").read_text() == "GOOD = True\n"
+
+
+def test_planted_journal_of_the_old_format_is_not_replayed(repo, tmp_path):
+    """The reported attack: renames that replace a file under src/ and pull any file into the repo."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("private\n")
+    d = planted(repo, {"txid": "x", "renames": [
+        [str(repo / "datasets" / ".evil.staged"), str(repo / "src" / "module.py")],
+        [str(outside), str(repo / "corrections" / "applied" / "secret.txt")]]})
+    before = state(d)
+    assert_refused(d, before, "not a journal of this opsledger")
+    assert outside.read_text() == "private\n" and not (repo / "corrections" / "applied").exists()
+
+
+def test_planted_journal_fails_validate_with_exit_2_and_moves_nothing(repo):
+    d = planted(repo, {"txid": "x", "renames": [[str(repo / "datasets" / ".evil.staged"),
+                                                  str(repo / "src" / "module.py")]]})
+    r = runner.invoke(app, ["validate", str(d), "--no-sources"])
+    assert r.exit_code == 2 and "not replaying this journal" in r.output and "Traceback" not in r.output
+    assert (repo / "src" / "module.py").read_text() == "GOOD = True\n"
+
+
+def forged(d: Path, key: bytes, files=(), moves=(), txid="ab" * 16, staging=True) -> dict:
+    """A journal in the current format signed with ``key`` (its staging folder made, files staged)."""
+    folder = d / f"{txn.STAGING}{txid}"
+    if staging:
+        folder.mkdir(exist_ok=True)
+    entries = []
+    for name, data in files:
+        if staging and "/" not in name:
+            (folder / name).write_bytes(data)
+        entries.append([name, hashlib.sha256(data).hexdigest()])
+    body = {"format": txn.JOURNAL_FORMAT, "txid": txid, "files": entries,
+            "moves": [[s, t, hashlib.sha256(b"x").hexdigest()] for s, t in moves]}
+    return {**body, "mac": txn._signature(body, key)}
+
+
+def test_journal_signed_with_another_key_is_refused(repo):
+    """A pull request can stage files and write a well-formed journal, but not sign it: it does not
+    know the user's key."""
+    d = repo / "datasets"
+    (d / txn.JOURNAL).write_text(json.dumps(forged(d, os.urandom(32), files=[("claims.parquet", b"junk")])))
+    before = state(d)
+    assert_refused(d, before, "signature does not verify")
+    assert (d / "claims.parquet").read_bytes() != b"junk"
+
+
+def test_journal_without_a_key_is_refused(repo, monkeypatch, tmp_path):
+    d = repo / "datasets"
+    (d / txn.JOURNAL).write_text(json.dumps(forged(d, os.urandom(32), files=[("claims.parquet", b"junk")])))
+    before = state(d)
+    monkeypatch.setenv("OPSLEDGER_STATE_DIR", str(tmp_path / "fresh-user"))
+    assert_refused(d, before, "no key to verify")
+
+
+@pytest.mark.parametrize("files, moves, why", [
+    ([("../src/module.py", b"BAD = True\n")], [], "not a plain file name"),
+    ([(".opsledger.lock", b"x")], [], "not a plain file name"),
+    ([], [["../../outside.yaml", "corrections/applied/outside.yaml"]], "outside the data root"),
+    ([], [["corrections/x.yaml", ".git/hooks/x.yaml"]], "hidden folder"),
+    ([], [["src/module.py", "corrections/applied/module.py"]], "not a change-set file"),
+    ([], [["corrections/x.yaml", "corrections/applied/y.yaml"]], "keeps the file's name"),
+])
+def test_signed_journal_naming_files_outside_its_transaction_is_refused(repo, files, moves, why):
+    """Even a journal signed with the user's key replays only its own staged files into the data
+    directory and change-set files within the data root."""
+    d = repo / "datasets"
+    (d / txn.JOURNAL).write_text(json.dumps(forged(d, txn._journal_key(create=True), files, moves)))
+    before = state(d)
+    assert_refused(d, before, why)
+
+
+def test_signed_journal_without_its_staging_folder_is_refused(repo):
+    d = repo / "datasets"
+    (d / txn.JOURNAL).write_text(json.dumps(forged(d, txn._journal_key(create=True),
+                                                   [("claims.parquet", b"junk")], staging=False)))
+    before = state(d)
+    assert_refused(d, before, "staging folder")
+
+
+def interrupted(d: Path, monkeypatch, files: dict[Path, bytes], moves=()) -> None:
+    """A real transaction that crashed right after its commit point (the journal written)."""
+    class Crash(BaseException):
+        pass
+
+    def crash(*a, **k):
+        raise Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(txn, "_roll_forward", crash)
+        with pytest.raises(Crash):
+            txn.commit(d, files, moves)
+    assert (d / txn.JOURNAL).exists()
+
+
+def test_staged_file_changed_after_the_crash_is_refused(repo, monkeypatch):
+    d = repo / "datasets"
+    interrupted(d, monkeypatch, {d / "claims.parquet": (d / "sources.parquet").read_bytes()})
+    staged = next(d.glob(f"{txn.STAGING}*/claims.parquet"))
+    staged.write_bytes(b"replaced")
+    before = state(d)
+    assert_refused(d, before, "SHA-256")
+    assert staged.read_bytes() == b"replaced"
+
+
+def test_journal_tracked_by_git_is_refused(repo, monkeypatch):
+    """A journal committed to the repository (git add -f) is refused even with a valid signature."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    d = repo / "datasets"
+    interrupted(d, monkeypatch, {d / "claims.parquet": (d / "sources.parquet").read_bytes()})
+    before = state(d)
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "add", "-f", f"datasets/{txn.JOURNAL}"], check=True, env=env)
+    assert_refused(d, before, "git tracks")
+    subprocess.run(["git", "-C", str(repo), "rm", "-q", "--cached", f"datasets/{txn.JOURNAL}"], check=True, env=env)
+    assert txn.recover(d) and not (d / txn.JOURNAL).exists()  # untracked again: its own, completed
+    assert (d / "claims.parquet").read_bytes() == (d / "sources.parquet").read_bytes()
+
+
+def test_an_interrupted_transaction_of_this_library_is_still_completed(repo, monkeypatch):
+    d = repo / "datasets"
+    new = (d / "sources.parquet").read_bytes()
+    cs = repo / "corrections" / "0001-x.yaml"
+    cs.write_text("title: t\n")
+    interrupted(d, monkeypatch, {d / "claims.parquet": new}, [(cs, repo / "corrections" / "applied" / cs.name)])
+    assert txn.recover(d) is True
+    assert (d / "claims.parquet").read_bytes() == new and (repo / "corrections" / "applied" / cs.name).exists()
+    assert not list(d.glob(f"{txn.STAGING}*")) and not (d / txn.JOURNAL).exists()
+
+
+def test_a_transaction_may_not_write_or_move_outside_its_bounds(repo):
+    d = repo / "datasets"
+    before = state(d)
+    with pytest.raises(UsageError, match="writes only files directly inside it"):
+        txn.commit(d, {repo / "src" / "module.py": b"BAD = True\n"})
+    with pytest.raises(UsageError, match="moves files only inside"):
+        txn.commit(d, {}, [(repo.parent / "elsewhere.yaml", repo / "corrections" / "applied" / "elsewhere.yaml")])
+    assert state(d) == before and not list(d.glob(f"{txn.STAGING}*"))
