@@ -218,3 +218,87 @@ def test_a_transaction_may_not_write_or_move_outside_its_bounds(repo):
     with pytest.raises(UsageError, match="moves files only inside"):
         txn.commit(d, {}, [(repo.parent / "elsewhere.yaml", repo / "corrections" / "applied" / "elsewhere.yaml")])
     assert state(d) == before and not list(d.glob(f"{txn.STAGING}*"))
+
+
+# --------------------------------------------------------------------------- 2. locking
+
+
+def test_concurrent_applies_of_different_change_sets_both_land(repo, monkeypatch):
+    """Fault injection: the first apply is held inside its check until the second one has read the
+    tables too (or 1 s has passed). Before the fix both read the same old tables, both reported
+    success, and the second write dropped the first change set."""
+    import opsledger.validation.run as v
+
+    d = repo / "datasets"
+    first_in, second_in = threading.Event(), threading.Event()
+
+    def slow_check(*a, **k):
+        if not first_in.is_set():
+            first_in.set()
+            second_in.wait(1.0)  # with the lock, the second apply cannot get here meanwhile
+        else:
+            second_in.set()
+        return Report("<stub>")
+
+    monkeypatch.setattr(v, "validate_tables", slow_check)
+    files = [write_cs(repo, "0001-one", add_source("src-one", "agency-one")),
+             write_cs(repo, "0002-two", add_source("src-two", "agency-two"))]
+    results, errors = [], []
+
+    def run(f):
+        try:
+            results.append(apply(f, d, None).correction_id)
+        except (UsageError, DataError) as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in files]
+    threads[0].start()
+    assert first_in.wait(10)
+    threads[1].start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == ["0001-one", "0002-two"] and not errors
+    assert sorted(read(d, "sources")["source_id"]) == ["src-one", "src-two"]
+    assert sorted(read(d, "agencies")["agency_id"]) == ["agency-one", "agency-two"]
+    assert sorted(set(read(d, "corrections")["correction_id"])) == ["0001-one", "0002-two"]
+
+
+def test_a_result_checked_against_older_tables_is_not_written(repo, no_validation):
+    """The low-level path (prepare, then commit) refuses to write a change set onto tables that
+    changed after it was checked."""
+    d = repo / "datasets"
+    one = prepare(write_cs(repo, "0001-one", add_source("src-one")), d)
+    two = prepare(write_cs(repo, "0002-two", add_source("src-two")), d)
+    cs_mod.commit(one, repo / "corrections" / "0001-one.yaml", d)
+    before = state(d)
+    with pytest.raises(CorrectionError, match="changed after this change set was checked"):
+        cs_mod.commit(two, repo / "corrections" / "0002-two.yaml", d)
+    assert state(d) == before and read(d, "sources")["source_id"].to_list() == ["src-one"]
+
+
+# --------------------------------------------------------------------------- 3. revert undoes whatever apply accepted
+
+
+def test_revert_of_a_large_retirement_reads_its_own_revert_file(repo, no_validation, monkeypatch):
+    """The retire file is small (keys only); its revert re-adds every row whole and is far larger.
+    The size bound is for contributors' files (scaled down here to keep the test fast)."""
+    d = repo / "datasets"
+    rows = [{"op": "add", "table": "agencies", "source": "src-a",
+             "row": {"agency_id": f"agency-{i:02d}", "name": f"Agency {i}", "kind": "ngo", "note": "n" * 300}}
+            for i in range(20)]
+    doc = add_source("src-a")
+    doc["changes"] += rows
+    apply(write_cs(repo, "0001-add", doc), d, None)
+    monkeypatch.setattr(cs_mod, "MAX_FILE_BYTES", 4096)
+    retire = {"title": "t", "reason": "r", "changes": [
+        {"op": "retire", "table": "agencies", "key": f"agency-{i:02d}", "source": "src-a"} for i in range(20)]}
+    f = write_cs(repo, "0002-retire", retire)
+    assert f.stat().st_size < 4096
+    apply(f, d, None)
+    assert read(d, "agencies").height == 0
+    res = revert("0002-retire", d, None)
+    written = repo / "corrections" / "applied" / f"{res.correction_id}.yaml"
+    assert written.stat().st_size > 4096
+    assert read(d, "agencies").height == 20 and set(read(d, "agencies")["note"]) == {"n" * 300}
+    with pytest.raises(CorrectionError, match="larger than 4096 bytes"):  # a contributor's file is still bounded
+        prepare(write_cs(repo, "0003-big", {**retire, "reason": "r" * 5000}), d)
