@@ -302,3 +302,92 @@ def test_revert_of_a_large_retirement_reads_its_own_revert_file(repo, no_validat
     assert read(d, "agencies").height == 20 and set(read(d, "agencies")["note"]) == {"n" * 300}
     with pytest.raises(CorrectionError, match="larger than 4096 bytes"):  # a contributor's file is still bounded
         prepare(write_cs(repo, "0003-big", {**retire, "reason": "r" * 5000}), d)
+
+
+# --------------------------------------------------------------------------- 4. ASCII-only full matches
+
+
+HOSTILE_VERSIONS = ["1\u0660.0.0", "0.1.0\n", "\uff10.1.0", "0.1.0 ", "0.\u0661.0", "0.1.0\n\n"]
+
+
+@pytest.mark.parametrize("v", HOSTILE_VERSIONS)
+def test_versions_are_ascii_digits_matched_in_full(v):
+    from opsledger.publishing.store import ReleaseUsageError, SEMVER, parse_version
+
+    with pytest.raises(ReleaseUsageError, match="is not a version"):
+        parse_version(v)
+    assert SEMVER.match(v) is None and SEMVER.fullmatch(v) is None
+
+
+@pytest.mark.parametrize("v", HOSTILE_VERSIONS)
+def test_release_refuses_a_hostile_version_before_anything(v, tmp_path):
+    r = runner.invoke(app, ["release", v, "--to", str(tmp_path / "store"), "--no-sources", "--allow-ungrounded"])
+    assert r.exit_code == 2 and "is not a version" in r.output and not (tmp_path / "store").exists()
+
+
+def test_a_store_index_with_a_hostile_version_is_damaged(tmp_path):
+    from opsledger.publishing.store import StoreError, read_index
+
+    (tmp_path / "index.json").write_text(json.dumps({"versions": [
+        {"version": "0.1.0\n", "manifest_sha256": "0" * 64}], "latest": "0.1.0\n"}))
+    with pytest.raises(StoreError, match="not a store index"):
+        read_index(tmp_path)
+
+
+def test_declaration_names_are_matched_in_full():
+    from opsledger.declarations.models import NAME
+
+    assert NAME.fullmatch("claims") and NAME.match("claims\n") is None and NAME.fullmatch("cla\u0131ms") is None
+
+
+@pytest.mark.parametrize("pattern, why", [
+    ("^[0-9]+", "must start with \\^ and end with \\$"),
+    ("^\\d{4}$", "uses \\\\d, which also matches non-ASCII"),
+    ("^\\w+$", "uses \\\\w"),
+    ("^https?://\\S+$", "uses \\\\S"),
+])
+def test_declared_patterns_are_anchored_and_ascii(tmp_path, pattern, why):
+    import opsledger.declarations as metadata
+    from opsledger.declarations.load import _declarations
+    from opsledger.errors import DeclarationError
+
+    from conftest import REPO
+
+    d = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", d)
+    p = d / "fields.toml"
+    text = p.read_text()
+    old = 'pattern = "^[0-9a-f]{64}$"'
+    assert old in text
+    p.write_text(text.replace(old, f"pattern = {json.dumps(pattern)}", 1))
+    with pytest.raises(DeclarationError, match=why):
+        metadata._tables(d)
+    assert _declarations  # (the loader module)
+
+
+@pytest.mark.parametrize("column, value", [
+    ("applied_at", "2026-01-01T00:00:0\u0660Z"),   # an Arabic-Indic digit
+    ("correction_id", "0001-fix\n"),               # a trailing newline
+])
+def test_schema_patterns_refuse_non_ascii_digits_and_trailing_newlines(tmp_path, column, value):
+    from opsledger.validation.run import validate_tables
+
+    d = tmp_path / "data"
+    write_empty_tables(d)
+    tables = oio.read_tables(d)
+    row = {c: None for c in tables["corrections"].columns} | {
+        "log_id": "0001-fix.0001", "correction_id": "0001-fix", "file": "corrections/0001-fix.yaml",
+        "applied_at": "2026-01-01T00:00:00Z", "action": "add", "table_name": "agencies", "row_key": "a",
+        "column_name": "*", "source_id": "s", "reason": "r"}
+    row[column] = value
+    tables["corrections"] = pl.DataFrame([row], schema=tables["corrections"].schema, orient="row")
+    report = validate_tables(tables, cross=False)
+    assert any(f.rule == "schema.pattern" and column in str(f.as_dict()) for f in report.findings), report.text()
+
+
+def test_next_number_reads_ascii_digits_only(tmp_path):
+    from opsledger.corrections.changeset import next_number
+
+    (tmp_path / "0007-a.yaml").write_text("")
+    (tmp_path / "\u0669\u0669\u0669\u0669-b.yaml").write_text("")  # 9999 in Arabic-Indic digits
+    assert next_number(tmp_path) == 8

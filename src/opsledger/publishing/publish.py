@@ -75,7 +75,7 @@ def _bump_of(prev: tuple[int, int, int], new: tuple[int, int, int]) -> str | Non
 
 def resolve(ref: str | Path, store=None) -> dict[str, pl.DataFrame]:
     """A version in the store, ``latest``, or a directory of tables (e.g. ``datasets``)."""
-    if ref == "latest" or (isinstance(ref, str) and SEMVER.match(ref)):
+    if ref == "latest" or (isinstance(ref, str) and SEMVER.fullmatch(ref)):
         return read_release_tables(_resolve_version(ref, store), store)
     if not isinstance(ref, (str, Path)) or not str(ref).strip():
         raise UsageError(f"{ref!r} is neither a version, `latest`, nor a directory of tables")

@@ -28,7 +28,9 @@ from opsledger.declarations import TABLES, repo_root
 from opsledger.data.txn import is_local, write_bytes_atomic
 
 
-SEMVER = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
+#: A version: MAJOR.MINOR.PATCH in ASCII digits, matched in full (``\Z``: no trailing newline, even
+#: with ``.match``); ``\d`` would also take other scripts' digits ("1٠.0.0").
+SEMVER = re.compile(r"(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\Z", re.ASCII)
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
            "path": "https://creativecommons.org/licenses/by/4.0/"}
 
@@ -80,7 +82,7 @@ def _fs(store: str | Path | None):
 
 
 def parse_version(v: str) -> tuple[int, int, int]:
-    m = SEMVER.match(v) if isinstance(v, str) else None
+    m = SEMVER.fullmatch(v) if isinstance(v, str) else None
     if not m:
         raise ReleaseUsageError(f"{v!r} is not a version: use MAJOR.MINOR.PATCH, e.g. 0.1.0")
     return int(m[1]), int(m[2]), int(m[3])
@@ -110,7 +112,7 @@ def _parse_index(data: bytes, path: str) -> dict:
         raise StoreError(f"{path}: not valid JSON ({type(exc).__name__} at {getattr(exc, 'pos', '?')}); "
                          "the store index is damaged") from None
     ok = isinstance(idx, dict) and isinstance(idx.get("versions"), list) and all(
-        isinstance(v, dict) and isinstance(v.get("version"), str) and SEMVER.match(v["version"])
+        isinstance(v, dict) and isinstance(v.get("version"), str) and SEMVER.fullmatch(v["version"])
         and isinstance(v.get("manifest_sha256"), str) for v in idx["versions"])
     latest = idx.get("latest") if isinstance(idx, dict) else None
     if not ok or (latest is not None and latest not in {v["version"] for v in idx["versions"]}):
@@ -195,7 +197,7 @@ def unlisted_versions(store=None) -> dict[str, str]:
     out = {}
     for p in fs.ls(root, detail=False):
         name = str(p).rstrip("/").rsplit("/", 1)[-1]
-        if SEMVER.match(name) and name not in listed and fs.isdir(f"{root}/{name}"):
+        if SEMVER.fullmatch(name) and name not in listed and fs.isdir(f"{root}/{name}"):
             why = _check_version_dir(fs, root, name)
             out[name] = "complete (an interrupted release; the next release lists it)" if why is None \
                 else f"incomplete or damaged: {why}"
@@ -216,7 +218,7 @@ def _recover_store(fs, root: str, idx: dict) -> tuple[dict, list[str]]:
         if name.startswith(".tmp-"):
             fs.rm(f"{root}/{name}", recursive=True)
             continue
-        if not SEMVER.match(name) or name in listed or not fs.isdir(f"{root}/{name}"):
+        if not SEMVER.fullmatch(name) or name in listed or not fs.isdir(f"{root}/{name}"):
             continue
         why = _check_version_dir(fs, root, name)
         if why is not None:
