@@ -391,3 +391,133 @@ def test_next_number_reads_ascii_digits_only(tmp_path):
     (tmp_path / "0007-a.yaml").write_text("")
     (tmp_path / "\u0669\u0669\u0669\u0669-b.yaml").write_text("")  # 9999 in Arabic-Indic digits
     assert next_number(tmp_path) == 8
+
+
+# --------------------------------------------------------------------------- 5. change-set YAML
+
+
+@pytest.mark.parametrize("text, where, why", [
+    ("title: t\nreason: r\ntitle: u\nchanges: []\n", ":3:", "duplicate key 'title' (first at line 1)"),
+    ("title: t\nreason: r\nchanges:\n  - {op: add, table: sources, source: s, op: retire}\n", ":4:",
+     "duplicate key 'op'"),
+    ("title: t\nreason: r\n1: a\n1.0: b\nchanges: []\n", ":4:", "duplicate key 1.0"),
+    ("title: t\nreason: r\n<<: {changes: []}\n", ":3:", "merge keys"),
+    ("title: " + "[" * 50000 + "]" * 50000 + "\nreason: r\nchanges: []\n", ":1:", "nested more than 16 levels"),
+    ("title: t\nreason: r\nchanges: []\nx:\n" + "".join("  " * i + "-\n" for i in range(1, 40)), ":", "nested more than"),
+    ("title: t\nreason: r\nchanges: [{row: {published: 2021-02-30}}]\n", ":3:", "'2021-02-30' cannot be read as timestamp"),
+    ("title: !!int abc\nreason: r\nchanges: []\n", ":1:", "'abc' cannot be read as int"),
+    ("title: !!bool maybe\nreason: r\nchanges: []\n", ":1:", "cannot be read as bool"),
+])
+def test_hostile_change_set_yaml_is_a_clear_error(tmp_path, text, where, why):
+    from opsledger.corrections.changeset import load
+
+    f = write_cs(tmp_path, "0001-hostile", text)
+    with pytest.raises(CorrectionError) as exc:
+        load(f)
+    msg = str(exc.value)
+    assert f"0001-hostile.yaml{where}" in msg and why in msg and "\n" not in msg
+
+
+def test_hostile_change_set_on_the_command_line_exits_2(tmp_path):
+    f = write_cs(tmp_path, "0001-dup", "title: t\nreason: r\nchanges: []\nchanges: []\n")
+    d = tmp_path / "data"
+    write_empty_tables(d)
+    r = runner.invoke(app, ["correction", "check", str(f), "--data-dir", str(d), "--no-sources"])
+    assert r.exit_code == 2 and "duplicate key 'changes'" in r.output and "Traceback" not in r.output
+
+
+def test_an_integer_beyond_the_column_is_a_clear_error(tmp_path, data):
+    key = "blackwrist.sentence.second-site-administrator.s000"
+    doc = {"title": "t", "reason": "r", "changes": [{"op": "retire", "table": "claims", "key": key,
+                                                     "expect": {"locator_offset": 10 ** 30},
+                                                     "source": "interpol-blackwrist-release"}]}
+    with pytest.raises(CorrectionError, match=f"key {key}, column locator_offset: .* out of the range"):
+        prepare(write_cs(tmp_path, "0001-big", doc), data)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+#: Scalars as YAML spells them, the odd ones included: impossible dates, explicit tags that do not
+#: fit, huge and special numbers, NUL and bidi characters, aliases, Python tags.
+ODD_SCALARS = ["2021-02-30", "2021-12-01", "2001-12-14t21:59:43.10-05:00", "!!int abc", "!!float x", "!!bool maybe",
+               "!!timestamp never", "!!binary AAAA", "!!binary '!!'", "!!set {a, b}", "!!omap [a: 1]",
+               "!!str 1", "!!null x", ".nan", "-.inf", "1e400", "9" * 40, "-9" * 20, "0o777", "0x1F", "0b101",
+               "~", "null", "yes", "'\\0'", "\"\\0\\u202e\"", "\"\\uffff\"", "&a x", "*a",
+               "!!python/object/apply:os.system [echo]", "!custom x", "''", "'a: b'", "\"-\"", "?", "- a",
+               "0.1.0", "\"1\u0660.0.0\"", "sources", "claims", "add", "update", "retire", "src-a", "agency-a"]
+KEYS = ["title", "reason", "contributor", "changes", "op", "table", "key", "row", "set", "expect", "source",
+        "source_id", "agency_id", "name", "kind", "language", "note", "published", "x", "1", "1.0", "true", "<<",
+        "? [a]", "[a]"]
+
+
+def yaml_tree(depth: int = 4):
+    """YAML text in flow style, with duplicate keys allowed (keys come from a small set)."""
+    scalar = st.sampled_from(ODD_SCALARS) | st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8).map(json.dumps)
+    return st.recursive(
+        scalar,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
+            st.lists(st.tuples(st.sampled_from(KEYS), inner), max_size=5).map(
+                lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}")),
+        max_leaves=12)
+
+
+ROWS = {"sources": ["source_id", "kind", "language", "note", "published", "published_precision", "url"],
+        "agencies": ["agency_id", "name", "kind", "country", "note"]}
+
+
+@st.composite
+def change_set_texts(draw):
+    kind = draw(st.sampled_from(["tree", "deep", "shaped", "shaped", "shaped"]))
+    if kind == "tree":
+        return draw(yaml_tree())
+    if kind == "deep":
+        n = draw(st.integers(10, 3000))
+        open_, close = draw(st.sampled_from([("[", "]"), ("{a: ", "}")]))
+        return f"title: {open_ * n}x{close * n}\nreason: r\nchanges: []\n"
+    # near a real change set: real tables and columns, plausible values with odd ones among them,
+    # sometimes a key twice
+    value = st.one_of(st.sampled_from(["src-a", "agency-a", "news", "en", "ngo", "day", "DE", "x", "2021-12-01",
+                                       "https://example.org/a"]),
+                      st.sampled_from(ODD_SCALARS), yaml_tree())
+    changes = []
+    for _ in range(draw(st.integers(1, 3))):
+        table = draw(st.sampled_from(["sources", "agencies"]))
+        op = draw(st.sampled_from(["add", "add", "update", "retire"]))
+        cols = draw(st.lists(st.sampled_from(ROWS[table][1:]), max_size=4, unique=True))
+        new_key = draw(st.sampled_from({"sources": ["src-b", "src-c"], "agencies": ["agency-a", "agency-b"]}[table]))
+        row = [(ROWS[table][0], new_key)] + [(c, draw(value)) for c in cols]
+        fields = [("op", op), ("table", table), ("source", "src-a")]
+        if op == "add":
+            fields.append(("row", "{" + ", ".join(f"{k}: {v}" for k, v in row) + "}"))
+        else:
+            fields.append(("key", draw(st.sampled_from(["src-a", "src-b", "agency-a", "x"]))))
+            if op == "update" or draw(st.booleans()):
+                fields += [("expect", "{" + ", ".join(f"{k}: {draw(value)}" for k, _ in row[1:]) + "}"),
+                           ("set", "{" + ", ".join(f"{k}: {v}" for k, v in row[1:]) + "}")][:1 + (op == "update")]
+        if draw(st.integers(0, 5)) == 0:
+            fields.append(draw(st.sampled_from(fields)))  # a key twice
+        changes.append("{" + ", ".join(f"{k}: {v}" for k, v in fields) + "}")
+    source = "{op: add, table: sources, source: src-a, row: {source_id: src-a, kind: news, language: en}}"
+    return f"title: t\nreason: r\nchanges: [{', '.join([source] + changes)}]\n"
+
+
+@pytest.fixture(scope="module")
+def fuzz_data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("fuzz") / "data"
+    write_empty_tables(d)
+    return d
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=change_set_texts())
+def test_fuzzed_change_sets_are_accepted_or_refused_with_a_message(tmp_path_factory, fuzz_data, text):
+    """Random YAML structures, deep nesting, duplicate keys and odd scalars: never a traceback; either
+    the change set applies (in memory) or a UsageError / DataError names the problem."""
+    f = tmp_path_factory.mktemp("cs") / "0001-fuzz.yaml"
+    f.write_text(text, encoding="utf-8")
+    try:
+        prepare(f, fuzz_data, None)
+    except (UsageError, DataError) as exc:
+        assert str(exc).strip(), f"an error without a message for {text!r}"

@@ -145,16 +145,69 @@ def _line_of_changes(text: str) -> list[int]:
     return []
 
 
+#: Deepest nesting a change set may have: a value in a row is 5 levels down (file, changes, change,
+#: row, value); anything much deeper is refused before it is built (no RecursionError).
+MAX_NESTING = 16
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without aliases: a change set never needs them, and an alias bomb (a few lines
-    expanding to gigabytes) is refused before anything is built."""
+    """Safe YAML as a change set needs it, each refusal a YAML error with its line:
+
+    - no aliases: a change set never needs them, and an alias bomb (a few lines expanding to
+      gigabytes) is refused before anything is built;
+    - no duplicate keys (YAML says a key is unique; PyYAML would silently keep the last one) and no
+      merge keys (``<<``, which override keys just as silently);
+    - at most :data:`MAX_NESTING` levels of nesting;
+    - a scalar that cannot be read as its type (``2021-02-30``, ``!!int abc``) is a YAML error, never
+      a Python one."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed in a change set", event.start_mark)
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_NESTING:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_NESTING} levels deep (a change set needs 5)",
+                self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "merge keys (<<) are not allowed in a change set", key_node.start_mark)
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a collection as a key: refused as unhashable below
+                key = self.construct_object(key_node, deep=True)
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first[key]}); a key may appear "
+                        "once in a mapping", key_node.start_mark)
+                first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+            value = node.value if isinstance(node, yaml.ScalarNode) else type(node).__name__
+            why = f" ({exc})" if isinstance(exc, (ValueError, OverflowError)) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}{why}",
+                node.start_mark) from None
 
 
 def read_changeset_text(path: Path, max_bytes: int | None = None) -> str:
@@ -215,6 +268,8 @@ def _coerce(name: str, column: str, value: Any) -> Any:
     if ftype == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if ftype == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise ValueError(f"{value} is out of the range of an integer column")
         return value
     if ftype == "boolean" and isinstance(value, bool):
         return value
