@@ -521,3 +521,117 @@ def test_fuzzed_change_sets_are_accepted_or_refused_with_a_message(tmp_path_fact
         prepare(f, fuzz_data, None)
     except (UsageError, DataError) as exc:
         assert str(exc).strip(), f"an error without a message for {text!r}"
+
+
+# --------------------------------------------------------------------------- 6. arguments
+
+
+@pytest.fixture
+def validation_forbidden(monkeypatch):
+    """Any validation is a test failure: the argument must be refused first."""
+    import opsledger.validation.run as v
+
+    def boom(*a, **k):
+        raise AssertionError("validation ran before the argument was checked")
+
+    monkeypatch.setattr(v, "validate_tables", boom)
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--to", "simplecache::memory://h24-x"], "in-memory store vanishes"),
+    (["--to", "memory://h24-x"], "in-memory store vanishes"),
+    (["--to", "filecache::memory://h24-x"], "in-memory store vanishes"),
+    (["--to", "nosuchproto://x"], "not a usable directory or fsspec URL"),
+    (["--to", "STORE", "--date", "2021-02-30"], "is not a calendar day"),
+    (["--to", "STORE", "--date", "garbage"], "give the release date as YYYY-MM-DD"),
+    (["--to", "STORE", "--date", "2021-02-28\n"], "give the release date as YYYY-MM-DD"),
+    (["--to", "STORE", "--date", "２０２１-02-28"], "give the release date as YYYY-MM-DD"),
+    (["--to", "STORE", "--date", "20210228"], "give the release date as YYYY-MM-DD"),
+])
+def test_release_arguments_are_checked_before_validation(tmp_path, validation_forbidden, args, why):
+    d = tmp_path / "data"
+    write_empty_tables(d)
+    args = [str(tmp_path / "store") if a == "STORE" else a for a in args]
+    r = runner.invoke(app, ["release", "0.1.0", *args, "--data-dir", str(d), "--no-sources", "--allow-ungrounded"])
+    assert r.exit_code == 2 and why in r.output and "internal error" not in r.output, r.output
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_real_date_is_published_as_given(tmp_path, no_validation):
+    from opsledger.publishing.publish import release
+    from opsledger.publishing.store import versions
+
+    d = tmp_path / "data"
+    write_empty_tables(d)
+    release("0.1.0", tmp_path / "store", d, None, date="2024-02-29", allow_ungrounded=True)
+    assert versions(tmp_path / "store")[0]["date"] == "2024-02-29"
+
+
+@pytest.mark.parametrize("store, code, why", [
+    ("nosuchproto://x", 2, "not a usable directory or fsspec URL"),
+    ("s3://h24-bucket/x", 2, "backend is not installed"),
+    ("gcs://h24-bucket/x", 2, "backend is not installed"),
+])
+def test_versions_with_an_unusable_store_is_a_usage_error(store, code, why):
+    import importlib.util
+
+    if "s3" in store and importlib.util.find_spec("s3fs") or "gcs" in store and importlib.util.find_spec("gcsfs"):
+        pytest.skip("the backend is installed here")
+    r = runner.invoke(app, ["versions", "--store", store])
+    assert r.exit_code == code and why in r.output and "internal error" not in r.output, r.output
+
+
+def test_a_missing_fsspec_backend_is_missing_extra():
+    import importlib.util
+
+    from opsledger.publishing.store import versions
+
+    if importlib.util.find_spec("s3fs"):
+        pytest.skip("s3fs is installed here")
+    with pytest.raises(MissingExtra, match="s3://x"):
+        versions("s3://x")
+
+
+def _library_calls(tmp_path: Path, d: Path, f: Path):
+    import opsledger as api
+
+    return [
+        ("load(store={})", lambda: api.load("claims", store={})),
+        ("load(store='')", lambda: api.load("claims", store="")),
+        ("load(verify='no')", lambda: api.load("claims", store=tmp_path, verify="no")),
+        ("versions({})", lambda: api.versions({})),
+        ("versions(unlisted='yes')", lambda: api.versions(tmp_path, unlisted="yes")),
+        ("diff(store={})", lambda: api.diff(d, d, store={})),
+        ("release(store={})", lambda: api.release("0.1.0", {}, d, None, allow_ungrounded=True)),
+        ("release(data_dir={})", lambda: api.release("0.1.0", tmp_path / "s", {}, None, allow_ungrounded=True)),
+        ("release(allow_ungrounded='yes')", lambda: api.release("0.1.0", tmp_path / "s", d, None, allow_ungrounded="yes")),
+        ("release(date=2021)", lambda: api.release("0.1.0", tmp_path / "s", d, None, date=2021, allow_ungrounded=True)),
+        ("read_tables({})", lambda: api.read_tables({})),
+        ("rederive({})", lambda: api.rederive({}, None)),
+        ("rederive(write='no')", lambda: api.rederive(d, None, write="no")),
+        ("correction_check(data_dir={})", lambda: api.correction_check(f, {}, None)),
+        ("correction_apply(data_dir={})", lambda: api.correction_apply(f, {}, None)),
+        ("correction_apply(applied_dir={})", lambda: api.correction_apply(f, d, None, {})),
+        ("correction_revert(data_dir={})", lambda: api.correction_revert("0001-x", {}, None)),
+        ("correction_revert(corrections_dir={})", lambda: api.correction_revert("0001-x", d, None, {})),
+        ("correction_new(corrections_dir={})", lambda: api.correction_new("x", {})),
+        ("correction_new(corrections_dir='')", lambda: api.correction_new("x", "")),
+    ]
+
+
+def test_empty_or_wrong_typed_library_arguments_are_usage_errors(tmp_path, validation_forbidden):
+    """Never the repository's defaults in their place: nothing in the repository is read or written."""
+    from conftest import REPO
+
+    d = tmp_path / "data"
+    write_empty_tables(d)
+    f = write_cs(tmp_path, "0001-x", add_source("src-a"))
+    corrections = sorted(p.name for p in (REPO / "corrections").rglob("*"))
+    releases = sorted(p.name for p in (REPO / "releases").rglob("*")) if (REPO / "releases").exists() else []
+    for what, call in _library_calls(tmp_path, d, f):
+        with pytest.raises(UsageError) as exc:
+            call()
+        assert str(exc.value).strip() and "\n" not in str(exc.value), what
+    assert sorted(p.name for p in (REPO / "corrections").rglob("*")) == corrections
+    assert (sorted(p.name for p in (REPO / "releases").rglob("*")) if (REPO / "releases").exists() else []) == releases
+    assert read(d, "sources").height == 0 and f.exists()

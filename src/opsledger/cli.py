@@ -210,10 +210,11 @@ def release(
 ) -> None:
     """Publish an immutable, checksummed release (refused unless validation passes)."""
     # the one check the library does not make: a process-lived store is fine for a library caller,
-    # but one made by a command vanishes when the command ends
-    if to is not None and to.strip().lower().startswith("memory:"):
-        raise UsageError(f"--to {to}: an in-memory store vanishes when this command ends; "
-                         "give a directory or a persistent fsspec URL")
+    # but one made by a command vanishes when the command ends (memory://, simplecache::memory:// ...)
+    if to is not None:
+        from opsledger.publishing.store import lasting_store
+
+        lasting_store(to)
     res = api.release(version, to, data_dir, _archive(sources, no_sources), date=date,
                       allow_ungrounded=allow_ungrounded)
     for note in res.notes:

@@ -86,6 +86,13 @@ def path_arg(value, what: str) -> Path | None:
     raise UsageError(f"{what} must be a path (str or os.PathLike) or None, not {value!r}")
 
 
+def flag_arg(value, what: str) -> bool:
+    """A yes/no argument of the library: a bool, nothing else (``"no"`` is not False)."""
+    if not isinstance(value, bool):
+        raise UsageError(f"{what} must be True or False, not {value!r}")
+    return value
+
+
 def source_archive(sources, what: str = "sources") -> Path | None:
     """The source archive an argument names: :data:`DEFAULT_ARCHIVE` gives :func:`default_archive`,
     None no archive; a path given must be an existing directory (:class:`UsageError` otherwise)."""
