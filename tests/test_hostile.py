@@ -407,6 +407,7 @@ def test_next_number_reads_ascii_digits_only(tmp_path):
     ("title: t\nreason: r\nchanges: [{row: {published: 2021-02-30}}]\n", ":3:", "'2021-02-30' cannot be read as timestamp"),
     ("title: !!int abc\nreason: r\nchanges: []\n", ":1:", "'abc' cannot be read as int"),
     ("title: !!bool maybe\nreason: r\nchanges: []\n", ":1:", "cannot be read as bool"),
+    ('title: t\nreason: r\nchanges: [{row: {kind: "\\ud800\\udc00"}}]\n', ":3:", "surrogate code point U+D800"),
 ])
 def test_hostile_change_set_yaml_is_a_clear_error(tmp_path, text, where, why):
     from opsledger.corrections.changeset import load
@@ -435,7 +436,7 @@ def test_an_integer_beyond_the_column_is_a_clear_error(tmp_path, data):
         prepare(write_cs(tmp_path, "0001-big", doc), data)
 
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
 #: Scalars as YAML spells them, the odd ones included: impossible dates, explicit tags that do not
 #: fit, huge and special numbers, NUL and bidi characters, aliases, Python tags.
@@ -512,6 +513,8 @@ def fuzz_data(tmp_path_factory) -> Path:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=change_set_texts())
+@example(text='title: t\nreason: r\nchanges: [{op: add, table: sources, source: s, row: {source_id: s, '
+              'kind: "\\ud800\\udc00", language: en}}]\n')  # a surrogate once reached polars
 def test_fuzzed_change_sets_are_accepted_or_refused_with_a_message(tmp_path_factory, fuzz_data, text):
     """Random YAML structures, deep nesting, duplicate keys and odd scalars: never a traceback; either
     the change set applies (in memory) or a UsageError / DataError names the problem."""

@@ -205,7 +205,7 @@ def release(
     data_dir: DataDirOpt = None,
     sources: SourcesOpt = None,
     no_sources: NoSourcesOpt = False,
-    date: Annotated[Optional[str], typer.Option(help="Release date (default: today).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Release date, YYYY-MM-DD (default: today).")] = None,
     allow_ungrounded: Annotated[bool, typer.Option(help="Release without the source archive (recorded in the release).")] = False,
 ) -> None:
     """Publish an immutable, checksummed release (refused unless validation passes)."""

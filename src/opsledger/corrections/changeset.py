@@ -148,6 +148,7 @@ def _line_of_changes(text: str) -> list[int]:
 #: Deepest nesting a change set may have: a value in a row is 5 levels down (file, changes, change,
 #: row, value); anything much deeper is refused before it is built (no RecursionError).
 MAX_NESTING = 16
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Loader(yaml.SafeLoader):
@@ -159,7 +160,7 @@ class _Loader(yaml.SafeLoader):
       merge keys (``<<``, which override keys just as silently);
     - at most :data:`MAX_NESTING` levels of nesting;
     - a scalar that cannot be read as its type (``2021-02-30``, ``!!int abc``) is a YAML error, never
-      a Python one."""
+      a Python one, and so is a string holding a surrogate code point (``"\\ud800"``: not text)."""
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -196,6 +197,14 @@ class _Loader(yaml.SafeLoader):
                         "once in a mapping", key_node.start_mark)
                 first[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
+
+    def construct_scalar(self, node):
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and (m := _SURROGATE.search(value)):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a string holds the surrogate code point U+{ord(m[0]):04X}, which is not text",
+                node.start_mark)
+        return value
 
     def construct_object(self, node, deep=False):
         try:
