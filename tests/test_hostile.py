@@ -20,7 +20,6 @@ from opsledger.cli import app
 from opsledger.corrections import changeset as cs_mod
 from opsledger.corrections.changeset import CorrectionError, apply, prepare, revert
 from opsledger.data import io as oio, txn
-from opsledger.declarations import TABLES
 from opsledger.errors import DataError, MissingExtra, UsageError
 from opsledger.validation.findings import Report
 

@@ -183,7 +183,7 @@ class _Loader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
-            first: dict = {}
+            first = {}  # key -> the line it first appears on
             for key_node, _value in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     raise yaml.constructor.ConstructorError(

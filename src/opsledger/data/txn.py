@@ -52,6 +52,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 from opsledger.errors import UsageError
 
@@ -362,7 +363,7 @@ def _read_journal(data_dir: Path) -> dict | None:
     if not os.path.lexists(path):
         return None
 
-    def refuse(why: str):
+    def refuse(why: str) -> NoReturn:
         raise JournalRefused(
             f"{path}: not replaying this journal: {why}; nothing was moved. If no opsledger change was "
             f"interrupted in {data_dir}, delete the file (and any {STAGING}* folder beside it); otherwise "
@@ -397,7 +398,7 @@ def _read_journal(data_dir: Path) -> dict | None:
                 for e in files) \
         and all(isinstance(e, list) and len(e) == 3 and isinstance(e[2], str) and _SHA256.fullmatch(e[2])
                 for e in moves)
-    if not ok:
+    if not ok or staging is None:
         refuse("it is malformed")
     why = _confinement(data_dir, [n for n, _ in files], [e[:2] for e in moves])
     if why:

@@ -3,7 +3,6 @@ release into a store (:mod:`opsledger.publishing.store`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from pathlib import Path
