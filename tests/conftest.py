@@ -3,9 +3,11 @@ validation of the unchanged shipped data, run once per session and shared by eve
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +17,11 @@ import yaml
 
 from opsledger.data import io as oio
 from opsledger.declarations import TABLES, repo_root
+
+#: Journals are signed with a per-user key (opsledger.data.txn); tests keep theirs in a private folder
+#: (inherited by the commands they start), never in the user's own state folder.
+os.environ["OPSLEDGER_STATE_DIR"] = tempfile.mkdtemp(prefix="opsledger-test-state-")
+atexit.register(shutil.rmtree, os.environ["OPSLEDGER_STATE_DIR"], True)
 
 REPO = repo_root()
 DATASETS = REPO / "datasets"

@@ -98,6 +98,9 @@ def cases(j: dict[str, Path]) -> list[tuple[list[str], int]]:
         (["correction", "revert", "0001-nothing", "--data-dir", str(j["missing"])], 2),
         (["correction", "new", "Bad Name", "--corrections-dir", str(j["corrections"])], 2),
         (["correction", "new", "ok-name", "--corrections-dir", str(j["missing"])], 2),
+        (["draft", str(j["missing"])], 2),
+        (["draft", str(j["binary.bin"])], 2),
+        (["draft", str(j["corrections"])], 2),
     ]
 
 
@@ -124,7 +127,7 @@ def test_every_command_is_swept():
         sub = getattr(cmd, "commands", None)
         names |= {f"{name} {s}" for s in sub} if sub else {name}
     swept = {"validate", "reconcile", "show", "release", "versions", "diff", "correction check",
-             "correction apply", "correction revert", "correction new", "sources fetch"}
+             "correction apply", "correction revert", "correction new", "sources fetch", "draft"}
     no_bad_input = {"dictionary", "rules", "correction schema", "privacy hash"}  # no file or data argument
     assert names <= swept | no_bad_input, names - swept - no_bad_input
 

@@ -205,15 +205,16 @@ def release(
     data_dir: DataDirOpt = None,
     sources: SourcesOpt = None,
     no_sources: NoSourcesOpt = False,
-    date: Annotated[Optional[str], typer.Option(help="Release date (default: today).")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Release date, YYYY-MM-DD (default: today).")] = None,
     allow_ungrounded: Annotated[bool, typer.Option(help="Release without the source archive (recorded in the release).")] = False,
 ) -> None:
     """Publish an immutable, checksummed release (refused unless validation passes)."""
     # the one check the library does not make: a process-lived store is fine for a library caller,
-    # but one made by a command vanishes when the command ends
-    if to is not None and to.strip().lower().startswith("memory:"):
-        raise UsageError(f"--to {to}: an in-memory store vanishes when this command ends; "
-                         "give a directory or a persistent fsspec URL")
+    # but one made by a command vanishes when the command ends (memory://, simplecache::memory:// ...)
+    if to is not None:
+        from opsledger.publishing.store import lasting_store
+
+        lasting_store(to)
     res = api.release(version, to, data_dir, _archive(sources, no_sources), date=date,
                       allow_ungrounded=allow_ungrounded)
     for note in res.notes:

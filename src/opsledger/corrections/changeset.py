@@ -26,7 +26,9 @@ from opsledger.declarations import TABLES, repo_root, table
 from opsledger.derive.reconcile import derive_all
 from opsledger.derive.tablediff import Diff, diff_tables
 
-#: Largest change-set file read (the biggest applied one is ~40 KiB).
+#: Largest change-set file read from a contributor (the biggest applied one is ~40 KiB). A revert file
+#: the tool writes itself can be larger (it re-adds every row a retirement removed): :func:`revert`
+#: reads its own file with its own size as the bound, so whatever apply accepted, revert undoes.
 MAX_FILE_BYTES = 1 << 20
 
 def editable() -> list[str]:
@@ -107,6 +109,9 @@ class Result:
     diff: Diff = field(default_factory=Diff)
     report: Any = None  # the validation Report of the result, once checked
     moved_to: Path | None = None  # where apply moved the file (None: left in place)
+    #: the SHA-256 of each table file the change set was applied to (see ``oio.tables_state``):
+    #: :func:`commit` writes only onto these same tables
+    base: dict[str, str] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -140,22 +145,85 @@ def _line_of_changes(text: str) -> list[int]:
     return []
 
 
+#: Deepest nesting a change set may have: a value in a row is 5 levels down (file, changes, change,
+#: row, value); anything much deeper is refused before it is built (no RecursionError).
+MAX_NESTING = 16
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe YAML without aliases: a change set never needs them, and an alias bomb (a few lines
-    expanding to gigabytes) is refused before anything is built."""
+    """Safe YAML as a change set needs it, each refusal a YAML error with its line:
+
+    - no aliases: a change set never needs them, and an alias bomb (a few lines expanding to
+      gigabytes) is refused before anything is built;
+    - no duplicate keys (YAML says a key is unique; PyYAML would silently keep the last one) and no
+      merge keys (``<<``, which override keys just as silently);
+    - at most :data:`MAX_NESTING` levels of nesting;
+    - a scalar that cannot be read as its type (``2021-02-30``, ``!!int abc``) is a YAML error, never
+      a Python one, and so is a string holding a surrogate code point (``"\\ud800"``: not text)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed in a change set", event.start_mark)
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_NESTING:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_NESTING} levels deep (a change set needs 5)",
+                self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first = {}  # key -> the line it first appears on
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "merge keys (<<) are not allowed in a change set", key_node.start_mark)
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a collection as a key: refused as unhashable below
+                key = self.construct_object(key_node, deep=True)
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first[key]}); a key may appear "
+                        "once in a mapping", key_node.start_mark)
+                first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+    def construct_scalar(self, node):
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and (m := _SURROGATE.search(value)):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a string holds the surrogate code point U+{ord(m[0]):04X}, which is not text",
+                node.start_mark)
+        return value
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+            value = node.value if isinstance(node, yaml.ScalarNode) else type(node).__name__
+            why = f" ({exc})" if isinstance(exc, (ValueError, OverflowError)) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value!r} cannot be read as {node.tag.rsplit(':', 1)[-1]}{why}",
+                node.start_mark) from None
 
 
-def read_changeset_text(path: Path) -> str:
-    """The text of a change-set file: a regular UTF-8 text file of at most 1 MiB."""
+def read_changeset_text(path: Path, max_bytes: int | None = None) -> str:
+    """The text of a change-set file: a regular UTF-8 text file of at most ``max_bytes`` (default
+    :data:`MAX_FILE_BYTES`)."""
     try:
-        got = oio.read_text_file(path, "change set", limit=MAX_FILE_BYTES)
+        got = oio.read_text_file(path, "change set", limit=MAX_FILE_BYTES if max_bytes is None else max_bytes)
     except OSError as exc:
         raise CorrectionError(f"{path}: cannot read ({exc.strerror})") from None
     except UsageError as exc:
@@ -169,10 +237,10 @@ def safe_load(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
-def load(path: Path | str) -> ChangeSet:
+def load(path: Path | str, max_bytes: int | None = None) -> ChangeSet:
     """Parse and check the shape of a change-set file (every problem reported, one line each)."""
-    path = Path(path)
-    text = read_changeset_text(path)
+    path = _changeset_path(path)
+    text = read_changeset_text(path, max_bytes)
     try:
         raw = safe_load(text)
     except yaml.YAMLError as exc:
@@ -209,6 +277,8 @@ def _coerce(name: str, column: str, value: Any) -> Any:
     if ftype == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if ftype == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise ValueError(f"{value} is out of the range of an integer column")
         return value
     if ftype == "boolean" and isinstance(value, bool):
         return value
@@ -255,10 +325,11 @@ def apply_in_memory(
     path: Path,
     archive: Path | None = None,
     applied_at: str | None = None,
+    max_bytes: int | None = None,
 ) -> Result:
     """Apply a change set to frames; raise :class:`CorrectionError` naming every problem."""
     cid = path.stem
-    lines = _line_of_changes(read_changeset_text(path)) if path.exists() else []
+    lines = _line_of_changes(read_changeset_text(path, max_bytes)) if path.exists() else []
     rows = {n: {r[table(n).key]: r for r in tables[n].iter_rows(named=True)} for n in editable()}
     known_sources = set(rows["sources"])
     new_sources = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
@@ -390,28 +461,33 @@ def _changeset_path(path) -> Path:
     return Path(path)
 
 
-def prepare(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> Result:
+def prepare(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE, *,
+            max_bytes: int | None = None) -> Result:
     """Load a change set and apply it to the tables of ``data_dir`` in memory. ``archive`` is the source
-    archive (default: ``../shared/sources`` when present; None: none), as for every function here."""
+    archive (default: ``../shared/sources`` when present; None: none), as for every function here.
+    ``max_bytes`` bounds the file's size (default :data:`MAX_FILE_BYTES`)."""
     path = _changeset_path(path)
     archive = oio.source_archive(archive)
     if not _correction_id_ok(path.stem):
         raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
-    cs = load(path)
-    tables = oio.read_tables(data_dir)
+    cs = load(path, max_bytes)
+    tables, base = oio.read_tables_state(data_dir)
     done = set(tables["corrections"]["correction_id"].unique().to_list())
     if path.stem in done:
         raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
-    return apply_in_memory(cs, tables, path, archive)
+    res = apply_in_memory(cs, tables, path, archive, max_bytes=max_bytes)
+    res.base = base
+    return res
 
 
-def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> Result:
+def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE, *,
+          max_bytes: int | None = None) -> Result:
     """Apply in memory and run the full validation on the result. Writes nothing."""
     from opsledger.validation.run import validate_tables
 
     require("validate")
     archive = oio.source_archive(archive)
-    res = prepare(path, data_dir, archive)
+    res = prepare(path, data_dir, archive, max_bytes=max_bytes)
     res.report = validate_tables(res.tables, sources=archive)
     return res
 
@@ -427,26 +503,40 @@ def applied_dir_for(path: Path, data_dir: Path) -> Path | None:
 
 
 def apply(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
-          applied_dir: Path | str | None = None) -> Result:
+          applied_dir: Path | str | None = None, *, max_bytes: int | None = None) -> Result:
     """Check, then write the tables and the log as one atomic transaction (see
     :func:`opsledger.data.io.commit`) and move the file to the data root's ``corrections/applied/``.
 
     ``applied_dir`` overrides where the file goes; by default a file outside ``corrections/`` beside
-    the data directory is not moved (``Result.moved_to`` is None)."""
+    the data directory is not moved (``Result.moved_to`` is None).
+
+    The data directory's write lock is held from reading the tables to writing them, so the change
+    set is checked against the tables it is written onto: a second apply on the same directory waits,
+    then checks against what the first wrote."""
     path = _changeset_path(path)
+    data_dir = _data_dir(data_dir)
+    applied_dir = oio.path_arg(applied_dir, "applied_dir")
+    with oio.locked(data_dir):
+        res = check(path, data_dir, archive, max_bytes=max_bytes)
+        if res.report.exit_code != 0:
+            raise ChangeSetRefused(
+                f"{path}: the data would not validate after this change set; nothing written:\n"
+                + res.report.text(limit=20)
+            )
+        return commit(res, path, data_dir, applied_dir)
+
+
+def _data_dir(data_dir) -> Path:
+    """A data directory argument of a writer: the default, or an existing directory."""
     data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
-    res = check(path, data_dir, archive)
-    if res.report.exit_code != 0:
-        raise ChangeSetRefused(
-            f"{path}: the data would not validate after this change set; nothing written:\n"
-            + res.report.text(limit=20)
-        )
-    return commit(res, path, data_dir, applied_dir)
+    if not data_dir.is_dir():
+        raise oio.UnusableInput(f"{data_dir}: no such data directory")
+    return data_dir
 
 
 def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | None = None) -> Result:
     """Write a checked result: tables, log and the file's move in one transaction."""
-    applied = Path(applied_dir) if applied_dir else applied_dir_for(path, data_dir)
+    applied = oio.path_arg(applied_dir, "applied_dir") or applied_dir_for(path, data_dir)
     dest = applied / path.name if applied is not None else None
     if dest is not None and dest.exists():
         raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
@@ -458,6 +548,9 @@ def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | No
                                   "(by another run); nothing written")
         if dest is not None and dest.exists():
             raise CorrectionError(f"{dest} exists already; not overwriting it; nothing written")
+        if res.base is not None and oio.tables_state(data_dir) != res.base:
+            raise CorrectionError(f"{path}: the tables in {data_dir} changed after this change set was checked "
+                                  "(another change was written meanwhile); nothing written: check and apply it again")
 
     moves = [(path, dest)] if dest is not None else []
     oio.write_tables(res.tables, data_dir, moves=moves, before=still_unapplied)
@@ -474,11 +567,18 @@ def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | No
 def revert(correction_id: str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
            corrections_dir: Path | str | None = None) -> Result:
     """Write a change set that undoes ``correction_id`` (adds are retired, retirements re-added,
-    updates set back, each expecting the value the correction left) and apply it."""
-    data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
+    updates set back, each expecting the value the correction left) and apply it, under the data
+    directory's write lock from reading the log to writing."""
+    data_dir = _data_dir(data_dir)
     archive = oio.source_archive(archive)
+    corrections_dir = oio.path_arg(corrections_dir, "corrections_dir")
     if not isinstance(correction_id, str) or not _correction_id_ok(correction_id):
         raise CorrectionError(f"{correction_id!r} is not a change-set id (a lowercase slug such as 0003-fix-sentence)")
+    with oio.locked(data_dir):
+        return _revert_locked(correction_id, data_dir, archive, corrections_dir)
+
+
+def _revert_locked(correction_id: str, data_dir: Path, archive, corrections_dir) -> Result:
     tables = oio.read_tables(data_dir)
     log = tables["corrections"].filter(pl.col("correction_id") == correction_id)
     if log.is_empty():
@@ -498,7 +598,7 @@ def revert(correction_id: str, data_dir: Path | str | None = None, archive=oio.D
                             "source": row["source_id"],
                             "set": {row["column_name"]: _undump(row["old_value"])},
                             "expect": {row["column_name"]: _undump(row["new_value"])}})
-    out_dir = Path(corrections_dir) if corrections_dir else data_dir.resolve().parent / "corrections"
+    out_dir = corrections_dir or data_dir.resolve().parent / "corrections"
     n = 1
     while (out_dir / f"revert-{correction_id}-{n}.yaml").exists() or \
             (out_dir / "applied" / f"revert-{correction_id}-{n}.yaml").exists():
@@ -508,9 +608,10 @@ def revert(correction_id: str, data_dir: Path | str | None = None, archive=oio.D
            "contributor": None, "changes": changes}
     from opsledger.data.txn import write_text_atomic
 
-    write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-    try:
-        return apply(path, data_dir, archive)
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    write_text_atomic(path, text)
+    try:  # its own file, however large: it undoes what apply accepted
+        return apply(path, data_dir, archive, max_bytes=max(MAX_FILE_BYTES, len(text.encode("utf-8"))))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -524,7 +625,7 @@ def next_number(corrections_dir: Path) -> int:
     """The number the next change set takes: one above the highest ``NNNN-`` prefix among the pending
     and applied files (the ``revert-*`` files are not numbered)."""
     nums = [int(m[1]) for p in [*corrections_dir.glob("*.yaml"), *(corrections_dir / "applied").glob("*.yaml")]
-            if (m := re.match(r"(\d+)-", p.name))]
+            if (m := re.match(r"([0-9]+)-", p.name))]
     return max(nums, default=0) + 1
 
 
@@ -548,7 +649,7 @@ def new_changeset(slug: str, corrections_dir: Path | str | None = None) -> Path:
     """Create ``corrections/NNNN-slug.yaml`` (the next free number) from a template; return its path."""
     if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
         raise UsageError(f"{slug!r}: the name must be a lowercase slug such as fix-blackwrist-sentence")
-    out_dir = Path(corrections_dir) if corrections_dir else repo_root() / "corrections"
+    out_dir = oio.path_arg(corrections_dir, "corrections_dir") or repo_root() / "corrections"
     if not out_dir.is_dir():
         raise UsageError(f"{out_dir}: no such corrections folder")
     name = f"{next_number(out_dir):04d}-{slug}"

@@ -15,7 +15,8 @@ from opsledger.errors import PathError, UsageError
 from opsledger.declarations import TABLES, repo_root, table
 from opsledger.data.paths import DEFAULT_ARCHIVE  # noqa: F401 (re-exported: its home is light to import)
 from opsledger.data.txn import (  # noqa: F401 (re-exported)
-    JOURNAL, LOCKFILE, STAGED, _lock, commit, recover, write_bytes_atomic, write_text_atomic,
+    JOURNAL, LOCKFILE, STAGED, STAGING, JournalRefused, LockUnavailable, _lock, commit, locked, needs_recovery,
+    recover, write_bytes_atomic, write_text_atomic,
 )
 
 
@@ -84,6 +85,13 @@ def path_arg(value, what: str) -> Path | None:
     raise UsageError(f"{what} must be a path (str or os.PathLike) or None, not {value!r}")
 
 
+def flag_arg(value, what: str) -> bool:
+    """A yes/no argument of the library: a bool, nothing else (``"no"`` is not False)."""
+    if not isinstance(value, bool):
+        raise UsageError(f"{what} must be True or False, not {value!r}")
+    return value
+
+
 def source_archive(sources, what: str = "sources") -> Path | None:
     """The source archive an argument names: :data:`DEFAULT_ARCHIVE` gives :func:`default_archive`,
     None no archive; a path given must be an existing directory (:class:`UsageError` otherwise)."""
@@ -128,19 +136,42 @@ def read_tables(data_dir: Path | str | None = None) -> dict[str, pl.DataFrame]:
     """Every table of a data directory as eager polars frames, in dependency order.
 
     An interrupted change (a journal left by a crash) is completed first, so the tables and the
-    corrections log are read either wholly before or wholly after it."""
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    corrections log are read either wholly before or wholly after it; a journal this library did not
+    write is refused (:class:`UnusableInput`, nothing moved; see :mod:`opsledger.data.txn`)."""
+    return read_tables_state(data_dir)[0]
+
+
+def read_tables_state(data_dir: Path | str | None = None) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+    """:func:`read_tables`, and the SHA-256 of each table file read (see :func:`tables_state`), both
+    under one lock: a writer can compare the state with what is on disk when it writes."""
+    data_dir = path_arg(data_dir, "data_dir") or default_data_dir()
     if not data_dir.is_dir():
         raise UnusableInput(f"{data_dir}: no such data directory")
-    if (data_dir / JOURNAL).exists() or next(data_dir.glob(f".*{STAGED}"), None) is not None:
+    if needs_recovery(data_dir):
         try:
             recover(data_dir)
-        except UsageError:
+        except JournalRefused as exc:
+            raise UnusableInput(str(exc)) from None
+        except LockUnavailable:
             if (data_dir / JOURNAL).exists():  # read-only copy of an interrupted change: refuse
                 raise UnusableInput(f"{data_dir}: a change was interrupted here and cannot be completed "
                                     "(the directory is not writable)") from None
     with _lock(data_dir, shared=True):
-        return {name: pl.from_arrow(read_arrow(data_dir, name)) for name in TABLES}
+        return {name: pl.from_arrow(read_arrow(data_dir, name)) for name in TABLES}, tables_state(data_dir)
+
+
+def tables_state(data_dir: Path | str) -> dict[str, str]:
+    """The SHA-256 of every table file of a data directory (a missing file: ""). Every write replaces
+    a file whole, so equal states mean equal tables."""
+    import hashlib
+
+    out = {}
+    for name in TABLES:
+        try:
+            out[name] = hashlib.sha256(table_path(Path(data_dir), name).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            out[name] = ""
+    return out
 
 
 def to_arrow(name: str, df: pl.DataFrame) -> pa.Table:

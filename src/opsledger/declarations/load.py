@@ -251,7 +251,7 @@ def _declarations(directory: Path) -> Declarations:
         raise _refuse(tables_file, None, exc) from None
     names = list(listing.order)
     for name in names:
-        if name in NOT_TABLES or not NAME.match(name):
+        if name in NOT_TABLES or not NAME.fullmatch(name):
             raise DeclarationError(f"{tables_file}: order: {name!r} cannot name a table")
         if names.count(name) > 1:
             raise DeclarationError(f"{tables_file}: order: table {name!r} is listed twice")

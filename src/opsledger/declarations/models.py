@@ -31,8 +31,12 @@ REQUIRED_ORDERS = {
     "timeline_stage": "the order of an operation's timeline",
 }
 
+#: A shorthand class that matches beyond ASCII (Python's and polars' regex engines are Unicode-aware):
+#: a declared pattern guards ids, codes and paths, so it spells its classes out in ASCII.
+UNICODE_CLASS = re.compile(r"(?<!\\)\\[dDwWsSbB]")
+
 #: A name of a table, column, vocabulary or term: lowercase letters, digits and underscores.
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME = re.compile(r"[a-z][a-z0-9_]*\Z", re.ASCII)
 
 
 # --------------------------------------------------------------------------- models
@@ -67,7 +71,7 @@ class Field(_Decl):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not NAME.match(v):
+        if not NAME.fullmatch(v):
             raise ValueError(f"column name {v!r} is not lowercase letters, digits and underscores")
         return v
 
@@ -86,6 +90,11 @@ class Field(_Decl):
                 re.compile(v)
             except re.error as exc:
                 raise ValueError(f"pattern {v!r} is not a regular expression ({exc})") from None
+            if not (v.startswith("^") and v.endswith("$")):
+                raise ValueError(f"pattern {v!r} must start with ^ and end with $ (a value matches it in full)")
+            if m := UNICODE_CLASS.search(v):
+                raise ValueError(f"pattern {v!r} uses {m[0]}, which also matches non-ASCII characters "
+                                 "(other scripts' digits, letters, spaces); write an ASCII class such as [0-9]")
         return v
 
     @field_validator("references")
@@ -386,12 +395,12 @@ class _VocabularyFile(BaseModel):
     def _check(self) -> _VocabularyFile:
         vocabs = self.vocabularies()
         for name, terms_ in vocabs.items():
-            if not NAME.match(name):
+            if not NAME.fullmatch(name):
                 raise ValueError(f"vocabulary name {name!r} is not lowercase letters, digits and underscores")
             if not isinstance(terms_, dict) or not terms_:
                 raise ValueError(f"[{name}]: a vocabulary is a table of at least one term = definition")
             for term, definition in terms_.items():
-                if not NAME.match(term):
+                if not NAME.fullmatch(term):
                     raise ValueError(f"[{name}]: term {term!r} is not lowercase letters, digits and underscores")
                 if name != "metric" and not (isinstance(definition, str) and definition.strip()):
                     raise ValueError(f"[{name}]: term {term!r} needs a definition (a non-empty string)")

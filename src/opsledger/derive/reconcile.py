@@ -500,12 +500,18 @@ def rederive(data_dir=None, archive=DEFAULT_ARCHIVE, write: bool = False) -> Dif
     """
     from opsledger.data import io as oio
 
+    import contextlib
+
     archive = oio.source_archive(archive)
-    tables = oio.read_tables(data_dir)
-    derived = derive_all(tables, archive)
-    changes = diff_tables(tables, derived)
-    if write and changes.any_changed():
-        oio.write_tables(derived, data_dir or oio.default_data_dir())
+    data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()
+    oio.flag_arg(write, "write")
+    # writing: one lock from reading the tables to writing them, so no change set lands in between
+    with oio.locked(data_dir) if write and data_dir.is_dir() else contextlib.nullcontext():
+        tables = oio.read_tables(data_dir)
+        derived = derive_all(tables, archive)
+        changes = diff_tables(tables, derived)
+        if write and changes.any_changed():
+            oio.write_tables(derived, data_dir)
     return changes
 
 

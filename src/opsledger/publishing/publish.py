@@ -3,7 +3,6 @@ release into a store (:mod:`opsledger.publishing.store`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from opsledger.derive.tablediff import Diff, diff_tables
 from opsledger.data.txn import write_bytes_atomic
 
 from opsledger.publishing.store import (  # noqa: F401  (re-exported for callers of publish)
-    ReleaseError, ReleaseResult, ReleaseUsageError, SEMVER, _entry, _has_table, _resolve_version, _fs, _parquet, _recover_store, _sha, _verified_files, default_store, parse_version, read_index, read_release_tables, store_lock, versions,
+    ReleaseError, ReleaseResult, ReleaseUsageError, SEMVER, release_date, store_arg, _entry, _has_table, _resolve_version, _fs, _parquet, _recover_store, _sha, _verified_files, default_store, parse_version, read_index, read_release_tables, store_lock, versions,
 )
 
 # --------------------------------------------------------------------------- schema comparison
@@ -75,7 +74,7 @@ def _bump_of(prev: tuple[int, int, int], new: tuple[int, int, int]) -> str | Non
 
 def resolve(ref: str | Path, store=None) -> dict[str, pl.DataFrame]:
     """A version in the store, ``latest``, or a directory of tables (e.g. ``datasets``)."""
-    if ref == "latest" or (isinstance(ref, str) and SEMVER.match(ref)):
+    if ref == "latest" or (isinstance(ref, str) and SEMVER.fullmatch(ref)):
         return read_release_tables(_resolve_version(ref, store), store)
     if not isinstance(ref, (str, Path)) or not str(ref).strip():
         raise UsageError(f"{ref!r} is neither a version, `latest`, nor a directory of tables")
@@ -85,6 +84,7 @@ def resolve(ref: str | Path, store=None) -> dict[str, pl.DataFrame]:
 def diff(old: str | Path, new: str | Path, store=None) -> Diff:
     """The row-level changes between two releases, or a release and a directory of tables: ``old`` and
     ``new`` are each a version, ``latest`` or a directory (e.g. ``diff("latest", "datasets")``)."""
+    store_arg(store)
     return diff_tables(resolve(old, store), resolve(new, store))
 
 
@@ -141,9 +141,11 @@ def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE
     written under a temporary name and moved into place, then ``index.json`` is rewritten. A release
     interrupted between the two leaves a complete folder that the next release lists (and
     ``opsledger versions`` reports)."""
-    new_v = parse_version(version)
+    new_v = parse_version(version)  # every argument is checked before anything is read or validated
+    date = release_date(date)
+    oio.path_arg(data_dir, "data_dir")
     sources = oio.default_archive() if sources is oio.DEFAULT_ARCHIVE else oio.path_arg(sources, "sources")
-    ungrounded = check_archive(sources, allow_ungrounded)
+    ungrounded = check_archive(sources, oio.flag_arg(allow_ungrounded, "allow_ungrounded"))
     require("validate", "publish")
     fs, root = _fs(store)
     with store_lock(fs, root):
@@ -221,7 +223,6 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     files: dict[str, bytes] = {}
     for name in TABLES:
         files[f"tables/{name}.parquet"] = oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
-    date = date or dt.date.today().isoformat()
     files["schema.json"] = (json.dumps(new_sig, indent=2, sort_keys=True) + "\n").encode()
     evidence = release_evidence(report, ungrounded)
     files["datapackage.json"] = (json.dumps({**_datapackage(version, files, tables_, date),

@@ -12,8 +12,10 @@ allowed is :mod:`opsledger.publishing.publish`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
+import os
 import re
 import tempfile
 import threading
@@ -24,12 +26,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opsledger.errors import DataError, UsageError
+from opsledger.errors import DataError, MissingExtra, UsageError
 from opsledger.declarations import TABLES, repo_root
+from opsledger.data.io import flag_arg
 from opsledger.data.txn import is_local, write_bytes_atomic
 
 
-SEMVER = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
+#: A version: MAJOR.MINOR.PATCH in ASCII digits, matched in full (``\Z``: no trailing newline, even
+#: with ``.match``); ``\d`` would also take other scripts' digits ("1٠.0.0").
+SEMVER = re.compile(r"(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\Z", re.ASCII)
 
 
 class ReleaseError(DataError):
@@ -66,20 +71,80 @@ def default_store() -> str:
     return str(repo_root() / "releases")
 
 
+def store_arg(store) -> str:
+    """The one check of a store argument: None (the default store, ``releases/``) or a non-empty str
+    or os.PathLike naming a directory or an fsspec URL; :class:`UsageError` for anything else (an empty
+    or wrong-typed argument never falls back to the default store)."""
+    if store is None:
+        return default_store()
+    if isinstance(store, os.PathLike):
+        store = os.fspath(store)
+    if not isinstance(store, str) or not store.strip():
+        raise UsageError(f"store must be a directory or an fsspec URL (a non-empty str or os.PathLike) or None, "
+                         f"not {store!r}")
+    return store
+
+
 def _fs(store: str | Path | None):
+    """The filesystem and root of a store; :class:`MissingExtra` when its fsspec backend is not
+    installed (``s3://`` without s3fs), :class:`UsageError` for an unknown protocol or an unusable URL."""
     import fsspec
 
-    store = str(store or default_store())
+    store = store_arg(store)
     if store.startswith(("http://", "https://")):  # read-only, standard library only
         from opsledger.publishing.httpstore import HTTPStore
 
         return HTTPStore(), store.rstrip("/")
-    fs, root = fsspec.core.url_to_fs(store)
+    try:
+        fs, root = fsspec.core.url_to_fs(store)
+    except ImportError as exc:
+        raise MissingExtra(f"store {store}: its fsspec backend is not installed ({exc})") from None
+    except (ValueError, TypeError, OSError) as exc:
+        raise UsageError(f"store {store}: not a usable directory or fsspec URL ({exc})") from None
     return fs, root.rstrip("/")
 
 
+def in_memory(fs) -> bool:
+    """Whether a store's filesystem lives only in this process: ``memory://``, or a chain through it
+    (``simplecache::memory://``, ``dir::memory://`` ...)."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    seen = 0
+    while fs is not None and seen < 16:
+        if isinstance(fs, MemoryFileSystem):
+            return True
+        fs, seen = getattr(fs, "fs", None), seen + 1
+    return False
+
+
+def lasting_store(store) -> str:
+    """A store that outlives the process writing it (what a command's ``--to`` must name): refused
+    with :class:`UsageError` when it is in memory, checked like every store argument otherwise."""
+    fs, _root = _fs(store)
+    if in_memory(fs):
+        raise UsageError(f"{store}: an in-memory store vanishes when this command ends; "
+                         "give a directory or a persistent fsspec URL")
+    return store_arg(store)
+
+
+def release_date(date) -> str:
+    """A release date argument as ``YYYY-MM-DD``: None is today; a :class:`datetime.date` or a string
+    of a real calendar day in ASCII digits; :class:`ReleaseUsageError` otherwise."""
+    if date is None:
+        return dt.date.today().isoformat()
+    if isinstance(date, dt.date) and not isinstance(date, dt.datetime):
+        return date.isoformat()
+    if not isinstance(date, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date, re.ASCII):
+        raise ReleaseUsageError(f"date {date!r}: give the release date as YYYY-MM-DD, e.g. 2026-11-30")
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError as exc:
+        raise ReleaseUsageError(f"date {date!r} is not a calendar day ({exc})") from None
+    return date
+
+
 def parse_version(v: str) -> tuple[int, int, int]:
-    m = SEMVER.match(v) if isinstance(v, str) else None
+    m = SEMVER.fullmatch(v) if isinstance(v, str) else None
     if not m:
         raise ReleaseUsageError(f"{v!r} is not a version: use MAJOR.MINOR.PATCH, e.g. 0.1.0")
     return int(m[1]), int(m[2]), int(m[3])
@@ -121,7 +186,7 @@ def _json(data: bytes, path: str, what: str):
 def _parse_index(data: bytes, path: str) -> dict:
     idx = _json(data, path, "store index")
     ok = isinstance(idx, dict) and isinstance(idx.get("versions"), list) and all(
-        isinstance(v, dict) and isinstance(v.get("version"), str) and SEMVER.match(v["version"])
+        isinstance(v, dict) and isinstance(v.get("version"), str) and SEMVER.fullmatch(v["version"])
         and isinstance(v.get("manifest_sha256"), str) for v in idx["versions"])
     latest = idx.get("latest") if isinstance(idx, dict) else None
     if not ok or (latest is not None and latest not in {v["version"] for v in idx["versions"]}):
@@ -146,6 +211,7 @@ def versions(store=None, unlisted: bool = False) -> list[dict]:
     """What a store holds: one entry per version (version, date, manifest_sha256, latest). With
     ``unlisted``, also each version folder the index does not list yet (``{"version", "unlisted"}``,
     the latter saying whether it is complete; see :func:`unlisted_versions`)."""
+    flag_arg(unlisted, "unlisted")
     idx = read_index(store)
     out = [{**v, "latest": v["version"] == idx["latest"]} for v in idx["versions"]]
     if unlisted:
@@ -209,7 +275,7 @@ def unlisted_versions(store=None) -> dict[str, str]:
     out = {}
     for p in fs.ls(root, detail=False):
         name = str(p).rstrip("/").rsplit("/", 1)[-1]
-        if SEMVER.match(name) and name not in listed and fs.isdir(f"{root}/{name}"):
+        if SEMVER.fullmatch(name) and name not in listed and fs.isdir(f"{root}/{name}"):
             why = _check_version_dir(fs, root, name)
             out[name] = "complete (an interrupted release; the next release lists it)" if why is None \
                 else f"incomplete or damaged: {why}"
@@ -230,7 +296,7 @@ def _recover_store(fs, root: str, idx: dict) -> tuple[dict, list[str]]:
         if name.startswith(".tmp-"):
             fs.rm(f"{root}/{name}", recursive=True)
             continue
-        if not SEMVER.match(name) or name in listed or not fs.isdir(f"{root}/{name}"):
+        if not SEMVER.fullmatch(name) or name in listed or not fs.isdir(f"{root}/{name}"):
             continue
         why = _check_version_dir(fs, root, name)
         if why is not None:
@@ -391,8 +457,9 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
     """
     if not isinstance(name, str) or name not in TABLES:
         raise UsageError(f"unknown table {name!r}; tables are: {', '.join(TABLES)}")
-    if as_ not in ("arrow", "polars", "pandas"):
+    if not isinstance(as_, str) or as_ not in ("arrow", "polars", "pandas"):
         raise UsageError(f"as_ must be arrow, polars or pandas, not {as_!r}")
+    flag_arg(verify, "verify")
     fs, root = _fs(store)
     idx = read_index(store)
     v = _resolve_version(version, store, idx)

@@ -58,7 +58,8 @@ def _precision_rule(date_col: str, prec_col: str) -> pl.Expr:
 def _column_checks(f) -> list[pa.Check]:
     checks = []
     if f.pattern:
-        checks.append(pa.Check.str_matches(f.pattern, error=f"pattern:{f.pattern}"))
+        full = f"^(?:{f.pattern[1:-1]})$"  # in full even with an alternation (declared ^...$)
+        checks.append(pa.Check.str_matches(full, error=f"pattern:{f.pattern}"))
     if f.vocabulary:
         checks.append(pa.Check.isin(sorted(vocabularies()[f.vocabulary]), error=f"vocabulary:{f.vocabulary}"))
     if f.iso_country:
