@@ -25,6 +25,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -409,7 +410,7 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
         raise UsageError(f"unknown table {name!r}: a table name is lowercase letters, digits and _")
     if as_ not in ("arrow", "polars", "pandas"):
         raise UsageError(f"as_ must be arrow, polars or pandas, not {as_!r}")
-    frames = None if as_ == "arrow" else import_extra(as_, as_, f"load(..., as_={as_!r})")
+    frames: Any = None if as_ == "arrow" else import_extra(as_, as_, f"load(..., as_={as_!r})")
     fs, root = _reader(store)
     idx = read_index(store)
     v = _resolve_version(version, store, idx)
