@@ -5,6 +5,7 @@ and the command line says which extra it needs."""
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import subprocess
 import sys
@@ -136,3 +137,108 @@ def test_the_documented_install_builds_a_package_that_loads(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.split()[1].startswith(str(target)), p.stdout  # the installed copy was used
 
+
+
+# --------------------------------------------------------------------------- citation
+
+#: Top-level keys of the Citation File Format 1.2.0 (https://github.com/citation-file-format/citation-file-format).
+CFF_KEYS = {"abstract", "authors", "cff-version", "commit", "contact", "date-released", "doi", "identifiers",
+            "keywords", "license", "license-url", "message", "preferred-citation", "references",
+            "repository", "repository-artifact", "repository-code", "title", "type", "url", "version"}
+
+
+def _schemas_copy(tmp_path, monkeypatch, old: str, new: str):
+    """A copy of schemas/ with one edit to dataset.toml, used through $OPSLEDGER_SCHEMAS."""
+    import shutil
+
+    from opsledger.declarations import clear_caches
+
+    d = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", d)
+    text = (d / "dataset.toml").read_text()
+    assert old in text
+    (d / "dataset.toml").write_text(text.replace(old, new))
+    monkeypatch.setenv("OPSLEDGER_SCHEMAS", str(d))
+    clear_caches()
+    return d
+
+
+@pytest.fixture
+def fresh_declarations():
+    from opsledger.declarations import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def test_repository_citation_leads_to_the_data():
+    import tomllib
+
+    import yaml
+
+    import opsledger
+    from opsledger.declarations import identity
+
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert set(cff) <= CFF_KEYS, set(cff) - CFF_KEYS
+    ident = identity()
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert cff["version"] == opsledger.__version__ == version
+    assert cff["date-released"] == ident.version_date
+    assert cff["repository-code"] == ident.repository and cff["title"] == ident.title
+    assert cff["repository-artifact"] == f"{ident.repository}/releases" == cff["url"]
+    assert "doi" not in cff and "# doi:" in (REPO / "CITATION.cff").read_text()  # a placeholder, no invented DOI
+
+
+def test_release_citation_names_its_release_and_its_text_matches():
+    import yaml
+
+    from opsledger.declarations import identity
+    from opsledger.publishing.outputs.citation import citation_cff, citation_text
+
+    cff = yaml.safe_load(citation_cff("2.3.4", "2027-05-06"))
+    url = f"{identity().repository}/releases/tag/v2.3.4"
+    assert (cff["version"], cff["date-released"], cff["repository-artifact"]) == ("2.3.4", "2027-05-06", url)
+    text = citation_text("2.3.4", "2027-05-06")
+    assert text == (f"opsledger contributors (2027). {identity().title}. Version 2.3.4 [Data set]. {url}. "
+                    "Licence CC-BY-4.0.")
+
+
+def test_a_declared_doi_is_cited(tmp_path, monkeypatch, fresh_declarations):
+    import yaml
+
+    from opsledger.publishing.outputs.citation import citation_cff, citation_text
+
+    _schemas_copy(tmp_path, monkeypatch, '# doi = "10.5281/zenodo.NNNNNNN"', 'doi = "10.5281/zenodo.1234567"')
+    assert yaml.safe_load(citation_cff("1.0.0", "2027-01-01"))["doi"] == "10.5281/zenodo.1234567"
+    assert "https://doi.org/10.5281/zenodo.1234567." in citation_text("1.0.0", "2027-01-01")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('repository = "https://github.com/opsledger/opsledger"', 'repository = "http://example.org/x"',
+     "dataset.toml: repository: String should match pattern"),
+    ('# doi = "10.5281/zenodo.NNNNNNN"', 'doi = "zenodo 12"', "dataset.toml: doi: String should match pattern"),
+    ('version_date = ', 'released = ', "dataset.toml: unknown key 'released'"),
+])
+def test_a_bad_identity_is_refused_naming_the_file_and_key(tmp_path, monkeypatch, fresh_declarations, old, new, message):
+    from opsledger.declarations import identity
+    from opsledger.errors import DeclarationError
+
+    _schemas_copy(tmp_path, monkeypatch, old, new)
+    with pytest.raises(DeclarationError, match=re.escape(message)):
+        identity()
+
+
+def test_datasheet_and_csv_readme_show_the_citation(shipped):
+    from opsledger.publishing.outputs.citation import citation_text
+    from opsledger.publishing.outputs.notes import datasheet
+
+    text = datasheet(shipped, "0.1.0", "2026-11-30")
+    assert f"> {citation_text('0.1.0', '2026-11-30')}" in text
+    import io
+
+    from opsledger.publishing.outputs.exports import csv_zip
+
+    with zipfile.ZipFile(io.BytesIO(csv_zip(shipped, "0.1.0", "2026-11-30"))) as z:
+        assert f"> {citation_text('0.1.0', '2026-11-30')}" in z.read("opsledger-0.1.0-csv/README.md").decode()

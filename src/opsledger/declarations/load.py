@@ -34,7 +34,7 @@ from opsledger.errors import DeclarationError
 # where the declarations are: light helpers, re-exported here (loading a release needs them, not pydantic)
 from opsledger.data.paths import _schema_dir, repo_root, schema_dir  # noqa: F401
 from opsledger.declarations.models import *  # noqa: F403
-from opsledger.declarations.models import (Declarations, Field, PhraseRules, Table, _TableFile,
+from opsledger.declarations.models import (Declarations, Field, Identity, PhraseRules, Table, _TableFile,
                                            _TablesFile, _VocabularyFile, NOT_TABLES, REQUIRED_ORDERS, NAME)  # noqa: F401
 
 
@@ -261,10 +261,25 @@ def per_declarations(fn: Callable) -> Callable:
     return wrapper
 
 
+@functools.cache
+def _identity(directory: Path) -> Identity:
+    try:
+        return Identity.model_validate(_load_toml(directory / "dataset.toml"))
+    except ValidationError as exc:
+        raise _refuse(_where(directory, "dataset.toml"), None, exc) from None
+
+
+def identity() -> Identity:
+    """The dataset's identity (``schemas/dataset.toml``): title, authors, licence, repository, DOI ...
+    Raises :class:`~opsledger.errors.DeclarationError` naming the file and key when it is wrong."""
+    return _identity(schema_dir())
+
+
 def clear_caches() -> None:
     """Forget the loaded declarations and everything derived from them (after a declaration file
     changed, e.g. in a test)."""
     _declarations.cache_clear()
+    _identity.cache_clear()
     for cache in _DERIVED_CACHES:
         cache.clear()
 
@@ -272,6 +287,7 @@ def clear_caches() -> None:
 def check() -> None:
     """Load and check every declaration (raises :class:`~opsledger.errors.DeclarationError`)."""
     declarations()
+    identity()
 
 
 def _tables(directory: Path) -> dict[str, Table]:

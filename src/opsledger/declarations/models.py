@@ -23,7 +23,7 @@ ARROW_TYPES = {
 }
 
 #: Files of ``schemas/`` that are not the declaration of one table.
-NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules")
+NOT_TABLES = ("tables", "fields", "vocabularies", "phrase_rules", "dataset")
 
 #: Orders ``[order.<vocabulary>]`` that the code reads, and what for.
 REQUIRED_ORDERS = {
@@ -476,6 +476,22 @@ class PhraseRules(_Decl):
                     raise ValueError(f"[language.{code}.unit_word]: {word!r} names unit {unit!r}, "
                                      "which has no rounding step in [step]")
         return self
+
+
+class Identity(_Decl):
+    """The dataset's identity, as ``schemas/dataset.toml`` declares it: what a citation says."""
+
+    title: str
+    abstract: str
+    authors: list[str] = _PField(min_length=1)
+    license: str
+    keywords: list[str] = []
+    #: the repository's address (https); a release's files are at ``<repository>/releases/tag/v<version>``
+    repository: str = _PField(pattern=r"^https://[^\s/]+/\S+[^/\s]$")
+    #: the date of the version the repository holds (``YYYY-MM-DD``)
+    version_date: str = _PField(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    #: the DOI of an archive deposit, once there is one
+    doi: str | None = _PField(default=None, pattern=r"^10\.\d{4,9}/\S+$")
 
 
 class Declarations:

@@ -18,16 +18,16 @@ import zipfile
 from collections.abc import Iterable
 
 from opsledger.data import fmt
-from opsledger.declarations import Table, repo_root, tables as declarations, vocabularies
+from opsledger.declarations import Table, identity, repo_root, tables as declarations, vocabularies
+from opsledger.publishing.outputs.citation import citation_cff, citation_text  # noqa: F401 (citation_cff re-exported)
 
-TITLE = "opsledger: international operations against online child sexual exploitation"
-DESCRIPTION = ("Operations, agencies, claims from public sources and reconciled outcomes of international "
-               "law-enforcement operations against online child sexual exploitation, with the interval each "
-               "hedged figure allows and the disagreements between sources. No person is named.")
+# the dataset's identity: schemas/dataset.toml
+TITLE = identity().title
+DESCRIPTION = identity().abstract
 DATA_LICENSE = {"id": "CC-BY-4.0", "name": "Creative Commons Attribution 4.0 International",
                 "url": "https://creativecommons.org/licenses/by/4.0/"}
 CODE_LICENSE = {"id": "MIT", "name": "MIT License"}
-AUTHOR = "opsledger contributors"
+AUTHOR = ", ".join(identity().authors)
 SQLITE_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "date": "TEXT", "boolean": "INTEGER"}
 CROISSANT_TYPES = {"string": "sc:Text", "integer": "sc:Integer", "number": "sc:Float", "date": "sc:Date",
                    "boolean": "sc:Boolean"}
@@ -44,15 +44,6 @@ def _rows(df) -> Iterable[tuple]:
 
 
 # --------------------------------------------------------------------------- citation and licences
-
-
-def citation_cff(version: str | None = None, date: str | None = None) -> str:
-    """CITATION.cff (Citation File Format 1.2.0); with a version and date for a release."""
-    from opsledger.publishing.templates import render
-
-    return render("CITATION.cff.j2", title=TITLE, abstract=DESCRIPTION, author=AUTHOR,
-                  license=DATA_LICENSE["id"], version=version, date=date,
-                  keywords=["child sexual exploitation", "law enforcement", "open data", "provenance"])
 
 
 def repo_file(name: str) -> bytes:
@@ -98,7 +89,7 @@ def csv_zip(data: dict, version: str, date: str) -> bytes:
     entries = {f"{folder}/{t.name}.csv": csv_bytes(t, data[t.name]) for t in released_tables(data)}
     entries[f"{folder}/README.md"] = render(
         "csv-README.md.j2", version=version, date=date, tables=released_tables(data), data=data,
-        vocabularies=vocabularies(), license=DATA_LICENSE).encode()
+        vocabularies=vocabularies(), license=DATA_LICENSE, citation=citation_text(version, date)).encode()
     entries[f"{folder}/CITATION.cff"] = citation_cff(version, date).encode()
     entries[f"{folder}/LICENSE"] = repo_file("LICENSE")
     entries[f"{folder}/LICENSE-DATA.md"] = repo_file("LICENSE-DATA.md")
@@ -252,7 +243,7 @@ def croissant(data: dict, version: str, date: str, files: dict[str, bytes]) -> d
         "datePublished": date,
         "license": DATA_LICENSE["url"],
         "creator": {"@type": "sc:Organization", "name": AUTHOR},
-        "citeAs": f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset.",
+        "citeAs": citation_text(version, date),
         "keywords": ["child sexual exploitation", "law enforcement", "open data", "provenance"],
         "isLiveDataset": False,
         **rai,

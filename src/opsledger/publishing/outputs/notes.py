@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from opsledger.errors import UsageError
-from opsledger.publishing.outputs.exports import AUTHOR, DATA_LICENSE, TITLE, released_tables
+from opsledger.publishing.outputs.citation import citation_text
+from opsledger.publishing.outputs.exports import DATA_LICENSE, released_tables
 from opsledger.derive.tablediff import Diff
 from opsledger.publishing.templates import render
 
@@ -48,10 +49,6 @@ def changelog(data, prev_data, changes, version, date, prev, bump, why) -> str:
 
 def changes_detail(changes: Diff, version, prev) -> str:
     return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text())
-
-
-def citation_text(version: str, date: str) -> str:
-    return f"{AUTHOR} ({date[:4]}). {TITLE}. Version {version}. Dataset. Licence {DATA_LICENSE['id']}."
 
 
 class BacklogError(UsageError):
