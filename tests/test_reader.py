@@ -242,3 +242,68 @@ def test_datasheet_and_csv_readme_show_the_citation(shipped):
 
     with zipfile.ZipFile(io.BytesIO(csv_zip(shipped, "0.1.0", "2026-11-30"))) as z:
         assert f"> {citation_text('0.1.0', '2026-11-30')}" in z.read("opsledger-0.1.0-csv/README.md").decode()
+
+
+# --------------------------------------------------------------------------- commands read well
+
+
+def test_help_text_wraps_as_paragraphs():
+    from opsledger.cli import paragraphs
+
+    assert paragraphs("One line\n    goes on.\n\n    Second\n    paragraph.\n") == "One line goes on.\n\nSecond paragraph."
+    assert paragraphs(None) is None
+
+
+@pytest.mark.parametrize("line", [["sources", "fetch", "--help"], ["correction", "check", "--help"],
+                                  ["validate", "--help"]])
+def test_command_help_breaks_lines_only_where_the_width_ends(line):
+    """At 70 columns, every line of a command's description but the last of its paragraph is filled:
+    no sentence is broken where the docstring's line happened to end ("... a robots.txt that" / "cannot")."""
+    from typer.testing import CliRunner
+
+    from opsledger.cli import app
+
+    r = CliRunner().invoke(app, line, env={"COLUMNS": "70", "TERM": "dumb"}, terminal_width=70)
+    assert r.exit_code == 0, r.output
+    text = r.output.split("Usage:", 1)[1].split("╭", 1)[0]
+    paras: list[list[str]] = [[]]
+    for ln in text.splitlines():
+        if ln.strip():
+            paras[-1].append(ln.strip())
+        elif paras[-1]:
+            paras.append([])
+    assert len([p for p in paras if p]) >= 2, text
+    for para in paras[1:]:
+        for ln in para[:-1]:
+            assert len(ln) >= 50, (ln, para)
+
+
+def test_progress_is_drawn_on_a_terminal_and_silent_in_a_pipe():
+    import io
+
+    from rich.console import Console
+
+    from opsledger.cli import progress_bar
+
+    with progress_bar("fetching") as cb:  # pytest's captured stderr is not a terminal
+        assert cb is None
+    out = io.StringIO()
+    with progress_bar("fetching", console=Console(file=out, force_terminal=True, width=100)) as cb:
+        cb(0, 3, "")
+        cb(2, 3, "http://127.0.0.1/[b]page\x1b[31m")
+    drawn = out.getvalue()
+    assert "fetching" in drawn and "2/3" in drawn and "[b]page" in drawn and "\x1b[31m" not in drawn
+
+
+def test_an_error_inside_the_progress_bar_passes_through():
+    import io
+
+    from rich.console import Console
+
+    from opsledger.cli import progress_bar
+    from opsledger.errors import UsageError
+
+    for console in (None, Console(file=io.StringIO(), force_terminal=True)):
+        with pytest.raises(UsageError, match="bad"):
+            with progress_bar("x", console=console):
+                raise UsageError("bad")

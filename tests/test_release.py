@@ -25,7 +25,11 @@ def store(tmp_path) -> Path:
 
 
 def test_first_release_is_complete_and_verifiable(store):
-    res = release("0.1.0", store, **RELEASE_ARCHIVE, date="2026-11-23")
+    stages: list[tuple] = []
+    res = release("0.1.0", store, **RELEASE_ARCHIVE, date="2026-11-23", progress=lambda *a: stages.append(a))
+    from opsledger.publishing.publish import RELEASE_STAGES
+
+    assert stages == [(n, 5, s) for n, s in enumerate(RELEASE_STAGES)] + [(5, 5, "released")]
     d = store / "0.1.0"
     names = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()}
     assert {"datapackage.json", "SHA256SUMS", "CHANGELOG.md", "validation.json", "validation.html",

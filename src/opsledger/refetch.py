@@ -387,7 +387,7 @@ class FetchResult:
 def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout: float = TIMEOUT,
           delay: float = PER_HOST_DELAY, contact: str | None = None,
           sleep: Callable[[float], None] = time.sleep, tables: dict[str, pl.DataFrame] | None = None,
-          ) -> FetchResult:
+          progress: Callable[[int, int, str], None] | None = None) -> FetchResult:
     """Fetch every source address into ``cache_dir`` and check every claim's quotation against it.
 
     Politeness: one request at a time, ``delay`` seconds between two requests to the same host,
@@ -396,7 +396,8 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     says ``skipped: robots.txt`` and its claims are ``skipped``. Every page is written atomically, then
     the manifest (also atomically) once all are fetched.
     Raises ``UnusableCache`` for a cache directory inside the data or a release, and
-    ``opsledger.data.io.UnusableInput`` for unreadable tables.
+    ``opsledger.data.io.UnusableInput`` for unreadable tables. ``progress(done, total, url)``, when
+    given, is called before the first address (0 done) and after each one.
     """
     from opsledger.data import io as oio
 
@@ -413,10 +414,14 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     (root / PAGES).mkdir(parents=True, exist_ok=True)
     result = FetchResult(str(cache_dir))
     texts: dict[str, str] = {}
-    for url in urls:
+    if progress:
+        progress(0, len(urls), "")
+    for done, url in enumerate(urls, 1):
         if not robots.allowed(url):
             now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
             result.entries.append(Entry(url, now, None, None, None, ROBOTS_SKIPPED))
+            if progress:
+                progress(done, len(urls), url)
             continue
         limiter.wait(url)
         status, text, error = _get(url, timeout, agent, opener)
@@ -429,6 +434,8 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
             entry.sha256, entry.file = hashlib.sha256(data).hexdigest(), name
             texts[url] = normalise(text)
         result.entries.append(entry)
+        if progress:
+            progress(done, len(urls), url)
     manifest = {"generator": "opsledger sources fetch", "user_agent": agent,
                 "note": "A private cache for re-verification: never redistribute it.",
                 "entries": [asdict(e) for e in result.entries]}
