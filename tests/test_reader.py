@@ -307,3 +307,45 @@ def test_an_error_inside_the_progress_bar_passes_through():
         with pytest.raises(UsageError, match="bad"):
             with progress_bar("x", console=console):
                 raise UsageError("bad")
+
+
+# --------------------------------------------------------------------------- the release workflow
+
+
+def _workflow_steps() -> dict[str, str]:
+    import yaml
+
+    wf = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    return {s.get("name", s.get("uses", "")): s.get("run", "") for s in wf["jobs"]["release"]["steps"]}
+
+
+def test_release_workflow_releases_ungrounded_on_purpose_and_says_so():
+    """The runner has no source archive: the workflow must pass --allow-ungrounded (a release without it
+    is refused) and say so in the notes of the GitHub Release."""
+    steps = _workflow_steps()
+    build = steps["Build the release"]
+    line = next(ln for ln in build.splitlines() if "opsledger release" in ln)
+    assert "--no-sources" in line and "--allow-ungrounded" in line, line
+    assert "pip wheel . --no-deps" in steps["Build the wheel"]
+    assert "Released without the source archive" in steps["Attach the files to the GitHub Release"]
+
+
+def test_release_workflow_attaches_files_a_release_has(shipped_release):
+    """Every file `gh release create` attaches exists in a release built as the workflow builds it
+    (a missing one would fail the workflow), and the wheel is the one `pip wheel` names."""
+    import glob
+    import shlex
+
+    import opsledger
+
+    run = _workflow_steps()["Attach the files to the GitHub Release"]
+    cmd = run[run.index("gh release create"):].replace("\\\n", " ")
+    args = shlex.split(cmd.replace('"$GITHUB_REF_NAME"', "TAG").replace("$VERSION", opsledger.__version__))
+    files = args[args.index("release-notes.md") + 1:]
+    assert files
+    base = shipped_release / "0.1.0"
+    for f in files:
+        if f.startswith("../wheel/"):
+            assert f == f"../wheel/opsledger-{opsledger.__version__}-py3-none-any.whl"
+            continue
+        assert glob.glob(str(base / f)), f"{f} is not in a release"
