@@ -349,3 +349,59 @@ def test_release_workflow_attaches_files_a_release_has(shipped_release):
             assert f == f"../wheel/opsledger-{opsledger.__version__}-py3-none-any.whl"
             continue
         assert glob.glob(str(base / f)), f"{f} is not in a release"
+
+
+# --------------------------------------------------------------------------- the README, in the reader's order
+
+
+def _readme_block(marker: str, lang: str) -> str:
+    readme = (REPO / "README.md").read_text()
+    return readme.split(f"<!-- example: {marker} -->")[1].split(f"```{lang}")[1].split("```")[0]
+
+
+def test_readme_starts_with_the_two_commands_then_the_reader():
+    readme = (REPO / "README.md").read_text()
+    first = readme.split("```sh", 1)[1].split("```", 1)[0]
+    assert [ln.split()[:2] for ln in first.strip().splitlines()] == [["make", "validate"], ["make", "test"]]
+    order = [readme.index(h) for h in ("## Read the data", "### How many arrests in operation X",
+                                       "### Load a table", "### Cite", "## Contribute a correction",
+                                       "## Develop", "### Validation", "### Speed")]
+    assert order == sorted(order)
+
+
+def test_readme_cites_as_the_declaration_renders_it():
+    from opsledger.publishing.outputs.citation import citation_text
+
+    assert f"> {citation_text()}\n" in (REPO / "README.md").read_text()
+
+
+def test_readme_three_steps_answer_arrests_and_as_of_from_the_csv(shipped_release):
+    """Step 1: the release's CSV zip; step 2: headline.csv, the operation by name; step 3: the columns the
+    README names give the figure and its date. The earlier figures are where the README says."""
+    import csv
+    import io
+
+    readme = (REPO / "README.md").read_text()
+    steps = readme.split("### How many arrests in operation X", 1)[1].split("###", 1)[0]
+    with zipfile.ZipFile(shipped_release / "0.1.0" / "opsledger-0.1.0-csv.zip") as z:
+        headline = list(csv.DictReader(io.StringIO(z.read("opsledger-0.1.0-csv/headline.csv").decode())))
+        claims = list(csv.DictReader(io.StringIO(z.read("opsledger-0.1.0-csv/claims.csv").decode())))
+    named = re.findall(r"`(arrests\w*)`", steps)
+    assert {"arrests", "arrests_as_of", "arrests_low", "arrests_high", "arrests_status"} <= set(named)
+    example = re.search(r'e\.g\. "([^"]+)"', steps.replace("\n   ", " "))[1]
+    row = next(r for r in headline if r["name"] == example)
+    assert row["arrests"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["arrests_as_of"]), row
+    assert row["arrests_status"] in {"corroborated", "single_source", "disputed"}
+    assert any(c["target_id"] == f"{row['operation_id']}.arrests" for c in claims)
+
+
+def test_readme_reader_examples_run_beside_the_downloaded_files(shipped_release, monkeypatch):
+    import duckdb
+
+    monkeypatch.chdir(shipped_release / "0.1.0" / "tables")
+    ns: dict = {}
+    exec(compile(_readme_block("reader", "python"), "README.md", "exec"), ns)
+    assert ns["headline"].num_rows == len(ns["df"]) > 0
+    assert ns["arrests"].height == 1 and ns["arrests"]["arrests"][0] > 0
+    rows = duckdb.sql(_readme_block("reader-sql", "sql")).fetchall()
+    assert len(rows) == 1 and rows[0][1] == ns["arrests"]["arrests"][0]
