@@ -11,7 +11,7 @@ SOURCES ?= ../shared/sources
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[validate,publish,test]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,validate,publish,test]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -27,6 +27,12 @@ REPO = repo_root()
 DATASETS = REPO / "datasets"
 ARCHIVE = REPO.parent / "shared" / "sources"
 needs_archive = pytest.mark.skipif(not ARCHIVE.is_dir(), reason="source archive ../shared/sources not present")
+#: How the tests release: with the archive when it is beside the repository, else (a fresh clone with
+#: nothing beside it) with ``allow_ungrounded``, which the release records. Tests of the release's files,
+#: site and loading are not about grounding; the grounding of a release is tested where the archive is.
+RELEASE_ARCHIVE: dict = {"sources": ARCHIVE} if ARCHIVE.is_dir() else {"sources": None, "allow_ungrounded": True}
+#: The same for the command line.
+RELEASE_ARCHIVE_ARGS: list[str] = ["--sources", str(ARCHIVE)] if ARCHIVE.is_dir() else ["--no-sources", "--allow-ungrounded"]
 
 
 #: A small, valid change set on the shipped data (one phrase rounded), shared by the correction tests.
@@ -159,5 +165,5 @@ def shipped_release(tmp_path_factory):
     from opsledger.publishing.publish import release
 
     store = tmp_path_factory.mktemp("store")
-    release("0.1.0", store, sources=ARCHIVE if ARCHIVE.is_dir() else None, date="2026-11-30")
+    release("0.1.0", store, date="2026-11-30", **RELEASE_ARCHIVE)
     return store

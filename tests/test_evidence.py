@@ -370,3 +370,11 @@ def test_redirect_into_a_disallowed_path_is_not_followed(tmp_path, server):
     assert "/moved" in _Handler.paths and "/private" not in _Handler.paths
     assert {c.claim_id: c.state for c in res.claims}["ca"] == "skipped"
     assert read_manifest(tmp_path / "cache")[f"{server}/moved"].error == "skipped: robots.txt"
+
+
+def test_fetch_reports_its_progress(tmp_path, server):
+    seen: list[tuple] = []
+    fetch(tmp_path / "cache", tables=_with_private(server), delay=0, timeout=5,
+          progress=lambda done, total, url: seen.append((done, total, url.rsplit("/", 1)[-1])))
+    # before the first address, then after each one, robots.txt-skipped ones too
+    assert seen == [(0, 4, ""), (1, 4, "same"), (2, 4, "changed"), (3, 4, "gone"), (4, 4, "private")]

@@ -15,9 +15,8 @@ from opsledger.publishing import publish
 from opsledger.publishing.publish import release
 from opsledger.publishing.store import ChecksumError, ReleaseError, load, versions
 
-from conftest import ARCHIVE, REPO, set_cell
+from conftest import RELEASE_ARCHIVE, RELEASE_ARCHIVE_ARGS, REPO, set_cell
 
-SOURCES = ARCHIVE if ARCHIVE.is_dir() else None
 
 
 @pytest.fixture
@@ -26,7 +25,11 @@ def store(tmp_path) -> Path:
 
 
 def test_first_release_is_complete_and_verifiable(store):
-    res = release("0.1.0", store, sources=SOURCES, date="2026-11-23")
+    stages: list[tuple] = []
+    res = release("0.1.0", store, **RELEASE_ARCHIVE, date="2026-11-23", progress=lambda *a: stages.append(a))
+    from opsledger.publishing.publish import RELEASE_STAGES
+
+    assert stages == [(n, 5, s) for n, s in enumerate(RELEASE_STAGES)] + [(5, 5, "released")]
     d = store / "0.1.0"
     names = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()}
     assert {"datapackage.json", "SHA256SUMS", "CHANGELOG.md", "validation.json", "validation.html",
@@ -46,37 +49,37 @@ def test_first_release_is_complete_and_verifiable(store):
 
 
 def test_release_again_is_refused(store):
-    release("0.1.0", store, sources=SOURCES)
+    release("0.1.0", store, **RELEASE_ARCHIVE)
     before = sorted(p.as_posix() for p in store.rglob("*"))
     with pytest.raises(ReleaseError, match="never overwritten"):
-        release("0.1.0", store, sources=SOURCES)
+        release("0.1.0", store, **RELEASE_ARCHIVE)
     assert sorted(p.as_posix() for p in store.rglob("*")) == before
 
 
 @pytest.mark.parametrize("bad", ["../x", "1.0", "v1.0.0", "1.0.0/../../x", "", "01.0.0"])
 def test_invalid_versions(store, bad):
     with pytest.raises(ReleaseError, match="not a version"):
-        release(bad, store, sources=SOURCES)
+        release(bad, store, **RELEASE_ARCHIVE)
     assert not store.exists() or not any(store.iterdir())
 
 
 def test_refused_when_validation_fails(store, data):
     set_cell(data, "agencies", "th-dsi", "country", "XX")
     with pytest.raises(ReleaseError, match="does not validate"):
-        release("0.1.0", store, data_dir=data, sources=SOURCES)
+        release("0.1.0", store, data_dir=data, **RELEASE_ARCHIVE)
     assert not (store / "0.1.0").exists()
 
 
 def test_deterministic_bytes(tmp_path):
-    a = release("0.1.0", tmp_path / "a", sources=SOURCES, date="2026-11-23")
-    b = release("0.1.0", tmp_path / "b", sources=SOURCES, date="2026-11-23")
+    a = release("0.1.0", tmp_path / "a", **RELEASE_ARCHIVE, date="2026-11-23")
+    b = release("0.1.0", tmp_path / "b", **RELEASE_ARCHIVE, date="2026-11-23")
     assert a.files == b.files  # every file, reports, database, zip and site included
 
 
 def test_second_release_changelog_lists_exactly_the_change(store, data):
-    release("0.1.0", store, data_dir=data, sources=SOURCES)
+    release("0.1.0", store, data_dir=data, **RELEASE_ARCHIVE)
     set_cell(data, "agencies", "europol", "note", "Changed note for the test.")
-    release("0.1.1", store, data_dir=data, sources=SOURCES)
+    release("0.1.1", store, data_dir=data, **RELEASE_ARCHIVE)
     log = (store / "0.1.1" / "CHANGELOG.md").read_text()
     assert "Compared with the previous release, 0.1.0." in log
     n_agencies = pl.read_parquet(data / "agencies.parquet").height
@@ -91,9 +94,9 @@ def test_second_release_changelog_lists_exactly_the_change(store, data):
 
 
 def test_version_must_increase(store):
-    release("0.2.0", store, sources=SOURCES)
+    release("0.2.0", store, **RELEASE_ARCHIVE)
     with pytest.raises(ReleaseError, match="not above"):
-        release("0.1.5", store, sources=SOURCES)
+        release("0.1.5", store, **RELEASE_ARCHIVE)
 
 
 def test_breaking_schema_change_needs_a_major_bump():
@@ -118,7 +121,7 @@ def test_added_term_needs_a_minor_bump():
 
 
 def test_interrupted_release_leaves_previous_state(store, monkeypatch):
-    release("0.1.0", store, sources=SOURCES)
+    release("0.1.0", store, **RELEASE_ARCHIVE)
     index_before = (store / "index.json").read_bytes()
     import fsspec.implementations.local as local
 
@@ -127,14 +130,14 @@ def test_interrupted_release_leaves_previous_state(store, monkeypatch):
 
     monkeypatch.setattr(local.LocalFileSystem, "mv", boom)
     with pytest.raises(KeyboardInterrupt):
-        release("0.1.1", store, sources=SOURCES)
+        release("0.1.1", store, **RELEASE_ARCHIVE)
     monkeypatch.undo()
     assert sorted(p.name for p in store.iterdir() if p.name != ".lock") == ["0.1.0", "index.json"]
     assert (store / "index.json").read_bytes() == index_before
 
 
 def test_load_verifies_and_refuses_a_flipped_byte(store):
-    release("0.1.0", store, sources=SOURCES)
+    release("0.1.0", store, **RELEASE_ARCHIVE)
     t = load("outcomes", store=store)
     assert t.num_rows > 0 and "value_low" in t.column_names
     assert isinstance(load("outcomes", "0.1.0", store, as_="polars"), pl.DataFrame)
@@ -148,7 +151,7 @@ def test_load_verifies_and_refuses_a_flipped_byte(store):
 
 
 def test_load_refuses_truncated(store):
-    release("0.1.0", store, sources=SOURCES)
+    release("0.1.0", store, **RELEASE_ARCHIVE)
     p = store / "0.1.0" / "tables" / "claims.parquet"
     p.write_bytes(p.read_bytes()[:-10])
     with pytest.raises(ChecksumError, match="claims.parquet"):
@@ -157,12 +160,12 @@ def test_load_refuses_truncated(store):
 
 def test_fsspec_url_store(tmp_path):
     url = f"file://{tmp_path / 'urlstore'}"
-    release("0.1.0", url, sources=SOURCES)
+    release("0.1.0", url, **RELEASE_ARCHIVE)
     assert load("operations", store=url).num_rows >= 2
 
 
 def test_diff_between_release_and_working_data(store, data):
-    release("0.1.0", store, data_dir=data, sources=SOURCES)
+    release("0.1.0", store, data_dir=data, **RELEASE_ARCHIVE)
     set_cell(data, "agencies", "europol", "note", "x")
     text = publish.diff("0.1.0", data, store).text()
     assert "changed `europol`.`note`" in text
@@ -170,7 +173,7 @@ def test_diff_between_release_and_working_data(store, data):
 
 def _run_readme_example(marker: str, store) -> dict:
     """Run the README's Python block after ``<!-- example: MARKER -->`` against a real release."""
-    release("0.1.0", store, sources=SOURCES)
+    release("0.1.0", store, **RELEASE_ARCHIVE)
     readme = (REPO / "README.md").read_text()
     block = readme.split(f"<!-- example: {marker} -->")[1].split("```python")[1].split("```")[0]
     code = block.replace('STORE = "releases"', f'STORE = {str(store)!r}')
@@ -191,7 +194,7 @@ def test_cli_release_versions_diff(store, data):
     from opsledger.cli import app
 
     runner = CliRunner()
-    extra = ["--sources", str(SOURCES)] if SOURCES else []
+    extra = RELEASE_ARCHIVE_ARGS
     r = runner.invoke(app, ["release", "0.1.0", "--to", str(store), "--data-dir", str(data), *extra])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["release", "0.1.0", "--to", str(store), "--data-dir", str(data), *extra])

@@ -45,11 +45,27 @@ API = {
 
 __all__ = [*API, "__version__"]
 
+#: The extra (``pip install 'opsledger[EXTRA]'``) each public name needs beyond the package alone, which
+#: installs only what :func:`load` and :func:`versions` need (pyarrow).
+NEEDS = {"validate": "validate", "release": "publish", "diff": "data", "rederive": "data",
+         "correction_check": "validate", "correction_apply": "validate", "correction_revert": "validate",
+         "correction_new": "data", "read_tables": "data", "derive_all": "data"}
+
 
 def __getattr__(name: str):
     if name in API:
         module, attr = API[name]
-        return getattr(importlib.import_module(module), attr)
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            missing = (exc.name or "").partition(".")[0]
+            if not missing or missing == "opsledger":
+                raise
+            from opsledger.errors import MissingExtra
+
+            raise MissingExtra(f"{missing} is not installed: opsledger.{name} needs "
+                               f"pip install 'opsledger[{NEEDS.get(name, 'data')}]'") from None
+        return getattr(mod, attr)
     raise AttributeError(f"module 'opsledger' has no attribute {name!r}")
 
 

@@ -14,6 +14,7 @@ terminal.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -63,14 +64,53 @@ def _handled(func):
     return run
 
 
+def paragraphs(doc: str | None) -> str | None:
+    """A docstring as help text: each paragraph (lines up to a blank line) joined into one line, so the
+    terminal's width wraps it, never the docstring's own line breaks; paragraphs stay apart."""
+    if not doc:
+        return doc
+    import inspect
+
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n") if p.strip())
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
+@contextlib.contextmanager
+def progress_bar(what: str, console=None):
+    """A progress callback ``(done, total, item)`` drawing rich's progress bar on standard error while
+    the block runs, when standard error is a terminal (or ``console`` is given); None in a pipe or a
+    file, so nothing but the result is printed there. The bar is removed when the block ends."""
+    if console is None and not _is_terminal(sys.stderr):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[item]}", markup=False),
+                   console=console or Console(stderr=True), transient=True)
+    task = bar.add_task(what, total=None, item="")
+
+    def update(done: int, total: int, item: str) -> None:
+        bar.update(task, completed=done, total=total, item=safe(one_line(item))[:60])
+
+    with bar:
+        yield update
+
+
 class _Typer(typer.Typer):
-    """A Typer whose every command runs inside :func:`_handled`."""
+    """A Typer whose every command runs inside :func:`_handled`, its help wrapped as paragraphs."""
 
     def command(self, *args, **kwargs):
-        register = super().command(*args, **kwargs)
-
         def decorator(func):
-            register(_handled(func))
+            kwargs.setdefault("help", paragraphs(func.__doc__))
+            super(_Typer, self).command(*args, **kwargs)(_handled(func))
             return func
 
         return decorator
@@ -215,8 +255,9 @@ def release(
         from opsledger.publishing.store import lasting_store
 
         lasting_store(to)
-    res = api.release(version, to, data_dir, _archive(sources, no_sources), date=date,
-                      allow_ungrounded=allow_ungrounded)
+    with progress_bar(f"release {version}") as progress:
+        res = api.release(version, to, data_dir, _archive(sources, no_sources), date=date,
+                          allow_ungrounded=allow_ungrounded, progress=progress)
     for note in res.notes:
         echo(f"note: {note}")
     echo(f"released {res.version} to {res.path} ({res.bump} change)")
@@ -377,7 +418,8 @@ def sources_fetch(
     Exit 0 all found, 1 some changed or gone, 2 unusable input."""
     from opsledger.refetch import fetch
 
-    res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact)
+    with progress_bar("fetching") as progress:
+        res = fetch(cache_dir, data_dir, timeout=timeout, delay=delay, contact=contact, progress=progress)
     echo(json.dumps(res.as_dict(), indent=2, ensure_ascii=False) if format is Format.json else res.text())
     raise typer.Exit(res.exit_code)
 

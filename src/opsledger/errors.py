@@ -46,8 +46,18 @@ class MissingExtra(UsageError):
     """A function whose optional dependencies (an extra of the package) are not installed (exit 2)."""
 
 
-#: The modules each extra of the package provides (see pyproject.toml), checked before work starts.
-EXTRAS = {"validate": ("pandera", "great_expectations", "pandas", "pydantic"), "publish": ("jinja2", "matplotlib")}
+#: The modules each extra of the package provides (see ``[project.optional-dependencies]`` in
+#: pyproject.toml), checked before work starts. The package alone (``pip install opsledger``) installs
+#: pyarrow: enough for :func:`opsledger.load`.
+EXTRAS = {
+    "data": ("polars", "pydantic", "yaml"),
+    "cli": ("typer", "polars", "pydantic", "yaml"),
+    "validate": ("pandera", "great_expectations", "pandas", "pydantic", "polars", "pycountry"),
+    "publish": ("jinja2", "matplotlib", "polars", "pydantic", "pycountry", "fsspec"),
+    "pandas": ("pandas",),
+    "polars": ("polars",),
+    "remote": ("fsspec",),
+}
 
 
 def require(*extras: str) -> None:
@@ -61,4 +71,16 @@ def require(*extras: str) -> None:
                 raise MissingExtra(f"{mod} is not installed: this needs pip install 'opsledger[{','.join(extras)}]'")
 
 
-__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError", "MissingExtra", "require"]
+def import_extra(module: str, extra: str, what: str | None = None):
+    """``module`` imported, or :class:`MissingExtra` (one line naming the extra to install) when it is
+    not installed (or is blocked: ``sys.modules[module] = None``). ``what`` names what needs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        need = f"{what} needs" if what else "this needs"
+        raise MissingExtra(f"{module} is not installed: {need} pip install 'opsledger[{extra}]'") from None
+
+
+__all__ = ["OpsledgerError", "UsageError", "DataError", "PathError", "DeclarationError", "MissingExtra", "require", "import_extra"]

@@ -414,7 +414,7 @@ class FetchResult:
 def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout: float = TIMEOUT,
           delay: float = PER_HOST_DELAY, contact: str | None = None,
           sleep: Callable[[float], None] = time.sleep, tables: dict[str, pl.DataFrame] | None = None,
-          ) -> FetchResult:
+          progress: Callable[[int, int, str], None] | None = None) -> FetchResult:
     """Fetch every source address into ``cache_dir`` and check every claim's quotation against it.
 
     Politeness: one request at a time, ``delay`` seconds between two requests to the same host,
@@ -424,7 +424,8 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     the manifest (also atomically) after every address, so one bad host never loses the run. An address
     that is not http(s) is not requested: its entry's error says ``refused: ...``.
     Raises ``UnusableCache`` for a cache directory inside the data or a release, and
-    ``opsledger.data.io.UnusableInput`` for unreadable tables.
+    ``opsledger.data.io.UnusableInput`` for unreadable tables. ``progress(done, total, url)``, when
+    given, is called before the first address (0 done) and after each one.
     """
     from opsledger.data import io as oio
 
@@ -443,7 +444,9 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
     def now() -> str:
         return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
-    for url in urls:
+    if progress:
+        progress(0, len(urls), "")
+    for done, url in enumerate(urls, 1):
         try:
             net.check_url(url)
         except net.NetError as exc:
@@ -463,6 +466,8 @@ def fetch(cache_dir: Path | str, data_dir: Path | str | None = None, *, timeout:
                     texts[url] = normalise(text)
                 result.entries.append(entry)
         _write_manifest(root, agent, result.entries)  # after every address: an interrupted run keeps its pages
+        if progress:
+            progress(done, len(urls), url)
     if not result.entries:
         _write_manifest(root, agent, result.entries)
     result.claims = check_claims(t, {e.url: e for e in result.entries}, texts)

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from opsledger.errors import PathError, UsageError
 from opsledger.declarations import TABLES, repo_root, table
-from opsledger.data.paths import DEFAULT_ARCHIVE  # noqa: F401 (re-exported: its home is light to import)
+from opsledger.data.paths import flag_arg, DEFAULT_ARCHIVE  # noqa: F401 (re-exported: its home is light to import)
 from opsledger.data.txn import (  # noqa: F401 (re-exported)
     JOURNAL, LOCKFILE, STAGED, STAGING, JournalRefused, LockUnavailable, _lock, commit, locked, needs_recovery,
     recover, write_bytes_atomic, write_text_atomic,
@@ -83,13 +83,6 @@ def path_arg(value, what: str) -> Path | None:
     if isinstance(value, (str, os.PathLike)) and str(value).strip():
         return Path(value)
     raise UsageError(f"{what} must be a path (str or os.PathLike) or None, not {value!r}")
-
-
-def flag_arg(value, what: str) -> bool:
-    """A yes/no argument of the library: a bool, nothing else (``"no"`` is not False)."""
-    if not isinstance(value, bool):
-        raise UsageError(f"{what} must be True or False, not {value!r}")
-    return value
 
 
 def source_archive(sources, what: str = "sources") -> Path | None:

@@ -23,7 +23,6 @@ Frictionless table schema (:func:`Table.table_schema`), and the facts the rules 
 from __future__ import annotations
 
 import functools
-import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from pathlib import Path
@@ -32,29 +31,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from opsledger.errors import DeclarationError
+# where the declarations are: light helpers, re-exported here (loading a release needs them, not pydantic)
+from opsledger.data.paths import _schema_dir, repo_root, schema_dir  # noqa: F401
 from opsledger.declarations.models import *  # noqa: F403
-from opsledger.declarations.models import (Dataset, Declarations, Field, Metric, PhraseRules, Table, TimelineStage, _TableFile,
+from opsledger.declarations.models import (Dataset, Declarations, Field, Identity, Metric, PhraseRules, Table, TimelineStage, _TableFile,
                                            _TablesFile, _VocabularyFile, NOT_TABLES, REQUIRED_ORDERS, NAME)  # noqa: F401
 
-
-def schema_dir() -> Path:
-    """Where the declarations live: ``$OPSLEDGER_SCHEMAS``, the copy inside a wheel, or the repo's.
-    (Called on every lookup of a declaration: the answer is cached per value of the variable.)"""
-    return _schema_dir(os.environ.get("OPSLEDGER_SCHEMAS") or None)
-
-
-@functools.lru_cache(maxsize=16)
-def _schema_dir(env: str | None) -> Path:
-    if env:
-        return Path(env)
-    bundled = Path(__file__).resolve().parents[1] / "schemas"  # the copy inside a wheel
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[3] / "schemas"
-
-
-def repo_root() -> Path:
-    return schema_dir().parent
 
 # --------------------------------------------------------------------------- loading
 
@@ -305,6 +287,13 @@ def per_declarations(fn: Callable) -> Callable:
     wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]
     _DERIVED_CACHES.append(cache)
     return wrapper
+
+
+def identity() -> Identity:
+    """The dataset's identity (``schemas/dataset.toml``): title, authors, licence, repository, DOI ...
+    (the same declaration as :func:`dataset`). Raises :class:`~opsledger.errors.DeclarationError`
+    naming the file and key when it is wrong."""
+    return declarations().dataset
 
 
 def clear_caches() -> None:

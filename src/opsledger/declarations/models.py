@@ -542,15 +542,41 @@ class CoverageSettings(_Decl):
 
 
 class Dataset(_Decl):
-    """``schemas/dataset.toml``: the dataset's identity, written once for every output."""
+    """``schemas/dataset.toml``: the dataset's identity, written once for every output and citation."""
 
     title: str
-    description: str
-    author: str
+    abstract: str
+    authors: list[str] = _PField(min_length=1)
+    keywords: list[str] = []
+    #: the repository's address (https); a release's files are at ``<repository>/releases/tag/v<version>``
+    repository: str = _PField(pattern=r"^https://[^\s/]+/\S+[^/\s]$")
+    #: the date of the version the repository holds (``YYYY-MM-DD``)
+    version_date: str = _PField(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    #: the DOI of an archive deposit, once there is one
+    doi: str | None = _PField(default=None, pattern=r"^10\.[0-9]{4,9}/\S+$")
     data_license: License
     code_license: License
     site: SiteSettings = SiteSettings()
     coverage: CoverageSettings = CoverageSettings()
+
+    @property
+    def description(self) -> str:
+        return self.abstract
+
+    @property
+    def author(self) -> str:
+        """The authors as one line ("A", "A and B", "A, B and C")."""
+        n = self.authors
+        return n[0] if len(n) == 1 else ", ".join(n[:-1]) + " and " + n[-1]
+
+    @property
+    def license(self) -> str:
+        """The data licence's id (SPDX)."""
+        return self.data_license.id
+
+
+#: the name the citation code uses for the same declaration
+Identity = Dataset
 
 
 class Declarations:

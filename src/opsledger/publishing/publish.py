@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -129,8 +130,14 @@ def _datapackage(version: str, files: dict[str, bytes], tables_: dict[str, pl.Da
 
 
 
+#: The stages of a release, in order, as ``progress`` names them.
+RELEASE_STAGES = ("reading the tables", "validating", "comparing with the previous release",
+                  "building the files (CSV, SQLite, site, notes)", "writing to the store")
+
+
 def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE, date: str | None = None,
-            names: list[str] | None = None, allow_ungrounded: bool = False) -> ReleaseResult:
+            names: list[str] | None = None, allow_ungrounded: bool = False,
+            progress: Callable[[int, int, str], None] | None = None) -> ReleaseResult:
     """Publish ``data_dir`` as ``version`` into ``store``; refuses (ReleaseError) without writing.
 
     ``sources`` is the source archive (default: ``../shared/sources`` when present, as on the command
@@ -140,7 +147,8 @@ def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE
     Writers of one store are serialised by a lock (see :func:`store_lock`); the version folder is
     written under a temporary name and moved into place, then ``index.json`` is rewritten. A release
     interrupted between the two leaves a complete folder that the next release lists (and
-    ``opsledger versions`` reports)."""
+    ``opsledger versions`` reports). ``progress(done, total, stage)``, when given, is called as each of
+    :data:`RELEASE_STAGES` starts (``done`` stages finished) and once at the end."""
     new_v = parse_version(version)  # every argument is checked before anything is read or validated
     date = release_date(date)
     oio.path_arg(data_dir, "data_dir")
@@ -149,7 +157,8 @@ def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE
     require("validate", "publish")
     fs, root = _fs(store)
     with store_lock(fs, root):
-        return _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names, ungrounded)
+        return _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names, ungrounded,
+                               progress)
 
 
 def check_archive(sources, allow_ungrounded: bool) -> bool:
@@ -186,24 +195,31 @@ def evidence_markdown(ev: dict) -> str:
 
 
 def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names,
-                    ungrounded: bool = False) -> ReleaseResult:
+                    ungrounded: bool = False, progress=None) -> ReleaseResult:
     from opsledger.data.paths import display_path
     from opsledger.validation.run import validate_tables
+
+    def stage(n: int) -> None:
+        if progress:
+            progress(n, len(RELEASE_STAGES), RELEASE_STAGES[n] if n < len(RELEASE_STAGES) else "released")
 
     idx, notes = _recover_store(fs, root, read_index(store))
     known = [v["version"] for v in idx["versions"]]
     if version in known or fs.exists(f"{root}/{version}"):
         raise ReleaseError(f"version {version} exists in the store; a published version is never overwritten"
                            + ("".join(f" ({n})" for n in notes if version in n)))
+    stage(0)
     try:
         tables_ = oio.read_tables(data_dir)
     except oio.UnusableInput as exc:
         raise ReleaseError(str(exc)) from None
+    stage(1)
     report = validate_tables(tables_, sources=sources, names=names,
                              data_dir=display_path(data_dir or oio.default_data_dir()))
     if report.exit_code != 0 or report.open_warnings:
         raise ReleaseError("the data does not validate with every finding acknowledged; nothing released:\n"
                            + report.text(limit=20))
+    stage(2)
     new_sig = schema_signature()
     prev = max(known, key=parse_version) if known else None
     old_sig, prev_tables = None, {}
@@ -220,6 +236,7 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     if prev and order[got] < order[need]:
         raise ReleaseError(f"{prev} -> {version} is a {got} bump, but the schema change needs a {need} "
                            f"bump: {'; '.join(why[:5])}")
+    stage(3)
     files: dict[str, bytes] = {}
     for name in TABLES:
         files[f"tables/{name}.parquet"] = oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
@@ -235,6 +252,7 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     files["DATASHEET.md"] = files["DATASHEET.md"] + evidence_markdown(evidence).encode()
     sums = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
+    stage(4)
     tmp = f"{root}/.tmp-{version}-{uuid.uuid4().hex}"
     try:
         for name, data in files.items():
@@ -257,6 +275,10 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     latest = versions_[-1]["version"]
     write_bytes_atomic(f"{root}/index.json",
                        (json.dumps({"versions": versions_, "latest": latest}, indent=2) + "\n").encode(), fs)
+    stage(len(RELEASE_STAGES))
+    if ungrounded:
+        notes.append("released WITHOUT the source archive (--allow-ungrounded): no claim was checked against "
+                     "an archived text; the datasheet, datapackage.json and index.json say so")
     return ReleaseResult(version, f"{root}/{version}", need, {n: _sha(d) for n, d in files.items()}, notes)
 
 

@@ -7,6 +7,13 @@ for people built by :mod:`opsledger.publishing.outputs.bundle`. ``STORE/index.js
 versions and is written last. This module holds the store's I/O, its lock, recovery after an
 interrupted release, checksum verification and :func:`load`; what a release contains and when it is
 allowed is :mod:`opsledger.publishing.publish`.
+
+Reading a release is light: :func:`load`, :func:`versions` and :func:`read_index` need pyarrow and the
+standard library only (``pip install opsledger``). A local store is read with :class:`LocalStore`
+(pathlib), an HTTP(S) one with :class:`~opsledger.publishing.httpstore.HTTPStore` (urllib), and
+checksums are verified with hashlib; fsspec is imported only for another URL (``s3://``, ``memory://``
+...) and for writing a release, polars and pandas only when a frame of theirs is asked for. Table names
+come from the release itself (its ``SHA256SUMS``), not from the declarations (which need pydantic).
 """
 
 from __future__ import annotations
@@ -21,14 +28,13 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opsledger.errors import DataError, MissingExtra, UsageError
-from opsledger.declarations import TABLES, repo_root
-from opsledger.data.io import flag_arg
+from opsledger.errors import DataError, MissingExtra, UsageError, import_extra
+from opsledger.data.paths import flag_arg, repo_root
 from opsledger.data.txn import is_local, write_bytes_atomic
 
 
@@ -85,16 +91,50 @@ def store_arg(store) -> str:
     return store
 
 
-def _fs(store: str | Path | None):
-    """The filesystem and root of a store; :class:`MissingExtra` when its fsspec backend is not
-    installed (``s3://`` without s3fs), :class:`UsageError` for an unknown protocol or an unusable URL."""
-    import fsspec
+class LocalStore:
+    """A local store read with pathlib: the few file-system calls reading a release makes (``exists``,
+    ``size``, ``open`` for reading, ``ls``, ``isdir``), so that loading needs no fsspec."""
 
+    protocol = ("file", "local")
+
+    def exists(self, path: str) -> bool:
+        return Path(path).exists()
+
+    def size(self, path: str) -> int:
+        return Path(path).stat().st_size
+
+    def isdir(self, path: str) -> bool:
+        return Path(path).is_dir()
+
+    def ls(self, path: str, detail: bool = False) -> list[str]:
+        return sorted(str(p) for p in Path(path).iterdir())
+
+    def open(self, path: str, mode: str = "rb"):
+        if mode != "rb":
+            raise PermissionError(f"{path}: opened for reading only")
+        return open(path, "rb")
+
+
+def _reader(store: str | Path | None):
+    """The store's file system and root for reading: a directory or ``file://`` URL through
+    :class:`LocalStore`, an HTTP(S) address through :class:`HTTPStore` (both standard library), any
+    other URL through fsspec (the ``remote`` extra)."""
+    s = store_arg(store)
+    if "://" not in s or s.startswith("file://"):
+        return LocalStore(), (s.removeprefix("file://").rstrip("/") or "/")
+    return _fs(s)
+
+
+def _fs(store: str | Path | None):
+    """The filesystem and root of a store, for writing a release (fsspec) or reading an HTTP(S) one;
+    :class:`MissingExtra` when fsspec or the URL's backend is not installed (``s3://`` without s3fs),
+    :class:`UsageError` for an unknown protocol or an unusable URL."""
     store = store_arg(store)
     if store.startswith(("http://", "https://")):  # read-only, standard library only
         from opsledger.publishing.httpstore import HTTPStore
 
         return HTTPStore(), store.rstrip("/")
+    fsspec = import_extra("fsspec", "remote", f"the store {store}")
     try:
         fs, root = fsspec.core.url_to_fs(store)
     except ImportError as exc:
@@ -197,7 +237,7 @@ def _parse_index(data: bytes, path: str) -> dict:
 
 def read_index(store=None) -> dict:
     """The store's ``index.json``; :class:`StoreError` (one line) when it is damaged."""
-    fs, root = _fs(store)
+    fs, root = _reader(store)
     path = f"{root}/index.json"
     try:
         if not fs.exists(path):
@@ -268,7 +308,7 @@ def _check_version_dir(fs, root: str, v: str) -> str | None:
 def unlisted_versions(store=None) -> dict[str, str]:
     """Version folders the index does not list, each with its state: complete ones are left by a release
     interrupted after its folder was moved into place (the next release lists them)."""
-    fs, root = _fs(store)
+    fs, root = _reader(store)
     if not fs.exists(root):
         return {}
     listed = {v["version"] for v in read_index(store)["versions"]}
@@ -323,7 +363,7 @@ def _sha(data: bytes) -> str:
 
 
 def _has_table(version, store, name) -> bool:
-    fs, root = _fs(store)
+    fs, root = _reader(store)
     return fs.exists(f"{root}/{version}/tables/{name}.parquet")
 
 def _resolve_version(version: str, store, idx: dict | None = None) -> str:
@@ -432,9 +472,14 @@ def _verified_files(fs, base: str, entry: dict | None, keep=None) -> dict[str, b
     return files
 
 
-def read_release_tables(version: str, store=None, verify: bool = True) -> dict[str, pl.DataFrame]:
-    """Every table of a release, after verifying every file it lists once (see :func:`load`)."""
-    fs, root = _fs(store)
+def read_release_tables(version: str, store=None, verify: bool = True) -> dict:
+    """Every table of a release as polars frames, after verifying every file it lists once (see
+    :func:`load`)."""
+    import polars as pl
+
+    from opsledger.declarations import TABLES
+
+    fs, root = _reader(store)
     idx = read_index(store)
     v = _resolve_version(version, store, idx)
     base = f"{root}/{v}"
@@ -446,6 +491,16 @@ def read_release_tables(version: str, store=None, verify: bool = True) -> dict[s
             if _has_table(v, store, name)}
 
 
+#: What a table name looks like (a table's file is ``tables/<name>.parquet``).
+TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _release_tables(sums: dict[str, str]) -> list[str]:
+    """The tables a release lists in its SHA256SUMS, in file-name order."""
+    return sorted(n.removeprefix("tables/").removesuffix(".parquet") for n in sums
+                  if n.startswith("tables/") and n.endswith(".parquet"))
+
+
 def load(name: str, version: str = "latest", store=None, as_: str = "arrow", verify: bool = True):
     """A table of a release as a pyarrow Table (``as_="pandas"`` or ``"polars"`` for frames).
 
@@ -453,22 +508,30 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
     ``SHA256SUMS`` against ``index.json``, ``datapackage.json`` against the index's
     ``manifest_sha256``, and every file ``SHA256SUMS`` lists (tables, datapackage.json, schema.json ...)
     against it; a tampered or truncated file is refused with :class:`ChecksumError`, a damaged index
-    with :class:`StoreError`.
+    with :class:`StoreError`. A table the release does not hold is a :class:`UsageError` naming the
+    tables it holds. Needs pyarrow only; ``as_="pandas"`` / ``"polars"`` without that library installed
+    raise :class:`~opsledger.errors.MissingExtra` naming the extra (``opsledger[pandas]``,
+    ``opsledger[polars]``).
     """
-    if not isinstance(name, str) or name not in TABLES:
-        raise UsageError(f"unknown table {name!r}; tables are: {', '.join(TABLES)}")
+    if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
+        raise UsageError(f"unknown table {name!r}: a table name is lowercase letters, digits and _")
     if not isinstance(as_, str) or as_ not in ("arrow", "polars", "pandas"):
         raise UsageError(f"as_ must be arrow, polars or pandas, not {as_!r}")
     flag_arg(verify, "verify")
-    fs, root = _fs(store)
+    frames: Any = None if as_ == "arrow" else import_extra(as_, as_, f"load(..., as_={as_!r})")
+    fs, root = _reader(store)
     idx = read_index(store)
     v = _resolve_version(version, store, idx)
     base = f"{root}/{v}"
     rel = f"tables/{name}.parquet"
     if verify:
         files = _verified_files(fs, base, _entry(idx, v), keep={rel})
-        if rel not in files:
-            raise ChecksumError(f"{base}/SHA256SUMS does not list {rel}")
+        listed = _sums(files["SHA256SUMS"], f"{base}/SHA256SUMS")
+    else:
+        listed = _sums(_read_small(fs, f"{base}/SHA256SUMS", "SHA256SUMS"), f"{base}/SHA256SUMS")
+    if rel not in listed:
+        raise UsageError(f"unknown table {name!r}: release {v} holds {', '.join(_release_tables(listed))}")
+    if verify:
         data = files[rel]
     else:
         try:
@@ -485,14 +548,8 @@ def load(name: str, version: str = "latest", store=None, as_: str = "arrow", ver
     if as_ == "arrow":
         return tbl
     if as_ == "polars":
-        return pl.from_arrow(tbl)
-    return tbl.to_pandas(types_mapper=pd_types())
-
-
-def pd_types():
-    import pandas as pd
-
-    return pd.ArrowDtype
+        return frames.from_arrow(tbl)
+    return tbl.to_pandas(types_mapper=frames.ArrowDtype)
 
 
 __all__ = ["load", "versions", "unlisted_versions", "StoreError", "ReleaseUsageError", "store_lock", "ReleaseError",

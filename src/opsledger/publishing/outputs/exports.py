@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from opsledger.data import fmt
 from opsledger.escape import csv_cell
 from opsledger.declarations import Table, dataset, repo_root, tables as declarations, vocabularies
+from opsledger.publishing.outputs.citation import citation_cff, citation_text  # noqa: F401 (citation_cff re-exported)
 
 
 def data_license() -> dict:
@@ -46,15 +47,6 @@ def _rows(df) -> Iterable[tuple]:
 
 
 # --------------------------------------------------------------------------- citation and licences
-
-
-def citation_cff(version: str | None = None, date: str | None = None) -> str:
-    """CITATION.cff (Citation File Format 1.2.0); with a version and date for a release."""
-    from opsledger.publishing.templates import render
-
-    return render("CITATION.cff.j2", title=dataset().title, abstract=dataset().description, author=dataset().author,
-                  license=dataset().data_license.id, version=version, date=date,
-                  keywords=["child sexual exploitation", "law enforcement", "open data", "provenance"])
 
 
 def repo_file(name: str) -> bytes:
@@ -108,7 +100,7 @@ def csv_zip(data: dict, version: str, date: str) -> bytes:
     entries = {f"{folder}/{t.name}.csv": csv_bytes(t, data[t.name]) for t in released_tables(data)}
     entries[f"{folder}/README.md"] = render(
         "csv-README.md.j2", version=version, date=date, tables=released_tables(data), data=data,
-        vocabularies=vocabularies(), license=data_license()).encode()
+        vocabularies=vocabularies(), license=data_license(), citation=citation_text(version, date)).encode()
     entries[f"{folder}/CITATION.cff"] = citation_cff(version, date).encode()
     entries[f"{folder}/LICENSE"] = repo_file("LICENSE")
     entries[f"{folder}/LICENSE-DATA.md"] = repo_file("LICENSE-DATA.md")
@@ -279,8 +271,8 @@ def croissant(data: dict, version: str, date: str, files: dict[str, bytes]) -> d
         "datePublished": date,
         "license": dataset().data_license.url,
         "creator": {"@type": "sc:Organization", "name": dataset().author},
-        "citeAs": f"{dataset().author} ({date[:4]}). {dataset().title}. Version {version}. Dataset.",
-        "keywords": ["child sexual exploitation", "law enforcement", "open data", "provenance"],
+        "citeAs": citation_text(version, date),
+        "keywords": list(dataset().keywords),
         "isLiveDataset": False,
         **rai,
         "distribution": distribution,

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from opsledger.errors import UsageError
-from opsledger.declarations import dataset
+from opsledger.publishing.outputs.citation import citation_text
 from opsledger.publishing.outputs.exports import data_license, released_tables
 from opsledger.derive.tablediff import Diff
 from opsledger.publishing.templates import render
@@ -49,11 +49,6 @@ def changelog(data, prev_data, changes, version, date, prev, bump, why) -> str:
 
 def changes_detail(changes: Diff, version, prev) -> str:
     return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text(markdown=True))
-
-
-def citation_text(version: str, date: str) -> str:
-    d = dataset()
-    return f"{d.author} ({date[:4]}). {d.title}. Version {version}. Dataset. Licence {d.data_license.id}."
 
 
 class PopulationError(UsageError):
