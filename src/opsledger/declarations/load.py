@@ -157,7 +157,7 @@ def _load_table(directory: Path, name: str, fields: dict[str, Field]) -> Table:
         return Table(name=name, title=raw.title, description=raw.description, primary_key=raw.primary_key,
                      fields=tuple(cols), unique=raw.unique, checks=raw.checks, derived=tuple(derived),
                      claim_targets=raw.claim_targets, claim_required=raw.claim_required,
-                     per_metric=raw.per_metric)
+                     per_metric=raw.per_metric, from_outcomes=raw.from_outcomes)
     except ValidationError as exc:
         raise _refuse(file, subject, exc) from None
 
@@ -201,6 +201,13 @@ def _cross_check(d: Declarations) -> None:
             if order.index(fk.table) > order.index(t.name):
                 fail("tables.toml", "order", f"table {t.name} references {fk.table}, so {fk.table} must come "
                                              f"before {t.name}")
+        if t.from_outcomes:
+            for c in t.from_outcomes.unset:
+                if "outcomes" in tables and c not in tables["outcomes"].columns:
+                    fail(file, f"table {t.name}: from_outcomes", f"outcomes has no column {c!r}")
+            for sc in t.from_outcomes.scopes:
+                if "scope" in vocab and sc not in vocab["scope"]:
+                    fail(file, f"table {t.name}: from_outcomes", f"scope {sc!r} is not a term of the scope vocabulary")
         if t.per_metric:
             for m in t.per_metric.metrics:
                 if m not in vocab["metric"]:
@@ -438,6 +445,13 @@ def headline_metrics() -> tuple[str, ...]:
     """The metrics the headline table reports, in its column order."""
     pm = table("headline").per_metric
     return pm.metrics if pm else ()
+
+
+def headline_from() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(columns an outcome must leave empty, scopes in order of preference) for a headline figure:
+    ``[from_outcomes]`` of schemas/headline.toml."""
+    f = table("headline").from_outcomes
+    return (f.unset, f.scopes) if f else (("part_of", "subgroup", "offender_role"), ("worldwide",))
 
 
 # --------------------------------------------------------------------------- live module constants

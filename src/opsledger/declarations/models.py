@@ -150,6 +150,15 @@ class PerMetric(_Decl):
     columns: tuple[PerMetricColumn, ...]
 
 
+class FromOutcomes(_Decl):
+    """``[from_outcomes]`` of a table computed from outcomes (the headline): which outcomes it reads."""
+
+    #: columns an outcome must leave empty
+    unset: tuple[str, ...] = ()
+    #: scopes in order of preference: the first one the operation has a figure for is used
+    scopes: tuple[str, ...] = ("worldwide",)
+
+
 class _TableFile(_Decl):
     """``schemas/<table>.toml`` as written."""
 
@@ -161,6 +170,7 @@ class _TableFile(_Decl):
     checks: tuple[str, ...] = ()
     derived: Literal["*"] | tuple[str, ...] = ()
     per_metric: PerMetric | None = None
+    from_outcomes: FromOutcomes | None = None
     claim_targets: tuple[str, ...] = ()
     #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
     claim_required: tuple[str, ...] = ()
@@ -192,6 +202,7 @@ class Table(_Decl):
     #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
     claim_required: tuple[str, ...] = ()
     per_metric: PerMetric | None = None
+    from_outcomes: FromOutcomes | None = None
 
     @model_validator(mode="after")
     def _columns_exist(self) -> Table:
@@ -436,6 +447,8 @@ class Hedge(_Decl):
     high_factor: float | None = None
     high_steps: int = 0
     rounding: bool = False
+    #: the words a reader sees before the figure ("more than"); "" for none
+    display: str = ""
     why: str
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.data.io import DEFAULT_ARCHIVE
-from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
+from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_from, headline_metrics, metric_unit,
+                                metrics_with,
                                 source_preference, table as declaration, target_columns, vocabularies)
 from opsledger.derive.phrases import derive_rows, period, rules as phrase_rules
 from opsledger.derive.tablediff import Diff, diff_tables
@@ -448,16 +449,38 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     return out, phrases
 
 
-def headline_outcomes(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """The outcomes a headline figure can come from: worldwide, not a breakdown, not one offender."""
-    return outcomes.filter(
-        (pl.col("scope") == "worldwide") & pl.col("part_of").is_null() & pl.col("subgroup").is_null()
-        & pl.col("offender_role").is_null() & pl.col("metric").is_in(list(headline_metrics()))
-    )
+def headline_outcomes(outcomes: pl.DataFrame, scope: str | None = None) -> pl.DataFrame:
+    """The outcomes a headline figure can come from (``[from_outcomes]`` of schemas/headline.toml):
+    none of its ``unset`` columns set, a headline metric, and the given scope (default: the first of
+    its ``scopes``, worldwide)."""
+    unset, scopes = headline_from()
+    keep = pl.col("metric").is_in(list(headline_metrics())) & (pl.col("scope") == (scope or scopes[0]))
+    for c in unset:
+        keep = keep & pl.col(c).is_null()
+    return outcomes.filter(keep)
+
+
+def headline_choice(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """One outcome per (operation, headline metric): of the declared scopes, the first the operation has
+    a figure for; a scope after the first only when it holds exactly one figure (one country's arrests
+    stand in for a missing worldwide count; five countries' arrests do not)."""
+    _unset, scopes = headline_from()
+    chosen = []
+    taken = pl.DataFrame(schema={"operation_id": pl.Utf8, "metric": pl.Utf8})
+    for i, sc in enumerate(scopes):
+        cand = headline_outcomes(outcomes, sc).join(taken, on=["operation_id", "metric"], how="anti")
+        if i > 0:
+            cand = cand.filter(pl.len().over("operation_id", "metric") == 1)
+        cand = cand.sort("outcome_id").unique(["operation_id", "metric"], keep="first", maintain_order=True)
+        chosen.append(cand)
+        taken = pl.concat([taken, cand.select("operation_id", "metric")])
+    return pl.concat(chosen) if chosen else outcomes.clear()
 
 
 def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The headline table: one row per operation (see ``schemas/headline.toml``)."""
+    from opsledger.derive.display import displays
+
     decl = declaration("headline")
     ops = t["operations"]
     outcomes = t["outcomes"]
@@ -478,13 +501,16 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
             pl.col("n_outcomes").fill_null(0), pl.col("n_disputed").fill_null(0),
         )
     )
-    heads = headline_outcomes(outcomes).sort("outcome_id").unique(["operation_id", "metric"], keep="first")
+    heads = headline_choice(outcomes)
+    vc = value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id").filter(pl.col("current"))
+    heads = heads.join(displays(heads, vc, with_scope=True), on="outcome_id", how="left")
     for metric in headline_metrics():
         m = heads.filter(pl.col("metric") == metric).select(
             "operation_id",
             pl.col("value").alias(metric), pl.col("value_low").alias(f"{metric}_low"),
             pl.col("value_high").alias(f"{metric}_high"), pl.col("status").alias(f"{metric}_status"),
             pl.col("n_sources").alias(f"{metric}_n_sources"), pl.col("as_of").alias(f"{metric}_as_of"),
+            pl.col("scope").alias(f"{metric}_scope"), pl.col("display").alias(f"{metric}_display"),
         )
         h = h.join(m, on="operation_id", how="left")
     return h.select(decl.columns).sort("operation_id")
