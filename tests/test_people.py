@@ -139,9 +139,11 @@ def test_sqlite_has_keys_foreign_keys_indexes_and_headline(shipped_release, ship
             idx = [r[1] for r in con.execute(f'pragma index_list("{t.name}")')]
             assert f"idx_{t.name}_{fk.column}" in idx
     assert con.execute("pragma foreign_key_check").fetchall() == []
-    # the headline holds worldwide figures only: Operation H's 46 arrests are New Zealand's, not a headline
-    h = con.execute("select arrests, children_safeguarded from headline where operation_id = 'h'").fetchone()
-    assert h == (None, 146.0)
+    # no empty cell where the sources speak: Operation H's only arrests figure is New Zealand's, shown with
+    # its scope (issue 22)
+    h = con.execute("select arrests, arrests_scope, arrests_display, children_safeguarded from headline "
+                    "where operation_id = 'h'").fetchone()
+    assert h == (46.0, "country", "46, in New Zealand", 146.0)
     meta = json.loads((shipped_release / V / "datasette-metadata.json").read_text())
     described = meta["databases"]["opsledger"]["tables"]
     for t in declarations().values():

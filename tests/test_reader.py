@@ -70,3 +70,90 @@ def test_headline_filter_is_declared(tmp_path, monkeypatch):
 
     unset, scopes = headline_from()
     assert scopes[0] == "worldwide" and "country" in scopes and "part_of" in unset
+
+
+def _implied_bounds(shipped) -> dict[str, set[str]]:
+    """Per operation: the bounds that a strict hedge only implies ("90,001" for "more than 90,000",
+    "62,999" for "nearly 63,000"), written as a reader would read them, leaving out any number a
+    source or a note of that operation states itself."""
+    import re
+
+    from opsledger.data import fmt
+    from opsledger.derive.phrases import rules
+
+    hedges = rules()["hedge"]
+    c = shipped["claims"].filter(pl.col("low").is_not_null() | pl.col("high").is_not_null())
+    out: dict[str, set[str]] = {}
+    said: dict[str, set[str]] = {}
+    for r in shipped["claims"].iter_rows(named=True):
+        words = " ".join(x for x in (r["stated"], r["quotation"], r["note"]) if x)
+        # every number the sources of the operation state, in any language's marks ("2.361" is 2361)
+        said.setdefault(r["operation_id"], set()).update(
+            fmt.number(float(re.sub(r"[,.\s]", "", n))) for n in re.findall(r"\d[\d,.]*\d|\d", words))
+    for r in c.iter_rows(named=True):
+        h = hedges.get(r["qualifier"] or "", {})
+        if h.get("low_steps", 0) > 0 and r["low"] is not None and r["low"] >= 100:
+            out.setdefault(r["operation_id"], set()).add(fmt.number(r["low"]))
+        if h.get("high_steps", 0) < 0 and r["high"] is not None and r["high"] >= 100:
+            out.setdefault(r["operation_id"], set()).add(fmt.number(r["high"]))
+    return {op: {n for n in nums if n not in said.get(op, set())} for op, nums in out.items()}
+
+
+def _visible(html: str) -> str:
+    import re
+
+    html = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_no_output_shows_a_bound_as_a_figure(shipped, shipped_release):
+    """Every page of the site, the headline's display columns in CSV and SQLite, and the datasheet:
+    no value one past a "more than" bound or one below a "nearly" bound."""
+    import re
+    import sqlite3
+    import zipfile
+
+    bad = _implied_bounds(shipped)
+    assert bad.get("blackwrist"), "the scan must know 62,999 of 'nearly 63,000'"
+    d = shipped_release / "0.1.0"
+
+    def hits(text: str, nums: set[str]) -> set[str]:
+        return {n for n in nums if re.search(rf"(?<![\d,.]){re.escape(n)}(?![\d,]|\.\d)", text)}
+
+    everything = {n for nums in bad.values() for n in nums if len(n) >= 5}  # 1,000 and more
+    found = {}
+    for page in (d / "site").rglob("*.html"):
+        html = page.read_text()
+        if page.parent.name == "operation":
+            parts = [(page.stem, html)]
+        else:  # the index and the metric pages: each table row names its operation
+            parts = [(m[1] if (m := re.search(r'operation/([a-z0-9_]+)\.html', row)) else None, row)
+                     for row in html.split("<tr")]
+        for op, text in parts:
+            if op and (got := hits(_visible(text), bad.get(op, set()))):
+                found.setdefault(str(page.relative_to(d)), set()).update(got)
+    datasheet = (d / "DATASHEET.md").read_text()
+    if got := hits(datasheet, everything):
+        found["DATASHEET.md"] = got
+    con = sqlite3.connect(d / "opsledger.sqlite")
+    cols = [r[1] for r in con.execute("PRAGMA table_info(headline)") if r[1].endswith("_display")]
+    assert cols
+    for row in con.execute(f"SELECT operation_id, {', '.join(cols)} FROM headline"):
+        if got := hits(" ".join(x for x in row[1:] if x), bad.get(row[0], set())):
+            found[f"sqlite headline {row[0]}"] = got
+    with zipfile.ZipFile(d / "opsledger-0.1.0-csv.zip") as z:
+        name = next(n for n in z.namelist() if n.endswith("headline.csv"))
+        csv = pl.read_csv(z.read(name))
+    for row in csv.select("operation_id", *cols).iter_rows():
+        if got := hits(" ".join(x for x in row[1:] if x), bad.get(row[0], set())):
+            found[f"csv headline {row[0]}"] = got
+    assert not found, found
+
+
+def test_the_scan_catches_a_bound(shipped):
+    """The scan is not vacuous: the old rendering (the value as a number) would be caught."""
+    from opsledger.data import fmt
+
+    bad = _implied_bounds(shipped)
+    assert fmt.figure(62999.0, 60001.0, 62999.0) == "62,999 (60,001 to 62,999)"
+    assert "62,999" in bad["blackwrist"]

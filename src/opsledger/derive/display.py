@@ -98,6 +98,18 @@ def _strict(claims: Iterable[dict], low: float | None, high: float | None) -> tu
     return lo_s, hi_s
 
 
+def range_text(low: float | None, high: float | None, unit: str | None, claims: Iterable[dict]) -> str:
+    """An outcome's bounds as words, a bound set by a strict hedge of one of its claims written as
+    that claim's figure."""
+    lo_s, hi_s = _strict(list(claims), low, high)
+    return bounds_text(low, high, unit, lo_s, hi_s)
+
+
+def anchor(c: dict) -> float | None:
+    """A claim's stated figure as a total (the figure, plus the home country when it is left out)."""
+    return _anchor(c)
+
+
 def _anchor(c: dict) -> float | None:
     if c.get("figure") is None:
         return None
