@@ -171,6 +171,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         pl.when(has_own).then(pl.col("as_of_precision")).otherwise(pl.col("_pubp")).alias("as_of_precision"),
     ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
            "_pub", "_pubp")
+    claims = apply_context(claims)
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
         arch = dict(files.iter_rows())
@@ -191,6 +192,29 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
                 pl.coalesce("o", "locator_offset").alias("locator_offset"),
             ).drop("p", "o")
     return claims.select(tables["claims"].columns), phrases
+
+
+def apply_context(claims: pl.DataFrame) -> pl.DataFrame:
+    """What the sentence around a phrase adds (``claims.context``, the ``claim_context`` vocabulary):
+    ``home_excluded`` reads the count as leaving the home country out (the interval is the total, one
+    more, as for "70 other countries"); ``enumeration`` reads the count of a list of places as a lower
+    bound (a list names at least those)."""
+    if "context" not in claims.columns:
+        return claims
+    ctx = pl.col("context")
+    home = ((ctx == "home_excluded") & ~pl.col("excludes_home").fill_null(False) & pl.col("figure").is_not_null())
+    return claims.with_columns(
+        pl.when(home).then(pl.col("low") + 1).otherwise(pl.col("low")).alias("low"),
+        pl.when(ctx == "enumeration").then(None).when(home).then(pl.col("high") + 1)
+        .otherwise(pl.col("high")).alias("high"),
+        pl.when(home).then(True).otherwise(pl.col("excludes_home")).alias("excludes_home"),
+    )
+
+
+def counted(c: pl.DataFrame) -> pl.Expr:
+    """The value claims that count in reconciliation: the current ones (see :func:`value_claims`),
+    leaving out a typo that another claim corrects (``claims.corrected_by``)."""
+    return pl.col("current") & (pl.col("corrected_by").is_null() if "corrected_by" in c.columns else pl.lit(True))
 
 
 def reconcile_settings() -> dict:
@@ -252,7 +276,7 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     c = value_claims(claims, table_name, sources, target, key)
     if keep is not None:
         keep[table_name] = c
-    c = c.filter(pl.col("current"))
+    c = c.filter(counted(c))
     low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
     high_w = pl.max_horizontal("high", "anchor")
     used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
@@ -502,7 +526,8 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         )
     )
     heads = headline_choice(outcomes)
-    vc = value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id").filter(pl.col("current"))
+    vc = value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id")
+    vc = vc.filter(counted(vc))
     heads = heads.join(displays(heads, vc, with_scope=True), on="outcome_id", how="left")
     for metric in headline_metrics():
         m = heads.filter(pl.col("metric") == metric).select(
