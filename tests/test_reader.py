@@ -157,3 +157,48 @@ def test_the_scan_catches_a_bound(shipped):
     bad = _implied_bounds(shipped)
     assert fmt.figure(62999.0, 60001.0, 62999.0) == "62,999 (60,001 to 62,999)"
     assert "62,999" in bad["blackwrist"]
+
+
+def _set(t: dict, name: str, key: str, **values) -> dict:
+    from opsledger.declarations import table
+
+    t = dict(t)
+    k = table(name).key
+    df = t[name]
+    assert key in df[k].to_list(), f"{name} has no row {key}"
+    t[name] = df.with_columns([
+        pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
+        for c, v in values.items()])
+    return t
+
+
+def _outcome(t: dict, oid: str) -> dict:
+    return derive_all(t)["outcomes"].filter(pl.col("outcome_id") == oid).row(0, named=True)
+
+
+def test_a_corrected_typo_does_not_count(shipped):
+    assert _outcome(shipped, "daylight.arrests")["status"] == "corroborated"
+    undone = _set(shipped, "claims", "daylight.arrests.s06a", corrected_by=None)
+    assert _outcome(undone, "daylight.arrests")["status"] == "disputed"
+
+
+def test_a_typo_is_corrected_by_its_own_source_only(shipped):
+    from opsledger.validation.rules import evaluate
+
+    rule = "evidence.typo_corrected_by_its_source"
+    assert evaluate(shipped, [rule])[rule] == set()
+    # SBS's 350 "corrected" by the Toronto Police story: another publisher, so not a typo correction
+    bad = _set(shipped, "claims", "spade.arrests.s07", corrected_by="spade.arrests.s01")
+    assert evaluate(bad, [rule])[rule] == {"spade.arrests.s07"}
+    other_figure = _set(shipped, "claims", "spade.arrests.s02", corrected_by="spade.children_safeguarded.s01")
+    assert evaluate(other_figure, [rule])[rule] == {"spade.arrests.s02"}
+
+
+def test_context_home_excluded_and_enumeration(shipped):
+    c = derive_all(shipped)["claims"].filter(pl.col("claim_id") == "himmel.countries_with_arrests.s04").row(
+        0, named=True)
+    assert (c["figure"], c["low"], c["high"], c["excludes_home"]) == (70, 71, 71, True)
+    assert _outcome(shipped, "himmel.countries_with_arrests")["value"] == 71
+    t = _set(shipped, "claims", "fever.countries_engaged.s07", context="enumeration")
+    c = derive_all(t)["claims"].filter(pl.col("claim_id") == "fever.countries_engaged.s07").row(0, named=True)
+    assert (c["low"], c["high"]) == (12, None)
