@@ -43,13 +43,23 @@ DATE_TARGETS = LiveMapping(date_targets)
 KEYS = LiveMapping(claim_keys)
 
 
+def reading_language(sources: pl.DataFrame) -> pl.DataFrame:
+    """``source_id`` -> the language a source's phrases are read in: its ``language``, joined to the
+    language of its number marks where it declares other ones (``"pt@en"``: ``sources.number_marks``)."""
+    lang = pl.col("language")
+    if "number_marks" in sources.columns:
+        lang = (pl.when(pl.col("number_marks").is_not_null() & (pl.col("number_marks") != pl.col("language")))
+                .then(pl.format("{}@{}", pl.col("language"), pl.col("number_marks"))).otherwise(lang))
+    return sources.select("source_id", lang.alias("language"))
+
+
 def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """What each claim's phrase implies (read in its source's language): one row per claim_id, with
     ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
     language) is read once, and phrases that differ only in their number share one reading
     (``phrases.derive_frame``); the rows are in the claims' order."""
     keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
-        sources.select("source_id", "language"), on="source_id", how="left", maintain_order="left")
+        reading_language(sources), on="source_id", how="left", maintain_order="left")
     derived = derive_rows(keyed).rename({
         "qualifier": "d_qualifier", "low": "d_low", "high": "d_high", "date_low": "d_date_low",
         "date_high": "d_date_high", "figure": "d_figure", "excludes_home": "d_excludes_home",
