@@ -202,3 +202,20 @@ def test_context_home_excluded_and_enumeration(shipped):
     t = _set(shipped, "claims", "fever.countries_engaged.s07", context="enumeration")
     c = derive_all(t)["claims"].filter(pl.col("claim_id") == "fever.countries_engaged.s07").row(0, named=True)
     assert (c["low"], c["high"]) == (12, None)
+
+
+def test_quotation_of_an_unreadable_page_needs_when_and_where(shipped):
+    from opsledger.validation.quotations import grounding_frame
+
+    def grounding(t, cid):
+        return grounding_frame(t).filter(pl.col("claim_id") == cid).get_column("grounding")[0]
+
+    # read on 2026-11-23 in the page store before the page was lost: the quotation still counts
+    kept = "welcome_to_video.videos_seized.s08"
+    assert grounding(shipped, kept) == "quotation_only"
+    assert grounding(_set(shipped, "claims", kept, quoted_on=None), kept) == "unsupported"
+    # never found again: the quotation no longer counts
+    assert grounding(shipped, "kidflix.countries_engaged.s06") == "unsupported"
+    # the same quotation from a page still readable counts
+    readable = _set(shipped, "sources", "huffpost-es-2025-kidflix", unreadable_on=None)
+    assert grounding(readable, "kidflix.countries_engaged.s06") == "quotation_only"
