@@ -219,3 +219,37 @@ def test_quotation_of_an_unreadable_page_needs_when_and_where(shipped):
     # the same quotation from a page still readable counts
     readable = _set(shipped, "sources", "huffpost-es-2025-kidflix", unreadable_on=None)
     assert grounding(readable, "kidflix.countries_engaged.s06") == "quotation_only"
+
+
+def test_parts_add_up_to_a_lower_bound_on_their_total(shipped):
+    # vibora: Spain 7 and outside Spain 13 are disjoint: the total 20 holds with them
+    assert _outcome(shipped, "vibora.arrests")["status"] == "corroborated"
+    # raise the parts beyond the total: the total is disputed, with both readings in its display
+    t = _set(shipped, "claims", "vibora.arrests.outside_es.s05", stated="15 personas")
+    t = _set(t, "claims", "vibora.arrests.outside_es.s05", quotation=None)
+    o = _outcome(t, "vibora.arrests")
+    assert o["status"] == "disputed" and o["sources_high"] == 22
+    row = derive_all(t)["headline"].filter(pl.col("operation_id") == "vibora").row(0, named=True)
+    assert "its parts add up to at least 22" in row["arrests_display"]
+
+
+def test_parts_raise_the_lower_bound_where_the_total_allows(shipped):
+    # Operation H's worldwide 'more than 90,000' accounts stays open above; a part can only raise its floor
+    from opsledger.derive.reconcile import bound_by_parts
+
+    o = pl.DataFrame({
+        "outcome_id": ["x.arrests", "x.arrests.nz", "x.arrests.outside_nz"], "operation_id": ["x"] * 3,
+        "metric": ["arrests"] * 3, "value": [91.0, 60.0, 40.0], "value_low": [91.0, 60.0, 40.0],
+        "value_high": [None, 60.0, 40.0], "scope": ["worldwide", "country", "region"], "country": [None, "NZ", None],
+        "area": [None, None, "outside_nz"], "part_of": [None, "x.arrests", "x.arrests"], "subgroup": [None] * 3,
+        "offender_role": [None] * 3, "as_of": [None] * 3, "as_of_precision": [None] * 3,
+        "status": ["single_source"] * 3, "sources_low": [91.0, 60.0, 40.0], "sources_high": [None, 60.0, 40.0]},
+        schema_overrides={"as_of": pl.Date, "as_of_precision": pl.Utf8, "subgroup": pl.Utf8, "offender_role": pl.Utf8})
+    got = bound_by_parts(o).row(0, named=True)
+    assert (got["value"], got["value_low"], got["status"]) == (100.0, 100.0, "single_source")
+
+
+def test_no_acknowledgement_hides_a_total_below_its_parts():
+    from opsledger.validation.rules import load_acknowledgements
+
+    assert not [a for a in load_acknowledgements() if a["rule"] == "meaning.parts_within_total"]

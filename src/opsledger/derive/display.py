@@ -137,13 +137,14 @@ def preferred(claims: list[dict], value: float | None) -> dict | None:
     return min(anchored, key=lambda c: abs(_anchor(c) - value))  # type: ignore[operator]
 
 
-def display(outcome: dict, claims: list[dict], where: str | None = None) -> str:
+def display(outcome: dict, claims: list[dict], where: str | None = None, parts_low: float | None = None) -> str:
     """The text of one reconciled figure: its preferred claim's phrase, then its range where that
     says more, the scope where it is not worldwide ("46, in New Zealand"), and for a disputed figure
     both readings: the range most sources allow and everything any source allows.
 
     ``claims``: the figure's current value claims (dicts with qualifier, figure, excludes_home, low,
-    high), in preference order.
+    high), in preference order. ``parts_low``: the least its disjoint parts add up to; where that is
+    more than its claims allow, both readings are shown.
     """
     unit = outcome.get("unit")
     v, lo, hi = outcome.get("value"), outcome.get("value_low"), outcome.get("value_high")
@@ -155,6 +156,9 @@ def display(outcome: dict, claims: list[dict], where: str | None = None) -> str:
     lo_s, hi_s = _strict(claims, lo, hi)
     rng = bounds_text(lo, hi, unit, lo_s, hi_s)
     text = phrase + (f", in {where}" if where else "")
+    if outcome.get("status") == "disputed" and parts_low is not None and hi is not None and parts_low > hi:
+        return (f"{text} (disputed: its sources allow {rng}; its parts add up to at least "
+                f"{fmt.number(parts_low, unit)})")
     if outcome.get("status") == "disputed":
         slo, shi = outcome.get("sources_low"), outcome.get("sources_high")
         s_lo_s, s_hi_s = _strict(claims, slo, shi)
@@ -188,15 +192,19 @@ def where(outcome: dict) -> str | None:
     return fmt.words(area) or None
 
 
-def displays(outcomes: pl.DataFrame, value_claims: pl.DataFrame, with_scope: bool = False) -> pl.DataFrame:
+def displays(outcomes: pl.DataFrame, value_claims: pl.DataFrame, with_scope: bool = False,
+             parts_low: pl.DataFrame | None = None) -> pl.DataFrame:
     """``outcome_id`` -> ``display`` for every outcome. ``value_claims`` are the current value claims
-    with ``target_id``, ``pref``, ``width`` and the claim columns (see ``reconcile.value_claims``)."""
+    with ``target_id``, ``pref``, ``width`` and the claim columns (see ``reconcile.value_claims``);
+    ``parts_low``: (outcome_id, the least its disjoint parts add up to)."""
     by: dict[str, list[dict]] = {}
     cols = ["target_id", "claim_id", "qualifier", "figure", "excludes_home", "low", "high"]
     ordered = value_claims.sort(["pref", "width", "claim_id"]).select(cols)
     for c in ordered.iter_rows(named=True):
         by.setdefault(c["target_id"], []).append(c)
+    parts = dict(parts_low.iter_rows()) if parts_low is not None else {}
     rows = []
     for o in outcomes.iter_rows(named=True):
-        rows.append((o["outcome_id"], display(o, by.get(o["outcome_id"], []), where(o) if with_scope else None)))
+        rows.append((o["outcome_id"], display(o, by.get(o["outcome_id"], []), where(o) if with_scope else None,
+                                              parts.get(o["outcome_id"]))))
     return pl.DataFrame(rows, schema={"outcome_id": pl.Utf8, "display": pl.Utf8}, orient="row")

@@ -73,13 +73,13 @@ def gather(data: dict) -> dict:
     import polars as pl
 
     from opsledger.derive import display as disp
-    from opsledger.derive.reconcile import counted, value_claims
+    from opsledger.derive.reconcile import counted, parts_low, value_claims
 
     rows = {name: df.to_dicts() for name, df in data.items()}
     # what a reader sees for each figure: its preferred claim's phrase with its range (issue 22)
     current = value_claims(data["claims"], "outcomes", data["sources"], data["outcomes"], "outcome_id")
     current = current.filter(counted(current))
-    shown = dict(disp.displays(data["outcomes"], current).iter_rows())
+    shown = dict(disp.displays(data["outcomes"], current, parts_low=parts_low(data["outcomes"])).iter_rows())
     current_by = defaultdict(list)
     for c in current.select("target_id", "qualifier", "figure", "excludes_home", "low", "high").iter_rows(named=True):
         current_by[c["target_id"]].append(c)

@@ -7,7 +7,7 @@ import polars as pl
 
 from opsledger.data import fmt
 from opsledger.declarations import metrics_with, scope_shapes
-from opsledger.derive.reconcile import headline_outcomes, period_end, running_total_window
+from opsledger.derive.reconcile import headline_outcomes, parts_sums, period_end, running_total_window
 from opsledger.validation.rules.base import Inputs, frame
 
 
@@ -106,26 +106,15 @@ def breakdown_named(x: Inputs) -> pl.DataFrame:
     "{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"), pl.col("dim"),
     fmt.num_token("sum_low"), fmt.num_token("t_high")))
 def parts_within_total(x: Inputs) -> pl.DataFrame:
-    """The parts of one total, along one dimension, add up to no more than the total allows. Regions
-    and subgroups may overlap, so each is checked on its own, countries together. For a running total
-    only the parts dated by the total's own date (within the window) count."""
+    """The parts of one total, along one set of disjoint parts (:func:`~opsledger.derive.reconcile.parts_sums`:
+    countries together, a country with "outside" it, any other region or subgroup on its own), add up
+    to no more than the total allows, unless the total is shown as disputed (its claims and its parts
+    cannot both hold, and a reader sees both readings)."""
     o = x.t["outcomes"]
-    window = running_total_window()
-    total_date = o.select(pl.col("outcome_id").alias("part_of"), period_end("as_of", "as_of_precision").alias("_t_end"))
-    running = list(metrics_with("running_total"))
-    parts = (o.filter(pl.col("part_of").is_not_null() & pl.col("offender_role").is_null())
-             .join(total_date, on="part_of", how="left")
-             .filter(~pl.col("metric").is_in(running) | pl.col("as_of").is_null() | pl.col("_t_end").is_null()
-                     | (pl.col("as_of") <= pl.col("_t_end") + window))
-             .with_columns(_dimension().alias("dim")))
-    additive = sorted(metrics_with("additive"))
-    summed = (parts.filter((pl.col("dim") == "country") & pl.col("metric").is_in(additive))
-              .group_by("part_of", "dim").agg(pl.col("value_low").sum().alias("sum_low"), pl.len().alias("n")))
-    single = parts.filter((pl.col("dim") != "country") | ~pl.col("metric").is_in(additive)).select(
-        "part_of", pl.format("{} {}", pl.col("dim"), pl.col("outcome_id")).alias("dim"),
-        pl.col("value_low").alias("sum_low"), pl.lit(1, pl.UInt32).alias("n"))
-    tot = o.select(pl.col("outcome_id").alias("part_of"), pl.col("value_high").alias("t_high"))
-    j = pl.concat([summed, single]).join(tot, on="part_of", how="inner")
+    sums = parts_sums(o)
+    tot = o.filter(pl.col("status") != "disputed").select(pl.col("outcome_id").alias("part_of"),
+                                                         pl.col("value_high").alias("t_high"))
+    j = sums.join(tot, on="part_of", how="inner")
     return j.select(pl.col("part_of").alias("row_key"), pl.lit("outcomes").alias("table"), "dim", "n",
                     pl.col("sum_low").cast(pl.Float64), pl.col("t_high").cast(pl.Float64))
 
@@ -151,10 +140,23 @@ def running_totals(x: Inputs) -> pl.DataFrame:
     "disputed with {} source(s): a source that contradicts itself is a curation question, not a dispute",
     pl.col("n_sources")))
 def disputed_sources(x: Inputs) -> pl.DataFrame:
-    """One row per disputed figure: how many sources it rests on."""
-    return pl.concat([x.t[name].filter(pl.col("status") == "disputed").select(
-        pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "n_sources")
-        for name, key in (("outcomes", "outcome_id"), ("statistics", "statistic_id"))])
+    """One row per disputed figure: how many sources it rests on. A total disputed by its parts rests
+    on its own sources and those of its parts (the parts are evidence about it)."""
+    o = x.t["outcomes"]
+    c = x.t["claims"].filter((pl.col("target_table") == "outcomes") & (pl.col("target_column") == "value"))
+    own = c.select(pl.col("target_id").alias("total"), "source_id")
+    via_parts = o.filter(pl.col("part_of").is_not_null() & (pl.col("part_of") != pl.col("outcome_id"))).select(
+        "outcome_id", pl.col("part_of").alias("total")).join(
+        c.select(pl.col("target_id").alias("outcome_id"), "source_id"), on="outcome_id").select("total", "source_id")
+    n = pl.concat([own, via_parts]).group_by("total").agg(pl.col("source_id").n_unique().alias("_n"))
+    with_parts = o.filter(pl.col("status") == "disputed").join(
+        n.rename({"total": "outcome_id"}), on="outcome_id", how="left").select(
+        pl.col("outcome_id").alias("row_key"), pl.lit("outcomes").alias("table"),
+        pl.max_horizontal("n_sources", pl.col("_n").fill_null(0)).cast(pl.Int64).alias("n_sources"))
+    stats = x.t["statistics"].filter(pl.col("status") == "disputed").select(
+        pl.col("statistic_id").alias("row_key"), pl.lit("statistics").alias("table"),
+        pl.col("n_sources").cast(pl.Int64))
+    return pl.concat([with_parts, stats])
 
 
 @frame("claim_as_of", sources="source_id", detail=lambda: pl.format(
