@@ -142,8 +142,11 @@ def running_totals(x: Inputs) -> pl.DataFrame:
 def disputed_sources(x: Inputs) -> pl.DataFrame:
     """One row per disputed figure: how many sources it rests on. A total disputed by its parts rests
     on its own sources and those of its parts (the parts are evidence about it)."""
+    from opsledger.derive.reconcile import counted
+
     o = x.t["outcomes"]
-    c = x.t["claims"].filter((pl.col("target_table") == "outcomes") & (pl.col("target_column") == "value"))
+    vc = x.value_claims("outcomes")
+    c = vc.filter(counted(vc))  # the claims that count (a running total's latest, no corrected typo)
     own = c.select(pl.col("target_id").alias("total"), "source_id")
     via_parts = o.filter(pl.col("part_of").is_not_null() & (pl.col("part_of") != pl.col("outcome_id"))).select(
         "outcome_id", pl.col("part_of").alias("total")).join(
