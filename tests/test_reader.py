@@ -253,3 +253,32 @@ def test_no_acknowledgement_hides_a_total_below_its_parts():
     from opsledger.validation.rules import load_acknowledgements
 
     assert not [a for a in load_acknowledgements() if a["rule"] == "meaning.parts_within_total"]
+
+
+def test_operation_identity(shipped):
+    from opsledger.validation.rules import evaluate
+
+    names, prints = "meaning.one_operation_per_name", "meaning.one_operation_per_fingerprint"
+    assert evaluate(shipped, [names, prints]) == {names: set(), prints: set()}
+    ops = shipped["operations"].filter(pl.col("series") == "luz_na_infancia").sort("phase")
+    assert ops["phase"].to_list() == [3, 5, 6, 7, 8, 9]
+    a = shipped["aliases"]
+    assert set(a["alias"]) >= {"Operação Luz na Infância 7", "Operação Luz na Infância 8"}
+    # an alias another operation already uses (accents and case aside)
+    t = dict(shipped)
+    t["aliases"] = pl.concat([a, a.head(1).with_columns(pl.lit("x").alias("alias_id"),
+                                                        pl.lit("luz_na_infancia_9").alias("operation_id"),
+                                                        pl.lit("OPERACAO LUZ NA INFANCIA 7").alias("alias"))])
+    assert evaluate(t, [names])[names] == {"operacao luz na infancia 7"}
+    # two rows for one phase of a series
+    t = _set(shipped, "operations", "luz_na_infancia_9", phase=8)
+    assert evaluate(t, [names])[names] == {"luz_na_infancia 8"}
+    # the same operation entered twice: same dates and worldwide figures
+    t = dict(shipped)
+    dup = shipped["operations"].filter(pl.col("operation_id") == "vibora").with_columns(
+        pl.lit("vibora_copy").alias("operation_id"), pl.lit("Operación Víbora").alias("name"))
+    t["operations"] = pl.concat([shipped["operations"], dup])
+    o = shipped["outcomes"].filter(pl.col("operation_id") == "vibora").with_columns(
+        pl.lit("vibora_copy").alias("operation_id"), ("copy." + pl.col("outcome_id")).alias("outcome_id"))
+    t["outcomes"] = pl.concat([shipped["outcomes"], o])
+    assert evaluate(t, [prints])[prints] == {"vibora, vibora_copy"}

@@ -183,3 +183,47 @@ def headline_unique(x: Inputs) -> pl.DataFrame:
     return h.join(g, on=["operation_id", "metric"]).select(
         pl.format("{}.{}", pl.col("operation_id"), pl.col("metric")).alias("row_key"),
         pl.lit("outcomes").alias("table"), "operation_id", "metric", "ids", "n")
+
+
+def _name_key(col: str) -> pl.Expr:
+    """A name compared across languages' spelling: lower case, accents and punctuation away, spaces one."""
+    return (pl.col(col).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+            .str.replace_all(r"[^\w]+", " ").str.strip_chars())
+
+
+@frame("operation_names", detail=lambda: pl.format("the name {} is used by {} operations: {}", pl.col("name"),
+                                                  pl.col("n"), pl.col("ids")))
+def operation_names(x: Inputs) -> pl.DataFrame:
+    """One row per name of an operation (its own name and its aliases, compared without case, accents
+    or punctuation), with how many operations use it: one operation, one name."""
+    o = x.t["operations"]
+    ops = o.select("operation_id", pl.col("name"))
+    if "series" in o.columns:  # a phase of a series is named by its number too ("luz_na_infancia 7")
+        ops = pl.concat([ops, o.filter(pl.col("series").is_not_null()).select(
+            "operation_id", pl.format("{} {}", pl.col("series"), pl.col("phase")).alias("name"))])
+    names = ops
+    if "aliases" in x.t:
+        names = pl.concat([ops, x.t["aliases"].select("operation_id", pl.col("alias").alias("name"))])
+    g = names.with_columns(_name_key("name").alias("_k")).group_by("_k").agg(
+        pl.col("name").first(), pl.col("operation_id").unique().sort().str.join(", ").alias("ids"),
+        pl.col("operation_id").n_unique().cast(pl.Int64).alias("n"))
+    return g.select(pl.col("_k").alias("row_key"), pl.lit("operations").alias("table"), "name", "ids", "n")
+
+
+@frame("operation_fingerprints", detail=lambda: pl.format(
+    "{} operations have the same dates and figures ({}): one operation under two names?", pl.col("n"), pl.col("ids")))
+def operation_fingerprints(x: Inputs) -> pl.DataFrame:
+    """One row per set of operations with the same dates and the same worldwide figures (at least two
+    figures, or one figure and a date): the same operation entered twice under different names."""
+    o = headline_outcomes(x.t["outcomes"]).filter(pl.col("value").is_not_null())
+    figs = o.sort("metric").group_by("operation_id").agg(
+        pl.format("{}={}", pl.col("metric"), pl.col("value")).str.join(";").alias("_f"), pl.len().alias("_nf"))
+    ops = x.t["operations"].select(
+        "operation_id", pl.format("{}|{}|{}", pl.col("launched").cast(pl.Utf8).fill_null("-"),
+                                  pl.col("announced").cast(pl.Utf8).fill_null("-"),
+                                  pl.col("concluded").cast(pl.Utf8).fill_null("-")).alias("_d"))
+    j = ops.join(figs, on="operation_id", how="inner").filter(
+        (pl.col("_nf") >= 2) | ((pl.col("_nf") >= 1) & (pl.col("_d") != "-|-|-")))
+    g = j.group_by("_d", "_f").agg(pl.col("operation_id").sort().str.join(", ").alias("ids"),
+                                   pl.len().cast(pl.Int64).alias("n"))
+    return g.select(pl.col("ids").alias("row_key"), pl.lit("operations").alias("table"), "ids", "n")
