@@ -282,3 +282,26 @@ def test_operation_identity(shipped):
         pl.lit("vibora_copy").alias("operation_id"), ("copy." + pl.col("outcome_id")).alias("outcome_id"))
     t["outcomes"] = pl.concat([shipped["outcomes"], o])
     assert evaluate(t, [prints])[prints] == {"vibora, vibora_copy"}
+
+
+def test_a_noun_the_metric_does_not_count_is_reported(shipped):
+    from opsledger.validation.rules import evaluate
+
+    rule = "meaning.noun_fits_metric"
+    assert evaluate(shipped, [rule])[rule] == set()
+    # the Koala addresses read again as accounts identified
+    t = _set(shipped, "claims", "koala.addresses_identified.ca.s11" if "koala.addresses_identified.ca.s11" in
+             shipped["claims"]["claim_id"].to_list() else "koala.accounts_identified.ca.s11",
+             metric="accounts_identified")
+    assert evaluate(t, [rule])[rule] == {"koala.accounts_identified.ca.s11"}
+    # German, Spanish: the language's own nouns
+    t = _set(shipped, "claims", "elysium.site_users.s08", stated="mehr als 111.000 Downloads")
+    assert evaluate(t, [rule])[rule] == {"elysium.site_users.s08"}
+    t = _set(shipped, "claims", "tantalio.suspects_identified.s06", stated="136 denuncias")
+    assert evaluate(t, [rule])[rule] == {"tantalio.suspects_identified.s06"}
+
+
+def test_addresses_are_their_own_metric(shipped):
+    o = shipped["outcomes"]
+    assert o.filter(pl.col("metric") == "addresses_identified").height == 3
+    assert o.filter(pl.col("outcome_id") == "welcome_to_video.accounts_identified").is_empty()

@@ -212,6 +212,15 @@ def _cross_check(d: Declarations) -> None:
             for m in t.per_metric.metrics:
                 if m not in vocab["metric"]:
                     fail(file, f"table {t.name}: per_metric", f"metric {m!r} is not a term of the metric vocabulary")
+    kinds = set(vocab.get("noun_kind", {}))
+    for m, spec in d.vocabulary_file.metric.items():
+        for k in spec.not_counted:
+            if k not in kinds:
+                fail("vocabularies.toml", f"metric {m}", f"not_counted {k!r} is not a term of the noun_kind vocabulary")
+    for code, lang in d.phrase_model.language.items():
+        for word, k in lang.noun.items():
+            if k not in kinds:
+                fail("phrase_rules.toml", f"language {code}: noun {word!r}", f"{k!r} is not a term of the noun_kind vocabulary")
     targets = {t.name for t in tables.values() if t.claim_targets}
     if "claim_target" in vocab:
         terms = set(vocab["claim_target"])

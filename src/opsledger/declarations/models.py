@@ -353,6 +353,9 @@ class Metric(_Decl):
     additive: bool = True
     #: a metric whose worldwide figure this one's never exceeds (a part of it)
     at_most: str | None = None
+    #: kinds of thing (the ``noun_kind`` vocabulary) this metric never counts: a phrase whose noun is
+    #: of such a kind ("600 Internet addresses" for accounts) is reported
+    not_counted: tuple[str, ...] = ()
     includes: str | None = None
     excludes: str | None = None
     examples: str | None = None
@@ -478,6 +481,8 @@ class Language(_Decl):
     number_word: dict[str, float] = {}
     part_of_year: dict[str, tuple[int, int]] = {}
     month: dict[str, int] = {}
+    #: noun -> the kind of thing it counts (a term of the ``noun_kind`` vocabulary)
+    noun: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _check(self) -> Language:

@@ -227,3 +227,34 @@ def operation_fingerprints(x: Inputs) -> pl.DataFrame:
     g = j.group_by("_d", "_f").agg(pl.col("operation_id").sort().str.join(", ").alias("ids"),
                                    pl.len().cast(pl.Int64).alias("n"))
     return g.select(pl.col("ids").alias("row_key"), pl.lit("operations").alias("table"), "ids", "n")
+
+
+@frame("phrase_nouns", sources="source_id", detail=lambda: pl.format(
+    "{} counts {} ({}), which metric {} does not count", pl.col("stated"), pl.col("kind"), pl.col("noun"),
+    pl.col("metric")))
+def phrase_nouns(x: Inputs) -> pl.DataFrame:
+    """One row per figure claim whose phrase holds a noun the language rules can read (``noun`` of its
+    language in phrase_rules.toml): the kind of thing it counts and whether its metric counts that kind
+    (``fits``: 0 when the metric's ``not_counted`` names it)."""
+    import re
+
+    from opsledger.declarations import declarations, phrase_rules
+
+    langs = phrase_rules()["language"]
+    not_counted = {m: set(spec.not_counted) for m, spec in declarations().vocabulary_file.metric.items()}
+    lang_of = dict(x.t["sources"].select("source_id", "language").iter_rows())
+    rows = []
+    c = x.t["claims"].filter(pl.col("metric").is_not_null() & (pl.col("target_column") == "value"))
+    for cid, sid, stated, metric in c.select("claim_id", "source_id", "stated", "metric").iter_rows():
+        nouns = langs.get(lang_of.get(sid) or "en", {}).get("noun", {})
+        if not nouns or not stated:
+            continue
+        words = re.findall(r"[^\W\d_][\w-]*", stated.lower())
+        for w in words:
+            kind = nouns.get(w)
+            if kind is not None:
+                rows.append((cid, sid, stated, metric, w, kind, 0 if kind in not_counted.get(metric, set()) else 1))
+                break
+    return pl.DataFrame(rows, orient="row", schema={
+        "row_key": pl.Utf8, "source_id": pl.Utf8, "stated": pl.Utf8, "metric": pl.Utf8, "noun": pl.Utf8,
+        "kind": pl.Utf8, "fits": pl.Int64}).with_columns(pl.lit("claims").alias("table"))
