@@ -305,3 +305,12 @@ def test_addresses_are_their_own_metric(shipped):
     o = shipped["outcomes"]
     assert o.filter(pl.col("metric") == "addresses_identified").height == 3
     assert o.filter(pl.col("outcome_id") == "welcome_to_video.accounts_identified").is_empty()
+
+
+def test_additional_suspects_are_a_part(shipped):
+    o = shipped["outcomes"].filter(pl.col("operation_id") == "vibora")
+    assert "vibora.suspects_identified" not in o["outcome_id"].to_list()
+    part = o.filter(pl.col("outcome_id") == "vibora.suspects_identified.not_arrested").row(0, named=True)
+    assert part["value"] == 68 and part["subgroup"]
+    row = derive_all(shipped)["headline"].filter(pl.col("operation_id") == "vibora").row(0, named=True)
+    assert row["suspects_identified"] is None  # no source totals them: better empty than 68
