@@ -70,8 +70,6 @@ def _plain_text(s: str) -> str:
 
 def gather(data: dict) -> dict:
     """Plain dicts for the templates."""
-    import polars as pl
-
     from opsledger.derive import display as disp
     from opsledger.derive.reconcile import counted, parts_low, value_claims
 
