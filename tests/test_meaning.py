@@ -34,7 +34,7 @@ def test_shipped_data_passes_every_meaning_rule(shipped):
 
     acks = {(a["rule"], a["key"]) for a in load_acknowledgements()}
     names = [r.name for r in load_rules() if r.family == "meaning"]
-    assert len(names) == 10
+    assert len(names) == 13
     for rule, keys in evaluate(shipped, names).items():
         assert {(rule, k) for k in keys} <= acks, rule
 
@@ -65,8 +65,14 @@ def test_breakdown_must_name_its_total(shipped):
 
 
 def test_parts_never_exceed_total(shipped):
-    t = _set(shipped, "outcomes", "tantalio.arrests.es", value_low=500.0)
-    assert "tantalio.arrests" in failing(t, "meaning.parts_within_total")
+    t = _set(shipped, "outcomes", "vibora.arrests.es", value_low=500.0)
+    assert "vibora.arrests" in failing(t, "meaning.parts_within_total")
+    # a country and "outside" it are disjoint: they add up (7 in Spain + 14 outside > 20)
+    t = _set(shipped, "outcomes", "vibora.arrests.outside_es", value_low=14.0)
+    assert "vibora.arrests" in failing(t, "meaning.parts_within_total")
+    # a total shown as disputed shows its parts' reading: not a finding
+    t = _set(t, "outcomes", "vibora.arrests", status="disputed")
+    assert "vibora.arrests" not in failing(t, "meaning.parts_within_total")
 
 
 def test_later_running_total_below_earlier_is_found(shipped):
@@ -76,8 +82,11 @@ def test_later_running_total_below_earlier_is_found(shipped):
 
 
 def test_dispute_needs_two_sources(shipped):
+    t = _set(shipped, "outcomes", "achilles.arrests", status="disputed", n_sources=1)
+    assert failing(t, "meaning.dispute_needs_two_sources") == {"achilles.arrests"}
+    # a total disputed by its parts rests on its own sources and theirs
     t = _set(shipped, "outcomes", "rescue.arrests", status="disputed", n_sources=1)
-    assert failing(t, "meaning.dispute_needs_two_sources") == {"rescue.arrests"}
+    assert failing(t, "meaning.dispute_needs_two_sources") == set()
 
 
 def test_claim_not_dated_after_its_source(shipped):

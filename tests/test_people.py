@@ -139,9 +139,11 @@ def test_sqlite_has_keys_foreign_keys_indexes_and_headline(shipped_release, ship
             idx = [r[1] for r in con.execute(f'pragma index_list("{t.name}")')]
             assert f"idx_{t.name}_{fk.column}" in idx
     assert con.execute("pragma foreign_key_check").fetchall() == []
-    # the headline holds worldwide figures only: Operation H's 46 arrests are New Zealand's, not a headline
-    h = con.execute("select arrests, children_safeguarded from headline where operation_id = 'h'").fetchone()
-    assert h == (None, 146) and type(h[1]) is int  # counts are integers, not REAL (146.0)
+    # no empty cell where the sources speak: Operation H's only arrests figure is New Zealand's, shown with
+    # its scope (issue 22); counts are integers, not REAL (146.0)
+    h = con.execute("select arrests, arrests_scope, arrests_display, children_safeguarded from headline "
+                    "where operation_id = 'h'").fetchone()
+    assert h == (46, "country", "46, in New Zealand", 146) and type(h[3]) is int
     kinds = {r[0] for r in con.execute("select typeof(value) from outcomes where metric = 'arrests'")}
     assert kinds <= {"integer", "null"}, kinds
     meta = json.loads((shipped_release / V / "datasette-metadata.json").read_text())

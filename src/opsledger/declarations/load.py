@@ -139,7 +139,7 @@ def _load_table(directory: Path, name: str, fields: dict[str, Field]) -> Table:
         return Table(name=name, title=raw.title, description=raw.description, primary_key=raw.primary_key,
                      fields=tuple(cols), unique=raw.unique, checks=raw.checks, derived=tuple(derived),
                      claim_targets=raw.claim_targets, claim_required=raw.claim_required,
-                     per_metric=raw.per_metric)
+                     per_metric=raw.per_metric, from_outcomes=raw.from_outcomes)
     except ValidationError as exc:
         raise _refuse(file, subject, exc) from None
 
@@ -183,10 +183,26 @@ def _cross_check(d: Declarations) -> None:
             if order.index(fk.table) > order.index(t.name):
                 fail("tables.toml", "order", f"table {t.name} references {fk.table}, so {fk.table} must come "
                                              f"before {t.name}")
+        if t.from_outcomes:
+            for c in t.from_outcomes.unset:
+                if "outcomes" in tables and c not in tables["outcomes"].columns:
+                    fail(file, f"table {t.name}: from_outcomes", f"outcomes has no column {c!r}")
+            for sc in t.from_outcomes.scopes:
+                if "scope" in vocab and sc not in vocab["scope"]:
+                    fail(file, f"table {t.name}: from_outcomes", f"scope {sc!r} is not a term of the scope vocabulary")
         if t.per_metric:
             for m in t.per_metric.metrics:
                 if m not in vocab["metric"]:
                     fail(file, f"table {t.name}: per_metric", f"metric {m!r} is not a term of the metric vocabulary")
+    kinds = set(vocab.get("noun_kind", {}))
+    for m, spec in d.vocabulary_file.metric.items():
+        for k in spec.not_counted:
+            if k not in kinds:
+                fail("vocabularies.toml", f"metric {m}", f"not_counted {k!r} is not a term of the noun_kind vocabulary")
+    for code, lang in d.phrase_model.language.items():
+        for word, k in lang.noun.items():
+            if k not in kinds:
+                fail("phrase_rules.toml", f"language {code}: noun {word!r}", f"{k!r} is not a term of the noun_kind vocabulary")
     targets = {t.name for t in tables.values() if t.claim_targets}
     if "claim_target" in vocab:
         terms = set(vocab["claim_target"])
@@ -442,6 +458,13 @@ def headline_metrics() -> tuple[str, ...]:
     """The metrics the headline table reports, in its column order."""
     pm = table("headline").per_metric
     return pm.metrics if pm else ()
+
+
+def headline_from() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(columns an outcome must leave empty, scopes in order of preference) for a headline figure:
+    ``[from_outcomes]`` of schemas/headline.toml."""
+    f = table("headline").from_outcomes
+    return (f.unset, f.scopes) if f else (("part_of", "subgroup", "offender_role"), ("worldwide",))
 
 
 # --------------------------------------------------------------------------- live module constants

@@ -159,6 +159,15 @@ class PerMetric(_Decl):
     columns: tuple[PerMetricColumn, ...]
 
 
+class FromOutcomes(_Decl):
+    """``[from_outcomes]`` of a table computed from outcomes (the headline): which outcomes it reads."""
+
+    #: columns an outcome must leave empty
+    unset: tuple[str, ...] = ()
+    #: scopes in order of preference: the first one the operation has a figure for is used
+    scopes: tuple[str, ...] = ("worldwide",)
+
+
 class _TableFile(_Decl):
     """``schemas/<table>.toml`` as written."""
 
@@ -170,6 +179,7 @@ class _TableFile(_Decl):
     checks: tuple[str, ...] = ()
     derived: Literal["*"] | tuple[str, ...] = ()
     per_metric: PerMetric | None = None
+    from_outcomes: FromOutcomes | None = None
     claim_targets: tuple[str, ...] = ()
     #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
     claim_required: tuple[str, ...] = ()
@@ -201,6 +211,7 @@ class Table(_Decl):
     #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
     claim_required: tuple[str, ...] = ()
     per_metric: PerMetric | None = None
+    from_outcomes: FromOutcomes | None = None
 
     @model_validator(mode="after")
     def _columns_exist(self) -> Table:
@@ -351,6 +362,9 @@ class Metric(_Decl):
     additive: bool = True
     #: a metric whose worldwide figure this one's never exceeds (a part of it)
     at_most: str | None = None
+    #: kinds of thing (the ``noun_kind`` vocabulary) this metric never counts: a phrase whose noun is
+    #: of such a kind ("600 Internet addresses" for accounts) is reported
+    not_counted: tuple[str, ...] = ()
     includes: str | None = None
     excludes: str | None = None
     examples: str | None = None
@@ -445,6 +459,8 @@ class Hedge(_Decl):
     high_factor: float | None = None
     high_steps: int = 0
     rounding: bool = False
+    #: the words a reader sees before the figure ("more than"); "" for none
+    display: str = ""
     why: str
 
 
@@ -474,6 +490,8 @@ class Language(_Decl):
     number_word: dict[str, float] = {}
     part_of_year: dict[str, tuple[int, int]] = {}
     month: dict[str, int] = {}
+    #: noun -> the kind of thing it counts (a term of the ``noun_kind`` vocabulary)
+    noun: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _check(self) -> Language:

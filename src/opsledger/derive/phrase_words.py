@@ -79,13 +79,46 @@ def rules() -> dict[str, Any]:
     return phrase_rules()
 
 
+#: Joins a source's language and the language whose number marks it uses: "pt@en" reads the words of
+#: Portuguese and the decimal and thousands marks of English (``sources.number_marks``).
+MARKS = "@"
+
+
 def language(lang: str | None) -> dict[str, Any]:
-    """The word tables of one language (English when the source's language is unknown)."""
-    langs = rules()["language"]
+    """The word tables of one language (English when the source's language is unknown); ``"pt@en"``:
+    Portuguese words with English number marks, decided by the source (see :data:`MARKS`)."""
     code = lang or "en"
+    if MARKS in code:
+        return _with_marks(code)
+    langs = rules()["language"]
     if code not in langs:
         raise PhraseError(f"no phrase rules for language {code!r} (add [language.{code}] to phrase_rules.toml)")
     return langs[code]
+
+
+@per_declarations
+def _with_marks(code: str) -> dict[str, Any]:
+    base, marks = code.split(MARKS, 1)
+    words, numbers = language(base), language(marks)
+    return {**words, "decimal": numbers["decimal"], "group": numbers["group"], "marks_declared": True}
+
+
+@per_declarations
+def _group_marks_anywhere() -> frozenset[str]:
+    """Every mark some shipped language uses to group thousands."""
+    return frozenset(g for L in rules()["language"].values() for g in L["group"])
+
+
+def ambiguous(token: str, lang: str | None) -> bool:
+    """Whether a number written in digits can be read two ways: the language's decimal mark followed by
+    exactly three digits, after a whole part of one to three digits that is not 0, where that mark
+    groups thousands in another language ("410,000" in Portuguese, "1.234" in English). Never when
+    the source declares its marks (``sources.number_marks``)."""
+    L = language(lang)
+    if L.get("marks_declared"):
+        return False
+    dec = L["decimal"]
+    return dec in _group_marks_anywhere() and bool(re.fullmatch(rf"[1-9]\d{{0,2}}{re.escape(dec)}\d{{3}}", token))
 
 
 def step(unit: str) -> float:
@@ -131,6 +164,10 @@ def _number_re(lang: str) -> re.Pattern[str]:
 def _number(token: str, lang: str) -> float | None:
     L = language(lang)
     if _number_re(lang).fullmatch(token):
+        if ambiguous(token, lang):
+            raise PhraseError(
+                f"{token!r} can be read two ways in {lang!r}: with {L['decimal']!r} as the decimal mark, or as a "
+                f"thousands separator; the source's convention decides (set sources.number_marks)")
         for g in L["group"]:
             if re.search(rf"{re.escape(g)}\d{{3}}(?!\d)", token):
                 token = token.replace(g, "")

@@ -25,7 +25,8 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.data.io import DEFAULT_ARCHIVE
-from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
+from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_from, headline_metrics, metric_unit,
+                                metrics_with,
                                 source_preference, table as declaration, target_columns, vocabularies)
 from opsledger.derive.phrases import derive_rows, period, rules as phrase_rules
 from opsledger.derive.tablediff import Diff, diff_tables
@@ -42,13 +43,23 @@ DATE_TARGETS = LiveMapping(date_targets)
 KEYS = LiveMapping(claim_keys)
 
 
+def reading_language(sources: pl.DataFrame) -> pl.DataFrame:
+    """``source_id`` -> the language a source's phrases are read in: its ``language``, joined to the
+    language of its number marks where it declares other ones (``"pt@en"``: ``sources.number_marks``)."""
+    lang = pl.col("language")
+    if "number_marks" in sources.columns:
+        lang = (pl.when(pl.col("number_marks").is_not_null() & (pl.col("number_marks") != pl.col("language")))
+                .then(pl.format("{}@{}", pl.col("language"), pl.col("number_marks"))).otherwise(lang))
+    return sources.select("source_id", lang.alias("language"))
+
+
 def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
     """What each claim's phrase implies (read in its source's language): one row per claim_id, with
     ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
     language) is read once, and phrases that differ only in their number share one reading
     (``phrases.derive_frame``); the rows are in the claims' order."""
     keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
-        sources.select("source_id", "language"), on="source_id", how="left", maintain_order="left")
+        reading_language(sources), on="source_id", how="left", maintain_order="left")
     derived = derive_rows(keyed).rename({
         "qualifier": "d_qualifier", "low": "d_low", "high": "d_high", "date_low": "d_date_low",
         "date_high": "d_date_high", "figure": "d_figure", "excludes_home": "d_excludes_home",
@@ -170,6 +181,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         pl.when(has_own).then(pl.col("as_of_precision")).otherwise(pl.col("_pubp")).alias("as_of_precision"),
     ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
            "_pub", "_pubp")
+    claims = apply_context(claims)
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
         arch = dict(files.iter_rows())
@@ -190,6 +202,29 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
                 pl.coalesce("o", "locator_offset").alias("locator_offset"),
             ).drop("p", "o")
     return claims.select(tables["claims"].columns), phrases
+
+
+def apply_context(claims: pl.DataFrame) -> pl.DataFrame:
+    """What the sentence around a phrase adds (``claims.context``, the ``claim_context`` vocabulary):
+    ``home_excluded`` reads the count as leaving the home country out (the interval is the total, one
+    more, as for "70 other countries"); ``enumeration`` reads the count of a list of places as a lower
+    bound (a list names at least those)."""
+    if "context" not in claims.columns:
+        return claims
+    ctx = pl.col("context")
+    home = ((ctx == "home_excluded") & ~pl.col("excludes_home").fill_null(False) & pl.col("figure").is_not_null())
+    return claims.with_columns(
+        pl.when(home).then(pl.col("low") + 1).otherwise(pl.col("low")).alias("low"),
+        pl.when(ctx == "enumeration").then(None).when(home).then(pl.col("high") + 1)
+        .otherwise(pl.col("high")).alias("high"),
+        pl.when(home).then(True).otherwise(pl.col("excludes_home")).alias("excludes_home"),
+    )
+
+
+def counted(c: pl.DataFrame) -> pl.Expr:
+    """The value claims that count in reconciliation: the current ones (see :func:`value_claims`),
+    leaving out a typo that another claim corrects (``claims.corrected_by``)."""
+    return pl.col("current") & (pl.col("corrected_by").is_null() if "corrected_by" in c.columns else pl.lit(True))
 
 
 def reconcile_settings() -> dict:
@@ -251,7 +286,7 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     c = value_claims(claims, table_name, sources, target, key)
     if keep is not None:
         keep[table_name] = c
-    c = c.filter(pl.col("current"))
+    c = c.filter(counted(c))
     low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
     high_w = pl.max_horizontal("high", "anchor")
     used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
@@ -444,20 +479,118 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     for name in claim_keys():
         if name not in value_tables:
             out[name] = _reconcile_dates(tables[name], name, claims)
+    if "outcomes" in value_tables:
+        out["outcomes"] = bound_by_parts(out["outcomes"])
     out["headline"] = derive_headline(out)
     return out, phrases
 
 
-def headline_outcomes(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """The outcomes a headline figure can come from: worldwide, not a breakdown, not one offender."""
-    return outcomes.filter(
-        (pl.col("scope") == "worldwide") & pl.col("part_of").is_null() & pl.col("subgroup").is_null()
-        & pl.col("offender_role").is_null() & pl.col("metric").is_in(list(headline_metrics()))
-    )
+def _dimension() -> pl.Expr:
+    return (pl.when(pl.col("offender_role").is_not_null()).then(pl.lit("offender"))
+            .when(pl.col("subgroup").is_not_null()).then(pl.lit("subgroup"))
+            .otherwise(pl.col("scope")))
+
+
+def parts_sums(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """What the parts of each total say about it: one row per total and set of disjoint parts, with
+    ``dim`` (what the parts are), ``n`` and ``sum_low``, the least the parts add up to.
+
+    Disjoint parts add up, and their sum is a lower bound on their total: the countries of a total
+    together; a country XX with the region ``outside_XX`` (everything outside that country); any
+    other region or subgroup on its own (regions and subgroups may overlap). Only parts of additive
+    metrics add up, and for a running total only parts dated by the total's own date (within the
+    window) count."""
+    o = outcomes
+    window = running_total_window()
+    total_date = o.select(pl.col("outcome_id").alias("part_of"), period_end("as_of", "as_of_precision").alias("_t_end"))
+    running = list(metrics_with("running_total"))
+    parts = (o.filter(pl.col("part_of").is_not_null() & pl.col("offender_role").is_null()
+                      & (pl.col("part_of") != pl.col("outcome_id")))
+             .join(total_date, on="part_of", how="left")
+             .filter(~pl.col("metric").is_in(running) | pl.col("as_of").is_null() | pl.col("_t_end").is_null()
+                     | (pl.col("as_of") <= pl.col("_t_end") + window))
+             .with_columns(_dimension().alias("dim")))
+    additive = pl.col("metric").is_in(sorted(metrics_with("additive")))
+    countries = parts.filter((pl.col("dim") == "country") & additive)
+    summed = countries.group_by("part_of").agg(
+        pl.lit("country").alias("dim"), pl.col("value_low").fill_null(0).sum().alias("sum_low"), pl.len().alias("n"))
+    # "outside XX" and the country XX are disjoint: together they are the whole
+    outside = parts.filter((pl.col("dim") == "region") & additive & pl.col("area").str.contains(r"^outside_[a-z]{2}$"))
+    home = countries.select("part_of", pl.col("country").str.to_lowercase().alias("_cc"), pl.col("value_low").alias("_home"))
+    paired = (outside.with_columns(pl.col("area").str.slice(8).alias("_cc")).join(home, on=["part_of", "_cc"], how="inner")
+              .select("part_of", pl.format("country {} and region {}", pl.col("_cc").str.to_uppercase(), pl.col("area"))
+                      .alias("dim"), (pl.col("value_low").fill_null(0) + pl.col("_home").fill_null(0)).alias("sum_low"),
+                      pl.lit(2, pl.UInt32).alias("n")))
+    single = parts.filter((pl.col("dim") != "country") | ~additive).select(
+        "part_of", pl.format("{} {}", pl.col("dim"), pl.col("outcome_id")).alias("dim"),
+        pl.col("value_low").alias("sum_low"), pl.lit(1, pl.UInt32).alias("n"))
+    return pl.concat([summed.select("part_of", "dim", "sum_low", pl.col("n").cast(pl.UInt32)), paired, single],
+                     how="vertical_relaxed").with_columns(pl.col("sum_low").cast(pl.Float64))
+
+
+def parts_low(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """(outcome_id, parts_low): the largest sum of disjoint parts of each total (:func:`parts_sums`)."""
+    return parts_sums(outcomes).filter(pl.col("sum_low").is_not_null()).group_by("part_of").agg(
+        pl.col("sum_low").max().alias("parts_low")).rename({"part_of": "outcome_id"})
+
+
+def bound_by_parts(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Totals read with their parts: the largest sum of disjoint parts (:func:`parts_sums`) is a lower
+    bound on the total. Where the total's claims allow it, it raises ``value_low`` (and the value, if
+    below); where they do not (the parts add up to more than the total allows), the total is
+    ``disputed``: its claims and its parts cannot both hold, and ``sources_low``/``sources_high`` span
+    both readings."""
+    if outcomes.is_empty():
+        return outcomes
+    best = parts_low(outcomes).rename({"parts_low": "_parts"})
+    if best.is_empty():
+        return outcomes
+    j = outcomes.join(best, on="outcome_id", how="left")
+    p = pl.col("_parts")
+    above = p.is_not_null() & (pl.col("value_low").is_null() | (p > pl.col("value_low")))
+    clash = above & pl.col("value_high").is_not_null() & (p > pl.col("value_high"))
+    raise_low = above & ~clash & (pl.col("status") != "disputed")
+    return j.with_columns(
+        pl.when(raise_low).then(p).otherwise(pl.col("value_low")).alias("value_low"),
+        pl.when(raise_low & (pl.col("value") < p)).then(p).otherwise(pl.col("value")).alias("value"),
+        pl.when(clash).then(pl.lit("disputed")).otherwise(pl.col("status")).alias("status"),
+        pl.when(clash & pl.col("sources_high").is_not_null()).then(pl.max_horizontal("sources_high", p))
+        .otherwise(pl.col("sources_high")).alias("sources_high"),
+    ).select(outcomes.columns)
+
+
+def headline_outcomes(outcomes: pl.DataFrame, scope: str | None = None) -> pl.DataFrame:
+    """The outcomes a headline figure can come from (``[from_outcomes]`` of schemas/headline.toml):
+    none of its ``unset`` columns set, a headline metric, and the given scope (default: the first of
+    its ``scopes``, worldwide)."""
+    unset, scopes = headline_from()
+    keep = pl.col("metric").is_in(list(headline_metrics())) & (pl.col("scope") == (scope or scopes[0]))
+    for c in unset:
+        keep = keep & pl.col(c).is_null()
+    return outcomes.filter(keep)
+
+
+def headline_choice(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """One outcome per (operation, headline metric): of the declared scopes, the first the operation has
+    a figure for; a scope after the first only when it holds exactly one figure (one country's arrests
+    stand in for a missing worldwide count; five countries' arrests do not)."""
+    _unset, scopes = headline_from()
+    chosen = []
+    taken = pl.DataFrame(schema={"operation_id": pl.Utf8, "metric": pl.Utf8})
+    for i, sc in enumerate(scopes):
+        cand = headline_outcomes(outcomes, sc).join(taken, on=["operation_id", "metric"], how="anti")
+        if i > 0:
+            cand = cand.filter(pl.len().over("operation_id", "metric") == 1)
+        cand = cand.sort("outcome_id").unique(["operation_id", "metric"], keep="first", maintain_order=True)
+        chosen.append(cand)
+        taken = pl.concat([taken, cand.select("operation_id", "metric")])
+    return pl.concat(chosen) if chosen else outcomes.clear()
 
 
 def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The headline table: one row per operation (see ``schemas/headline.toml``)."""
+    from opsledger.derive.display import displays
+
     decl = declaration("headline")
     ops = t["operations"]
     outcomes = t["outcomes"]
@@ -478,13 +611,17 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
             pl.col("n_outcomes").fill_null(0), pl.col("n_disputed").fill_null(0),
         )
     )
-    heads = headline_outcomes(outcomes).sort("outcome_id").unique(["operation_id", "metric"], keep="first")
+    heads = headline_choice(outcomes)
+    vc = value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id")
+    vc = vc.filter(counted(vc))
+    heads = heads.join(displays(heads, vc, with_scope=True, parts_low=parts_low(outcomes)), on="outcome_id", how="left")
     for metric in headline_metrics():
         m = heads.filter(pl.col("metric") == metric).select(
             "operation_id",
             pl.col("value").alias(metric), pl.col("value_low").alias(f"{metric}_low"),
             pl.col("value_high").alias(f"{metric}_high"), pl.col("status").alias(f"{metric}_status"),
             pl.col("n_sources").alias(f"{metric}_n_sources"), pl.col("as_of").alias(f"{metric}_as_of"),
+            pl.col("scope").alias(f"{metric}_scope"), pl.col("display").alias(f"{metric}_display"),
         )
         h = h.join(m, on="operation_id", how="left")
     return h.select(decl.columns).sort("operation_id")

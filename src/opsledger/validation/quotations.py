@@ -5,7 +5,9 @@ A claim is, in this run:
 - **grounded** when its phrase was found in a text read here: its source's archived copy (the
   archive directory given with ``--sources``) or a page fetched into that directory by
   ``opsledger sources fetch`` (its quotation, or its phrase when it has none, stands on the page);
-- **quotation-only** when it is not grounded but carries a quotation that holds its phrase;
+- **quotation-only** when it is not grounded but carries a quotation that holds its phrase, and, where
+  its page can no longer be read (``sources.unreadable_on``), the day and place the quotation was read
+  (``claims.quoted_on``, ``claims.quoted_from``);
 - **unsupported** otherwise (no quotation, or a quotation without the phrase, and no text read).
 
 Phrase matching is exact after normalisation (:func:`normalise`): whitespace runs (NBSP included)
@@ -67,12 +69,20 @@ def grounding_frame(t, archive: Path | None = None) -> pl.DataFrame:
                            normalise_expr("quotation").alias("q"))
     quoted = (pl.col("s") != "") & pl.col("q").is_not_null() & (pl.col("q") != "") \
         & pl.col("q").str.contains(pl.col("s"), literal=True).fill_null(False)
+    # a quotation from a page that can no longer be read counts only with the day and place it was read
+    if "unreadable_on" in t["sources"].columns and "quoted_on" in t["claims"].columns:
+        gone = t["sources"].filter(pl.col("unreadable_on").is_not_null()).get_column("source_id")
+        kept = t["claims"].select("claim_id", (pl.col("quoted_on").is_not_null() & pl.col("quoted_from").is_not_null())
+                                  .alias("_kept"))
+        c = join_claims(c, kept)
+        quoted = quoted & (~pl.col("source_id").is_in(gone.implode()) | pl.col("_kept"))
     out = c.with_columns(
         pl.when(quoted).then(pl.lit("quotation_only")).otherwise(pl.lit("unsupported")).alias("grounding"),
         pl.when(quoted).then(pl.lit("quotation")).otherwise(pl.lit("none")).alias("via"))
     if with_text:
         rows = []
-        for cid, sid, s, q in c.filter(pl.col("source_id").is_in(list(with_text))).iter_rows():
+        for cid, sid, s, q in c.filter(pl.col("source_id").is_in(list(with_text))).select(
+                "claim_id", "source_id", "s", "q").iter_rows():
             s, q = s or "", q or None
             if sid in archived and s and s in archived[sid]:
                 rows.append((cid, "grounded", "archive"))
@@ -83,6 +93,13 @@ def grounding_frame(t, archive: Path | None = None) -> pl.DataFrame:
             out = out.join(g, on="claim_id", how="left").with_columns(
                 pl.coalesce("_g", "grounding").alias("grounding"), pl.coalesce("_v", "via").alias("via"))
     return out.select("claim_id", "source_id", "grounding", "via")
+
+
+def join_claims(c: pl.DataFrame, other: pl.DataFrame) -> pl.DataFrame:
+    """Columns of ``other`` beside the rows of ``c`` (both one row per claim, in the claims' order)."""
+    if c.height == other.height and c.get_column("claim_id").equals(other.get_column("claim_id")):
+        return c.hstack(other.drop("claim_id"))
+    return c.join(other, on="claim_id", how="left", maintain_order="left")
 
 
 def grounding_counts(t, archive: Path | None = None) -> dict[str, int]:

@@ -31,6 +31,7 @@ class Range:
     hull_low: float | None = None  # everything the sources allow together, where wider than low..high
     hull_high: float | None = None
     has_hull: bool = False
+    text: str | None = None  # the figure as a reader sees it ("nearly 63,000"); else the value
 
 
 def _plt():
@@ -119,7 +120,7 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
             ax.plot([lo, r.high], [y, y], color=color, lw=6, alpha=0.35, solid_capstyle="butt")
         if r.value is not None and (not log or r.value > 0):
             ax.plot([r.value], [y], "o", color=color, ms=6)
-            ax.annotate(fmt.number(r.value), (r.value, y), xytext=(0, 7), textcoords="offset points",
+            ax.annotate(r.text or fmt.number(r.value), (r.value, y), xytext=(0, 7), textcoords="offset points",
                         ha="center", fontsize=8, color="#222")
     ax.set_yticks(range(n))
     ax.set_yticklabels([r.label for r in reversed(rows)] or [""])

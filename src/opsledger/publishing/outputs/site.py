@@ -101,7 +101,17 @@ def _plain_text(s: str) -> str:
 
 def gather(data: dict) -> dict:
     """Plain dicts for the templates."""
+    from opsledger.derive import display as disp
+    from opsledger.derive.reconcile import counted, parts_low, value_claims
+
     rows = {name: df.to_dicts() for name, df in data.items()}
+    # what a reader sees for each figure: its preferred claim's phrase with its range (issue 22)
+    current = value_claims(data["claims"], "outcomes", data["sources"], data["outcomes"], "outcome_id")
+    current = current.filter(counted(current))
+    shown = dict(disp.displays(data["outcomes"], current, parts_low=parts_low(data["outcomes"])).iter_rows())
+    current_by = defaultdict(list)
+    for c in current.select("target_id", "qualifier", "figure", "excludes_home", "low", "high").iter_rows(named=True):
+        current_by[c["target_id"]].append(c)
     agencies = {a["agency_id"]: a for a in rows["agencies"]}
     sources = {s["source_id"]: s for s in rows["sources"]}
     acks = acknowledgements()
@@ -138,7 +148,7 @@ def gather(data: dict) -> dict:
             for c in sorted(claims_by_target[("outcomes", o["outcome_id"], "value")], key=lambda c: c["claim_id"]):
                 s = sources.get(c["source_id"], {})
                 as_of = c.get("as_of")
-                claims.append({**c, "source": s, "allows": fmt.span(c["low"], c["high"], c["unit"]),
+                claims.append({**c, "source": s, "allows": disp.claim_bounds(c["qualifier"], c["low"], c["high"], c["unit"]),
                                "as_of_text": fmt.date(as_of, c.get("as_of_precision")) if as_of else ""})
             sides = []
             if o["status"] == "disputed":
@@ -149,10 +159,13 @@ def gather(data: dict) -> dict:
             figures.append({
                 **o, "headline": is_headline(o), "label": _metric_label(o["metric"], o["unit"]),
                 "definition": _plain_text(metrics.get(o["metric"], {}).get("definition", "")),
-                "shown": fmt.figure(o["value"], o["value_low"], o["value_high"], o["unit"]),
-                "allowed": fmt.span(o["value_low"], o["value_high"], o["unit"]),
+                "shown": shown.get(o["outcome_id"]) or fmt.figure(o["value"], o["value_low"], o["value_high"], o["unit"]),
+                "phrase": (disp.claim_phrase(p["qualifier"], disp.anchor(p), p["low"], p["high"], o["unit"])
+                           if (p := disp.preferred(current_by[o["outcome_id"]], o["value"])) else
+                           disp.bounds_text(o["value_low"], o["value_high"], o["unit"])),
+                "allowed": disp.range_text(o["value_low"], o["value_high"], o["unit"], current_by[o["outcome_id"]]),
                 # everything the sources allow together (the hull of their intervals), where derived
-                "hull": (fmt.span(o["sources_low"], o["sources_high"], o["unit"])
+                "hull": (disp.range_text(o["sources_low"], o["sources_high"], o["unit"], current_by[o["outcome_id"]])
                          if "sources_low" in o and (o["sources_low"], o["sources_high"]) != (o["value_low"], o["value_high"])
                          else None),
                 "as_of_text": fmt.date(o["as_of"], o.get("as_of_precision")) if o.get("as_of") else "",
@@ -191,7 +204,8 @@ def _range(label: str, f: dict):
     from opsledger.publishing.outputs.charts import Range
 
     return Range(label, f["value"], f["value_low"], f["value_high"], f["status"] == "disputed",
-                 hull_low=f.get("sources_low"), hull_high=f.get("sources_high"), has_hull=bool(f["hull"]))
+                 hull_low=f.get("sources_low"), hull_high=f.get("sources_high"), has_hull=bool(f["hull"]),
+                 text=f.get("phrase"))
 
 
 def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:

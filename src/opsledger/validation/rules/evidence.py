@@ -23,6 +23,32 @@ def quotations(x: Inputs) -> pl.DataFrame:
         .fill_null(-1).alias("phrase_at"))
 
 
+@frame("typo_corrections", sources="source_id", detail=lambda: pl.format(
+    "corrected by {}, which {}", pl.col("corrected_by"), pl.col("problem")))
+def typo_corrections(x: Inputs) -> pl.DataFrame:
+    """One row per claim marked as a typo (``corrected_by``): whether the correcting claim states the
+    same figure (same target row and column) from the same source or its publisher, and is not itself
+    corrected. ``fits`` is 1 when it does, 0 otherwise, with the problem in words."""
+    c = x.t["claims"]
+    pubs = x.t["sources"].select("source_id", "publisher")
+    typo = c.filter(pl.col("corrected_by").is_not_null()).join(pubs, on="source_id", how="left")
+    fix = c.select(pl.col("claim_id").alias("corrected_by"), pl.col("source_id").alias("_fsrc"),
+                   pl.col("target_id").alias("_ftid"), pl.col("target_column").alias("_fcol"),
+                   pl.col("corrected_by").alias("_fcorr")).join(
+        pubs.rename({"source_id": "_fsrc", "publisher": "_fpub"}), on="_fsrc", how="left")
+    j = typo.join(fix, on="corrected_by", how="left")
+    problem = (pl.when(pl.col("_fsrc").is_null()).then(pl.lit("is not a claim"))
+               .when((pl.col("_ftid") != pl.col("target_id")) | (pl.col("_fcol") != pl.col("target_column")))
+               .then(pl.lit("states another figure"))
+               .when((pl.col("_fsrc") != pl.col("source_id"))
+                     & (pl.col("_fpub").is_null() | (pl.col("_fpub") != pl.col("publisher"))))
+               .then(pl.lit("comes from another publisher (a typo is corrected by its own source)"))
+               .when(pl.col("_fcorr").is_not_null()).then(pl.lit("is itself corrected")))
+    return j.select(pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id",
+                    "corrected_by", problem.fill_null("").alias("problem"),
+                    pl.when(problem.is_null()).then(1).otherwise(0).cast(pl.Int64).alias("fits"))
+
+
 def _set(col: str) -> pl.Expr:
     return pl.when(pl.col(col).is_not_null()).then(pl.lit("set")).otherwise(pl.lit("missing"))
 

@@ -7,7 +7,7 @@ import polars as pl
 
 from opsledger.data import fmt
 from opsledger.declarations import metrics_with, scope_shapes
-from opsledger.derive.reconcile import headline_outcomes, period_end, running_total_window
+from opsledger.derive.reconcile import headline_outcomes, parts_sums, period_end, running_total_window
 from opsledger.validation.rules.base import Inputs, frame
 
 
@@ -106,26 +106,15 @@ def breakdown_named(x: Inputs) -> pl.DataFrame:
     "{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"), pl.col("dim"),
     fmt.num_token("sum_low"), fmt.num_token("t_high")))
 def parts_within_total(x: Inputs) -> pl.DataFrame:
-    """The parts of one total, along one dimension, add up to no more than the total allows. Regions
-    and subgroups may overlap, so each is checked on its own, countries together. For a running total
-    only the parts dated by the total's own date (within the window) count."""
+    """The parts of one total, along one set of disjoint parts (:func:`~opsledger.derive.reconcile.parts_sums`:
+    countries together, a country with "outside" it, any other region or subgroup on its own), add up
+    to no more than the total allows, unless the total is shown as disputed (its claims and its parts
+    cannot both hold, and a reader sees both readings)."""
     o = x.t["outcomes"]
-    window = running_total_window()
-    total_date = o.select(pl.col("outcome_id").alias("part_of"), period_end("as_of", "as_of_precision").alias("_t_end"))
-    running = list(metrics_with("running_total"))
-    parts = (o.filter(pl.col("part_of").is_not_null() & pl.col("offender_role").is_null())
-             .join(total_date, on="part_of", how="left")
-             .filter(~pl.col("metric").is_in(running) | pl.col("as_of").is_null() | pl.col("_t_end").is_null()
-                     | (pl.col("as_of") <= pl.col("_t_end") + window))
-             .with_columns(_dimension().alias("dim")))
-    additive = sorted(metrics_with("additive"))
-    summed = (parts.filter((pl.col("dim") == "country") & pl.col("metric").is_in(additive))
-              .group_by("part_of", "dim").agg(pl.col("value_low").sum().alias("sum_low"), pl.len().alias("n")))
-    single = parts.filter((pl.col("dim") != "country") | ~pl.col("metric").is_in(additive)).select(
-        "part_of", pl.format("{} {}", pl.col("dim"), pl.col("outcome_id")).alias("dim"),
-        pl.col("value_low").alias("sum_low"), pl.lit(1, pl.UInt32).alias("n"))
-    tot = o.select(pl.col("outcome_id").alias("part_of"), pl.col("value_high").alias("t_high"))
-    j = pl.concat([summed, single]).join(tot, on="part_of", how="inner")
+    sums = parts_sums(o)
+    tot = o.filter(pl.col("status") != "disputed").select(pl.col("outcome_id").alias("part_of"),
+                                                         pl.col("value_high").alias("t_high"))
+    j = sums.join(tot, on="part_of", how="inner")
     return j.select(pl.col("part_of").alias("row_key"), pl.lit("outcomes").alias("table"), "dim", "n",
                     pl.col("sum_low").cast(pl.Float64), pl.col("t_high").cast(pl.Float64))
 
@@ -151,10 +140,26 @@ def running_totals(x: Inputs) -> pl.DataFrame:
     "disputed with {} source(s): a source that contradicts itself is a curation question, not a dispute",
     pl.col("n_sources")))
 def disputed_sources(x: Inputs) -> pl.DataFrame:
-    """One row per disputed figure: how many sources it rests on."""
-    return pl.concat([x.t[name].filter(pl.col("status") == "disputed").select(
-        pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "n_sources")
-        for name, key in (("outcomes", "outcome_id"), ("statistics", "statistic_id"))])
+    """One row per disputed figure: how many sources it rests on. A total disputed by its parts rests
+    on its own sources and those of its parts (the parts are evidence about it)."""
+    from opsledger.derive.reconcile import counted
+
+    o = x.t["outcomes"]
+    vc = x.value_claims("outcomes")
+    c = vc.filter(counted(vc))  # the claims that count (a running total's latest, no corrected typo)
+    own = c.select(pl.col("target_id").alias("total"), "source_id")
+    via_parts = o.filter(pl.col("part_of").is_not_null() & (pl.col("part_of") != pl.col("outcome_id"))).select(
+        "outcome_id", pl.col("part_of").alias("total")).join(
+        c.select(pl.col("target_id").alias("outcome_id"), "source_id"), on="outcome_id").select("total", "source_id")
+    n = pl.concat([own, via_parts]).group_by("total").agg(pl.col("source_id").n_unique().alias("_n"))
+    with_parts = o.filter(pl.col("status") == "disputed").join(
+        n.rename({"total": "outcome_id"}), on="outcome_id", how="left").select(
+        pl.col("outcome_id").alias("row_key"), pl.lit("outcomes").alias("table"),
+        pl.max_horizontal("n_sources", pl.col("_n").fill_null(0)).cast(pl.Int64).alias("n_sources"))
+    stats = x.t["statistics"].filter(pl.col("status") == "disputed").select(
+        pl.col("statistic_id").alias("row_key"), pl.lit("statistics").alias("table"),
+        pl.col("n_sources").cast(pl.Int64))
+    return pl.concat([with_parts, stats])
 
 
 @frame("claim_as_of", sources="source_id", detail=lambda: pl.format(
@@ -178,3 +183,78 @@ def headline_unique(x: Inputs) -> pl.DataFrame:
     return h.join(g, on=["operation_id", "metric"]).select(
         pl.format("{}.{}", pl.col("operation_id"), pl.col("metric")).alias("row_key"),
         pl.lit("outcomes").alias("table"), "operation_id", "metric", "ids", "n")
+
+
+def _name_key(col: str) -> pl.Expr:
+    """A name compared across languages' spelling: lower case, accents and punctuation away, spaces one."""
+    return (pl.col(col).str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+            .str.replace_all(r"[^\w]+", " ").str.strip_chars())
+
+
+@frame("operation_names", detail=lambda: pl.format("the name {} is used by {} operations: {}", pl.col("name"),
+                                                  pl.col("n"), pl.col("ids")))
+def operation_names(x: Inputs) -> pl.DataFrame:
+    """One row per name of an operation (its own name and its aliases, compared without case, accents
+    or punctuation), with how many operations use it: one operation, one name."""
+    o = x.t["operations"]
+    ops = o.select("operation_id", pl.col("name"))
+    if "series" in o.columns:  # a phase of a series is named by its number too ("luz_na_infancia 7")
+        ops = pl.concat([ops, o.filter(pl.col("series").is_not_null()).select(
+            "operation_id", pl.format("{} {}", pl.col("series"), pl.col("phase")).alias("name"))])
+    names = ops
+    if "aliases" in x.t:
+        names = pl.concat([ops, x.t["aliases"].select("operation_id", pl.col("alias").alias("name"))])
+    g = names.with_columns(_name_key("name").alias("_k")).group_by("_k").agg(
+        pl.col("name").first(), pl.col("operation_id").unique().sort().str.join(", ").alias("ids"),
+        pl.col("operation_id").n_unique().cast(pl.Int64).alias("n"))
+    return g.select(pl.col("_k").alias("row_key"), pl.lit("operations").alias("table"), "name", "ids", "n")
+
+
+@frame("operation_fingerprints", detail=lambda: pl.format(
+    "{} operations have the same dates and figures ({}): one operation under two names?", pl.col("n"), pl.col("ids")))
+def operation_fingerprints(x: Inputs) -> pl.DataFrame:
+    """One row per set of operations with the same dates and the same worldwide figures (at least two
+    figures, or one figure and a date): the same operation entered twice under different names."""
+    o = headline_outcomes(x.t["outcomes"]).filter(pl.col("value").is_not_null())
+    figs = o.sort("metric").group_by("operation_id").agg(
+        pl.format("{}={}", pl.col("metric"), pl.col("value")).str.join(";").alias("_f"), pl.len().alias("_nf"))
+    ops = x.t["operations"].select(
+        "operation_id", pl.format("{}|{}|{}", pl.col("launched").cast(pl.Utf8).fill_null("-"),
+                                  pl.col("announced").cast(pl.Utf8).fill_null("-"),
+                                  pl.col("concluded").cast(pl.Utf8).fill_null("-")).alias("_d"))
+    j = ops.join(figs, on="operation_id", how="inner").filter(
+        (pl.col("_nf") >= 2) | ((pl.col("_nf") >= 1) & (pl.col("_d") != "-|-|-")))
+    g = j.group_by("_d", "_f").agg(pl.col("operation_id").sort().str.join(", ").alias("ids"),
+                                   pl.len().cast(pl.Int64).alias("n"))
+    return g.select(pl.col("ids").alias("row_key"), pl.lit("operations").alias("table"), "ids", "n")
+
+
+@frame("phrase_nouns", sources="source_id", detail=lambda: pl.format(
+    "{} counts {} ({}), which metric {} does not count", pl.col("stated"), pl.col("kind"), pl.col("noun"),
+    pl.col("metric")))
+def phrase_nouns(x: Inputs) -> pl.DataFrame:
+    """One row per figure claim whose phrase holds a noun the language rules can read (``noun`` of its
+    language in phrase_rules.toml): the kind of thing it counts and whether its metric counts that kind
+    (``fits``: 0 when the metric's ``not_counted`` names it)."""
+    import re
+
+    from opsledger.declarations import declarations, phrase_rules
+
+    langs = phrase_rules()["language"]
+    not_counted = {m: set(spec.not_counted) for m, spec in declarations().vocabulary_file.metric.items()}
+    lang_of = dict(x.t["sources"].select("source_id", "language").iter_rows())
+    rows = []
+    c = x.t["claims"].filter(pl.col("metric").is_not_null() & (pl.col("target_column") == "value"))
+    for cid, sid, stated, metric in c.select("claim_id", "source_id", "stated", "metric").iter_rows():
+        nouns = langs.get(lang_of.get(sid) or "en", {}).get("noun", {})
+        if not nouns or not stated:
+            continue
+        words = re.findall(r"[^\W\d_][\w-]*", stated.lower())
+        for w in words:
+            kind = nouns.get(w)
+            if kind is not None:
+                rows.append((cid, sid, stated, metric, w, kind, 0 if kind in not_counted.get(metric, set()) else 1))
+                break
+    return pl.DataFrame(rows, orient="row", schema={
+        "row_key": pl.Utf8, "source_id": pl.Utf8, "stated": pl.Utf8, "metric": pl.Utf8, "noun": pl.Utf8,
+        "kind": pl.Utf8, "fits": pl.Int64}).with_columns(pl.lit("claims").alias("table"))

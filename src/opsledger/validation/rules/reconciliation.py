@@ -108,12 +108,13 @@ def value_inside(x: Inputs) -> pl.DataFrame:
     """One row per claim of a reported group (for a running total: the latest) and the value of its
     row: the claim's interval, widened to include the figure it states (the wording rule). Rows of an
     acknowledged dispute are left out (the dispute says the sources disagree)."""
-    from opsledger.derive.reconcile import KEYS
+    from opsledger.derive.reconcile import KEYS, counted
 
     parts = []
     for name in ("outcomes", "statistics"):
         key = KEYS[name]
-        c = x.value_claims(name).filter(pl.col("current")).select(
+        vc = x.value_claims(name)
+        c = vc.filter(counted(vc)).select(
             "target_id", "source_id", "claim_id", "stated", "low", "high", "anchor")
         j = c.join(x.t[name].select(pl.col(key).alias("target_id"), "value"), on="target_id", how="inner",
                    maintain_order="left")

@@ -1,0 +1,210 @@
+"""What a reader sees for a figure: the preferred claim's phrase with its range ("nearly 63,000 (56,700
+to under 63,000)", "more than 90,000"), never a bound that a hedge only implies (62,999 for "nearly
+63,000", 90,001 for "more than 90,000").
+
+The numeric columns (``value``, ``value_low``, ``value_high``) stay for analysis; this module writes
+their text. The words before a figure are the ``display`` of each ``[hedge.*]`` rule in
+``schemas/phrase_rules.toml``; a bound set by a strict hedge (``low_steps > 0``: "more than";
+``high_steps < 0``: "nearly", "fewer than") is written as that hedge's figure ("over 60,000",
+"under 63,000"), not as the integer next to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Iterable
+
+import polars as pl
+
+from opsledger.data import fmt
+from opsledger.derive.phrases import rules, step
+
+
+def _hedges() -> dict[str, Any]:
+    return rules()["hedge"]
+
+
+def _hedge_words(qualifier: str | None) -> str:
+    h = _hedges().get(qualifier or "")
+    if h is None:
+        return ""
+    return h["display"] if isinstance(h, dict) else getattr(h, "display", "")
+
+
+def _steps(qualifier: str | None) -> tuple[int, int]:
+    h = _hedges().get(qualifier or "")
+    if h is None:
+        return 0, 0
+    return int(h.get("low_steps", 0)), int(h.get("high_steps", 0))
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=0, abs_tol=1e-6)
+
+
+def _unit_step(unit: str | None) -> float:
+    try:
+        return step(unit or "count")
+    except Exception:  # a unit with no step: whole numbers
+        return 1.0
+
+
+def bounds_text(low: float | None, high: float | None, unit: str | None = None,
+                low_strict: bool = False, high_strict: bool = False) -> str:
+    """An interval as a reader says it. A strict bound (set by "more than" or "nearly") is written as
+    the figure it is strictly beyond: 90,001 with ``low_strict`` reads "more than 90,000"."""
+    s = _unit_step(unit)
+    if low is None and high is None:
+        return "any number"
+    lo_txt = (f"more than {fmt.number(low - s, unit)}" if low_strict and low is not None
+              else (f"{fmt.number(low, unit)} or more" if low is not None else ""))
+    if high is None:
+        return lo_txt
+    hi_txt = f"fewer than {fmt.number(high + s, unit)}" if high_strict else f"up to {fmt.number(high, unit)}"
+    if low is None or (low == 0 and high > 0 and not low_strict):
+        return hi_txt
+    if _same(low, high):
+        return fmt.number(low, unit)
+    a = f"over {fmt.number(low - s)}" if low_strict else fmt.number(low)
+    b = f"under {fmt.number(high + s, unit)}" if high_strict else fmt.number(high, unit)
+    return f"{a} to {b}"
+
+
+def claim_phrase(qualifier: str | None, anchor: float | None, low: float | None, high: float | None,
+                 unit: str | None = None) -> str:
+    """A claim as the reader sees it: its hedge's words and its stated figure as a total ("more than
+    90,000"; "25" for "24 other countries"); a range or words of magnitude as their bounds."""
+    if anchor is None or qualifier in ("range", "magnitude"):
+        return bounds_text(low, high, unit)
+    words = _hedge_words(qualifier)
+    return f"{words} {fmt.number(anchor, unit)}".strip()
+
+
+def claim_bounds(qualifier: str | None, low: float | None, high: float | None, unit: str | None = None) -> str:
+    """What one claim allows, its strict bounds written as the figure ("more than 90,000")."""
+    lo_steps, hi_steps = _steps(qualifier)
+    return bounds_text(low, high, unit, low_strict=lo_steps > 0, high_strict=hi_steps < 0)
+
+
+def _strict(claims: Iterable[dict], low: float | None, high: float | None) -> tuple[bool, bool]:
+    lo_s = hi_s = False
+    for c in claims:
+        lo_steps, hi_steps = _steps(c.get("qualifier"))
+        if lo_steps > 0 and _same(c.get("low"), low):
+            lo_s = True
+        if hi_steps < 0 and _same(c.get("high"), high):
+            hi_s = True
+    return lo_s, hi_s
+
+
+def range_text(low: float | None, high: float | None, unit: str | None, claims: Iterable[dict]) -> str:
+    """An outcome's bounds as words, a bound set by a strict hedge of one of its claims written as
+    that claim's figure."""
+    lo_s, hi_s = _strict(list(claims), low, high)
+    return bounds_text(low, high, unit, lo_s, hi_s)
+
+
+def anchor(c: dict) -> float | None:
+    """A claim's stated figure as a total (the figure, plus the home country when it is left out)."""
+    return _anchor(c)
+
+
+def _anchor(c: dict) -> float | None:
+    if c.get("figure") is None:
+        return None
+    return c["figure"] + (1 if c.get("excludes_home") else 0)
+
+
+def _contains(c: dict, v: float | None) -> bool:
+    if v is None:
+        return False
+    lo = min(x for x in (c.get("low"), _anchor(c)) if x is not None) if (c.get("low") is not None or _anchor(c) is not None) else -math.inf
+    hi_vals = [x for x in (c.get("high"), _anchor(c)) if x is not None]
+    hi = math.inf if c.get("high") is None else max(hi_vals)
+    return lo - 1e-6 <= v <= hi + 1e-6
+
+
+def preferred(claims: list[dict], value: float | None) -> dict | None:
+    """The claim a figure is shown as: of the claims (in preference order) that allow the value, the
+    one whose stated figure is nearest to it (reconciliation sets the value from a claim's figure)."""
+    allowing = [c for c in claims if _contains(c, value)]
+    if not allowing:
+        return claims[0] if claims else None
+    anchored = [c for c in allowing if _anchor(c) is not None]
+    if not anchored or value is None:
+        return allowing[0]
+    return min(anchored, key=lambda c: abs(_anchor(c) - value))  # type: ignore[operator]
+
+
+def display(outcome: dict, claims: list[dict], where: str | None = None, parts_low: float | None = None) -> str:
+    """The text of one reconciled figure: its preferred claim's phrase, then its range where that
+    says more, the scope where it is not worldwide ("46, in New Zealand"), and for a disputed figure
+    both readings: the range most sources allow and everything any source allows.
+
+    ``claims``: the figure's current value claims (dicts with qualifier, figure, excludes_home, low,
+    high), in preference order. ``parts_low``: the least its disjoint parts add up to; where that is
+    more than its claims allow, both readings are shown.
+    """
+    unit = outcome.get("unit")
+    v, lo, hi = outcome.get("value"), outcome.get("value_low"), outcome.get("value_high")
+    if v is None and lo is None and hi is None and not claims:
+        return ""
+    p = preferred(claims, v)
+    phrase = (claim_phrase(p.get("qualifier"), _anchor(p), p.get("low"), p.get("high"), unit) if p is not None
+              else bounds_text(lo, hi, unit))
+    lo_s, hi_s = _strict(claims, lo, hi)
+    rng = bounds_text(lo, hi, unit, lo_s, hi_s)
+    text = phrase + (f", in {where}" if where else "")
+    if outcome.get("status") == "disputed" and parts_low is not None and hi is not None and parts_low > hi:
+        return (f"{text} (disputed: its sources allow {rng}; its parts add up to at least "
+                f"{fmt.number(parts_low, unit)})")
+    if outcome.get("status") == "disputed":
+        slo, shi = outcome.get("sources_low"), outcome.get("sources_high")
+        s_lo_s, s_hi_s = _strict(claims, slo, shi)
+        every = bounds_text(slo, shi, unit, s_lo_s, s_hi_s)
+        return f"{text} (disputed: most sources allow {rng}; the sources together {every})"
+    if rng == phrase or (p is not None and _same(lo, hi) and _same(lo, _anchor(p))):
+        return text
+    return f"{text} ({rng})"
+
+
+@functools.cache
+def _country_name(code: str) -> str:
+    try:
+        import pycountry
+
+        c = pycountry.countries.get(alpha_2=code)
+        return (getattr(c, "common_name", None) or c.name) if c else code
+    except ImportError:  # pragma: no cover
+        return code
+
+
+def where(outcome: dict) -> str | None:
+    """A figure's scope as words ("New Zealand", "outside ar"); None when worldwide."""
+    if outcome.get("scope") in (None, "worldwide"):
+        return None
+    if outcome.get("country"):
+        return _country_name(outcome["country"])
+    area = outcome.get("area") or ""
+    if area.startswith("outside_") and len(area) == len("outside_xx"):
+        return f"outside {_country_name(area[-2:].upper())}"
+    return fmt.words(area) or None
+
+
+def displays(outcomes: pl.DataFrame, value_claims: pl.DataFrame, with_scope: bool = False,
+             parts_low: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``outcome_id`` -> ``display`` for every outcome. ``value_claims`` are the current value claims
+    with ``target_id``, ``pref``, ``width`` and the claim columns (see ``reconcile.value_claims``);
+    ``parts_low``: (outcome_id, the least its disjoint parts add up to)."""
+    by: dict[str, list[dict]] = {}
+    cols = ["target_id", "claim_id", "qualifier", "figure", "excludes_home", "low", "high"]
+    ordered = value_claims.sort(["pref", "width", "claim_id"]).select(cols)
+    for c in ordered.iter_rows(named=True):
+        by.setdefault(c["target_id"], []).append(c)
+    parts = dict(parts_low.iter_rows()) if parts_low is not None else {}
+    rows = []
+    for o in outcomes.iter_rows(named=True):
+        rows.append((o["outcome_id"], display(o, by.get(o["outcome_id"], []), where(o) if with_scope else None,
+                                              parts.get(o["outcome_id"]))))
+    return pl.DataFrame(rows, schema={"outcome_id": pl.Utf8, "display": pl.Utf8}, orient="row")
