@@ -227,14 +227,14 @@ def _cross_check(d: Declarations) -> None:
             fail("vocabularies.toml", subject, f"{where.table} has no column {where.column!r}")
         elif tables[where.table].field(where.column).type != "date" or not tables[where.table].field(where.column).precision:
             fail("vocabularies.toml", subject, f"{where.table}.{where.column} is not a date with a precision column")
-    for lang, words in d.metric_words.items():
-        if not isinstance(words, dict) or lang not in d.phrase_model.language:
-            fail("metric_words.toml", f"[{lang}]", "is not a language of phrase_rules.toml with a table of word = metric")
+    for word_lang, words in d.metric_words.items():
+        if not isinstance(words, dict) or word_lang not in d.phrase_model.language:
+            fail("metric_words.toml", f"[{word_lang}]", "is not a language of phrase_rules.toml with a table of word = metric")
         for word, metric in words.items():
             if metric not in d.vocabulary_file.metric:
-                fail("metric_words.toml", f"[{lang}] {word}", f"{metric!r} is not a metric")
+                fail("metric_words.toml", f"[{word_lang}] {word}", f"{metric!r} is not a metric")
             if word != word.lower():
-                fail("metric_words.toml", f"[{lang}] {word}", "a word stem is written in lower case")
+                fail("metric_words.toml", f"[{word_lang}] {word}", "a word stem is written in lower case")
     for m in d.dataset.site.index_metrics:
         if m not in d.vocabulary_file.metric:
             fail("dataset.toml", "site.index_metrics", f"{m!r} is not a metric")
