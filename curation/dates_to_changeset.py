@@ -1,0 +1,175 @@
+"""Turn the date curation log (curation/review/*dates*.tsv) into change sets of publication intervals.
+
+The log is written by curators who re-read each source's page, address, dateline and the events it
+reports; this script is mechanical: it never decides anything the log does not say, and every change
+cites its evidence (the log's `evidence` and `detail`). It reads the current tables for the `expect`
+values, so a change set it writes applies only to the data it was made from.
+
+    python curation/dates_to_changeset.py intervals NNNN [--data-dir datasets] [--out-dir corrections]
+    python curation/dates_to_changeset.py evidence NNNN  [--data-dir datasets] [--out-dir corrections]
+
+- ``intervals``: every source the log dates (source_dates_a.tsv, source_dates_b.tsv, columns
+  source_id, earliest, latest, precision, evidence, detail, page_address) gets `published`
+  (the interval's first day), `published_latest`, `published_precision` and `published_evidence`.
+  The precision is the smallest of day, week, month, year that holds the interval, else `bounded`
+  (:func:`precision_of`); where it differs from the log's, the log's interval wins and the
+  difference is printed. A detail that reads a day and month without a year as the year of the
+  events the page reports says so in the change's reason. ``ADJUST`` lists, with reasons, rows whose
+  interval this script sets differently from the log.
+- ``evidence``: every source already dated and still without evidence gets `published_evidence`:
+  what the earlier log (dates.tsv) says (`address`; `stamp` is `page`), else `page` (the date was
+  read from the page when the source was added).
+
+Problems (a source the log names that the data lacks, an inverted interval) are printed, one a line,
+and the change is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from opsledger.data import io as oio
+from opsledger.data.txn import write_text_atomic
+
+HERE = Path(__file__).resolve().parent
+REVIEW = HERE / "review"
+LOGS = ("source_dates_a.tsv", "source_dates_b.tsv")
+EARLIER = "dates.tsv"
+#: the earlier log's evidence words -> the date_evidence vocabulary
+EARLIER_EVIDENCE = {"address": "address", "stamp": "page", "dateline": "dateline"}
+#: days each precision allows between first and last day (as [precision_days] of vocabularies.toml)
+WEEK = 7
+#: a detail that reads a day and month without a year as the year of the events the page reports
+NO_YEAR = re.compile(r"\b(no year|year not shown|without (?:a )?year)\b", re.IGNORECASE)
+
+#: rows of the log set otherwise, with the reason (source_id -> (earliest, latest, why))
+ADJUST: dict[str, tuple[str, str, str]] = {
+    "au-news-blackwrist": (
+        "2019-05-23", "2019-05-24",
+        "the address of the Australian copy holds two dates, -20190524 at its end and 190523 in its id part "
+        "(the reason the earlier change set 0151 left it undated); the interval holds both"),
+}
+
+
+def _tsv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [{k: (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def precision_of(lo: dt.date, hi: dt.date) -> str:
+    """The smallest precision that holds [lo, hi]: day, week (at most seven days apart), month, year,
+    else bounded."""
+    if lo == hi:
+        return "day"
+    if (hi - lo).days <= WEEK:
+        return "week"
+    if (lo.year, lo.month) == (hi.year, hi.month):
+        return "month"
+    if lo.year == hi.year:
+        return "year"
+    return "bounded"
+
+
+def _iso(v) -> str | None:
+    return v.isoformat() if isinstance(v, dt.date) else v
+
+
+def build_intervals(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dict], list[str]]:
+    sources = {r["source_id"]: r for r in oio.read_tables(data_dir)["sources"].iter_rows(named=True)}
+    changes: list[dict] = []
+    problems: list[str] = []
+    for log in LOGS:
+        for r in _tsv(review_dir / log):
+            sid = r["source_id"]
+            if sid not in sources:
+                problems.append(f"{log}: {sid} is not in the data")
+                continue
+            earliest, latest, detail = r["earliest"], r["latest"], r["detail"]
+            if sid in ADJUST:
+                earliest, latest, why = ADJUST[sid]
+                detail = f"{detail}; set to {earliest} .. {latest}: {why}"
+            lo, hi = dt.date.fromisoformat(earliest), dt.date.fromisoformat(latest)
+            if lo > hi:
+                problems.append(f"{log}: {sid}: earliest {earliest} is after latest {latest}")
+                continue
+            prec = precision_of(lo, hi)
+            if prec != r["precision"]:
+                problems.append(f"{log}: {sid}: the log says precision {r['precision']}, the interval "
+                                f"{earliest} .. {latest} is {prec} (stored: {prec})")
+            if NO_YEAR.search(detail) and prec != "bounded":
+                detail = ("a day and month the page gives without a year are read as the year of the events "
+                          f"it reports: {detail}")
+            cur = sources[sid]
+            new = {"published": earliest, "published_latest": latest, "published_precision": prec,
+                   "published_evidence": r["evidence"]}
+            s = {c: v for c, v in new.items() if _iso(cur.get(c)) != v}
+            if not s:
+                continue
+            where = f" (page {r['page_address']})" if r.get("page_address") else ""
+            changes.append({"op": "update", "table": "sources", "key": sid, "source": sid,
+                            "expect": {c: _iso(cur.get(c)) for c in s}, "set": s,
+                            "reason": f"Publication interval ({r['evidence']}){where}: {detail}"})
+    return changes, problems
+
+
+def build_evidence(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dict], list[str]]:
+    sources = oio.read_tables(data_dir)["sources"]
+    earlier = {r["source_id"]: r for r in _tsv(review_dir / EARLIER) if r.get("published")}
+    changes: list[dict] = []
+    for cur in sources.iter_rows(named=True):
+        if cur["published"] is None or cur["published_evidence"] is not None:
+            continue
+        sid = cur["source_id"]
+        row = earlier.get(sid)
+        ev = EARLIER_EVIDENCE.get(row["evidence"], "page") if row else "page"
+        why = (f"as the earlier date log ({EARLIER}) records it: {row['note']}" if row else
+               "the date was read from the page when the source was added")
+        changes.append({"op": "update", "table": "sources", "key": sid, "source": sid,
+                        "expect": {"published_evidence": None}, "set": {"published_evidence": ev},
+                        "reason": f"How the publication date is known ({ev}): {why}"})
+    return changes, []
+
+
+TITLES = {
+    "intervals": ("Publication dates as intervals for every undated source, with their evidence",
+                  "Every source without a publication date was re-read (page, address, dateline, the weekday or "
+                  "relative day it uses, the events it reports; curation/review/source_dates_a.tsv and "
+                  "source_dates_b.tsv). Each gets an interval (earliest, latest) with its precision and how it is "
+                  "known; at worst it is bounded by the latest event it reports and the day it was read."),
+    "evidence": ("How each dated source's publication date is known",
+                 "Sources dated before publication dates became intervals get their evidence: the earlier date "
+                 "log (curation/review/dates.tsv) where it records one, else the page."),
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("what", choices=sorted(TITLES))
+    ap.add_argument("number")
+    ap.add_argument("--data-dir", type=Path, default=Path("datasets"))
+    ap.add_argument("--review-dir", type=Path, default=REVIEW)
+    ap.add_argument("--out-dir", type=Path, default=Path("corrections"))
+    a = ap.parse_args(argv)
+    build = build_intervals if a.what == "intervals" else build_evidence
+    changes, problems = build(a.data_dir, a.review_dir)
+    for p in problems:
+        print(p, file=sys.stderr)
+    title, reason = TITLES[a.what]
+    doc = {"title": title, "contributor": "opsledger-curators", "reason": reason, "changes": changes}
+    out = a.out_dir / f"{a.number}-publication-{a.what}.yaml"
+    write_text_atomic(out, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
+    print(f"{out}: {len(changes)} changes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
