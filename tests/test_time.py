@@ -215,3 +215,57 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     assert "without a year" in ch["reason"] and "am Montag" in ch["reason"]
     assert any("missing is not in the data" in p for p in problems)
     assert any("after latest" in p for p in problems)
+
+
+# --------------------------------------------------------------------------- weekdays and relative days
+
+MON = dt.date(2023, 8, 28)  # a Monday
+
+
+@pytest.mark.parametrize("lang,phrase,written,want", [
+    # phrases as the sources print them (curation/review/*dates*.tsv), in every shipped language
+    ("es", "este lunes", MON, (MON, MON)),
+    ("es", "el martes", dt.date(2024, 9, 26), (dt.date(2024, 9, 24), dt.date(2024, 9, 24))),
+    ("es", "este miércoles", dt.date(2024, 9, 26), (dt.date(2024, 9, 25), dt.date(2024, 9, 25))),
+    ("de", "am Donnerstag", dt.date(2014, 1, 17), (dt.date(2014, 1, 16), dt.date(2014, 1, 16))),
+    ("de", "am gestrigen Montag", dt.date(2007, 12, 25), (dt.date(2007, 12, 24), dt.date(2007, 12, 24))),
+    ("de", "heute", dt.date(2022, 12, 6), (dt.date(2022, 12, 6), dt.date(2022, 12, 6))),
+    ("pt", "na quarta-feira", dt.date(2019, 9, 5), (dt.date(2019, 9, 4), dt.date(2019, 9, 4))),
+    ("pt", "nesta quarta-feira (4)", dt.date(2019, 9, 4), (dt.date(2019, 9, 4), dt.date(2019, 9, 4))),
+    ("en", "on Monday", dt.date(2021, 5, 4), (dt.date(2021, 5, 3), dt.date(2021, 5, 3))),
+    ("en", "yesterday", dt.date(2002, 5, 21), (dt.date(2002, 5, 20), dt.date(2002, 5, 20))),
+    ("en", "last week", MON, (dt.date(2023, 8, 15), dt.date(2023, 8, 27))),
+    ("fr", "mardi", dt.date(2016, 8, 24), (dt.date(2016, 8, 23), dt.date(2016, 8, 23))),
+    ("it", "martedì", dt.date(2016, 8, 24), (dt.date(2016, 8, 23), dt.date(2016, 8, 23))),
+    ("it", "la settimana scorsa", MON, (dt.date(2023, 8, 15), dt.date(2023, 8, 27))),
+    ("nl", "vrijdag", dt.date(2023, 2, 4), (dt.date(2023, 2, 3), dt.date(2023, 2, 3))),
+    ("da", "fredag", dt.date(2025, 3, 1), (dt.date(2025, 2, 28), dt.date(2025, 2, 28))),
+    ("no", "i går", dt.date(2025, 3, 1), (dt.date(2025, 2, 28), dt.date(2025, 2, 28))),
+    ("is", "á föstudaginn", dt.date(2025, 3, 1), (dt.date(2025, 2, 28), dt.date(2025, 2, 28))),
+    ("ru", "в среду", dt.date(2019, 5, 24), (dt.date(2019, 5, 22), dt.date(2019, 5, 22))),
+    ("cs", "ve středu", dt.date(2019, 5, 24), (dt.date(2019, 5, 22), dt.date(2019, 5, 22))),
+    ("pl", "w środę", dt.date(2025, 4, 10), (dt.date(2025, 4, 9), dt.date(2025, 4, 9))),
+])
+def test_weekday_and_relative_day_in_every_language(lang, phrase, written, want):
+    from opsledger.derive.phrases import resolve_relative
+
+    assert resolve_relative(phrase, lang, (written, written)) == want
+
+
+def test_weekday_against_a_week_and_no_such_phrase():
+    from opsledger.derive.phrases import resolve_relative
+
+    # a text written some day from a Tuesday to the Monday after names either Monday
+    tue = MON + dt.timedelta(days=1)
+    assert resolve_relative("on Monday", "en", (tue, tue + dt.timedelta(days=6))) == (MON, MON + dt.timedelta(days=7))
+    assert resolve_relative("in June 2017", "en", (MON, MON)) is None
+
+
+def test_publication_from_a_dated_event():
+    from opsledger.derive.phrases import written_from_event
+
+    fri = dt.date(2023, 2, 3)
+    # "am Freitag" of an event on a Friday: written that day or in the six days after
+    assert written_from_event("am Freitag", "de", (fri, fri)) == (fri, fri + dt.timedelta(days=6))
+    assert written_from_event("yesterday", "en", (fri, fri)) == (fri + dt.timedelta(days=1),) * 2
+    assert written_from_event("am Montag", "de", (fri, fri)) is None  # the event is no Monday

@@ -492,9 +492,19 @@ class Language(_Decl):
     number_word: dict[str, float] = {}
     part_of_year: dict[str, tuple[int, int]] = {}
     month: dict[str, int] = {}
+    #: weekday name (any inflection the sources print) -> 0 (Monday) .. 6 (Sunday)
+    weekday: dict[str, int] = {}
+    #: relative day ("yesterday", "last week") -> (first, last) day it may be, counted from publication
+    relative_day: dict[str, tuple[int, int]] = {}
 
     @model_validator(mode="after")
     def _check(self) -> Language:
+        for word, d in self.weekday.items():
+            if not 0 <= d <= 6:
+                raise ValueError(f"weekday {word!r}: {d} is not 0 (Monday) to 6 (Sunday)")
+        for word, (first, last) in self.relative_day.items():
+            if first > last:
+                raise ValueError(f"relative_day {word!r}: {first} is after {last}")
         for word, (lo, hi) in self.magnitude.items():
             if lo > hi:
                 raise ValueError(f"magnitude {word!r}: {lo:g} is above {hi:g}")
@@ -513,6 +523,14 @@ class ReconcileRules(_Decl):
     wording: str
 
 
+class RelativeRules(_Decl):
+    """``[relative]`` of phrase_rules.toml: how a weekday or relative day is placed against a date."""
+
+    #: a bare weekday names a day this many days (first, last) from the date of the text that names it
+    weekday_days: tuple[int, int]
+    why: str
+
+
 class PhraseRules(_Decl):
     """``schemas/phrase_rules.toml``."""
 
@@ -521,6 +539,7 @@ class PhraseRules(_Decl):
     currency: dict[str, tuple[str, ...]] = {}
     language: dict[str, Language]
     reconcile: ReconcileRules
+    relative: RelativeRules | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PhraseRules:
