@@ -121,6 +121,66 @@ def build_intervals(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dic
     return changes, problems
 
 
+#: a phrase the detail quotes; one right after "Name: " is another outlet's and is not used
+QUOTED = re.compile(r'(?<!: )"([^"]{2,60})"')
+
+
+def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dict], list[str]]:
+    """Date claims for the operation dates of operation_dates.tsv that the data does not yet date:
+    for a row naming a source of the data, each phrase its detail quotes ("am Freitag", "este
+    lunes", not one the detail attributes to another outlet) that the phrase rules place, against that
+    source's publication interval (``phrases.resolve_date``), on days the row's interval shares becomes
+    a claim dating the operation (with the days the phrase allows, which may be wider). A row
+    whose date no quoted phrase reproduces is printed as left open."""
+    from opsledger.derive.phrases import resolve_date
+    from opsledger.derive.reconcile import derive_all
+
+    t = oio.read_tables(data_dir)
+    derived = derive_all(t)
+    ops = {r["operation_id"]: r for r in derived["operations"].iter_rows(named=True)}
+    sources = {r["source_id"]: r for r in t["sources"].iter_rows(named=True)}
+    claim_ids = set(t["claims"]["claim_id"])
+    changes: list[dict] = []
+    problems: list[str] = []
+    for r in _tsv(review_dir / "operation_dates.tsv"):
+        op, which, sid = r["operation_id"], r["which"], r.get("source_id")
+        if op not in ops:
+            problems.append(f"operation_dates.tsv: {op} is not in the data")
+            continue
+        if ops[op][which] is not None:
+            continue  # dated already by its claims
+        if not sid or sid not in sources:
+            problems.append(f"operation_dates.tsv: {op} {which}: left open (source {sid or r.get('page_address')} "
+                            "is not in the data)")
+            continue
+        s = sources[sid]
+        want = (dt.date.fromisoformat(r["earliest"]), dt.date.fromisoformat(r["latest"]))
+        placed = None
+        for phrase in QUOTED.findall(r["detail"]):
+            got = resolve_date(phrase, s["language"], (s["published"], s["published_latest"]))
+            # it allows the logged date, and places it within a year (a phrase read against a page known
+            # only within wide bounds says nothing about the date)
+            if got and got[0] <= want[1] and want[0] <= got[1] and (got[1] - got[0]).days <= 365:
+                placed = (phrase, got)
+                break
+        if placed is None:
+            problems.append(f"operation_dates.tsv: {op} {which}: left open (no quoted phrase places "
+                            f"{r['earliest']} .. {r['latest']} against {sid})")
+            continue
+        n = 1
+        while f"{op}.{which}.d{n:02d}" in claim_ids:
+            n += 1
+        cid = f"{op}.{which}.d{n:02d}"
+        claim_ids.add(cid)
+        changes.append({"op": "add", "table": "claims", "source": sid, "row": {
+            "claim_id": cid, "source_id": sid, "operation_id": op, "target_table": "operations", "target_id": op,
+            "target_column": which, "stated": placed[0], "scope": "worldwide",
+            "note": (f"Dated by the curation log (curation/review/operation_dates.tsv, evidence {r['evidence']}): "
+                     f"{r['detail']} The page was not quoted."),
+        }, "reason": f"{which} of {op}: {placed[0]!r} placed against {sid} ({placed[1][0]} .. {placed[1][1]})"})
+    return changes, problems
+
+
 def build_evidence(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dict], list[str]]:
     sources = oio.read_tables(data_dir)["sources"]
     earlier = {r["source_id"]: r for r in _tsv(review_dir / EARLIER) if r.get("published")}
@@ -145,6 +205,10 @@ TITLES = {
                   "relative day it uses, the events it reports; curation/review/source_dates_a.tsv and "
                   "source_dates_b.tsv). Each gets an interval (earliest, latest) with its precision and how it is "
                   "known; at worst it is bounded by the latest event it reports and the day it was read."),
+    "operations": ("Announcement, launch and end dates of operations from the phrases their sources use",
+                   "The operation dates found by re-reading the lead agencies' and coordinators' first releases and "
+                   "the reports of them (curation/review/operation_dates.tsv): each becomes a claim on the source "
+                   "that states it, in the words the log quotes, placed against that source's publication date."),
     "evidence": ("How each dated source's publication date is known",
                  "Sources dated before publication dates became intervals get their evidence: the earlier date "
                  "log (curation/review/dates.tsv) where it records one, else the page."),
@@ -159,13 +223,14 @@ def main(argv=None) -> int:
     ap.add_argument("--review-dir", type=Path, default=REVIEW)
     ap.add_argument("--out-dir", type=Path, default=Path("corrections"))
     a = ap.parse_args(argv)
-    build = build_intervals if a.what == "intervals" else build_evidence
+    build = {"intervals": build_intervals, "evidence": build_evidence, "operations": build_operations}[a.what]
     changes, problems = build(a.data_dir, a.review_dir)
     for p in problems:
         print(p, file=sys.stderr)
     title, reason = TITLES[a.what]
     doc = {"title": title, "contributor": "opsledger-curators", "reason": reason, "changes": changes}
-    out = a.out_dir / f"{a.number}-publication-{a.what}.yaml"
+    out = a.out_dir / (f"{a.number}-operation-dates.yaml" if a.what == "operations"
+                       else f"{a.number}-publication-{a.what}.yaml")
     write_text_atomic(out, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120))
     print(f"{out}: {len(changes)} changes")
     return 0

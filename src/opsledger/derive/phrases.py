@@ -415,3 +415,36 @@ def written_from_event(stated: str, lang: str | None, event: tuple[dt.date, dt.d
             first, last = what  # type: ignore[misc]
         w_lo, w_hi = max(w_lo, lo - dt.timedelta(days=last)), min(w_hi, hi - dt.timedelta(days=first))
     return (w_lo, w_hi) if w_lo <= w_hi else None
+
+
+def _year_before(d: dt.date) -> dt.date:
+    return d.replace(year=d.year - 1) if not (d.month == 2 and d.day == 29) else dt.date(d.year - 1, 2, 28)
+
+
+def resolve_date(stated: str, lang: str | None, written: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The days a date phrase the rules read as undated can be, in a text written between
+    ``written[0]`` and ``written[1]``: a date with a weekday before it ("Wednesday, August 3, 2011"),
+    a day and month without a year ("April 24": the year of the text, or the year before when that
+    day is after the text was written), or a weekday or relative day (:func:`resolve_relative`).
+    None when it is none of these."""
+    text = _normalise(stated)
+    for word in sorted(language(lang).get("weekday", {}), key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w),?", " ", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,")
+    if text and text != _normalise(stated):
+        got = derive_date(text, lang)
+        if got.date_low is not None and got.date_high is not None:
+            return got.date_low, got.date_high
+    if text and not re.search(r"\d{4}", text):
+        found = []
+        for year in range(written[0].year - 1, written[1].year + 1):
+            got = derive_date(f"{text} {year}", lang)
+            lo, hi = got.date_low, got.date_high
+            if lo is None or hi is None or got.qualifier != "day":
+                continue  # only a day and month take the text's year
+            # the day's latest occurrence on or before a day of writing: after that day a year before
+            if lo <= written[1] and lo > _year_before(written[0]):
+                found.append((lo, hi))
+        if found:
+            return min(f[0] for f in found), max(f[1] for f in found)
+    return resolve_relative(stated, lang, written)

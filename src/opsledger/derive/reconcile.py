@@ -25,10 +25,10 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.data.io import DEFAULT_ARCHIVE
-from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_metrics, metric_unit, metrics_with,
+from opsledger.declarations import (LiveMapping, claim_keys, date_columns, date_targets, headline_metrics, metric_unit, metrics_with,
                                 precision_days, source_preference, table as declaration, target_columns, vocabularies,
                                 year_order)
-from opsledger.derive.phrases import derive_rows, period, period_bounds, rules as phrase_rules
+from opsledger.derive.phrases import derive_rows, period, period_bounds, resolve_date, rules as phrase_rules
 from opsledger.derive.tablediff import Diff, diff_tables
 
 #: Which source kinds are preferred when choosing the best value (lower first):
@@ -176,7 +176,8 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         pl.when(by_source).then(pl.col("_publ"))
         .otherwise(period_end("as_of", "as_of_precision")).alias("as_of_latest"),
     ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
-           "_pub", "_pubp", "_publ")
+           "_pub", "_pubp")
+    claims = _resolve_undated(claims, tables["sources"]).drop("_publ")
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
         arch = dict(files.iter_rows())
@@ -197,6 +198,35 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
                 pl.coalesce("o", "locator_offset").alias("locator_offset"),
             ).drop("p", "o")
     return claims.select(tables["claims"].columns), phrases
+
+
+def _resolve_undated(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """Date claims the phrase rules read as undated, placed against their source's publication
+    interval where they name a weekday, a relative day, or a day and month without a year
+    (``phrases.resolve_date``): qualifier ``relative`` and the days they can be."""
+    undated = claims.filter((pl.col("qualifier") == "undated") & pl.col("date_low").is_null()
+                            & pl.col("target_column").is_in(list(date_columns())))
+    if undated.is_empty():
+        return claims
+    lang = dict(sources.select("source_id", "language").iter_rows())
+    pub = {sid: (lo, hi) for sid, lo, hi in sources.select("source_id", "published", "published_latest").iter_rows()
+           if lo is not None and hi is not None}
+    rows = []
+    for cid, sid, stated in undated.select("claim_id", "source_id", "stated").iter_rows():
+        if sid not in pub:
+            continue
+        got = resolve_date(stated, lang.get(sid), pub[sid])
+        if got:
+            rows.append((cid, got[0], got[1]))
+    if not rows:
+        return claims
+    r = pl.DataFrame(rows, schema={"claim_id": pl.Utf8, "_rlo": pl.Date, "_rhi": pl.Date}, orient="row")
+    hit = pl.col("_rlo").is_not_null()
+    return claims.join(r, on="claim_id", how="left", maintain_order="left").with_columns(
+        pl.when(hit).then(pl.lit("relative")).otherwise(pl.col("qualifier")).alias("qualifier"),
+        pl.when(hit).then(pl.col("_rlo")).otherwise(pl.col("date_low")).alias("date_low"),
+        pl.when(hit).then(pl.col("_rhi")).otherwise(pl.col("date_high")).alias("date_high"),
+    ).drop("_rlo", "_rhi")
 
 
 def reconcile_settings() -> dict:
@@ -245,9 +275,14 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     # moved); it never disputes the latest figure, as it cannot
     same = c.filter(pl.col("current") & pl.col("anchor").is_not_null()).select(
         "target_id", "anchor").unique().with_columns(pl.lit(True).alias("_same"))
-    return (c.join(same, on=["target_id", "anchor"], how="left", maintain_order="left")
-            .with_columns((pl.col("current") | pl.col("_same").fill_null(False)).alias("current"))
-            .drop("_metric", "_same"))
+    c = (c.join(same, on=["target_id", "anchor"], how="left", maintain_order="left")
+         .with_columns((pl.col("current") | pl.col("_same").fill_null(False)).alias("current"))
+         .drop("_metric", "_same"))
+    # rising counts from one day or one week: the earlier counts leave the reported group
+    series = _series(c.filter(pl.col("current")), _aggregate(c.filter(pl.col("current")), "target_id"), "target_id")
+    if series:
+        c = c.with_columns((pl.col("current") & ~pl.col("claim_id").is_in(series)).alias("current"))
+    return c
 
 
 def period_end(col: str, precision: str) -> pl.Expr:
@@ -272,14 +307,6 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
         keep[table_name] = c
     c = c.filter(pl.col("current"))
     agg = _aggregate(c, key)
-    series = _series(c, agg, key)
-    if series:
-        # rising counts from one day or one week: the earlier counts leave the reported group
-        c = c.filter(~pl.col("claim_id").is_in(series))
-        if keep is not None:
-            keep[table_name] = keep[table_name].with_columns(
-                (pl.col("current") & ~pl.col("claim_id").is_in(series)).alias("current"))
-        agg = _aggregate(c, key)
     disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
     if disputed:
         best = {tid: _majority(rows) for tid, rows in _claims_by_target(c, disputed).items()}
