@@ -121,6 +121,31 @@ def build_intervals(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dic
     return changes, problems
 
 
+#: phrases of the source's own text that the log names without quote marks: (operation, date) ->
+#: (phrase, where the log says it). Only a stamp or a bare weekday or day word, which stands verbatim
+#: in any wording of the sentence the log describes.
+WORDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("cathedral", "announced"): ("Wednesday, September 2, 1998", "the BBC item's own stamp"),
+    ("icebreaker", "announced"): ("Tuesday", "the AP report: Europol spoke on Tuesday"),
+    ("rescue", "announced"): ("today", "the item: the agencies released details today"),
+    ("sunflower", "announced"): ("Thursday", "the CNN copy: officials announced it Thursday"),
+    ("narsil", "announced"): ("Thursday", "OCCRP: INTERPOL announced it on Thursday"),
+    ("endeavour", "announced"): ("Thursday", "DW: the NCA posted its statement on Thursday"),
+    ("long_arm", "announced"): ("Tuesday", "the LA Times: officials spoke on Tuesday"),
+    ("luz_na_infancia_6", "announced"): ("18/02/2020", "the ministry item's dateline"),
+}
+
+#: dates that a quotation already in the data states, on another source of the same operation than the
+#: log names: (operation, date) -> (source, phrase, the claim whose quotation holds it, why)
+QUOTED_IN_DATA: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("cumberland", "announced"): (
+        "malaymail-2025-02-28-cumberland", "Friday", "cumberland.arrests.s03",
+        "the AFP report the log cites (via Malay Mail) says Europol announced it on Friday"),
+    ("luz_na_infancia_3", "launched"): (
+        "estrelaguia-2018-11-lni3", "quinta-feira", "luz_na_infancia_3.states_engaged.br.s02",
+        "the Estrela Guia report the log cites says the action was launched on that Thursday"),
+}
+
 #: a phrase the detail quotes; one right after "Name: " is another outlet's and is not used
 QUOTED = re.compile(r'(?<!: )"([^"]{2,60})"')
 
@@ -132,7 +157,7 @@ def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[di
     source's publication interval (``phrases.resolve_date``), on days the row's interval shares becomes
     a claim dating the operation (with the days the phrase allows, which may be wider). A row
     whose date no quoted phrase reproduces is printed as left open."""
-    from opsledger.derive.phrases import resolve_date
+    from opsledger.derive.phrases import derive_date, resolve_date
     from opsledger.derive.reconcile import derive_all
 
     t = oio.read_tables(data_dir)
@@ -140,10 +165,22 @@ def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[di
     ops = {r["operation_id"]: r for r in derived["operations"].iter_rows(named=True)}
     sources = {r["source_id"]: r for r in t["sources"].iter_rows(named=True)}
     claim_ids = set(t["claims"]["claim_id"])
+    quotations = dict(t["claims"].select("claim_id", "quotation").iter_rows())
+    rows = _tsv(review_dir / "operation_dates.tsv")
+    logged = {(r["operation_id"], r["which"]) for r in rows}
+    for (op, which), (sid, _phrase, _cid, why) in QUOTED_IN_DATA.items():
+        if (op, which) not in logged and op in ops:
+            rows.append({"operation_id": op, "which": which, "source_id": sid, "earliest": "", "latest": "",
+                         "evidence": "relative", "detail": why})
     changes: list[dict] = []
     problems: list[str] = []
-    for r in _tsv(review_dir / "operation_dates.tsv"):
+    for r in rows:
         op, which, sid = r["operation_id"], r["which"], r.get("source_id")
+        quotation = None
+        if (op, which) in QUOTED_IN_DATA:
+            sid, phrase, cid, why = QUOTED_IN_DATA[(op, which)]
+            quotation = quotations.get(cid)
+            r = {**r, "source_id": sid, "detail": f"{r['detail']} Placed by {why}."}
         if op not in ops:
             problems.append(f"operation_dates.tsv: {op} is not in the data")
             continue
@@ -154,10 +191,16 @@ def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[di
                             "is not in the data)")
             continue
         s = sources[sid]
-        want = (dt.date.fromisoformat(r["earliest"]), dt.date.fromisoformat(r["latest"]))
+        want = ((dt.date.fromisoformat(r["earliest"]), dt.date.fromisoformat(r["latest"])) if r["earliest"]
+                else (dt.date.min, dt.date.max))
         placed = None
-        for phrase in QUOTED.findall(r["detail"]):
-            got = resolve_date(phrase, s["language"], (s["published"], s["published_latest"]))
+        phrases = QUOTED.findall(r["detail"]) + ([WORDS[(op, which)][0]] if (op, which) in WORDS else [])
+        if quotation:
+            phrases = [QUOTED_IN_DATA[(op, which)][1]]
+        for phrase in phrases:
+            d = derive_date(phrase, s["language"])  # a date as such, else placed against the page's date
+            got = ((d.date_low, d.date_high) if d.date_low is not None and d.date_high is not None
+                   else resolve_date(phrase, s["language"], (s["published"], s["published_latest"])))
             # it allows the logged date, and places it within a year (a phrase read against a page known
             # only within wide bounds says nothing about the date)
             if got and got[0] <= want[1] and want[0] <= got[1] and (got[1] - got[0]).days <= 365:
@@ -174,9 +217,9 @@ def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[di
         claim_ids.add(cid)
         changes.append({"op": "add", "table": "claims", "source": sid, "row": {
             "claim_id": cid, "source_id": sid, "operation_id": op, "target_table": "operations", "target_id": op,
-            "target_column": which, "stated": placed[0], "scope": "worldwide",
+            "target_column": which, "stated": placed[0], "scope": "worldwide", "quotation": quotation,
             "note": (f"Dated by the curation log (curation/review/operation_dates.tsv, evidence {r['evidence']}): "
-                     f"{r['detail']} The page was not quoted."),
+                     f"{r['detail']}" + ("" if quotation else " The page was not quoted.")),
         }, "reason": f"{which} of {op}: {placed[0]!r} placed against {sid} ({placed[1][0]} .. {placed[1][1]})"})
     return changes, problems
 
@@ -227,6 +270,9 @@ def main(argv=None) -> int:
     changes, problems = build(a.data_dir, a.review_dir)
     for p in problems:
         print(p, file=sys.stderr)
+    if not changes:
+        print("nothing to change: no change set written", file=sys.stderr)
+        return 1
     title, reason = TITLES[a.what]
     doc = {"title": title, "contributor": "opsledger-curators", "reason": reason, "changes": changes}
     out = a.out_dir / (f"{a.number}-operation-dates.yaml" if a.what == "operations"

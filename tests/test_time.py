@@ -269,3 +269,40 @@ def test_publication_from_a_dated_event():
     assert written_from_event("am Freitag", "de", (fri, fri)) == (fri, fri + dt.timedelta(days=6))
     assert written_from_event("yesterday", "en", (fri, fri)) == (fri + dt.timedelta(days=1),) * 2
     assert written_from_event("am Montag", "de", (fri, fri)) is None  # the event is no Monday
+
+
+# --------------------------------------------------------------------------- what a person sees
+
+
+def test_timeline_leaves_no_operation_out(shipped):
+    from opsledger.publishing.outputs import charts
+    from opsledger.publishing.outputs.site import _placed
+
+    ops = shipped["operations"].to_dicts()
+    placed = {op["operation_id"]: _placed(op, shipped) for op in ops}
+    assert [k for k, v in placed.items() if v == (None, None)] == []
+    svg = charts.timeline([(op["operation_id"], *placed[op["operation_id"]]) for op in ops], "t")
+    assert all(op["operation_id"] in svg for op in ops)
+
+
+def test_a_date_known_to_its_precision_is_drawn_as_a_band():
+    from opsledger.publishing.outputs import charts
+
+    year = (dt.date(2017, 1, 1), dt.date(2017, 12, 31))
+    day = (dt.date(2019, 5, 23), dt.date(2019, 5, 23))
+    band = charts.timeline([("band-only", None, year)], "one band")
+    dot = charts.timeline([("dot-only", None, day)], "one dot")
+    assert band != dot and "band-only" in band and "dot-only" in dot
+
+
+@pytest.mark.parametrize("lo,hi,prec,want", [
+    ("2019-05-23", "2019-05-23", "day", "23 May 2019"),
+    ("2017-06-01", "2017-06-30", "month", "June 2017"),
+    ("2017-01-01", "2017-12-31", "year", "2017"),
+    ("2016-08-23", "2016-08-29", "week", "23 August 2016 to 29 August 2016 (within a week)"),
+    ("2016-08-23", "2026-11-30", "bounded", "23 August 2016 to 30 November 2026 (bounds only)"),
+])
+def test_as_of_reads_with_its_precision(lo, hi, prec, want):
+    from opsledger.data import fmt
+
+    assert fmt.interval(dt.date.fromisoformat(lo), dt.date.fromisoformat(hi), prec) == want

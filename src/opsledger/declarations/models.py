@@ -492,6 +492,9 @@ class Language(_Decl):
     number_word: dict[str, float] = {}
     part_of_year: dict[str, tuple[int, int]] = {}
     month: dict[str, int] = {}
+    #: the order of a date written in figures ("18/02/2020", "05.11.2007"): dmy or mdy; none where the
+    #: language's sources write both (English), so such a date is not read
+    numeric_date: Literal["dmy", "mdy"] | None = None
     #: weekday name (any inflection the sources print) -> 0 (Monday) .. 6 (Sunday)
     weekday: dict[str, int] = {}
     #: relative day ("yesterday", "last week") -> (first, last) day it may be, counted from publication

@@ -131,6 +131,11 @@ def derive_date(stated: str, lang: str | None = "en") -> Interval:
         if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
             d = dt.date(int(m[1]), int(m[2]), int(m[3]))
             return Interval("day", date_low=d, date_high=d)
+        order = L.get("numeric_date")
+        if order and (m := re.fullmatch(r"(\d{1,2})[./](\d{1,2})[./](\d{4})", text)):
+            day, month = (int(m[1]), int(m[2])) if order == "dmy" else (int(m[2]), int(m[1]))
+            d = dt.date(int(m[3]), month, day)
+            return Interval("day", date_low=d, date_high=d)
     except ValueError:
         raise PhraseError(f"{stated!r} is not a calendar day") from None
     if m := re.fullmatch(rf"({month_alt})\.?,? {fill}(\d{{4}})", text):
