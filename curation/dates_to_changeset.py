@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 REVIEW = HERE / "review"
 LOGS = ("source_dates_a.tsv", "source_dates_b.tsv")
 EARLIER = "dates.tsv"
+READ_ON = "2026-11-30"
 #: the earlier log's evidence words -> the date_evidence vocabulary
 EARLIER_EVIDENCE = {"address": "address", "stamp": "page", "dateline": "dateline"}
 #: days each precision allows between first and last day (as [precision_days] of vocabularies.toml)
@@ -146,6 +147,16 @@ QUOTED_IN_DATA: dict[tuple[str, str], tuple[str, str, str, str]] = {
         "the Estrela Guia report the log cites says the action was launched on that Thursday"),
 }
 
+#: sources the log adds (a row with page_address, publisher and title but no source_id): (operation,
+#: date) -> (new source_id, language, published, evidence, the phrase of the page that dates it). The
+#: publication date is what the log says of the page (its address or stamp).
+NEW_SOURCES: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
+    ("bakis", "announced"): ("aljazeera-2023-08-08-bakis", "en", "2023-08-08", "address", "Tuesday"),
+    ("h", "announced"): ("rnz-2022-03-02-h", "en", "2022-03-02", "page", "2 March 2022"),
+    ("ore", "announced"): ("guardian-2002-05-21-ore", "en", "2002-05-21", "address", "yesterday"),
+    ("protected_childhood_8", "announced"): ("uol-2021-06-09-opc8", "pt", "2021-06-09", "page", "09/06/2021"),
+}
+
 #: a phrase the detail quotes; one right after "Name: " is another outlet's and is not used
 QUOTED = re.compile(r'(?<!: )"([^"]{2,60})"')
 
@@ -186,6 +197,22 @@ def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[di
             continue
         if ops[op][which] is not None:
             continue  # dated already by its claims
+        if not sid and (op, which) in NEW_SOURCES and r.get("page_address"):
+            nid, lang, pub, ev, phrase = NEW_SOURCES[(op, which)]
+            if nid not in sources:
+                sources[nid] = {"source_id": nid, "publisher": r["publisher"], "kind": "news", "title": r["title"],
+                                "published": dt.date.fromisoformat(pub), "published_latest": dt.date.fromisoformat(pub),
+                                "published_precision": "day", "published_evidence": ev, "url": r["page_address"],
+                                "accessed": dt.date.fromisoformat(READ_ON), "language": lang,
+                                "note": "Added for the operation's announcement date (curation/review/operation_dates.tsv)."}
+                changes.append({"op": "add", "table": "sources", "source": nid,
+                                "row": {k: _iso(v) for k, v in sources[nid].items()},
+                                "reason": f"A page the date log found for {op}: {r['detail']}"})
+            sid = nid
+            r = {**r, "source_id": nid}
+            extra = phrase
+        else:
+            extra = None
         if not sid or sid not in sources:
             problems.append(f"operation_dates.tsv: {op} {which}: left open (source {sid or r.get('page_address')} "
                             "is not in the data)")
@@ -195,6 +222,8 @@ def build_operations(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[di
                 else (dt.date.min, dt.date.max))
         placed = None
         phrases = QUOTED.findall(r["detail"]) + ([WORDS[(op, which)][0]] if (op, which) in WORDS else [])
+        if extra:
+            phrases = [extra]
         if quotation:
             phrases = [QUOTED_IN_DATA[(op, which)][1]]
         for phrase in phrases:
