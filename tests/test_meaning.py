@@ -71,7 +71,7 @@ def test_parts_never_exceed_total(shipped):
 
 def test_later_running_total_below_earlier_is_found(shipped):
     t = _set(shipped, "claims", "rescue.arrests.s09", as_of=dt.date(2012, 1, 1), as_of_precision="day")
-    t = _set(t, "claims", "rescue.arrests.s09", high=100.0, low=100.0)
+    t = _set(t, "claims", "rescue.arrests.s09", high=100.0, low=100.0, figure=100.0, as_of_latest=dt.date(2012, 1, 1))
     assert "rescue.arrests" in failing(t, "meaning.running_total_falls")
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 #: Public name -> (module, attribute). Imports are lazy, so `import opsledger` stays fast (pandas and
 #: great-expectations load only when validating). No public name is also a submodule's name: importing

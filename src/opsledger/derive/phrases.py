@@ -381,6 +381,8 @@ def resolve_relative(stated: str, lang: str | None, written: tuple[dt.date, dt.d
     if spans is None:
         return None
     lo, hi = dt.date.min, dt.date.max
+    first: int
+    last: int
     for kind, what in spans:
         if kind == "days":
             first, last = what  # type: ignore[misc]
@@ -408,6 +410,8 @@ def written_from_event(stated: str, lang: str | None, event: tuple[dt.date, dt.d
         return None
     lo, hi = event
     w_lo, w_hi = dt.date.min, dt.date.max
+    first: int
+    last: int
     for kind, what in spans:
         if kind == "weekday":
             days = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]

@@ -490,13 +490,13 @@ def interval_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, str, dt.date]:
 def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
     key = claim_keys()[table_name]
     intervals_ = declaration(table_name).intervals
-    for dcol, (pcol, lcol) in intervals_.items():
-        if lcol in target.columns:  # a date stored without its last day: the end of its period
-            target = target.with_columns(pl.coalesce(lcol, period_end(dcol, pcol)).alias(lcol))
+    for dcol, (pcol, last_col) in intervals_.items():
+        if last_col in target.columns:  # a date stored without its last day: the end of its period
+            target = target.with_columns(pl.coalesce(last_col, period_end(dcol, pcol)).alias(last_col))
     for (tname, tcol), (dcol, pcol) in date_targets().items():
         if tname != table_name:
             continue
-        lcol = intervals_.get(dcol, (None, None))[1]
+        lcol: str | None = intervals_.get(dcol, (None, None))[1]
         c = claims.filter(
             (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
             & pl.col("date_low").is_not_null()
@@ -527,6 +527,10 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
 
 
 def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
+    # a publication date given without its last day is the period it names (a day, a month, a year)
+    if "published_latest" in sources.columns:
+        sources = sources.with_columns(
+            pl.coalesce("published_latest", period_end("published", "published_precision")).alias("published_latest"))
     if archive is None:
         return sources
     sums = []
@@ -555,7 +559,7 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     claims) of each table reconciled from figure claims."""
     out = dict(tables)
     out["sources"] = derive_sources(tables["sources"], archive)
-    claims, phrases = derive_claims(tables, archive)
+    claims, phrases = derive_claims({**tables, "sources": out["sources"]}, archive)
     out["claims"] = claims
     # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
     value_tables = [name for name, cols in target_columns().items() if "value" in cols]

@@ -27,7 +27,7 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters.update(number=fmt.number, span=fmt.span, figure=fmt.figure, date=fmt.date,
-                       plain=fmt.plain, words=fmt.words)
+                       plain=fmt.plain, words=fmt.words, interval=fmt.interval)
     return env
 
 
