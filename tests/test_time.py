@@ -88,6 +88,15 @@ def test_a_bounded_claim_never_displaces_the_dated_figure_on_a_tie(shipped):
     assert (o["as_of"], o["as_of_latest"], o["as_of_precision"]) == (D, D, "day")
 
 
+def test_a_claim_known_only_within_bounds_does_not_dispute_a_later_figure(shipped):
+    # an undated page (bounded from the first report to the day it was read) with the early count,
+    # and a later dated figure: the later figure is reported, as of its own date
+    read = dt.date(2026, 11, 30)
+    later = D + dt.timedelta(days=300)
+    o = _outcome(_with_claims(shipped, [("40 arrests", D, read, "bounded"), ("46 arrests", later, later, "day")]))
+    assert o["status"] == "single_source" and o["value"] == 46.0 and o["as_of"] == later
+
+
 def test_an_earlier_claim_of_the_same_figure_corroborates_the_latest(shipped):
     earlier = D - dt.timedelta(days=60)
     o = _outcome(_with_claims(shipped, [("46 arrests", earlier, earlier, "day"), ("46 arrests", D, D, "day")]))

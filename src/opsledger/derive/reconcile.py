@@ -268,8 +268,12 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     )
     # the latest as-of date of the claims on the same row (none for a claim without a target_id)
     latest = pl.when(pl.col("target_id").is_not_null()).then(pl.col("as_of").max().over("target_id"))
+    # a claim whose as-of interval is wider than the window and starts before the window of the latest
+    # merely overlaps it (a page known only within bounds): an earlier count of the series, which never
+    # displaces the figure dated within the window
+    overlaps_only = ((pl.col("as_of_width") > window) & (pl.col("as_of") < latest - window)).fill_null(False)
     recent = (~pl.col("running") | pl.col("as_of").is_null() | latest.is_null()
-              | (pl.col("as_of_end") >= latest - window))
+              | ((pl.col("as_of_end") >= latest - window) & ~overlaps_only))
     c = c.with_columns(recent.alias("current"))
     # an earlier claim that states the same figure as a recent one corroborates it (the count had not
     # moved); it never disputes the latest figure, as it cannot
