@@ -365,6 +365,22 @@ def iso_period_start(value, precision: str | None) -> str | None:
     return dt.date.fromisoformat(text).isoformat()
 
 
+def iso_period_end(value, precision: str | None) -> str | None:
+    """The last day of the period a bundle date gives (see :func:`iso_period_start`)."""
+    start = iso_period_start(value, precision)
+    if start is None:
+        return None
+    d = dt.date.fromisoformat(start)
+    text = str(value) if not isinstance(value, dt.date) else ""
+    parts = text.split("-") if text else []
+    if precision == "year" or len(parts) == 1:
+        return dt.date(d.year, 12, 31).isoformat()
+    if precision == "month" or len(parts) == 2:
+        nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        return (nxt - dt.timedelta(days=1)).isoformat()
+    return d.isoformat()
+
+
 def load_blocklist(path: Path) -> set[str]:
     """SHA-256 hashes of person names (checks/privacy_blocklist.txt)."""
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -509,7 +525,12 @@ def convert(bundle: dict, known: Known, number: int, blocklist: set[str]) -> tup
             "source_id": s["source_id"], "publisher": s.get("publisher"), "kind": s["kind"],
             "title": s.get("title"),
             "published": iso_period_start(s.get("published"), s.get("published_precision")),
+            # publication dates are intervals: the bundle's latest day, else the end of the period it gives
+            "published_latest": (iso_period_start(s.get("published_latest"), "day") if s.get("published_latest")
+                                 else iso_period_end(s.get("published"), s.get("published_precision"))),
             "published_precision": s.get("published_precision") if s.get("published") else None,
+            # how the date is known (date_evidence): as the bundle says, else shown on the page
+            "published_evidence": (s.get("published_evidence") or "page") if s.get("published") else None,
             "url": url, "accessed": iso_period_start(s.get("accessed"), "day"),
             "based_on": s.get("origin"), "archive_file": None,
             "language": s["language"], "note": note,

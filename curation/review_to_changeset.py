@@ -46,6 +46,15 @@ def _jsonable(v):
     return v.isoformat() if isinstance(v, (dt.date,)) else v
 
 
+def _period_end(start: str, precision: str) -> str:
+    d = dt.date.fromisoformat(start)
+    if precision == "year":
+        return dt.date(d.year, 12, 31).isoformat()
+    if precision == "month":
+        return (dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1) - dt.timedelta(days=1)).isoformat()
+    return d.isoformat()
+
+
 def build(op: str, number: str, data_dir: Path, review_dir: Path = REVIEW) -> dict:
     """The changes the review files of ``op`` in ``review_dir`` ask for, and the problems found."""
     t = oio.read_tables(data_dir)
@@ -76,6 +85,9 @@ def build(op: str, number: str, data_dir: Path, review_dir: Path = REVIEW) -> di
         if r.get("published") and sources[sid]["published"] is None:
             new["published"] = r["published"]
             new["published_precision"] = r.get("published_precision") or "day"
+            # a publication date is an interval: the end of the period it gives, unless the review says
+            new["published_latest"] = r.get("published_latest") or _period_end(r["published"], new["published_precision"])
+            new["published_evidence"] = r.get("published_evidence") or "page"
         if r.get("accessed") and r.get("url_status") in ("found", ""):
             new["accessed"] = r["accessed"]
         update("sources", sid, sources[sid], new, sid,

@@ -190,6 +190,7 @@ def test_precision_respected_same_year_is_not_before():
 def test_event_after_publication(data):
     set_cell(data, "sources", "interpol-operation-h-release", "published", dt.date(2019, 1, 1))
     set_cell(data, "sources", "interpol-operation-h-release", "published_precision", "day")
+    set_cell(data, "sources", "interpol-operation-h-release", "published_latest", dt.date(2019, 1, 1))
     open_finding(run(data, rules=["timeline.before_publication"]), "timeline.before_publication", "h.launched.s004")
 
 

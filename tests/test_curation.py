@@ -255,8 +255,10 @@ def test_review_becomes_the_change_set_it_says(review):
     # sources: a missing publication date is filled, the date read recorded; a gone page's is not
     src = _by(ch, "update", "sources")
     assert list(src) == ["s1"]
-    assert src["s1"]["set"] == {"published": "2020-05-04", "published_precision": "day", "accessed": "2026-11-30"}
-    assert src["s1"]["expect"] == {"published": None, "published_precision": None, "accessed": None}
+    assert src["s1"]["set"] == {"published": "2020-05-04", "published_precision": "day",
+                                "published_latest": "2020-05-04", "published_evidence": "page", "accessed": "2026-11-30"}
+    assert src["s1"]["expect"] == {"published": None, "published_precision": None, "published_latest": None,
+                                   "published_evidence": None, "accessed": None}
     # an outcome is added only when a claim moves to it, citing that claim's source
     (added,) = _by(ch, "add", "outcomes").values()
     assert added["row"]["outcome_id"] == "tiny.arrests.europe" and added["source"] == "s1"

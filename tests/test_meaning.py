@@ -77,13 +77,13 @@ def test_parts_never_exceed_total(shipped):
 
 def test_later_running_total_below_earlier_is_found(shipped):
     t = _set(shipped, "claims", "rescue.arrests.s09", as_of=dt.date(2012, 1, 1), as_of_precision="day")
-    t = _set(t, "claims", "rescue.arrests.s09", high=100.0, low=100.0)
+    t = _set(t, "claims", "rescue.arrests.s09", high=100.0, low=100.0, figure=100.0, as_of_latest=dt.date(2012, 1, 1))
     assert "rescue.arrests" in failing(t, "meaning.running_total_falls")
 
 
 def test_dispute_needs_two_sources(shipped):
-    t = _set(shipped, "outcomes", "achilles.arrests", status="disputed", n_sources=1)
-    assert failing(t, "meaning.dispute_needs_two_sources") == {"achilles.arrests"}
+    t = _set(shipped, "outcomes", "hamlet.arrests", status="disputed", n_sources=1)
+    assert failing(t, "meaning.dispute_needs_two_sources") == {"hamlet.arrests"}
     # a total disputed by its parts rests on its own sources and theirs
     t = _set(shipped, "outcomes", "rescue.arrests", status="disputed", n_sources=1)
     assert failing(t, "meaning.dispute_needs_two_sources") == set()

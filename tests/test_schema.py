@@ -91,7 +91,14 @@ def test_date_low_le_high(data):
 
 
 def test_date_precision_alignment(data):
-    set_cell(data, "operations", "h", "launched", dt.date(2019, 10, 15))  # precision says month
+    # a date without a latest column holds its period's first day
+    set_cell(data, "events", "blackwrist.first-arrests", "date", dt.date(2018, 1, 15))  # precision says month
+    one(schema_report(data), "schema.precision", "events", "blackwrist.first-arrests", "date")
+
+
+def test_interval_needs_its_last_day(data):
+    # a date that is an interval holds any first day, but needs its last day
+    set_cell(data, "operations", "h", "launched_latest", None)
     one(schema_report(data), "schema.precision", "operations", "h", "launched")
 
 

@@ -341,19 +341,26 @@ def correction_check(
 
 @correction_app.command("apply")
 def correction_apply(
-    file: Annotated[Path, typer.Argument(help="A change-set file under corrections/.")],
+    files: Annotated[list[Path], typer.Argument(help="Change-set files under corrections/ (several: applied together).")],
     data_dir: DataDirOpt = None,
     sources: SourcesOpt = None,
     no_sources: NoSourcesOpt = False,
 ) -> None:
     """Check, then write the tables and the log in one atomic step and move the file to the data root's
-    corrections/applied/ (a file outside that area stays where it is)."""
-    res = api.correction_apply(file, data_dir, _archive(sources, no_sources))
-    echo(f"applied {res.correction_id}: {len(res.log)} change(s) logged")
-    echo(res.diff.text(rows=True))
-    echo(res.diff.figures_text())
-    if res.moved_to is None:
-        echo(f"note: {file} was left where it is (it is not in the corrections/ folder beside the data)")
+    corrections/applied/ (a file outside that area stays where it is). Several files are applied
+    together, in the order given: checked once as a whole, written in one step."""
+    if len(files) == 1:
+        results = [api.correction_apply(files[0], data_dir, _archive(sources, no_sources))]
+    else:
+        from opsledger.corrections.changeset import apply_together
+
+        results = apply_together(files, data_dir, _archive(sources, no_sources))
+    for file, res in zip(files, results):
+        echo(f"applied {res.correction_id}: {len(res.log)} change(s) logged")
+        echo(res.diff.text(rows=True))
+        echo(res.diff.figures_text())
+        if res.moved_to is None:
+            echo(f"note: {file} was left where it is (it is not in the corrections/ folder beside the data)")
 
 
 @correction_app.command("revert")

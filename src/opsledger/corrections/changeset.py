@@ -526,6 +526,54 @@ def apply(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFA
         return commit(res, path, data_dir, applied_dir)
 
 
+def apply_together(paths, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE) -> list[Result]:
+    """Apply several change sets that are valid only together (each one's result alone would not
+    validate, e.g. a rule and the data it needs): in memory one after another in the order given, then
+    one validation of the end result, then one transaction that writes the tables, every log row and
+    every file's move. Nothing is written unless the end result validates. The lock is held throughout."""
+    from opsledger.validation.run import validate_tables
+
+    require("validate")
+    if not isinstance(paths, (list, tuple)) or not paths:
+        raise UsageError("apply_together needs a non-empty list of change-set files")
+    paths = [_changeset_path(p) for p in paths]
+    data_dir = _data_dir(data_dir)
+    archive = oio.source_archive(archive)
+    with oio.locked(data_dir):
+        tables, base = oio.read_tables_state(data_dir)
+        done = set(tables["corrections"]["correction_id"].unique().to_list())
+        results = []
+        for path in paths:
+            if not _correction_id_ok(path.stem):
+                raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
+            if path.stem in done:
+                raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
+            res = apply_in_memory(load(path), tables, path, archive)
+            tables, done = res.tables, done | {path.stem}
+            results.append(res)
+        report = validate_tables(tables, sources=archive)
+        if report.exit_code != 0:
+            raise ChangeSetRefused(f"{', '.join(p.name for p in paths)}: the data would not validate after these "
+                                   "change sets; nothing written:\n" + report.text(limit=20))
+        moves = []
+        for path in paths:
+            applied = applied_dir_for(path, data_dir)
+            if applied is not None:
+                if (applied / path.name).exists():
+                    raise CorrectionError(f"{applied / path.name} exists already; not overwriting it; nothing written")
+                moves.append((path, applied / path.name))
+
+        def unchanged() -> None:
+            if oio.tables_state(data_dir) != base:
+                raise CorrectionError(f"the tables in {data_dir} changed meanwhile; nothing written")
+
+        oio.write_tables(tables, data_dir, moves=moves, before=unchanged)
+        for res, path in zip(results, paths):
+            res.report = report
+            res.moved_to = dict(moves).get(path)
+        return results
+
+
 def _data_dir(data_dir) -> Path:
     """A data directory argument of a writer: the default, or an existing directory."""
     data_dir = oio.path_arg(data_dir, "data_dir") or oio.default_data_dir()

@@ -96,6 +96,29 @@ def date(d: Any, precision: str | None = "day") -> str:
     return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
+#: how an interval's precision reads after its two days
+_WITHIN = {"week": "within a week", "month": "within a month", "year": "within a year", "bounded": "bounds only"}
+
+
+def interval(d: Any, latest: Any, precision: str | None = "day") -> str:
+    """A date that is an interval (earliest, latest) at its precision: "17 May 2019", "June 2017",
+    "2017" where it is that day or calendar period; else its two days and how precisely it is known:
+    "23 August 2016 to 29 August 2016 (within a week)", "... (bounds only)"; "unknown" for none."""
+    if d is None or d == "":
+        return "unknown"
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d[:10])
+    if isinstance(latest, str):
+        latest = dt.date.fromisoformat(latest[:10])
+    if latest is None or latest == d or precision == "day":
+        return date(d, precision if precision in ("day", "month", "year") else "day")
+    whole = {"month": d.day == 1 and (latest + dt.timedelta(days=1)).day == 1 and latest.month == d.month,
+             "year": (d.month, d.day, latest.month, latest.day) == (1, 1, 12, 31) and d.year == latest.year}
+    if whole.get(precision or ""):
+        return date(d, precision)
+    return f"{date(d)} to {date(latest)} ({_WITHIN.get(precision or '', precision or '')})"
+
+
 def period(d: Any, precision: str | None = "day") -> str:
     """A date at its precision in ISO form: "2017", "2019-10", "2019-05-23"; "" for none."""
     if d is None or d == "":

@@ -94,7 +94,7 @@ def _load_fields(directory: Path) -> dict[str, Field]:
 def _load_vocabularies(directory: Path) -> tuple[dict[str, dict], _VocabularyFile]:
     raw = _load_toml(directory / "vocabularies.toml")
     try:
-        return ({k: v for k, v in raw.items() if k not in ("order", "scope_shape", "timeline")},
+        return ({k: v for k, v in raw.items() if k not in ("order", "scope_shape", "timeline", "precision_days")},
                 _VocabularyFile.model_validate(raw))
     except ValidationError as exc:
         raise _refuse(_where(directory, "vocabularies.toml"), None, exc) from None
@@ -132,14 +132,14 @@ def _load_table(directory: Path, name: str, fields: dict[str, Field]) -> Table:
                 spec_ = fields[spec.from_].model_dump()
                 spec_.update(name=spec.pattern.format(metric=metric),
                              description=spec.description.format(metric=metric),
-                             required=False, precision=None, references=None)
+                             required=False, precision=None, latest=None, references=None)
                 cols.append(Field.model_validate(spec_))
     derived = [f.name for f in cols] if raw.derived == "*" else list(raw.derived)
     try:
         return Table(name=name, title=raw.title, description=raw.description, primary_key=raw.primary_key,
                      fields=tuple(cols), unique=raw.unique, checks=raw.checks, derived=tuple(derived),
                      claim_targets=raw.claim_targets, claim_required=raw.claim_required,
-                     per_metric=raw.per_metric, from_outcomes=raw.from_outcomes)
+                     per_metric=raw.per_metric, from_outcomes=raw.from_outcomes, year=raw.year)
     except ValidationError as exc:
         raise _refuse(file, subject, exc) from None
 
@@ -194,6 +194,10 @@ def _cross_check(d: Declarations) -> None:
             for m in t.per_metric.metrics:
                 if m not in vocab["metric"]:
                     fail(file, f"table {t.name}: per_metric", f"metric {m!r} is not a term of the metric vocabulary")
+        if t.year:
+            for y in t.year.from_:
+                if y not in vocab.get("year_from", {}):
+                    fail(file, f"table {t.name}: year", f"{y!r} is not a term of the year_from vocabulary")
     kinds = set(vocab.get("noun_kind", {}))
     for m, spec in d.vocabulary_file.metric.items():
         for k in spec.not_counted:
@@ -452,6 +456,22 @@ def timeline_stages() -> dict[str, TimelineStage]:
     """Where each stage of an operation's timeline is dated (``[timeline.<stage>]``), in stage order."""
     stages = declarations().vocabulary_file.timeline
     return {s: stages[s] for s in vocabulary_order("timeline_stage")}
+
+
+def precision_days() -> dict[str, int]:
+    """Days each date precision allows between an interval's first and last day (``[precision_days]``)."""
+    return dict(declarations().vocabulary_file.precision_days)
+
+
+def year_order() -> tuple[str, ...]:
+    """Where the headline ``year`` comes from, first first (``[year] from`` of schemas/headline.toml)."""
+    y = table("headline").year
+    return y.from_ if y else ()
+
+
+def intervals() -> dict[str, dict[str, tuple[str, str]]]:
+    """Table -> {date column: (precision column, latest column)} for every date that is an interval."""
+    return {name: t.intervals for name, t in tables().items() if t.intervals}
 
 
 def headline_metrics() -> tuple[str, ...]:

@@ -62,8 +62,10 @@ class Field(_Decl):
     #: ``table.column`` every non-null value must exist in (``""``: no reference in this table)
     references: str | None = None
     iso_country: bool = False
-    #: for a date, the column holding its precision (day / month / year)
+    #: for a date, the column holding its precision (day / week / month / year / bounded)
     precision: str | None = None
+    #: for a date that is an interval, the column holding its last day (this column holds the first)
+    latest: str | None = None
     minimum: int | float | None = None
     #: longest string allowed (characters), e.g. a claim's quotation
     max_length: int | None = _PField(default=None, ge=1)
@@ -108,6 +110,8 @@ class Field(_Decl):
     def _consistent(self) -> Field:
         if self.precision is not None and self.type != "date":
             raise ValueError(f"precision {self.precision!r} is only for a date column, not a {self.type}")
+        if self.latest is not None and (self.type != "date" or not self.precision):
+            raise ValueError(f"latest {self.latest!r} is only for a date column with a precision column")
         if self.minimum is not None and self.type not in ("integer", "number"):
             raise ValueError(f"minimum is only for a number, not a {self.type}")
         for what, set_ in (("max_length", self.max_length is not None), ("vocabulary", bool(self.vocabulary)),
@@ -152,6 +156,14 @@ class PerMetricColumn(_Decl):
         return v
 
 
+class YearFrom(_Decl):
+    """Where a derived year comes from (the headline's ``[year]``): the first of these that gives one."""
+
+    #: ``announced``/``launched`` (the operation's date), ``events`` (its first dated event),
+    #: ``claims`` (its earliest dated claim); each a term of the ``year_from`` vocabulary
+    from_: tuple[str, ...] = _PField(alias="from", min_length=1)
+
+
 class PerMetric(_Decl):
     """Columns repeated for each of some metrics (the headline table)."""
 
@@ -180,6 +192,7 @@ class _TableFile(_Decl):
     derived: Literal["*"] | tuple[str, ...] = ()
     per_metric: PerMetric | None = None
     from_outcomes: FromOutcomes | None = None
+    year: YearFrom | None = None
     claim_targets: tuple[str, ...] = ()
     #: every row needs a claim on these claim targets (``"*"``: a claim on any of its columns)
     claim_required: tuple[str, ...] = ()
@@ -212,6 +225,7 @@ class Table(_Decl):
     claim_required: tuple[str, ...] = ()
     per_metric: PerMetric | None = None
     from_outcomes: FromOutcomes | None = None
+    year: YearFrom | None = None
 
     @model_validator(mode="after")
     def _columns_exist(self) -> Table:
@@ -236,13 +250,16 @@ class Table(_Decl):
             if f.precision and f.precision not in known:
                 raise ValueError(f"column {f.name!r} names precision column {f.precision!r}, "
                                  "which is not a column of the table")
+            if f.latest and f.latest not in known:
+                raise ValueError(f"column {f.name!r} names latest column {f.latest!r}, "
+                                 "which is not a column of the table")
         for c in self.claim_targets:
             need(c, "claim target column")
             f = self.field(c)
             if f.type == "date":
                 if not f.precision:
                     raise ValueError(f"claim target {c!r} is a date without a precision column")
-                missing = [x for x in (c, f.precision) if x not in self.derived]
+                missing = [x for x in (c, f.precision, f.latest) if x and x not in self.derived]
                 if missing:
                     raise ValueError(f"claim target {c!r} is reconciled from the date claims, so "
                                      f"{missing[0]!r} must be listed in derived")
@@ -291,6 +308,11 @@ class Table(_Decl):
             if f.type == "date" and f.precision:
                 out[c] = (f.name, f.precision)
         return out
+
+    @property
+    def intervals(self) -> dict[str, tuple[str, str]]:
+        """Dates that are intervals: ``{date column: (precision column, latest column)}``."""
+        return {f.name: (f.precision, f.latest) for f in self.fields if f.latest and f.precision}
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
@@ -404,10 +426,15 @@ class _VocabularyFile(BaseModel):
     order: dict[str, Ordering] = {}
     scope_shape: dict[str, ScopeShape] = {}
     timeline: dict[str, TimelineStage] = {}
+    #: days each date precision allows between an interval's first and last day (bounded: any)
+    precision_days: dict[str, int] = {}
 
     @model_validator(mode="after")
     def _check(self) -> _VocabularyFile:
         vocabs = self.vocabularies()
+        for term in self.precision_days:
+            if term not in vocabs.get("date_precision", {}):
+                raise ValueError(f"[precision_days]: {term!r} is not a term of date_precision")
         for name, terms_ in vocabs.items():
             if not NAME.fullmatch(name):
                 raise ValueError(f"vocabulary name {name!r} is not lowercase letters, digits and underscores")
@@ -492,9 +519,22 @@ class Language(_Decl):
     month: dict[str, int] = {}
     #: noun -> the kind of thing it counts (a term of the ``noun_kind`` vocabulary)
     noun: dict[str, str] = {}
+    #: the order of a date written in figures ("18/02/2020", "05.11.2007"): dmy or mdy; none where the
+    #: language's sources write both (English), so such a date is not read
+    numeric_date: Literal["dmy", "mdy"] | None = None
+    #: weekday name (any inflection the sources print) -> 0 (Monday) .. 6 (Sunday)
+    weekday: dict[str, int] = {}
+    #: relative day ("yesterday", "last week") -> (first, last) day it may be, counted from publication
+    relative_day: dict[str, tuple[int, int]] = {}
 
     @model_validator(mode="after")
     def _check(self) -> Language:
+        for word, d in self.weekday.items():
+            if not 0 <= d <= 6:
+                raise ValueError(f"weekday {word!r}: {d} is not 0 (Monday) to 6 (Sunday)")
+        for word, (first, last) in self.relative_day.items():
+            if first > last:
+                raise ValueError(f"relative_day {word!r}: {first} is after {last}")
         for word, (lo, hi) in self.magnitude.items():
             if lo > hi:
                 raise ValueError(f"magnitude {word!r}: {lo:g} is above {hi:g}")
@@ -509,7 +549,16 @@ class Language(_Decl):
 
 class ReconcileRules(_Decl):
     running_total_window_days: int = _PField(ge=0)
+    series_span_days: int = _PField(default=0, ge=0)
     wording: str
+
+
+class RelativeRules(_Decl):
+    """``[relative]`` of phrase_rules.toml: how a weekday or relative day is placed against a date."""
+
+    #: a bare weekday names a day this many days (first, last) from the date of the text that names it
+    weekday_days: tuple[int, int]
+    why: str
 
 
 class PhraseRules(_Decl):
@@ -520,6 +569,7 @@ class PhraseRules(_Decl):
     currency: dict[str, tuple[str, ...]] = {}
     language: dict[str, Language]
     reconcile: ReconcileRules
+    relative: RelativeRules | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PhraseRules:

@@ -131,6 +131,11 @@ def derive_date(stated: str, lang: str | None = "en") -> Interval:
         if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
             d = dt.date(int(m[1]), int(m[2]), int(m[3]))
             return Interval("day", date_low=d, date_high=d)
+        order = L.get("numeric_date")
+        if order and (m := re.fullmatch(r"(\d{1,2})[./](\d{1,2})[./](\d{4})", text)):
+            day, month = (int(m[1]), int(m[2])) if order == "dmy" else (int(m[2]), int(m[1]))
+            d = dt.date(int(m[3]), month, day)
+            return Interval("day", date_low=d, date_high=d)
     except ValueError:
         raise PhraseError(f"{stated!r} is not a calendar day") from None
     if m := re.fullmatch(rf"({month_alt})\.?,? {fill}(\d{{4}})", text):
@@ -339,3 +344,116 @@ def period_bounds(start: dt.date | None, precision: str | None) -> tuple[dt.date
     if precision == "month":
         return start, _month_end(start.year, start.month)
     return dt.date(start.year, 1, 1), dt.date(start.year, 12, 31)
+
+
+# --------------------------------------------------------------------------- weekdays and relative days
+
+
+def _relative_spans(stated: str, lang: str | None) -> list[tuple[str, object]] | None:
+    """The weekdays and relative days a phrase names, read with the words of its language:
+    ``[("weekday", 0..6) | ("days", (first, last)) ...]``; None when it names none."""
+    L = language(lang)
+    text = _normalise(stated)
+    found: list[tuple[str, object]] = []
+    for word, span in sorted(L.get("relative_day", {}).items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
+            found.append(("days", tuple(span)))
+            text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", text)
+    for word, day in sorted(L.get("weekday", {}).items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
+            found.append(("weekday", day))
+            text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", text)
+    return found or None
+
+
+def _weekday_days() -> tuple[int, int]:
+    rel = rules().get("relative") or {}
+    first, last = rel.get("weekday_days", (-6, 0))
+    return int(first), int(last)
+
+
+def resolve_relative(stated: str, lang: str | None, written: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The days a weekday or relative day ("on Monday", "yesterday", "am gestrigen Montag") can be, read
+    in a text written between ``written[0]`` and ``written[1]``: the first and last such day, or None
+    when the phrase names none or its parts cannot all hold. The words are in
+    ``[language.<code>.weekday]`` and ``relative_day``, the weekday window in ``[relative]``."""
+    spans = _relative_spans(stated, lang)
+    if spans is None:
+        return None
+    lo, hi = dt.date.min, dt.date.max
+    first: int
+    last: int
+    for kind, what in spans:
+        if kind == "days":
+            first, last = what  # type: ignore[misc]
+            lo, hi = max(lo, written[0] + dt.timedelta(days=first)), min(hi, written[1] + dt.timedelta(days=last))
+        else:
+            first, last = _weekday_days()
+            start = max(lo, written[0] + dt.timedelta(days=first))
+            end = min(hi, written[1] + dt.timedelta(days=last))
+            days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)] if end >= start else []
+            days = [d for d in days if d.weekday() == what]
+            if not days:
+                return None
+            lo, hi = days[0], days[-1]
+        if lo > hi:
+            return None
+    return lo, hi
+
+
+def written_from_event(stated: str, lang: str | None, event: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The other way round: when a text names an event of ``event`` (first, last day) by a weekday or
+    relative day, the days the text can have been written on; None when the phrase names none, or
+    names a weekday the event's days do not fall on."""
+    spans = _relative_spans(stated, lang)
+    if spans is None:
+        return None
+    lo, hi = event
+    w_lo, w_hi = dt.date.min, dt.date.max
+    first: int
+    last: int
+    for kind, what in spans:
+        if kind == "weekday":
+            days = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
+            days = [d for d in days if d.weekday() == what]
+            if not days:
+                return None
+            lo, hi = days[0], days[-1]
+            first, last = _weekday_days()
+        else:
+            first, last = what  # type: ignore[misc]
+        w_lo, w_hi = max(w_lo, lo - dt.timedelta(days=last)), min(w_hi, hi - dt.timedelta(days=first))
+    return (w_lo, w_hi) if w_lo <= w_hi else None
+
+
+def _year_before(d: dt.date) -> dt.date:
+    return d.replace(year=d.year - 1) if not (d.month == 2 and d.day == 29) else dt.date(d.year - 1, 2, 28)
+
+
+def resolve_date(stated: str, lang: str | None, written: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The days a date phrase the rules read as undated can be, in a text written between
+    ``written[0]`` and ``written[1]``: a date with a weekday before it ("Wednesday, August 3, 2011"),
+    a day and month without a year ("April 24": the year of the text, or the year before when that
+    day is after the text was written), or a weekday or relative day (:func:`resolve_relative`).
+    None when it is none of these."""
+    text = _normalise(stated)
+    for word in sorted(language(lang).get("weekday", {}), key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w),?", " ", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,")
+    if text and text != _normalise(stated):
+        got = derive_date(text, lang)
+        if got.date_low is not None and got.date_high is not None:
+            return got.date_low, got.date_high
+    if text and not re.search(r"\d{4}", text):
+        found = []
+        for year in range(written[0].year - 1, written[1].year + 1):
+            got = derive_date(f"{text} {year}", lang)
+            lo, hi = got.date_low, got.date_high
+            if lo is None or hi is None or got.qualifier != "day":
+                continue  # only a day and month take the text's year
+            # the day's latest occurrence on or before a day of writing: after that day a year before
+            if lo <= written[1] and lo > _year_before(written[0]):
+                found.append((lo, hi))
+        if found:
+            return min(f[0] for f in found), max(f[1] for f in found)
+    return resolve_relative(stated, lang, written)

@@ -25,10 +25,10 @@ from pathlib import Path
 import polars as pl
 
 from opsledger.data.io import DEFAULT_ARCHIVE
-from opsledger.declarations import (LiveMapping, claim_keys, date_targets, headline_from, headline_metrics, metric_unit,
-                                metrics_with,
-                                source_preference, table as declaration, target_columns, vocabularies)
-from opsledger.derive.phrases import derive_rows, period, rules as phrase_rules
+from opsledger.declarations import (LiveMapping, claim_keys, date_columns, date_targets, headline_from, headline_metrics,
+                                metric_unit, metrics_with, precision_days, source_preference, table as declaration,
+                                target_columns, vocabularies, year_order)
+from opsledger.derive.phrases import derive_rows, period, period_bounds, resolve_date, rules as phrase_rules
 from opsledger.derive.tablediff import Diff, diff_tables
 
 #: Which source kinds are preferred when choosing the best value (lower first):
@@ -165,8 +165,12 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         "claim_id", "d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home"
     )
     published = tables["sources"].select("source_id", pl.col("published").alias("_pub"),
-                                         pl.col("published_precision").alias("_pubp"))
+                                         pl.col("published_precision").alias("_pubp"),
+                                         pl.col("published_latest").alias("_publ"))
     has_own = pl.col("as_of").is_not_null()
+    # the claim is dated by its source (as_of is the source's interval start at its precision): the
+    # source's interval; else the period its own date and precision name
+    by_source = ~has_own | ((pl.col("as_of") == pl.col("_pub")) & (pl.col("as_of_precision") == pl.col("_pubp")))
     claims = join_aligned(claims, ph, "claim_id").join(published, on="source_id", how="left").with_columns(
         pl.coalesce("d_qualifier", "qualifier").alias("qualifier"),
         pl.col("d_low").alias("low"),
@@ -179,8 +183,11 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         # a claim is true at its source's publication date unless the curator dated it otherwise
         pl.when(has_own).then(pl.col("as_of")).otherwise(pl.col("_pub")).alias("as_of"),
         pl.when(has_own).then(pl.col("as_of_precision")).otherwise(pl.col("_pubp")).alias("as_of_precision"),
+        pl.when(by_source).then(pl.col("_publ"))
+        .otherwise(period_end("as_of", "as_of_precision")).alias("as_of_latest"),
     ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
            "_pub", "_pubp")
+    claims = _resolve_undated(claims, tables["sources"]).drop("_publ")
     claims = apply_context(claims)
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
@@ -227,6 +234,35 @@ def counted(c: pl.DataFrame) -> pl.Expr:
     return pl.col("current") & (pl.col("corrected_by").is_null() if "corrected_by" in c.columns else pl.lit(True))
 
 
+def _resolve_undated(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """Date claims the phrase rules read as undated, placed against their source's publication
+    interval where they name a weekday, a relative day, or a day and month without a year
+    (``phrases.resolve_date``): qualifier ``relative`` and the days they can be."""
+    undated = claims.filter((pl.col("qualifier") == "undated") & pl.col("date_low").is_null()
+                            & pl.col("target_column").is_in(list(date_columns())))
+    if undated.is_empty():
+        return claims
+    lang = dict(sources.select("source_id", "language").iter_rows())
+    pub = {sid: (lo, hi) for sid, lo, hi in sources.select("source_id", "published", "published_latest").iter_rows()
+           if lo is not None and hi is not None}
+    rows = []
+    for cid, sid, stated in undated.select("claim_id", "source_id", "stated").iter_rows():
+        if sid not in pub:
+            continue
+        got = resolve_date(stated, lang.get(sid), pub[sid])
+        if got:
+            rows.append((cid, got[0], got[1]))
+    if not rows:
+        return claims
+    r = pl.DataFrame(rows, schema={"claim_id": pl.Utf8, "_rlo": pl.Date, "_rhi": pl.Date}, orient="row")
+    hit = pl.col("_rlo").is_not_null()
+    return claims.join(r, on="claim_id", how="left", maintain_order="left").with_columns(
+        pl.when(hit).then(pl.lit("relative")).otherwise(pl.col("qualifier")).alias("qualifier"),
+        pl.when(hit).then(pl.col("_rlo")).otherwise(pl.col("date_low")).alias("date_low"),
+        pl.when(hit).then(pl.col("_rhi")).otherwise(pl.col("date_high")).alias("date_high"),
+    ).drop("_rlo", "_rhi")
+
+
 def reconcile_settings() -> dict:
     """The ``[reconcile]`` section of the phrase-rule table."""
     return phrase_rules().get("reconcile", {})
@@ -235,6 +271,11 @@ def reconcile_settings() -> dict:
 def running_total_window() -> dt.timedelta:
     """How far before the latest as-of date a running total's claims still count as the same count."""
     return dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
+
+
+def series_span() -> dt.timedelta:
+    """Rising counts of a running total whose as-of dates start at most this far apart are a series."""
+    return dt.timedelta(days=int(reconcile_settings().get("series_span_days", 0)))
 
 
 def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
@@ -255,15 +296,31 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
             (pl.col("figure") + pl.when(pl.col("excludes_home").fill_null(False)).then(1).otherwise(0))
             .alias("anchor"),
             pl.col("_metric").is_in(list(running)).alias("running"),
-            period_end("as_of", "as_of_precision").alias("as_of_end"),
+            pl.coalesce("as_of_latest", period_end("as_of", "as_of_precision")).alias("as_of_end"),
         )
+        .with_columns((pl.col("as_of_end") - pl.col("as_of")).alias("as_of_width"))
     )
     # the latest as-of date of the claims on the same row (none for a claim without a target_id)
     latest = pl.when(pl.col("target_id").is_not_null()).then(pl.col("as_of").max().over("target_id"))
-    return c.with_columns(
-        (~pl.col("running") | pl.col("as_of").is_null() | latest.is_null()
-         | (pl.col("as_of_end") >= latest - window)).alias("current")
-    ).drop("_metric")
+    # a claim whose as-of interval is wider than the window and starts before the window of the latest
+    # merely overlaps it (a page known only within bounds): an earlier count of the series, which never
+    # displaces the figure dated within the window
+    overlaps_only = ((pl.col("as_of_width") > window) & (pl.col("as_of") < latest - window)).fill_null(False)
+    recent = (~pl.col("running") | pl.col("as_of").is_null() | latest.is_null()
+              | ((pl.col("as_of_end") >= latest - window) & ~overlaps_only))
+    c = c.with_columns(recent.alias("current"))
+    # an earlier claim that states the same figure as a recent one corroborates it (the count had not
+    # moved); it never disputes the latest figure, as it cannot
+    same = c.filter(pl.col("current") & pl.col("anchor").is_not_null()).select(
+        "target_id", "anchor").unique().with_columns(pl.lit(True).alias("_same"))
+    c = (c.join(same, on=["target_id", "anchor"], how="left", maintain_order="left")
+         .with_columns((pl.col("current") | pl.col("_same").fill_null(False)).alias("current"))
+         .drop("_metric", "_same"))
+    # rising counts from one day or one week: the earlier counts leave the reported group
+    series = _series(c.filter(counted(c)), _aggregate(c.filter(counted(c)), "target_id"), "target_id")
+    if series:
+        c = c.with_columns((pl.col("current") & ~pl.col("claim_id").is_in(series)).alias("current"))
+    return c
 
 
 def period_end(col: str, precision: str) -> pl.Expr:
@@ -287,17 +344,81 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     if keep is not None:
         keep[table_name] = c
     c = c.filter(counted(c))
+    agg = _aggregate(c, key)
+    disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
+    if disputed:
+        best = {tid: _majority(rows) for tid, rows in _claims_by_target(c, disputed).items()}
+        col = pl.col(key)
+        agg = agg.with_columns(
+            col.replace_strict({k: v[0] for k, v in best.items()}, default=None, return_dtype=pl.Float64)
+            .fill_null(pl.col("value")).alias("value"),
+            pl.when(col.is_in(disputed)).then(
+                col.replace_strict({k: v[1] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("value_low")).alias("value_low"),
+            pl.when(col.is_in(disputed)).then(
+                col.replace_strict({k: v[2] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("value_high")).alias("value_high"),
+        )
+    # a statistic's as_of is the date it describes, dated by its own date claims
+    derived_cols = [c for c in agg.columns if c != key and c in target.columns
+                    and not (table_name == "statistics" and c.startswith("as_of"))]
+    out = target.join(agg, on=key, how="left", suffix="_d")
+    has = pl.col("status_d").is_not_null()
+    return out.with_columns(
+        [pl.when(has).then(pl.col(f"{c}_d")).otherwise(pl.col(c)).alias(c) for c in derived_cols]
+    ).select(target.columns)
+
+
+def _series(c: pl.DataFrame, agg: pl.DataFrame, key: str) -> list[str]:
+    """Claim ids that are earlier counts of a rising series: for each disputed running total whose
+    claims' as-of dates start within ``series_span`` of each other and never fall (a claim dated later
+    is never below one dated earlier), every claim whose widened interval misses that of the top
+    figure (the highest among the latest). Rising counts from one day or one week are a series, not a
+    dispute."""
+    disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
+    if not disputed:
+        return []
+    span = series_span()
+    out: list[str] = []
+    rows = c.filter(pl.col("target_id").is_in(disputed) & pl.col("running") & pl.col("as_of").is_not_null())
+    for _tid, g in rows.group_by("target_id"):
+        if g.height != c.filter(pl.col("target_id") == _tid[0]).height or g.get_column("anchor").null_count():
+            continue  # a claim without a date or a figure: nothing can be ordered
+        recs = g.select("claim_id", "as_of", "low", "high", "anchor").to_dicts()
+        starts = [r["as_of"] for r in recs]
+        if max(starts) - min(starts) > span:
+            continue
+        if any(a["as_of"] < b["as_of"] and b["anchor"] < a["anchor"] for a in recs for b in recs):
+            continue  # it falls: a dispute (and meaning.running_total_falls), not a series
+        top = max(recs, key=lambda r: (r["anchor"], r["as_of"]))
+        t_lo = min(x for x in (top["low"], top["anchor"]) if x is not None)
+        t_hi = None if top["high"] is None else max(top["high"], top["anchor"])
+        for r in recs:
+            r_lo = min(x for x in (r["low"], r["anchor"]) if x is not None)
+            r_hi = None if r["high"] is None else max(r["high"], r["anchor"])
+            if (r_hi is not None and r_hi < t_lo) or (t_hi is not None and r_lo > t_hi):
+                out.append(r["claim_id"])
+    return sorted(out)
+
+
+def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The reported group's claims, aggregated per target: bounds, status, n_sources, as-of."""
     low_w = pl.min_horizontal("low", "anchor")   # interval widened to include its stated figure
     high_w = pl.max_horizontal("high", "anchor")
+    # a claim whose as-of interval merely overlaps the latest (wider than the window) comes after one
+    # dated within it: on a tie it never gives the reported figure
+    c = c.with_columns((pl.col("running") & (pl.col("as_of_width") > running_total_window()))
+                       .fill_null(False).alias("_wide"))
     used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
-                    "as_of_precision")
+                    "as_of_precision", "as_of_end", "as_of_width", "_wide")
     if ascending(used.get_column("claim_id")):
         # claim ids distinct and ascending (the claims table is stored in that order): a stable sort on
         # preference and width orders the claims as sorting on (pref, width, claim_id) does
-        ordered = used.sort(["pref", "width"], maintain_order=True)
+        ordered = used.sort(["_wide", "pref", "width"], maintain_order=True)
     else:
-        ordered = used.sort(["pref", "width", "claim_id"])
-    agg = (
+        ordered = used.sort(["_wide", "pref", "width", "claim_id"])
+    is_latest = pl.col("as_of") == pl.col("as_of").max()
+    return (
         ordered
         .with_columns(low_w.alias("w_low"),
                       pl.when(pl.col("high").is_null()).then(None).otherwise(high_w).alias("w_high"))
@@ -315,10 +436,14 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
             pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
             pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
-            # the precision of the latest as-of date, from the most preferred claim that gives it (the
-            # claims are in preference order; the unstable sort used before promised no particular one)
-            pl.col("as_of_precision").filter(pl.col("as_of") == pl.col("as_of").max()).first()
+            # the precision and last day of the latest as-of date, from the claim that gives it with
+            # the narrowest as-of interval, then the most preferred (the claims are in preference order)
+            pl.col("as_of_precision").filter(is_latest).sort_by(pl.col("as_of_width").filter(is_latest),
+                                                               maintain_order=True).first()
             .alias("as_of_precision_d"),
+            pl.col("as_of_end").filter(is_latest).sort_by(pl.col("as_of_width").filter(is_latest),
+                                                         maintain_order=True).first()
+            .alias("as_of_latest_d"),
         )
         .with_columns(
             (pl.col("i_low").is_not_null() & pl.col("i_high").is_not_null()
@@ -346,30 +471,9 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
         )
         .select(pl.col("target_id").alias(key), "value", "value_low", "value_high", "sources_low",
                 "sources_high", "status", pl.col("n_sources").cast(pl.Int64),
-                pl.col("as_of_d").alias("as_of"), pl.col("as_of_precision_d").alias("as_of_precision"))
+                pl.col("as_of_d").alias("as_of"), pl.col("as_of_latest_d").alias("as_of_latest"),
+                pl.col("as_of_precision_d").alias("as_of_precision"))
     )
-    disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
-    if disputed:
-        best = {tid: _majority(rows) for tid, rows in _claims_by_target(c, disputed).items()}
-        col = pl.col(key)
-        agg = agg.with_columns(
-            col.replace_strict({k: v[0] for k, v in best.items()}, default=None, return_dtype=pl.Float64)
-            .fill_null(pl.col("value")).alias("value"),
-            pl.when(col.is_in(disputed)).then(
-                col.replace_strict({k: v[1] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
-            .otherwise(pl.col("value_low")).alias("value_low"),
-            pl.when(col.is_in(disputed)).then(
-                col.replace_strict({k: v[2] for k, v in best.items()}, default=None, return_dtype=pl.Float64))
-            .otherwise(pl.col("value_high")).alias("value_high"),
-        )
-    # a statistic's as_of is the date it describes, dated by its own date claims
-    derived_cols = [c for c in agg.columns if c != key and c in target.columns
-                    and not (table_name == "statistics" and c.startswith("as_of"))]
-    out = target.join(agg, on=key, how="left", suffix="_d")
-    has = pl.col("status_d").is_not_null()
-    return out.with_columns(
-        [pl.when(has).then(pl.col(f"{c}_d")).otherwise(pl.col(c)).alias(c) for c in derived_cols]
-    ).select(target.columns)
 
 
 def _claims_by_target(c: pl.DataFrame, targets: list[str]) -> dict[str, list[dict]]:
@@ -407,11 +511,30 @@ def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
             None if math.isinf(best_hi) else float(best_hi))
 
 
+def interval_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, str, dt.date]:
+    """(first day, precision, last day) of the interval [lo, hi] as a date with a latest column: one
+    day; else at most a week apart (``[precision_days] week``): that week, lo to hi; else the smallest
+    calendar month or year holding it (the period's first and last day); else bounded, lo to hi."""
+    week = precision_days().get("week")
+    if lo != hi and week is not None and (hi - lo).days <= week:
+        return lo, "week", hi
+    start, prec = period(lo, hi)
+    if prec == "year" and lo.year != hi.year:
+        return lo, "bounded", hi
+    bounds = period_bounds(start, prec)
+    return start, prec, bounds[1] if bounds else hi
+
+
 def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
     key = claim_keys()[table_name]
+    intervals_ = declaration(table_name).intervals
+    for dcol, (pcol, last_col) in intervals_.items():
+        if last_col in target.columns:  # a date stored without its last day: the end of its period
+            target = target.with_columns(pl.coalesce(last_col, period_end(dcol, pcol)).alias(last_col))
     for (tname, tcol), (dcol, pcol) in date_targets().items():
         if tname != table_name:
             continue
+        lcol: str | None = intervals_.get(dcol, (None, None))[1]
         c = claims.filter(
             (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
             & pl.col("date_low").is_not_null()
@@ -424,19 +547,28 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
         rows = []
         for tid, lo, hi in agg.iter_rows():
             if lo <= hi:
-                start, prec = period(lo, hi)
-                rows.append((tid, start, prec))
+                if lcol:
+                    start, prec, last = interval_period(lo, hi)
+                else:
+                    (start, prec), last = period(lo, hi), None
+                rows.append((tid, start, prec, last))
         if not rows:
             continue
-        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8}, orient="row")
+        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date}, orient="row")
         target = target.join(d, on=key, how="left").with_columns(
             pl.when(pl.col("_p").is_not_null()).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),
             pl.when(pl.col("_p").is_not_null()).then(pl.col("_p")).otherwise(pl.col(pcol)).alias(pcol),
-        ).drop("_d", "_p")
+            *([pl.when(pl.col("_p").is_not_null()).then(pl.col("_l")).otherwise(pl.col(lcol)).alias(lcol)]
+              if lcol else []),
+        ).drop("_d", "_p", "_l")
     return target
 
 
 def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
+    # a publication date given without its last day is the period it names (a day, a month, a year)
+    if "published_latest" in sources.columns:
+        sources = sources.with_columns(
+            pl.coalesce("published_latest", period_end("published", "published_precision")).alias("published_latest"))
     if archive is None:
         return sources
     sums = []
@@ -465,7 +597,7 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     claims) of each table reconciled from figure claims."""
     out = dict(tables)
     out["sources"] = derive_sources(tables["sources"], archive)
-    claims, phrases = derive_claims(tables, archive)
+    claims, phrases = derive_claims({**tables, "sources": out["sources"]}, archive)
     out["claims"] = claims
     # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
     value_tables = [name for name, cols in target_columns().items() if "value" in cols]
@@ -594,11 +726,17 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     decl = declaration("headline")
     ops = t["operations"]
     outcomes = t["outcomes"]
-    # the year: announcement, else launch, else the first dated event, else the earliest claim
+    # the year: from the first date in the declared order ([year] of schemas/headline.toml) that gives one
     ev_year = t["events"].filter(pl.col("date").is_not_null()).group_by("operation_id").agg(
-        pl.col("date").min().dt.year().alias("_ev"))
+        pl.col("date").min().dt.year().alias("_events"))
     cl_year = t["claims"].filter(pl.col("operation_id").is_not_null() & pl.col("as_of").is_not_null()).group_by(
-        "operation_id").agg(pl.col("as_of").min().dt.year().alias("_cl"))
+        "operation_id").agg(pl.col("as_of").min().dt.year().alias("_claims"))
+    years = {"announced": pl.col("announced").dt.year(), "launched": pl.col("launched").dt.year(),
+             "events": pl.col("_events"), "claims": pl.col("_claims")}
+    order = year_order()
+    year_from: pl.Expr = pl.lit(None, pl.Utf8)
+    for name in reversed(order):
+        year_from = pl.when(years[name].is_not_null()).then(pl.lit(name)).otherwise(year_from)
     counts = outcomes.group_by("operation_id").agg(
         pl.len().cast(pl.Int64).alias("n_outcomes"),
         (pl.col("status") == "disputed").sum().cast(pl.Int64).alias("n_disputed"))
@@ -606,8 +744,8 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         ops.join(ev_year, on="operation_id", how="left").join(cl_year, on="operation_id", how="left")
         .join(counts, on="operation_id", how="left")
         .with_columns(
-            pl.coalesce(pl.col("announced").dt.year(), pl.col("launched").dt.year(), "_ev", "_cl")
-            .cast(pl.Int64).alias("year"),
+            pl.coalesce([years[name] for name in order]).cast(pl.Int64).alias("year"),
+            year_from.alias("year_from"),
             pl.col("n_outcomes").fill_null(0), pl.col("n_disputed").fill_null(0),
         )
     )
@@ -622,6 +760,8 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
             pl.col("value_high").alias(f"{metric}_high"), pl.col("status").alias(f"{metric}_status"),
             pl.col("n_sources").alias(f"{metric}_n_sources"), pl.col("as_of").alias(f"{metric}_as_of"),
             pl.col("scope").alias(f"{metric}_scope"), pl.col("display").alias(f"{metric}_display"),
+            pl.col("as_of_latest").alias(f"{metric}_as_of_latest"),
+            pl.col("as_of_precision").alias(f"{metric}_as_of_precision"),
         )
         h = h.join(m, on="operation_id", how="left")
     return h.select(decl.columns).sort("operation_id")

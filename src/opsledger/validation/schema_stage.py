@@ -44,9 +44,11 @@ TABLE_RULES: dict[str, tuple[str, str, Callable[[], pl.Expr]]] = {
 }
 
 
-def _precision_rule(date_col: str, prec_col: str) -> pl.Expr:
+def _precision_rule(date_col: str, prec_col: str, latest_col: str | None = None) -> pl.Expr:
     d, p = pl.col(date_col), pl.col(prec_col)
     both_or_neither = d.is_null() == p.is_null()
+    if latest_col:  # an interval: its first day is any day (rule timeline.interval_precision checks its width)
+        return both_or_neither & (d.is_null() == pl.col(latest_col).is_null())
     aligned = (
         pl.when(p == "month").then(d.dt.day() == 1)
         .when(p == "year").then((d.dt.day() == 1) & (d.dt.month() == 1))
@@ -103,7 +105,7 @@ def _pandera_schema(name: str) -> pa.DataFrameSchema:
     for f in t.fields:
         if f.precision:
             checks.append(_frame_check(f"precision:{f.name}",
-                                       functools.partial(_precision_rule, f.name, f.precision)))
+                                       functools.partial(_precision_rule, f.name, f.precision, f.latest)))
     return pa.DataFrameSchema(
         columns,
         checks=checks,
@@ -130,7 +132,7 @@ def rule_catalogue() -> list[RuleRun]:
                 "Strings with a declared limit fit it (a claim's quotation: at most "
                 f"{tables()['claims'].field('quotation').max_length} characters, a citation, not a copy)."),
         RuleRun("schema.precision", "schema", "error",
-                "A date and its precision are both set or both null; month and year dates hold the period's first day."),
+                "A date and its precision (and, for an interval, its last day) are both set or both null; month and year dates without a last day hold the period's first day."),
         *[RuleRun(f"schema.{r}", "schema", "error", desc) for r, (_c, desc, _f) in TABLE_RULES.items()],
     ]
 

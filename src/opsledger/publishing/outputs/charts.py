@@ -134,36 +134,54 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
     return _svg(fig, title)
 
 
-def timeline(items: list[tuple[str, dt.date | None, dt.date | None]], title: str) -> str:
-    """Cached like :func:`ranges`."""
+Interval = tuple  # (earliest, latest) of a date known to a precision
+
+
+def timeline(items: list[tuple[str, Interval | None, Interval | None]], title: str) -> str:
+    """Cached like :func:`ranges`. Each item: a label, its launch and its announcement, each an
+    interval (earliest, latest), a date, or None."""
     return _timeline(tuple((chart_label(label), a, b) for label, a, b in items), chart_label(title))
+
+
+def _as_interval(x) -> Interval | None:
+    if x is None:
+        return None
+    return x if isinstance(x, tuple) else (x, x)
 
 
 @functools.lru_cache(maxsize=16)
 def _timeline(items: tuple, title: str) -> str:
-    """Operations on a time axis: a bar from launch to announcement (a dot where only one date is known)."""
+    """Operations on a time axis: a bar from launch to announcement; each date drawn as a band as wide
+    as its precision allows (a day as a dot), so a date known only to the year reads as a year."""
     import matplotlib.dates as mdates
 
     plt = _plt()
-    items = [i for i in items if i[1] or i[2]]
+    items = [(i[0], _as_interval(i[1]), _as_interval(i[2])) for i in items if i[1] or i[2]]
     n = max(len(items), 1)
     fig, ax = plt.subplots(figsize=(7.6, 0.3 * n + 0.9))
     _margins(fig, n, [i[0] for i in items], row=0.3)
     for k, (_label, start, end) in enumerate(items):
         y = n - 1 - k
-        if start and end and end > start:
-            ax.plot([start, end], [y, y], color=BLUE, lw=6, alpha=0.55, solid_capstyle="butt")
-        ax.plot([end or start], [y], "o", color=BLUE, ms=5)
+        if start and end and end[0] > start[1]:
+            ax.plot([start[1], end[0]], [y, y], color=BLUE, lw=2, alpha=0.7, solid_capstyle="butt")
+        for iv in (start, end):
+            if iv is None:
+                continue
+            if iv[1] > iv[0]:
+                ax.plot([iv[0], iv[1] + dt.timedelta(days=1)], [y, y], color=BLUE, lw=7, alpha=0.35,
+                        solid_capstyle="butt")
+            else:
+                ax.plot([iv[0]], [y], "o", color=BLUE, ms=5)
     if not items:
         ax.set_xlim(dt.date(2000, 1, 1), dt.date(2001, 1, 1))
     ax.set_yticks(range(n))
     ax.set_yticklabels([i[0] for i in reversed(items)] or [""])
     ax.set_ylim(-0.7, n - 0.3)
-    years = [d.year for _l, a, b in items for d in (a, b) if d]
+    years = [d.year for _l, a, b in items for iv in (a, b) if iv for d in iv]
     span_years = (max(years) - min(years)) if years else 1
     ax.xaxis.set_major_locator(mdates.YearLocator(base=2 if span_years <= 12 else 4))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.grid(axis="x", color="#ddd", lw=0.6)
     ax.set_axisbelow(True)
-    ax.set_xlabel("launched (bar start) to announced (dot)")
+    ax.set_xlabel("launched to announced; a band is a date known only to its week, month, year or bounds")
     return _svg(fig, title)

@@ -149,7 +149,8 @@ def gather(data: dict) -> dict:
                 s = sources.get(c["source_id"], {})
                 as_of = c.get("as_of")
                 claims.append({**c, "source": s, "allows": disp.claim_bounds(c["qualifier"], c["low"], c["high"], c["unit"]),
-                               "as_of_text": fmt.date(as_of, c.get("as_of_precision")) if as_of else ""})
+                               "as_of_text": fmt.interval(as_of, c.get("as_of_latest"), c.get("as_of_precision"))
+                               if as_of else ""})
             sides = []
             if o["status"] == "disputed":
                 by = defaultdict(list)
@@ -168,7 +169,8 @@ def gather(data: dict) -> dict:
                 "hull": (disp.range_text(o["sources_low"], o["sources_high"], o["unit"], current_by[o["outcome_id"]])
                          if "sources_low" in o and (o["sources_low"], o["sources_high"]) != (o["value_low"], o["value_high"])
                          else None),
-                "as_of_text": fmt.date(o["as_of"], o.get("as_of_precision")) if o.get("as_of") else "",
+                "as_of_text": (fmt.interval(o["as_of"], o.get("as_of_latest"), o.get("as_of_precision"))
+                               if o.get("as_of") else ""),
                 "where": ", ".join(x for x in (country_name(o.get("country")), o.get("area") or "",
                                                fmt.words(o.get("offender_role")),
                                                o.get("subgroup") or "") if x) or "worldwide",
@@ -208,6 +210,29 @@ def _range(label: str, f: dict):
                  text=f.get("phrase"))
 
 
+def _placed(op: dict, data: dict) -> tuple[tuple | None, tuple | None]:
+    """Where an operation stands on the timeline: (its launch, its announcement), each the interval
+    (earliest, latest) its precision allows; where both are unknown, its end date, else its first dated
+    event, else the earliest as-of interval of its claims stands in, so no operation is left out."""
+    def iv(col: str):
+        return (op[col], op.get(f"{col}_latest") or op[col]) if op.get(col) else None
+
+    launch, end = iv("launched"), iv("announced") or iv("concluded")
+    if launch or end:
+        return launch, end
+    oid = op["operation_id"]
+    for name, col, latest in (("events", "date", None), ("claims", "as_of", "as_of_latest")):
+        df = data.get(name)
+        if df is None:
+            continue
+        rows = [r for r in (df.to_dicts() if hasattr(df, "to_dicts") else df)
+                if r.get("operation_id") == oid and r.get(col)]
+        if rows:
+            first = min(rows, key=lambda r: r[col])
+            return None, (first[col], (first.get(latest) if latest else None) or first[col])
+    return None, None
+
+
 def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     """Every file of ``site/`` (paths relative to the release), deterministic for the same data."""
     from opsledger.publishing.outputs import charts
@@ -217,10 +242,10 @@ def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     js, policy = page_script(SITE_SCRIPT)
     common = {"version": version, "date": date, "csp": policy, "script": js}
     files = {}
-    timeline = charts.timeline(
-        [(op["name"], op["launched"], op["announced"] or op["concluded"]) for op in g["operations"]],
-        "Operations from launch to announcement")
-    undated = [op for op in g["operations"] if not (op["launched"] or op["announced"] or op["concluded"])]
+    placed = {op["operation_id"]: _placed(op, data) for op in g["operations"]}
+    timeline = charts.timeline([(op["name"], *placed[op["operation_id"]]) for op in g["operations"]],
+                               "Operations from launch to announcement")
+    undated = [op for op in g["operations"] if placed[op["operation_id"]] == (None, None)]
     files["site/index.html"] = render("site/index.html.j2", root="", timeline=timeline, undated=undated,
                                       **g, **common)
     for op in g["operations"]:

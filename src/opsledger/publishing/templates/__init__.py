@@ -51,7 +51,7 @@ def environment(kind: str = "text"):
         env.finalize = finalize
     env.filters.update(number=fmt.number, span=fmt.span, figure=fmt.figure, date=fmt.date,
                        plain=fmt.plain, words=fmt.words, href=escape.href, code=escape.markdown_code,
-                       md=declared_markdown)
+                       md=declared_markdown, interval=fmt.interval)
     return env
 
 

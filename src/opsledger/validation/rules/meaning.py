@@ -123,13 +123,17 @@ def parts_within_total(x: Inputs) -> pl.DataFrame:
     "{} ({}, as of {}) is below the earlier {} ({})", pl.col("stated"), pl.col("claim_id"), pl.col("as_of"),
     pl.col("e_stated"), pl.col("e_id")))
 def running_totals(x: Inputs) -> pl.DataFrame:
-    """One row per pair of claims on a running total dated further apart than the window: the most
-    the later allows and the least the earlier allows (a running total never falls)."""
+    """One row per pair of claims on a running total whose as-of intervals are further apart than the
+    window (the later starts after the earlier's last day and the window): the most the later allows
+    and the least the earlier allows, each widened to include its stated figure (the same figure with
+    different hedges is not a fall). A running total never falls."""
     c = x.value_claims("outcomes").filter(
         pl.col("running") & pl.col("as_of").is_not_null())
     early = c.select("target_id", pl.col("claim_id").alias("e_id"), pl.col("as_of_end").alias("e_end"),
-                     pl.col("low").alias("e_low"), pl.col("stated").alias("e_stated"), pl.col("source_id").alias("e_src"))
-    late = c.select("target_id", "claim_id", "as_of", "high", "stated", "source_id")
+                     pl.min_horizontal("low", "anchor").alias("e_low"), pl.col("stated").alias("e_stated"),
+                     pl.col("source_id").alias("e_src"))
+    late = c.select("target_id", "claim_id", "as_of", pl.when(pl.col("high").is_null()).then(None)
+                    .otherwise(pl.max_horizontal("high", "anchor")).alias("high"), "stated", "source_id")
     j = late.join(early, on="target_id").filter(pl.col("as_of") > pl.col("e_end") + running_total_window())
     return j.select(pl.col("target_id").alias("row_key"), pl.lit("outcomes").alias("table"),
                     pl.format("{},{}", pl.col("e_src"), pl.col("source_id")).alias("sources"),
@@ -167,7 +171,8 @@ def disputed_sources(x: Inputs) -> pl.DataFrame:
 def claim_as_of(x: Inputs) -> pl.DataFrame:
     """One row per claim with an as-of date: that date and the last day its source may have been
     published."""
-    s = x.t["sources"].select("source_id", "published", period_end("published", "published_precision").alias("pub_end"))
+    s = x.t["sources"].select("source_id", "published", pl.coalesce(
+        "published_latest", period_end("published", "published_precision")).alias("pub_end"))
     c = x.t["claims"].filter(pl.col("as_of").is_not_null()).join(s, on="source_id", how="left")
     return c.select(pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "as_of",
                     "published", "pub_end")

@@ -1,0 +1,317 @@
+"""Time (issue 21): dates as intervals, as-of ordering of running totals, series, and the rules that
+break on an inverted interval, an as-of before the events a page reports and a falling total."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import sys
+
+import polars as pl
+import pytest
+
+from opsledger.declarations import table
+from opsledger.derive.reconcile import derive_all, interval_period
+from opsledger.validation.rules import evaluate
+
+from conftest import REPO
+
+D = dt.date(2022, 3, 2)
+OUT = "h.arrests.nz"  # arrests: a running total
+
+
+def _set(t: dict, name: str, key: str, **values) -> dict:
+    t = dict(t)
+    k = table(name).key
+    df = t[name]
+    assert key in df[k].to_list(), f"{name} has no row {key}"
+    t[name] = df.with_columns([
+        pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
+        for c, v in values.items()])
+    return t
+
+
+def _with_claims(shipped: dict, figures: list[tuple[str, dt.date, dt.date, str]]) -> dict:
+    """The shipped tables with the claims of OUT replaced by one claim per (stated, earliest, latest,
+    precision), each from its own source published over that interval."""
+    t = dict(shipped)
+    src = t["sources"].filter(pl.col("source_id") == "interpol-operation-h-release")
+    base = t["claims"].filter(pl.col("claim_id") == "h.arrests.nz.s004")
+    new_s, new_c = [], []
+    for i, (stated, lo, hi, prec) in enumerate(figures):
+        sid = f"time-test-{i}"
+        new_s.append(src.with_columns(pl.lit(sid).alias("source_id"), pl.lit(lo).alias("published"),
+                                      pl.lit(hi).alias("published_latest"), pl.lit(prec).alias("published_precision"),
+                                      pl.lit(None, pl.Utf8).alias("archive_file"), pl.lit(None, pl.Utf8).alias("sha256")))
+        new_c.append(base.with_columns(pl.lit(f"h.arrests.nz.t{i}").alias("claim_id"), pl.lit(sid).alias("source_id"),
+                                       pl.lit(stated).alias("stated"), pl.lit(None, pl.Date).alias("as_of"),
+                                       pl.lit(None, pl.Utf8).alias("as_of_precision"),
+                                       pl.lit(None, pl.Utf8).alias("quotation"),
+                                       pl.lit(None, pl.Int64).alias("locator_paragraph"),
+                                       pl.lit(None, pl.Int64).alias("locator_offset")))
+    t["sources"] = pl.concat([t["sources"], *new_s]).sort("source_id")
+    t["claims"] = pl.concat([t["claims"].filter(pl.col("target_id") != OUT), *new_c]).sort("claim_id")
+    return derive_all(t)
+
+
+def _outcome(t: dict) -> dict:
+    return t["outcomes"].filter(pl.col("outcome_id") == OUT).row(0, named=True)
+
+
+# --------------------------------------------------------------------------- series and ties
+
+
+def test_rising_counts_from_one_day_are_a_series(shipped):
+    # the morning and the evening of one day
+    o = _outcome(_with_claims(shipped, [("40 arrests", D, D, "day"), ("46 arrests", D, D, "day")]))
+    assert o["status"] != "disputed" and o["value"] == 46.0 and o["as_of"] == D
+
+
+def test_rising_counts_from_one_week_are_a_series(shipped):
+    later = D + dt.timedelta(days=6)
+    o = _outcome(_with_claims(shipped, [("40 arrests", D, D, "day"), ("46 arrests", later, later, "day")]))
+    assert o["status"] != "disputed" and o["value"] == 46.0
+    assert (o["as_of"], o["as_of_latest"], o["as_of_precision"]) == (later, later, "day")
+
+
+def test_a_count_that_falls_within_a_week_stays_disputed(shipped):
+    later = D + dt.timedelta(days=3)
+    o = _outcome(_with_claims(shipped, [("46 arrests", D, D, "day"), ("40 arrests", later, later, "day")]))
+    assert o["status"] == "disputed"
+
+
+def test_a_bounded_claim_never_displaces_the_dated_figure_on_a_tie(shipped):
+    read = dt.date(2026, 11, 30)
+    o = _outcome(_with_claims(shipped, [("46 arrests", D, read, "bounded"), ("46 arrests", D, D, "day")]))
+    # the figure is the same; the outcome is as of the day, not of the bounds
+    assert o["value"] == 46.0 and o["status"] == "corroborated"
+    assert (o["as_of"], o["as_of_latest"], o["as_of_precision"]) == (D, D, "day")
+
+
+def test_a_claim_known_only_within_bounds_does_not_dispute_a_later_figure(shipped):
+    # an undated page (bounded from the first report to the day it was read) with the early count,
+    # and a later dated figure: the later figure is reported, as of its own date
+    read = dt.date(2026, 11, 30)
+    later = D + dt.timedelta(days=300)
+    o = _outcome(_with_claims(shipped, [("40 arrests", D, read, "bounded"), ("46 arrests", later, later, "day")]))
+    assert o["status"] == "single_source" and o["value"] == 46.0 and o["as_of"] == later
+
+
+def test_an_earlier_claim_of_the_same_figure_corroborates_the_latest(shipped):
+    earlier = D - dt.timedelta(days=60)
+    o = _outcome(_with_claims(shipped, [("46 arrests", earlier, earlier, "day"), ("46 arrests", D, D, "day")]))
+    assert o["status"] == "corroborated" and o["n_sources"] == 2 and o["as_of"] == D
+
+
+def test_a_later_total_reports_the_latest_figure(shipped):
+    earlier = D - dt.timedelta(days=60)
+    o = _outcome(_with_claims(shipped, [("40 arrests", earlier, earlier, "day"), ("46 arrests", D, D, "day")]))
+    assert o["value"] == 46.0 and o["status"] == "single_source" and o["as_of"] == D
+
+
+def test_claim_as_of_is_its_source_interval(shipped):
+    read = dt.date(2026, 11, 30)
+    t = _with_claims(shipped, [("46 arrests", D, read, "bounded")])
+    c = t["claims"].filter(pl.col("claim_id") == "h.arrests.nz.t0").row(0, named=True)
+    assert (c["as_of"], c["as_of_latest"], c["as_of_precision"]) == (D, read, "bounded")
+
+
+def test_interval_period():
+    assert interval_period(D, D) == (D, "day", D)
+    assert interval_period(D, D + dt.timedelta(days=7)) == (D, "week", D + dt.timedelta(days=7))
+    assert interval_period(dt.date(2022, 3, 1), dt.date(2022, 3, 20)) == (dt.date(2022, 3, 1), "month",
+                                                                           dt.date(2022, 3, 31))
+    assert interval_period(dt.date(2021, 12, 1), dt.date(2022, 2, 1))[1] == "bounded"
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def test_inverted_interval_is_found(shipped):
+    t = _set(shipped, "sources", "interpol-operation-h-release", published_latest=dt.date(2021, 12, 31))
+    got = evaluate(t, ["timeline.interval_not_inverted"])["timeline.interval_not_inverted"]
+    assert got == {"interpol-operation-h-release.published"}
+
+
+def test_interval_wider_than_its_precision_is_found(shipped):
+    t = _set(shipped, "sources", "interpol-operation-h-release", published_precision="week")
+    got = evaluate(t, ["timeline.interval_precision"])["timeline.interval_precision"]
+    assert got == {"interpol-operation-h-release.published"}
+
+
+def test_as_of_before_the_events_the_page_reports_is_found(shipped):
+    # the INTERPOL release dated to the day before the launch it reports
+    day = dt.date(2019, 1, 1)
+    t = _set(shipped, "sources", "interpol-operation-h-release", published=day, published_latest=day,
+             published_precision="day")
+    t = _set(t, "claims", "h.arrests.nz.s004", as_of=None, as_of_precision=None)  # dated by its source
+    t = derive_all(t)
+    got = evaluate(t, ["timeline.as_of_after_events"])["timeline.as_of_after_events"]
+    assert "h.arrests.nz.s004" in got
+
+
+def test_running_total_that_falls_is_found_and_same_figure_is_not(shipped):
+    later = D + dt.timedelta(days=60)
+    t = _with_claims(shipped, [("46 arrests", D, D, "day"), ("40 arrests", later, later, "day")])
+    assert OUT in evaluate(t, ["meaning.running_total_falls"])["meaning.running_total_falls"]
+    # the same figure with a different hedge is not a fall
+    t = _with_claims(shipped, [("more than 46 arrests", D, D, "day"), ("46 arrests", later, later, "day")])
+    assert OUT not in evaluate(t, ["meaning.running_total_falls"])["meaning.running_total_falls"]
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def test_every_source_claim_and_outcome_is_placed_in_time(shipped):
+    s = shipped["sources"]
+    assert s["published"].null_count() == 0 and s["published_latest"].null_count() == 0
+    assert s["published_evidence"].null_count() == 0
+    for name in ("claims", "outcomes"):
+        assert shipped[name]["as_of"].null_count() == 0 and shipped[name]["as_of_latest"].null_count() == 0
+
+
+def test_headline_year_says_where_it_comes_from(shipped):
+    h = shipped["headline"]
+    assert h["year_from"].null_count() == 0
+    assert set(h["year_from"]) <= {"announced", "launched", "events", "claims"}
+
+
+# --------------------------------------------------------------------------- curation script
+
+
+def _dates_script():
+    spec = importlib.util.spec_from_file_location("dates_to_changeset", REPO / "curation" / "dates_to_changeset.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["dates_to_changeset"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("lo,hi,want", [
+    ("2020-01-01", "2020-01-01", "day"), ("2020-01-30", "2020-02-06", "week"), ("2020-01-02", "2020-01-31", "month"),
+    ("2020-01-02", "2020-12-31", "year"), ("2019-12-01", "2020-03-01", "bounded")])
+def test_precision_of_an_interval(lo, hi, want):
+    assert _dates_script().precision_of(dt.date.fromisoformat(lo), dt.date.fromisoformat(hi)) == want
+
+
+def test_log_becomes_interval_changes_citing_evidence(tmp_path):
+    from conftest import write_empty_tables
+    from opsledger.data import io as oio
+
+    mod = _dates_script()
+    data = tmp_path / "datasets"
+    data.mkdir()
+    write_empty_tables(data)
+    t = oio.read_tables(data)
+    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"}
+    t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
+    oio.write_tables(t, data, keep_backup=False)
+    review = tmp_path / "review"
+    review.mkdir()
+    head = "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
+    (review / "source_dates_a.tsv").write_text(
+        head + "a-page\t2023-08-07\t2023-08-10\tweek\trelative\t'am Montag' the raids; no year shown\t\n"
+        "missing\t2020-01-01\t2020-01-01\tday\tpage\tx\t\n", encoding="utf-8")
+    (review / "source_dates_b.tsv").write_text(head + "a-page\t2023-08-10\t2023-08-07\tday\tpage\tinverted\t\n",
+                                               encoding="utf-8")
+    changes, problems = mod.build_intervals(data, review)
+    assert len(changes) == 1
+    ch = changes[0]
+    assert ch["set"] == {"published": "2023-08-07", "published_latest": "2023-08-10", "published_precision": "week",
+                         "published_evidence": "relative"}
+    assert ch["expect"] == {"published": None, "published_latest": None, "published_precision": None,
+                            "published_evidence": None}
+    assert "without a year" in ch["reason"] and "am Montag" in ch["reason"]
+    assert any("missing is not in the data" in p for p in problems)
+    assert any("after latest" in p for p in problems)
+
+
+# --------------------------------------------------------------------------- weekdays and relative days
+
+MON = dt.date(2023, 8, 28)  # a Monday
+
+
+@pytest.mark.parametrize("lang,phrase,written,want", [
+    # phrases as the sources print them (curation/review/*dates*.tsv), in every shipped language
+    ("es", "este lunes", MON, (MON, MON)),
+    ("es", "el martes", dt.date(2024, 9, 26), (dt.date(2024, 9, 24), dt.date(2024, 9, 24))),
+    ("es", "este miércoles", dt.date(2024, 9, 26), (dt.date(2024, 9, 25), dt.date(2024, 9, 25))),
+    ("de", "am Donnerstag", dt.date(2014, 1, 17), (dt.date(2014, 1, 16), dt.date(2014, 1, 16))),
+    ("de", "am gestrigen Montag", dt.date(2007, 12, 25), (dt.date(2007, 12, 24), dt.date(2007, 12, 24))),
+    ("de", "heute", dt.date(2022, 12, 6), (dt.date(2022, 12, 6), dt.date(2022, 12, 6))),
+    ("pt", "na quarta-feira", dt.date(2019, 9, 5), (dt.date(2019, 9, 4), dt.date(2019, 9, 4))),
+    ("pt", "nesta quarta-feira (4)", dt.date(2019, 9, 4), (dt.date(2019, 9, 4), dt.date(2019, 9, 4))),
+    ("en", "on Monday", dt.date(2021, 5, 4), (dt.date(2021, 5, 3), dt.date(2021, 5, 3))),
+    ("en", "yesterday", dt.date(2002, 5, 21), (dt.date(2002, 5, 20), dt.date(2002, 5, 20))),
+    ("en", "last week", MON, (dt.date(2023, 8, 15), dt.date(2023, 8, 27))),
+    ("fr", "mardi", dt.date(2016, 8, 24), (dt.date(2016, 8, 23), dt.date(2016, 8, 23))),
+    ("it", "martedì", dt.date(2016, 8, 24), (dt.date(2016, 8, 23), dt.date(2016, 8, 23))),
+    ("it", "la settimana scorsa", MON, (dt.date(2023, 8, 15), dt.date(2023, 8, 27))),
+    ("nl", "vrijdag", dt.date(2023, 2, 4), (dt.date(2023, 2, 3), dt.date(2023, 2, 3))),
+    ("da", "fredag", dt.date(2025, 3, 1), (dt.date(2025, 2, 28), dt.date(2025, 2, 28))),
+    ("no", "i går", dt.date(2025, 3, 1), (dt.date(2025, 2, 28), dt.date(2025, 2, 28))),
+    ("is", "á föstudaginn", dt.date(2025, 3, 1), (dt.date(2025, 2, 28), dt.date(2025, 2, 28))),
+    ("ru", "в среду", dt.date(2019, 5, 24), (dt.date(2019, 5, 22), dt.date(2019, 5, 22))),
+    ("cs", "ve středu", dt.date(2019, 5, 24), (dt.date(2019, 5, 22), dt.date(2019, 5, 22))),
+    ("pl", "w środę", dt.date(2025, 4, 10), (dt.date(2025, 4, 9), dt.date(2025, 4, 9))),
+])
+def test_weekday_and_relative_day_in_every_language(lang, phrase, written, want):
+    from opsledger.derive.phrases import resolve_relative
+
+    assert resolve_relative(phrase, lang, (written, written)) == want
+
+
+def test_weekday_against_a_week_and_no_such_phrase():
+    from opsledger.derive.phrases import resolve_relative
+
+    # a text written some day from a Tuesday to the Monday after names either Monday
+    tue = MON + dt.timedelta(days=1)
+    assert resolve_relative("on Monday", "en", (tue, tue + dt.timedelta(days=6))) == (MON, MON + dt.timedelta(days=7))
+    assert resolve_relative("in June 2017", "en", (MON, MON)) is None
+
+
+def test_publication_from_a_dated_event():
+    from opsledger.derive.phrases import written_from_event
+
+    fri = dt.date(2023, 2, 3)
+    # "am Freitag" of an event on a Friday: written that day or in the six days after
+    assert written_from_event("am Freitag", "de", (fri, fri)) == (fri, fri + dt.timedelta(days=6))
+    assert written_from_event("yesterday", "en", (fri, fri)) == (fri + dt.timedelta(days=1),) * 2
+    assert written_from_event("am Montag", "de", (fri, fri)) is None  # the event is no Monday
+
+
+# --------------------------------------------------------------------------- what a person sees
+
+
+def test_timeline_leaves_no_operation_out(shipped):
+    from opsledger.publishing.outputs import charts
+    from opsledger.publishing.outputs.site import _placed
+
+    ops = shipped["operations"].to_dicts()
+    placed = {op["operation_id"]: _placed(op, shipped) for op in ops}
+    assert [k for k, v in placed.items() if v == (None, None)] == []
+    svg = charts.timeline([(op["operation_id"], *placed[op["operation_id"]]) for op in ops], "t")
+    assert all(op["operation_id"] in svg for op in ops)
+
+
+def test_a_date_known_to_its_precision_is_drawn_as_a_band():
+    from opsledger.publishing.outputs import charts
+
+    year = (dt.date(2017, 1, 1), dt.date(2017, 12, 31))
+    day = (dt.date(2019, 5, 23), dt.date(2019, 5, 23))
+    band = charts.timeline([("band-only", None, year)], "one band")
+    dot = charts.timeline([("dot-only", None, day)], "one dot")
+    assert band != dot and "band-only" in band and "dot-only" in dot
+
+
+@pytest.mark.parametrize("lo,hi,prec,want", [
+    ("2019-05-23", "2019-05-23", "day", "23 May 2019"),
+    ("2017-06-01", "2017-06-30", "month", "June 2017"),
+    ("2017-01-01", "2017-12-31", "year", "2017"),
+    ("2016-08-23", "2016-08-29", "week", "23 August 2016 to 29 August 2016 (within a week)"),
+    ("2016-08-23", "2026-11-30", "bounded", "23 August 2016 to 30 November 2026 (bounds only)"),
+])
+def test_as_of_reads_with_its_precision(lo, hi, prec, want):
+    from opsledger.data import fmt
+
+    assert fmt.interval(dt.date.fromisoformat(lo), dt.date.fromisoformat(hi), prec) == want
