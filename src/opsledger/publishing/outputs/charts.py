@@ -59,11 +59,23 @@ def _svg(fig, title: str) -> str:
     return svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(title)}" ', 1)
 
 
+#: characters a chart label holds on one line; a longer label wraps (never cut off at the figure's edge)
+LABEL_WIDTH = 34
+
+
+def wrap_label(label: str) -> str:
+    """A long label on several lines of at most :data:`LABEL_WIDTH` characters."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, LABEL_WIDTH, break_long_words=True)) or label
+
+
 def _margins(fig, n: int, labels: list[str], row: float = 0.42) -> None:
-    """Fixed margins (cheaper than a tight bounding box, which draws the figure twice)."""
+    """Fixed margins (cheaper than a tight bounding box, which draws the figure twice), wide enough for
+    the longest line of the (wrapped) labels."""
     height = row * n + 0.9
-    longest = max((len(x) for x in labels), default=4)
-    fig.subplots_adjust(left=min(0.06 + 0.0105 * longest, 0.5), right=0.96,
+    longest = max((len(line) for x in labels for line in x.split("\n")), default=4)
+    fig.subplots_adjust(left=min(0.06 + 0.0105 * longest, 0.46), right=0.96,
                         bottom=0.55 / height, top=1 - 0.3 / height)
 
 
@@ -88,8 +100,10 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
     plt = _plt()
     rows = [r for r in rows if r.value is not None or r.low is not None or r.high is not None]
     n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(7.6, 0.42 * n + 0.9))
-    _margins(fig, n, [r.label for r in rows])
+    labels = [wrap_label(r.label) for r in rows]
+    row = 0.42 * max((x.count("\n") + 1 for x in labels), default=1) ** 0.5
+    fig, ax = plt.subplots(figsize=(7.6, row * n + 0.9))
+    _margins(fig, n, labels, row=row)
     vals = [x for r in rows for x in (r.value, r.low, r.high, r.hull_low, r.hull_high) if x is not None and x > 0]
     lo_all, hi_all = (min(vals), max(vals)) if vals else (1, 10)
     log = hi_all / lo_all > 100
@@ -123,7 +137,7 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
             ax.annotate(r.text or fmt.number(r.value), (r.value, y), xytext=(0, 7), textcoords="offset points",
                         ha="center", fontsize=8, color="#222")
     ax.set_yticks(range(n))
-    ax.set_yticklabels([r.label for r in reversed(rows)] or [""])
+    ax.set_yticklabels(list(reversed(labels)) or [""])
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlim(left, right)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt.number(x)))
@@ -158,8 +172,10 @@ def _timeline(items: tuple, title: str) -> str:
     plt = _plt()
     items = [(i[0], _as_interval(i[1]), _as_interval(i[2])) for i in items if i[1] or i[2]]
     n = max(len(items), 1)
-    fig, ax = plt.subplots(figsize=(7.6, 0.3 * n + 0.9))
-    _margins(fig, n, [i[0] for i in items], row=0.3)
+    labels = [wrap_label(i[0]) for i in items]
+    row = 0.3 * max((x.count("\n") + 1 for x in labels), default=1) ** 0.5
+    fig, ax = plt.subplots(figsize=(7.6, row * n + 0.9))
+    _margins(fig, n, labels, row=row)
     for k, (_label, start, end) in enumerate(items):
         y = n - 1 - k
         if start and end and end[0] > start[1]:
@@ -175,7 +191,7 @@ def _timeline(items: tuple, title: str) -> str:
     if not items:
         ax.set_xlim(dt.date(2000, 1, 1), dt.date(2001, 1, 1))
     ax.set_yticks(range(n))
-    ax.set_yticklabels([i[0] for i in reversed(items)] or [""])
+    ax.set_yticklabels(list(reversed(labels)) or [""])
     ax.set_ylim(-0.7, n - 0.3)
     years = [d.year for _l, a, b in items for iv in (a, b) if iv for d in iv]
     span_years = (max(years) - min(years)) if years else 1

@@ -249,9 +249,10 @@ def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     files["site/index.html"] = render("site/index.html.j2", root="", timeline=timeline, undated=undated,
                                       **g, **common)
     for op in g["operations"]:
-        heads = [f for f in op["figures"] if f["headline"]]
+        # one unit a chart: the counts together; durations, ages, money and shares stay in the table
+        heads = [f for f in op["figures"] if f["headline"] and f.get("unit", "count") == "count"]
         chart = charts.ranges(
-            [_range(f["label"], f) for f in heads], f"{op['name']}: headline figures") if heads else ""
+            [_range(f["label"], f) for f in heads], f"{op['name']}: headline counts") if heads else ""
         files[f"site/operation/{op['operation_id']}.html"] = render(
             "site/operation.html.j2", root="../", op=op, chart=chart, **common)
     for m in g["metrics"]:
