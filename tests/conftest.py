@@ -167,3 +167,18 @@ def shipped_release(tmp_path_factory):
     store = tmp_path_factory.mktemp("store")
     release("0.1.0", store, date="2026-11-30", **RELEASE_ARCHIVE)
     return store
+
+
+def set_cells(t: dict, name: str, key: str, **values) -> dict:
+    """A copy of the tables with the row ``key`` of table ``name`` given these values (a test's one
+    deliberate change to the shipped data)."""
+    from opsledger.declarations import table
+
+    t = dict(t)
+    k = table(name).key
+    df = t[name]
+    assert key in df[k].to_list(), f"{name} has no row {key}"
+    t[name] = df.with_columns([
+        pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
+        for c, v in values.items()])
+    return t

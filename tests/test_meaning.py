@@ -10,18 +10,9 @@ import polars as pl
 from opsledger.validation.rules import evaluate, load_acknowledgements
 from opsledger.declarations import table
 from opsledger.derive.reconcile import derive_all
+from conftest import set_cells as _set
 
 
-def _set(t: dict, name: str, key: str, **values) -> dict:
-    t = dict(t)
-    k = table(name).key
-    df = t[name]
-    assert key in df[k].to_list(), f"{name} has no row {key}"
-    t[name] = df.with_columns([
-        pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
-        for c, v in values.items()
-    ])
-    return t
 
 
 def failing(t: dict, rule: str) -> set[str]:

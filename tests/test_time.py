@@ -10,25 +10,16 @@ import sys
 import polars as pl
 import pytest
 
-from opsledger.declarations import table
 from opsledger.derive.reconcile import derive_all, interval_period
 from opsledger.validation.rules import evaluate
 
 from conftest import REPO
+from conftest import set_cells as _set
 
 D = dt.date(2022, 3, 2)
 OUT = "h.arrests.nz"  # arrests: a running total
 
 
-def _set(t: dict, name: str, key: str, **values) -> dict:
-    t = dict(t)
-    k = table(name).key
-    df = t[name]
-    assert key in df[k].to_list(), f"{name} has no row {key}"
-    t[name] = df.with_columns([
-        pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
-        for c, v in values.items()])
-    return t
 
 
 def _with_claims(shipped: dict, figures: list[tuple[str, dt.date, dt.date, str]]) -> dict:

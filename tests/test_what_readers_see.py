@@ -8,6 +8,7 @@ import polars as pl
 
 from opsledger.derive.display import bounds_text, claim_bounds, display
 from opsledger.derive.reconcile import derive_all
+from conftest import set_cells as _set
 
 
 def _claim(q, figure, low, high, home=False):
@@ -159,17 +160,6 @@ def test_the_scan_catches_a_bound(shipped):
     assert "62,999" in bad["blackwrist"]
 
 
-def _set(t: dict, name: str, key: str, **values) -> dict:
-    from opsledger.declarations import table
-
-    t = dict(t)
-    k = table(name).key
-    df = t[name]
-    assert key in df[k].to_list(), f"{name} has no row {key}"
-    t[name] = df.with_columns([
-        pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
-        for c, v in values.items()])
-    return t
 
 
 def _outcome(t: dict, oid: str) -> dict:
