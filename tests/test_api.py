@@ -180,9 +180,9 @@ COMMANDS = [
     (["versions"], "opsledger.publishing.store", "versions", {"unlisted": True}),
     (["diff", "0.1.0", "latest"], "opsledger.publishing.publish", "diff", {"old": "0.1.0", "new": "latest"}),
     (["correction", "check", "x.yaml"], "opsledger.corrections.changeset", "check", {"path": Path("x.yaml")}),
-    (["correction", "apply", "x.yaml"], "opsledger.corrections.changeset", "apply", {"path": Path("x.yaml")}),
-    (["correction", "revert", "0001-x"], "opsledger.corrections.changeset", "revert", {"correction_id": "0001-x"}),
-    (["correction", "new", "fix-it"], "opsledger.corrections.changeset", "new_changeset", {"slug": "fix-it"}),
+    (["correction", "apply", "x.yaml"], "opsledger.corrections.apply", "apply", {"path": Path("x.yaml")}),
+    (["correction", "revert", "0001-x"], "opsledger.corrections.apply", "revert", {"correction_id": "0001-x"}),
+    (["correction", "new", "fix-it"], "opsledger.corrections.apply", "new_changeset", {"slug": "fix-it"}),
 ]
 
 

@@ -12,7 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from opsledger.data import io as oio
-from opsledger.corrections.changeset import CorrectionError, apply, load, revert
+from opsledger.corrections.changeset import CorrectionError, load
+from opsledger.corrections.apply import apply, revert
 from opsledger.declarations import TABLES
 
 from conftest import DATASETS

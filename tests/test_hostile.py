@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from opsledger.cli import app
-from opsledger.corrections import changeset as cs_mod
-from opsledger.corrections.changeset import CorrectionError, apply, prepare, revert
+from opsledger.corrections import apply as apply_mod, changeset as cs_mod
+from opsledger.corrections.changeset import CorrectionError, prepare
+from opsledger.corrections.apply import apply, revert
 from opsledger.data import io as oio, txn
 from opsledger.errors import DataError, MissingExtra, UsageError
 from opsledger.validation.findings import Report
@@ -268,10 +269,10 @@ def test_a_result_checked_against_older_tables_is_not_written(repo, no_validatio
     d = repo / "datasets"
     one = prepare(write_cs(repo, "0001-one", add_source("src-one")), d)
     two = prepare(write_cs(repo, "0002-two", add_source("src-two")), d)
-    cs_mod.commit(one, repo / "corrections" / "0001-one.yaml", d)
+    apply_mod.commit(one, repo / "corrections" / "0001-one.yaml", d)
     before = state(d)
     with pytest.raises(CorrectionError, match="changed after this change set was checked"):
-        cs_mod.commit(two, repo / "corrections" / "0002-two.yaml", d)
+        apply_mod.commit(two, repo / "corrections" / "0002-two.yaml", d)
     assert state(d) == before and read(d, "sources")["source_id"].to_list() == ["src-one"]
 
 
@@ -385,7 +386,7 @@ def test_schema_patterns_refuse_non_ascii_digits_and_trailing_newlines(tmp_path,
 
 
 def test_next_number_reads_ascii_digits_only(tmp_path):
-    from opsledger.corrections.changeset import next_number
+    from opsledger.corrections.apply import next_number
 
     (tmp_path / "0007-a.yaml").write_text("")
     (tmp_path / "\u0669\u0669\u0669\u0669-b.yaml").write_text("")  # 9999 in Arabic-Indic digits

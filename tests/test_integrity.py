@@ -21,7 +21,8 @@ from hypothesis import given, settings, strategies as st
 
 from opsledger.data import io as oio
 from opsledger.publishing import publish, store as ostore
-from opsledger.corrections.changeset import CorrectionError, commit, load as load_cs, prepare
+from opsledger.corrections.changeset import CorrectionError, load as load_cs, prepare
+from opsledger.corrections.apply import commit
 from opsledger.errors import OpsledgerError, PathError, UsageError
 from opsledger.validation.findings import Report
 from opsledger.declarations import TABLES, declared_derived, table
@@ -315,7 +316,7 @@ def test_concurrent_apply_of_the_same_change_set_logs_it_once(tmp_path, data):
 
 
 def test_apply_elsewhere_moves_the_file_only_within_that_roots_corrections(tmp_path, data):
-    from opsledger.corrections.changeset import applied_dir_for
+    from opsledger.corrections.apply import applied_dir_for
 
     inside = write_cs(tmp_path, "0907-inside", PHRASE_FIX)  # tmp/corrections beside tmp/data
     assert applied_dir_for(inside, data) == (tmp_path / "corrections" / "applied").resolve()
@@ -567,7 +568,7 @@ def test_published_diff_shows_what_a_change_does_to_figures(tmp_path, data):
 
 
 def test_correction_new_takes_the_next_number(tmp_path):
-    from opsledger.corrections.changeset import new_changeset
+    from opsledger.corrections.apply import new_changeset
 
     d = tmp_path / "corrections"
     (d / "applied").mkdir(parents=True)

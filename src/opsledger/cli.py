@@ -352,7 +352,7 @@ def correction_apply(
     if len(files) == 1:
         results = [api.correction_apply(files[0], data_dir, _archive(sources, no_sources))]
     else:
-        from opsledger.corrections.changeset import apply_together
+        from opsledger.corrections.apply import apply_together
 
         results = apply_together(files, data_dir, _archive(sources, no_sources))
     for file, res in zip(files, results):
