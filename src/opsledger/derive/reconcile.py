@@ -16,9 +16,6 @@ The checks run :func:`derive_all` again and report every stored value that diffe
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import hashlib
 import math
 from pathlib import Path
 
@@ -26,10 +23,17 @@ import polars as pl
 
 from opsledger.data.io import DEFAULT_ARCHIVE
 from opsledger.declarations import (LiveMapping, claim_keys, date_columns, date_targets, headline_from, headline_metrics,
-                                metric_unit, metrics_with, precision_days, source_preference, table as declaration,
+                                metric_unit, metrics_with, source_preference, table as declaration,
                                 target_columns, vocabularies, year_order)
-from opsledger.derive.phrases import derive_rows, period, period_bounds, resolve_date, rules as phrase_rules
+from opsledger.derive.phrases import resolve_date
 from opsledger.derive.tablediff import Diff, diff_tables
+# the parts of the derivation in their own modules, re-exported here for the rules and callers
+from opsledger.derive.frames import aligned, ascending, join_aligned, phrase_frame, reading_language  # noqa: F401
+from opsledger.derive.locate import _archive_text, _paragraph, archive_text, locate  # noqa: F401
+from opsledger.derive.parts import _dimension, bound_by_parts, parts_low, parts_sums  # noqa: F401
+from opsledger.derive.dates import _claims_by_target, _majority, _reconcile_dates, derive_sources  # noqa: F401
+from opsledger.derive.periods import (interval_period, period_end, reconcile_settings,  # noqa: F401
+                                      running_total_window, series_span)
 
 #: Which source kinds are preferred when choosing the best value (lower first):
 #: ``[order.source_kind]`` of schemas/vocabularies.toml.
@@ -43,51 +47,14 @@ DATE_TARGETS = LiveMapping(date_targets)
 KEYS = LiveMapping(claim_keys)
 
 
-def reading_language(sources: pl.DataFrame) -> pl.DataFrame:
-    """``source_id`` -> the language a source's phrases are read in: its ``language``, joined to the
-    language of its number marks where it declares other ones (``"pt@en"``: ``sources.number_marks``)."""
-    lang = pl.col("language")
-    if "number_marks" in sources.columns:
-        lang = (pl.when(pl.col("number_marks").is_not_null() & (pl.col("number_marks") != pl.col("language")))
-                .then(pl.format("{}@{}", pl.col("language"), pl.col("number_marks"))).otherwise(lang))
-    return sources.select("source_id", lang.alias("language"))
 
 
-def phrase_frame(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
-    """What each claim's phrase implies (read in its source's language): one row per claim_id, with
-    ``phrase_ok`` false when the rules cannot read it. Each distinct (phrase, target column, unit,
-    language) is read once, and phrases that differ only in their number share one reading
-    (``phrases.derive_frame``); the rows are in the claims' order."""
-    keyed = claims.select("claim_id", "source_id", "stated", "target_column", "unit").join(
-        reading_language(sources), on="source_id", how="left", maintain_order="left")
-    derived = derive_rows(keyed).rename({
-        "qualifier": "d_qualifier", "low": "d_low", "high": "d_high", "date_low": "d_date_low",
-        "date_high": "d_date_high", "figure": "d_figure", "excludes_home": "d_excludes_home",
-    })
-    return keyed.hstack(derived).drop("source_id", "language")
 
 
-def aligned(left: pl.Series, right: pl.Series) -> bool:
-    """Whether a left join of the rows of ``right`` onto those of ``left`` on these key columns is just
-    putting them side by side: the same keys in the same order, none null, none twice (checked
-    cheaply when the keys are sorted, as the tables are by their primary key)."""
-    if left.len() != right.len() or left.null_count() or not left.equals(right, null_equal=True):
-        return False
-    return ascending(left) or left.n_unique() == left.len()
 
 
-def ascending(keys: pl.Series) -> bool:
-    """Whether the keys are all there and strictly ascending (so distinct)."""
-    n = keys.len()
-    return keys.null_count() == 0 and (n < 2 or bool((keys.slice(1) > keys.slice(0, n - 1)).all()))
 
 
-def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFrame:
-    """``left.join(right, on=on, how="left")``, without hashing the keys when the rows are aligned."""
-    clash = set(right.columns).intersection(left.columns) - {on}
-    if not clash and aligned(left.get_column(on), right.get_column(on)):
-        return left.hstack(right.drop(on))
-    return left.join(right, on=on, how="left", maintain_order="left")
 
 
 def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -114,46 +81,12 @@ def _claim_metric_unit(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     ).select(claims.columns)
 
 
-def locate(text: str, stated: str, hint: int | None) -> tuple[int, int] | None:
-    """(paragraph, offset) of ``stated`` in text: at ``hint`` if it stands there, else its first place."""
-    if hint is not None and text.startswith(stated, hint):
-        offset = hint
-    else:
-        offset = text.find(stated)
-        if offset < 0:
-            return None
-    return _paragraph(text, offset), offset
 
 
-def _paragraph(text: str, offset: int) -> int:
-    """1-based count of non-blank lines up to and including the one holding offset."""
-    before = text[:offset]
-    last_nl = before.rfind("\n")
-    complete = before[: last_nl + 1] if last_nl >= 0 else ""
-    return sum(1 for line in complete.splitlines() if line.strip()) + 1
 
 
-def archive_text(archive: Path | str, fname: str, source_id: str | None = None) -> tuple[str, str] | None:
-    """(text, sha256) of a source's archived file; None when it is not in the archive.
-
-    ``fname`` comes from the data (``sources.archive_file``): it is confined to the archive, and a
-    path leading outside it, or a file that is not UTF-8 text, is refused with a one-line
-    :class:`~opsledger.errors.PathError`.
-    """
-    from opsledger.data.io import confined
-
-    what = f"sources[{source_id}].archive_file" if source_id else "archive_file"
-    return _archive_text(str(confined(archive, fname, what)), what)
 
 
-@functools.lru_cache(maxsize=256)
-def _archive_text(path: str, what: str) -> tuple[str, str] | None:
-    from opsledger.data.io import read_text_file
-
-    got = read_text_file(Path(path), what)
-    if got is None:
-        return None
-    return got[0], hashlib.sha256(got[1]).hexdigest()
 
 
 def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
@@ -263,19 +196,10 @@ def _resolve_undated(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFram
     ).drop("_rlo", "_rhi")
 
 
-def reconcile_settings() -> dict:
-    """The ``[reconcile]`` section of the phrase-rule table."""
-    return phrase_rules().get("reconcile", {})
 
 
-def running_total_window() -> dt.timedelta:
-    """How far before the latest as-of date a running total's claims still count as the same count."""
-    return dt.timedelta(days=int(reconcile_settings().get("running_total_window_days", 0)))
 
 
-def series_span() -> dt.timedelta:
-    """Rising counts of a running total whose as-of dates start at most this far apart are a series."""
-    return dt.timedelta(days=int(reconcile_settings().get("series_span_days", 0)))
 
 
 def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
@@ -323,12 +247,6 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     return c
 
 
-def period_end(col: str, precision: str) -> pl.Expr:
-    """The last day of the period a date column and its precision column describe."""
-    d = pl.col(col)
-    return (pl.when(pl.col(precision) == "year").then(pl.date(d.dt.year(), 12, 31))
-            .when(pl.col(precision) == "month").then(d.dt.month_end())
-            .otherwise(d))
 
 
 def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
@@ -476,112 +394,14 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
     )
 
 
-def _claims_by_target(c: pl.DataFrame, targets: list[str]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for row in c.filter(pl.col("target_id").is_in(targets)).sort(["pref", "width", "claim_id"]).iter_rows(named=True):
-        out.setdefault(row["target_id"], []).append(row)
-    return out
 
 
-def _majority(rows: list[dict]) -> tuple[float, float | None, float | None]:
-    """Best value and usable bounds of a disputed figure: the stretch that the most sources allow.
-
-    The claims are swept for the stretch of values covered by the largest number of distinct sources;
-    the preferred claim among those covering it (official release first, then the narrowest) gives
-    the figure, kept inside that stretch. So an outlying source does not set the value of a figure
-    most sources agree on, while sources_low/sources_high still show the whole disagreement.
-    Returns (value, stretch low, stretch high), a bound being None where the stretch has none.
-    """
-    lo = [(-math.inf if r["low"] is None else r["low"]) for r in rows]
-    hi = [(math.inf if r["high"] is None else r["high"]) for r in rows]
-    candidates = []  # the best stretch starts at some claim's lower bound
-    for x in sorted(set(lo)):
-        covering = [i for i in range(len(rows)) if lo[i] <= x <= hi[i]]
-        count = len({rows[i]["source_id"] for i in covering})
-        # most sources first; on a tie, the stretch the most preferred claim is in
-        candidates.append((-count, min(covering), covering))
-    _neg, _first, chosen = min(candidates, key=lambda c: (c[0], c[1]))
-    best_lo = max(lo[i] for i in chosen)
-    best_hi = min(hi[i] for i in chosen)
-    first = rows[chosen[0]]  # rows are in preference order, so the first covering claim is preferred
-    anchor = first.get("anchor", first.get("figure"))
-    guess = anchor if anchor is not None else (first["low"] if first["low"] is not None else best_lo)
-    value = float(min(max(guess, best_lo), best_hi))
-    return (value, None if math.isinf(best_lo) else float(best_lo),
-            None if math.isinf(best_hi) else float(best_hi))
 
 
-def interval_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, str, dt.date]:
-    """(first day, precision, last day) of the interval [lo, hi] as a date with a latest column: one
-    day; else at most a week apart (``[precision_days] week``): that week, lo to hi; else the smallest
-    calendar month or year holding it (the period's first and last day); else bounded, lo to hi."""
-    week = precision_days().get("week")
-    if lo != hi and week is not None and (hi - lo).days <= week:
-        return lo, "week", hi
-    start, prec = period(lo, hi)
-    if prec == "year" and lo.year != hi.year:
-        return lo, "bounded", hi
-    bounds = period_bounds(start, prec)
-    return start, prec, bounds[1] if bounds else hi
 
 
-def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
-    key = claim_keys()[table_name]
-    intervals_ = declaration(table_name).intervals
-    for dcol, (pcol, last_col) in intervals_.items():
-        if last_col in target.columns:  # a date stored without its last day: the end of its period
-            target = target.with_columns(pl.coalesce(last_col, period_end(dcol, pcol)).alias(last_col))
-    for (tname, tcol), (dcol, pcol) in date_targets().items():
-        if tname != table_name:
-            continue
-        lcol: str | None = intervals_.get(dcol, (None, None))[1]
-        c = claims.filter(
-            (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
-            & pl.col("date_low").is_not_null()
-        )
-        if c.is_empty():
-            continue
-        agg = c.group_by("target_id").agg(
-            pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi")
-        )
-        rows = []
-        for tid, lo, hi in agg.iter_rows():
-            if lo <= hi:
-                if lcol:
-                    start, prec, last = interval_period(lo, hi)
-                else:
-                    (start, prec), last = period(lo, hi), None
-                rows.append((tid, start, prec, last))
-        if not rows:
-            continue
-        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date}, orient="row")
-        target = target.join(d, on=key, how="left").with_columns(
-            pl.when(pl.col("_p").is_not_null()).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),
-            pl.when(pl.col("_p").is_not_null()).then(pl.col("_p")).otherwise(pl.col(pcol)).alias(pcol),
-            *([pl.when(pl.col("_p").is_not_null()).then(pl.col("_l")).otherwise(pl.col(lcol)).alias(lcol)]
-              if lcol else []),
-        ).drop("_d", "_p", "_l")
-    return target
 
 
-def derive_sources(sources: pl.DataFrame, archive: Path | None) -> pl.DataFrame:
-    # a publication date given without its last day is the period it names (a day, a month, a year)
-    if "published_latest" in sources.columns:
-        sources = sources.with_columns(
-            pl.coalesce("published_latest", period_end("published", "published_precision")).alias("published_latest"))
-    if archive is None:
-        return sources
-    sums = []
-    for sid, fname in sources.select("source_id", "archive_file").drop_nulls().iter_rows():
-        got = archive_text(archive, fname, sid)
-        if got:
-            sums.append((sid, got[1]))
-    if not sums:
-        return sources
-    s = pl.DataFrame(sums, schema={"source_id": pl.Utf8, "_sha": pl.Utf8}, orient="row")
-    return sources.join(s, on="source_id", how="left").with_columns(
-        pl.coalesce("_sha", "sha256").alias("sha256")
-    ).select(sources.columns)
 
 
 def derive_all(tables: dict[str, pl.DataFrame], archive: Path | None = None) -> dict[str, pl.DataFrame]:
@@ -617,78 +437,12 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     return out, phrases
 
 
-def _dimension() -> pl.Expr:
-    return (pl.when(pl.col("offender_role").is_not_null()).then(pl.lit("offender"))
-            .when(pl.col("subgroup").is_not_null()).then(pl.lit("subgroup"))
-            .otherwise(pl.col("scope")))
 
 
-def parts_sums(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """What the parts of each total say about it: one row per total and set of disjoint parts, with
-    ``dim`` (what the parts are), ``n`` and ``sum_low``, the least the parts add up to.
-
-    Disjoint parts add up, and their sum is a lower bound on their total: the countries of a total
-    together; a country XX with the region ``outside_XX`` (everything outside that country); any
-    other region or subgroup on its own (regions and subgroups may overlap). Only parts of additive
-    metrics add up, and for a running total only parts dated by the total's own date (within the
-    window) count."""
-    o = outcomes
-    window = running_total_window()
-    total_date = o.select(pl.col("outcome_id").alias("part_of"), period_end("as_of", "as_of_precision").alias("_t_end"))
-    running = list(metrics_with("running_total"))
-    parts = (o.filter(pl.col("part_of").is_not_null() & pl.col("offender_role").is_null()
-                      & (pl.col("part_of") != pl.col("outcome_id")))
-             .join(total_date, on="part_of", how="left")
-             .filter(~pl.col("metric").is_in(running) | pl.col("as_of").is_null() | pl.col("_t_end").is_null()
-                     | (pl.col("as_of") <= pl.col("_t_end") + window))
-             .with_columns(_dimension().alias("dim")))
-    additive = pl.col("metric").is_in(sorted(metrics_with("additive")))
-    countries = parts.filter((pl.col("dim") == "country") & additive)
-    summed = countries.group_by("part_of").agg(
-        pl.lit("country").alias("dim"), pl.col("value_low").fill_null(0).sum().alias("sum_low"), pl.len().alias("n"))
-    # "outside XX" and the country XX are disjoint: together they are the whole
-    outside = parts.filter((pl.col("dim") == "region") & additive & pl.col("area").str.contains(r"^outside_[a-z]{2}$"))
-    home = countries.select("part_of", pl.col("country").str.to_lowercase().alias("_cc"), pl.col("value_low").alias("_home"))
-    paired = (outside.with_columns(pl.col("area").str.slice(8).alias("_cc")).join(home, on=["part_of", "_cc"], how="inner")
-              .select("part_of", pl.format("country {} and region {}", pl.col("_cc").str.to_uppercase(), pl.col("area"))
-                      .alias("dim"), (pl.col("value_low").fill_null(0) + pl.col("_home").fill_null(0)).alias("sum_low"),
-                      pl.lit(2, pl.UInt32).alias("n")))
-    single = parts.filter((pl.col("dim") != "country") | ~additive).select(
-        "part_of", pl.format("{} {}", pl.col("dim"), pl.col("outcome_id")).alias("dim"),
-        pl.col("value_low").alias("sum_low"), pl.lit(1, pl.UInt32).alias("n"))
-    return pl.concat([summed.select("part_of", "dim", "sum_low", pl.col("n").cast(pl.UInt32)), paired, single],
-                     how="vertical_relaxed").with_columns(pl.col("sum_low").cast(pl.Float64))
 
 
-def parts_low(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """(outcome_id, parts_low): the largest sum of disjoint parts of each total (:func:`parts_sums`)."""
-    return parts_sums(outcomes).filter(pl.col("sum_low").is_not_null()).group_by("part_of").agg(
-        pl.col("sum_low").max().alias("parts_low")).rename({"part_of": "outcome_id"})
 
 
-def bound_by_parts(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """Totals read with their parts: the largest sum of disjoint parts (:func:`parts_sums`) is a lower
-    bound on the total. Where the total's claims allow it, it raises ``value_low`` (and the value, if
-    below); where they do not (the parts add up to more than the total allows), the total is
-    ``disputed``: its claims and its parts cannot both hold, and ``sources_low``/``sources_high`` span
-    both readings."""
-    if outcomes.is_empty():
-        return outcomes
-    best = parts_low(outcomes).rename({"parts_low": "_parts"})
-    if best.is_empty():
-        return outcomes
-    j = outcomes.join(best, on="outcome_id", how="left")
-    p = pl.col("_parts")
-    above = p.is_not_null() & (pl.col("value_low").is_null() | (p > pl.col("value_low")))
-    clash = above & pl.col("value_high").is_not_null() & (p > pl.col("value_high"))
-    raise_low = above & ~clash & (pl.col("status") != "disputed")
-    return j.with_columns(
-        pl.when(raise_low).then(p).otherwise(pl.col("value_low")).alias("value_low"),
-        pl.when(raise_low & (pl.col("value") < p)).then(p).otherwise(pl.col("value")).alias("value"),
-        pl.when(clash).then(pl.lit("disputed")).otherwise(pl.col("status")).alias("status"),
-        pl.when(clash & pl.col("sources_high").is_not_null()).then(pl.max_horizontal("sources_high", p))
-        .otherwise(pl.col("sources_high")).alias("sources_high"),
-    ).select(outcomes.columns)
 
 
 def headline_outcomes(outcomes: pl.DataFrame, scope: str | None = None) -> pl.DataFrame:
