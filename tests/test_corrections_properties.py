@@ -82,7 +82,7 @@ def valid_changesets(draw):
     return {"title": "random", "reason": "property test", "changes": changes}
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cs=valid_changesets())
 def test_apply_then_revert_restores_the_tables(tmp_path_factory, cs):
     d = tmp_path_factory.mktemp("data")
