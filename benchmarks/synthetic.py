@@ -106,6 +106,7 @@ def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     tables = {
         "sources": sources, "agencies": agencies, "operations": operations, "participations": part,
         "events": empty("events", 0), "outcomes": outcomes, "statistics": empty("statistics", 0),
+        "aliases": empty("aliases", 0),
         "claims": claims, "corrections": empty("corrections", 0), "headline": empty("headline", 0),
     }
     return derive_all(tables, None)
