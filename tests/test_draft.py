@@ -100,3 +100,9 @@ def test_the_draft_is_a_bundle_a_person_can_review(tmp_path):
     assert claim["stated"] == "46 people" and claim["about"] == "arrests" and claim["source_id"] == "src-1"
     assert claim["draft"]["interval"] == {"qualifier": "exact", "low": 46.0, "high": 46.0}
     assert doc["sources"][0]["published"] == "2019-05-23"
+
+
+def test_a_date_in_figures_is_read_in_its_language_order_only():
+    """"05.11.2007" is a day in German (day first, declared); English writes both orders, so it is not read."""
+    assert draft("Wiesbaden, 05.11.2007\n\nDie Polizei nahm 12 Verdächtige fest.", "de").published["date"] == "2007-11-05"
+    assert draft("London, 05.11.2007\n\nPolice arrested 12 suspects.", "en").published is None

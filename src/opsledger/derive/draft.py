@@ -14,7 +14,6 @@ so that after review it becomes a change set with ``curation/bundle_to_changeset
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,27 +147,19 @@ def _published(text: str, lang: str) -> dict[str, Any] | None:
     alt = _alt(months)
     top = "\n".join(text.splitlines()[:DATE_PARAGRAPHS * 3])
     pats = [rf"\b\d{{1,2}}\.?\s+(?:de\s+)?(?:{alt})\.?,?\s+(?:de\s+)?\d{{4}}\b", rf"\b(?:{alt})\.?\s+\d{{1,2}},?\s+\d{{4}}\b",
-            r"\b\d{4}-\d{2}-\d{2}\b", r"\b\d{1,2}\.\d{1,2}\.\d{4}\b"]
+            r"\b\d{4}-\d{2}-\d{2}\b", r"\b\d{1,2}[./]\d{1,2}[./]\d{4}\b"]
     found = []
     for p in pats:
         found += [(hit.start(), hit.group(0)) for hit in re.finditer(p, top, re.I)]
     for start, stated in sorted(found):
-        if numeric := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", stated):
-            try:
-                d = dt.date(int(numeric[3]), int(numeric[2]), int(numeric[1]))
-            except ValueError:
-                continue
-            iv_low, precision = d, "day"
-        else:
-            try:
-                iv = derive_date(re.sub(r"\s+(?:de)\s+", " ", stated), lang)
-            except PhraseError:
-                continue
-            if iv.date_low is None:
-                continue
-            iv_low, precision = iv.date_low, iv.qualifier
+        try:  # a date in figures is read only in the order its language declares (numeric_date)
+            iv = derive_date(re.sub(r"\s+(?:de)\s+", " ", stated), lang)
+        except PhraseError:
+            continue
+        if iv.date_low is None:
+            continue
         loc = locate(text, stated, start)
-        return {"date": iv_low.isoformat(), "precision": precision, "stated": stated, "evidence": "page",
+        return {"date": iv.date_low.isoformat(), "precision": iv.qualifier, "stated": stated, "evidence": "page",
                 "paragraph": loc[0] if loc else None, "offset": start}
     return None
 
