@@ -34,12 +34,8 @@ def citation_text(version: str | None = None, date: str | None = None) -> str:
         version = __version__
     date = date or ident.version_date
     where = f"https://doi.org/{ident.doi}" if ident.doi else release_url(version if released else None, ident)
-    return (f"{_authors(ident.authors)} ({date[:4]}). {ident.title}. Version {version} [Data set]. {where}. "
+    return (f"{ident.author} ({date[:4]}). {ident.title}. Version {version} [Data set]. {where}. "
             f"Licence {ident.license}.")
-
-
-def _authors(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def citation_cff(version: str | None = None, date: str | None = None) -> str:
