@@ -29,15 +29,7 @@ import yaml
 
 from opsledger.data import io as oio
 from opsledger.data.txn import write_text_atomic
-
-
-def _end(d: dt.date, precision: str) -> dt.date:
-    if precision == "year":
-        return dt.date(d.year, 12, 31)
-    if precision == "month":
-        nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-        return nxt - dt.timedelta(days=1)
-    return d
+from opsledger.derive.phrases import period_bounds
 
 
 def changes(t: dict[str, pl.DataFrame]) -> tuple[list[dict], list[str]]:
@@ -62,7 +54,7 @@ def changes(t: dict[str, pl.DataFrame]) -> tuple[list[dict], list[str]]:
         if r["published"] is not None:
             prec = r["published_precision"] or "day"
             evidence = "address" if "address" in (r["note"] or "").lower() else "page"
-            new = {"published": r["published"].isoformat(), "published_latest": _end(r["published"], prec).isoformat(),
+            new = {"published": r["published"].isoformat(), "published_latest": period_bounds(r["published"], prec)[1].isoformat(),
                    "published_precision": prec, "published_evidence": evidence}
             why = (f"Date as recorded when the source was curated ({prec}); evidence {evidence}"
                    + (" (its note says the date was read from the address)" if evidence == "address" else
