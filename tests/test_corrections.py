@@ -183,3 +183,33 @@ def test_cli_check_exit_1_when_the_result_does_not_validate(tmp_path, data):
     cs = write_cs(tmp_path, "0508-cli-invalid", doc)
     r = runner.invoke(app, ["correction", "check", str(cs), "--data-dir", str(data)])
     assert r.exit_code == 1 and "agencies[th-dsi].country" in r.output
+
+
+def test_change_sets_valid_only_together_are_applied_together(tmp_path, data):
+    """`correction apply A B`: B edits a row that A adds, so B alone is refused; together they are
+    checked once and written in one step, each logged and moved. One bad file: nothing is written."""
+    import yaml as _yaml
+
+    from opsledger.corrections.apply import apply_together
+
+    example = _yaml.safe_load((REPO / "docs" / "examples" / "add-a-second-source.yaml").read_text(encoding="utf-8"))
+    note = example["changes"][0]["row"]["note"]
+    edit = {"title": "t", "contributor": "tester", "reason": "test", "changes": [
+        {"op": "update", "table": "sources", "key": "example-news-operation-h", "source": "example-news-operation-h",
+         "expect": {"note": note}, "set": {"note": "Illustration only."}}]}
+    a = write_cs(tmp_path, "0500-add-source", example)
+    b = write_cs(tmp_path, "0501-edit-it", edit)
+    with pytest.raises(CorrectionError, match="0501-edit-it"):
+        check(b, data, SOURCES)
+    bad = write_cs(tmp_path, "0502-bad", {**edit, "changes": [{**edit["changes"][0], "expect": {"note": "wrong"}}]})
+    before = snapshot(data)
+    with pytest.raises(CorrectionError):
+        apply_together([a, bad], data, SOURCES)
+    assert snapshot(data) == before and a.exists() and bad.exists()
+    results = apply_together([a, b], data, SOURCES)
+    assert [r.correction_id for r in results] == ["0500-add-source", "0501-edit-it"]
+    assert not a.exists() and not b.exists() and (a.parent / "applied" / b.name).exists()
+    log = read(data, "corrections")
+    assert {"0500-add-source", "0501-edit-it"} <= set(log["correction_id"])
+    src = read(data, "sources").filter(pl.col("source_id") == "example-news-operation-h")
+    assert src["note"].to_list() == ["Illustration only."]

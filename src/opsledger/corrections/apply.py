@@ -16,7 +16,7 @@ import yaml
 
 from opsledger.corrections import changeset as _changeset
 from opsledger.corrections.changeset import (ChangeSetRefused, CorrectionError, Result,  # noqa: F401
-                                             _changeset_path, _correction_id_ok, _dump, apply_in_memory, check,
+                                             _changeset_path, _correction_id_ok, _dump, apply_file, apply_in_memory, check,
                                              load, prepare, read_changeset_text)
 from opsledger.data import io as oio
 from opsledger.declarations import repo_root, table
@@ -72,15 +72,10 @@ def apply_together(paths, data_dir: Path | str | None = None, archive=oio.DEFAUL
     archive = oio.source_archive(archive)
     with oio.locked(data_dir):
         tables, base = oio.read_tables_state(data_dir)
-        done = set(tables["corrections"]["correction_id"].unique().to_list())
         results = []
-        for path in paths:
-            if not _correction_id_ok(path.stem):
-                raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
-            if path.stem in done:
-                raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
-            res = apply_in_memory(load(path), tables, path, archive)
-            tables, done = res.tables, done | {path.stem}
+        for path in paths:  # each applied to the tables the previous ones left (their log included)
+            res = apply_file(path, tables, archive)
+            tables = res.tables
             results.append(res)
         report = validate_tables(tables, sources=archive)
         if report.exit_code != 0:

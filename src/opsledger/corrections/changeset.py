@@ -468,16 +468,22 @@ def prepare(path: Path | str, data_dir: Path | str | None = None, archive=oio.DE
     ``max_bytes`` bounds the file's size (default :data:`MAX_FILE_BYTES`)."""
     path = _changeset_path(path)
     archive = oio.source_archive(archive)
+    tables, base = oio.read_tables_state(data_dir)
+    res = apply_file(path, tables, archive, max_bytes=max_bytes)
+    res.base = base
+    return res
+
+
+def apply_file(path: Path, tables: dict[str, pl.DataFrame], archive: Path | None,
+               max_bytes: int | None = None) -> Result:
+    """The change set in ``path`` applied to ``tables`` in memory: its name checked, the file read, and
+    refused when the tables' log shows it applied already."""
     if not _correction_id_ok(path.stem):
         raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
     cs = load(path, max_bytes)
-    tables, base = oio.read_tables_state(data_dir)
-    done = set(tables["corrections"]["correction_id"].unique().to_list())
-    if path.stem in done:
+    if path.stem in set(tables["corrections"]["correction_id"].unique().to_list()):
         raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
-    res = apply_in_memory(cs, tables, path, archive, max_bytes=max_bytes)
-    res.base = base
-    return res
+    return apply_in_memory(cs, tables, path, archive, max_bytes=max_bytes)
 
 
 def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE, *,
