@@ -40,7 +40,9 @@ from opsledger.data.txn import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 REVIEW = HERE / "review"
-LOGS = ("source_dates_a.tsv", "source_dates_b.tsv")
+#: the logs, in order: a later log's row for a source replaces an earlier one's (a re-reading that narrows
+#: an interval supersedes the first reading)
+LOGS = ("source_dates_a.tsv", "source_dates_b.tsv", "source_dates_c.tsv", "source_dates_d.tsv")
 EARLIER = "dates.tsv"
 READ_ON = "2026-11-30"
 #: the earlier log's evidence words -> the date_evidence vocabulary
@@ -88,37 +90,36 @@ def build_intervals(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dic
     sources = {r["source_id"]: r for r in oio.read_tables(data_dir)["sources"].iter_rows(named=True)}
     changes: list[dict] = []
     problems: list[str] = []
-    for log in LOGS:
-        for r in _tsv(review_dir / log):
-            sid = r["source_id"]
-            if sid not in sources:
-                problems.append(f"{log}: {sid} is not in the data")
-                continue
-            earliest, latest, detail = r["earliest"], r["latest"], r["detail"]
-            if sid in ADJUST:
-                earliest, latest, why = ADJUST[sid]
-                detail = f"{detail}; set to {earliest} .. {latest}: {why}"
-            lo, hi = dt.date.fromisoformat(earliest), dt.date.fromisoformat(latest)
-            if lo > hi:
-                problems.append(f"{log}: {sid}: earliest {earliest} is after latest {latest}")
-                continue
-            prec = precision_of(lo, hi)
-            if prec != r["precision"]:
-                problems.append(f"{log}: {sid}: the log says precision {r['precision']}, the interval "
-                                f"{earliest} .. {latest} is {prec} (stored: {prec})")
-            if NO_YEAR.search(detail) and prec != "bounded":
-                detail = ("a day and month the page gives without a year are read as the year of the events "
-                          f"it reports: {detail}")
-            cur = sources[sid]
-            new = {"published": earliest, "published_latest": latest, "published_precision": prec,
-                   "published_evidence": r["evidence"]}
-            s = {c: v for c, v in new.items() if _iso(cur.get(c)) != v}
-            if not s:
-                continue
-            where = f" (page {r['page_address']})" if r.get("page_address") else ""
-            changes.append({"op": "update", "table": "sources", "key": sid, "source": sid,
-                            "expect": {c: _iso(cur.get(c)) for c in s}, "set": s,
-                            "reason": f"Publication interval ({r['evidence']}){where}: {detail}"})
+    latest_rows = {r["source_id"]: (log, r) for log in LOGS for r in _tsv(review_dir / log)}
+    for sid, (log, r) in latest_rows.items():
+        if sid not in sources:
+            problems.append(f"{log}: {sid} is not in the data")
+            continue
+        earliest, latest, detail = r["earliest"], r["latest"], r["detail"]
+        if sid in ADJUST:
+            earliest, latest, why = ADJUST[sid]
+            detail = f"{detail}; set to {earliest} .. {latest}: {why}"
+        lo, hi = dt.date.fromisoformat(earliest), dt.date.fromisoformat(latest)
+        if lo > hi:
+            problems.append(f"{log}: {sid}: earliest {earliest} is after latest {latest}")
+            continue
+        prec = precision_of(lo, hi)
+        if prec != r["precision"]:
+            problems.append(f"{log}: {sid}: the log says precision {r['precision']}, the interval "
+                            f"{earliest} .. {latest} is {prec} (stored: {prec})")
+        if NO_YEAR.search(detail) and prec != "bounded":
+            detail = ("a day and month the page gives without a year are read as the year of the events "
+                      f"it reports: {detail}")
+        cur = sources[sid]
+        new = {"published": earliest, "published_latest": latest, "published_precision": prec,
+               "published_evidence": r["evidence"]}
+        s = {c: v for c, v in new.items() if _iso(cur.get(c)) != v}
+        if not s:
+            continue
+        where = f" (page {r['page_address']})" if r.get("page_address") else ""
+        changes.append({"op": "update", "table": "sources", "key": sid, "source": sid,
+                        "expect": {c: _iso(cur.get(c)) for c in s}, "set": s,
+                        "reason": f"Publication interval ({r['evidence']}){where}: {detail}"})
     return changes, problems
 
 
