@@ -22,16 +22,19 @@ OUT = "h.arrests.nz"  # arrests: a running total
 
 
 
-def _with_claims(shipped: dict, figures: list[tuple[str, dt.date, dt.date, str]]) -> dict:
+def _with_claims(shipped: dict, figures: list[tuple[str, dt.date, dt.date, str]], based_on: str | None = None) -> dict:
     """The shipped tables with the claims of OUT replaced by one claim per (stated, earliest, latest,
-    precision), each from its own source published over that interval."""
+    precision), each from its own source published over that interval; ``based_on``: what every one of
+    those pages repeats (one line of reporting), else each is its own line."""
     t = dict(shipped)
     src = t["sources"].filter(pl.col("source_id") == "interpol-operation-h-release")
     base = t["claims"].filter(pl.col("claim_id") == "h.arrests.nz.s004")
     new_s, new_c = [], []
     for i, (stated, lo, hi, prec) in enumerate(figures):
         sid = f"time-test-{i}"
-        new_s.append(src.with_columns(pl.lit(sid).alias("source_id"), pl.lit(lo).alias("published"),
+        # each page its own line of reporting (its own publisher, repeating nothing)
+        new_s.append(src.with_columns(pl.lit(sid).alias("source_id"), pl.lit(f"publisher {i}").alias("publisher"),
+                                      pl.lit(based_on, pl.Utf8).alias("based_on"), pl.lit(lo).alias("published"),
                                       pl.lit(hi).alias("published_latest"), pl.lit(prec).alias("published_precision"),
                                       pl.lit(None, pl.Utf8).alias("archive_file"), pl.lit(None, pl.Utf8).alias("sha256")))
         new_c.append(base.with_columns(pl.lit(f"h.arrests.nz.t{i}").alias("claim_id"), pl.lit(sid).alias("source_id"),
@@ -92,6 +95,13 @@ def test_an_earlier_claim_of_the_same_figure_corroborates_the_latest(shipped):
     earlier = D - dt.timedelta(days=60)
     o = _outcome(_with_claims(shipped, [("46 arrests", earlier, earlier, "day"), ("46 arrests", D, D, "day")]))
     assert o["status"] == "corroborated" and o["n_sources"] == 2 and o["as_of"] == D
+
+
+def test_copies_of_one_release_are_one_line_of_reporting_not_corroboration(shipped):
+    figures = [("46 arrests", D, D, "day"), ("46 arrests", D, D, "day")]
+    o = _outcome(_with_claims(shipped, figures, based_on="one wire story"))
+    assert o["status"] == "single_source" and o["n_sources"] == 2
+    assert _outcome(_with_claims(shipped, figures))["status"] == "corroborated"
 
 
 def test_a_later_total_reports_the_latest_figure(shipped):
@@ -194,8 +204,9 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     data.mkdir()
     write_empty_tables(data)
     t = oio.read_tables(data)
-    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"}
-    t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
+    rows = [{c: None for c in t["sources"].columns} | {"source_id": sid, "kind": "news", "language": "de"}
+            for sid in ("a-page", "b-page")]
+    t["sources"] = pl.DataFrame(rows, schema=t["sources"].schema)
     oio.write_tables(t, data, keep_backup=False)
     review = tmp_path / "review"
     review.mkdir()
@@ -203,10 +214,10 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     (review / "source_dates_a.tsv").write_text(
         head + "a-page\t2023-08-07\t2023-08-10\tweek\trelative\t'am Montag' the raids; no year shown\t\n"
         "missing\t2020-01-01\t2020-01-01\tday\tpage\tx\t\n", encoding="utf-8")
-    (review / "source_dates_b.tsv").write_text(head + "a-page\t2023-08-10\t2023-08-07\tday\tpage\tinverted\t\n",
+    (review / "source_dates_b.tsv").write_text(head + "b-page\t2023-08-10\t2023-08-07\tday\tpage\tinverted\t\n",
                                                encoding="utf-8")
     changes, problems = mod.build_intervals(data, review)
-    assert len(changes) == 1
+    assert len(changes) == 1 and any("b-page" in p and "after latest" in p for p in problems), problems
     ch = changes[0]
     assert ch["set"] == {"published": "2023-08-07", "published_latest": "2023-08-10", "published_precision": "week",
                          "published_evidence": "relative"}
@@ -215,6 +226,31 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     assert "without a year" in ch["reason"] and "am Montag" in ch["reason"]
     assert any("missing is not in the data" in p for p in problems)
     assert any("after latest" in p for p in problems)
+
+
+def test_a_later_log_replaces_an_earlier_reading_of_the_same_source(tmp_path):
+    from conftest import write_empty_tables
+    from opsledger.data import io as oio
+
+    mod = _dates_script()
+    data = tmp_path / "datasets"
+    data.mkdir()
+    write_empty_tables(data)
+    t = oio.read_tables(data)
+    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"}
+    t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
+    oio.write_tables(t, data, keep_backup=False)
+    review = tmp_path / "review"
+    review.mkdir()
+    head = "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
+    (review / "source_dates_a.tsv").write_text(head + "a-page\t2023-08-07\t2026-11-30\tbounded\tbounded\tno date\t\n",
+                                               encoding="utf-8")
+    (review / "source_dates_c.tsv").write_text(head + "a-page\t2023-08-09\t2023-08-09\tday\tpage\tits stamp\t\n",
+                                               encoding="utf-8")
+    changes, problems = mod.build_intervals(data, review)
+    assert not problems and [c["set"] for c in changes] == [
+        {"published": "2023-08-09", "published_latest": "2023-08-09", "published_precision": "day",
+         "published_evidence": "page"}]
 
 
 # --------------------------------------------------------------------------- weekdays and relative days

@@ -8,6 +8,13 @@ from opsledger.data import fmt
 from opsledger.escape import MarkdownText, markdown, markdown_code
 
 
+def reporting_line() -> pl.Expr:
+    """A source's line of reporting: what it repeats (``based_on``, which names the release or wire story
+    as the dataset writes its publisher), else its own publisher. Pages of one line are one source of
+    evidence: a figure is corroborated by two or more lines, not by copies of one release."""
+    return pl.coalesce(pl.col("based_on"), pl.col("publisher"))
+
+
 def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
     """Markdown; every value from the data escaped (:func:`opsledger.escape.markdown`)."""
     ops = t["operations"].sort("operation_id")
@@ -28,19 +35,25 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
     kinds = src.group_by("kind").len().sort("kind")
     lines.append("- Sources by kind: " + markdown(", ".join(f"{k} {n}" for k, n in kinds.iter_rows())) + "; languages: "
                  + markdown(", ".join(sorted(set(src["language"])))) + ".")
-    lines += ["", "| operation | name | lead agency | launched | announced | sources | claims | outcomes |",
-              "|---|---|---|---|---|---|---|---|"]
     c = t["claims"]
-    per_op = c.group_by("operation_id").agg(pl.col("source_id").n_unique().alias("s"), pl.len().alias("c"))
+    per_op = c.join(src.select("source_id", reporting_line().alias("_line")), on="source_id", how="left").group_by(
+        "operation_id").agg(pl.col("source_id").n_unique().alias("s"), pl.len().alias("c"),
+                            pl.col("_line").n_unique().alias("l"))
+    two = per_op.filter(pl.col("l") >= 2).height
+    lines.append(f"- Independence: {two} of {ops.height} operations ({100 * two / max(ops.height, 1):.0f} %) rest on "
+                 "two or more independent lines of reporting (pages that repeat one release or one wire story, "
+                 "`based_on`, count as one line).")
+    lines += ["", "| operation | name | lead agency | launched | announced | sources | lines of reporting | claims "
+              "| outcomes |", "|---|---|---|---|---|---|---|---|---|"]
     n_out = out.group_by("operation_id").len()
-    s_map = {r[0]: (r[1], r[2]) for r in per_op.iter_rows()}
+    s_map = {r[0]: (r[1], r[2], r[3]) for r in per_op.iter_rows()}
     o_map = dict(n_out.iter_rows())
     for r in ops.iter_rows(named=True):
-        s, n = s_map.get(r["operation_id"], (0, 0))
+        s, n, n_lines = s_map.get(r["operation_id"], (0, 0, 0))
         lines.append(f"| {markdown_code(r['operation_id'])} | {markdown(r['name'])} | "
                      f"{markdown_code(r['lead_agency_id'])} | "
                      f"{fmt.period(r['launched'], r['launched_precision'])} | "
-                     f"{fmt.period(r['announced'], r['announced_precision'])} | {s} | {n} | "
+                     f"{fmt.period(r['announced'], r['announced_precision'])} | {s} | {n_lines} | {n} | "
                      f"{o_map.get(r['operation_id'], 0)} |")
     lines += ["", "How it was gathered: the two founding operations from the five archived documents in the "
               "source archive; the others from public press releases and news reports found in stored copies "

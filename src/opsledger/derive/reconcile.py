@@ -25,6 +25,7 @@ from opsledger.data.io import DEFAULT_ARCHIVE
 from opsledger.declarations import (LiveMapping, claim_keys, date_columns, date_targets, headline_from, headline_metrics,
                                 metric_unit, metrics_with, source_preference, table as declaration,
                                 target_columns, vocabularies, year_order)
+from opsledger.declarations.coverage import reporting_line
 from opsledger.derive.phrases import resolve_date
 from opsledger.derive.tablediff import Diff, diff_tables
 # the parts of the derivation in their own modules, re-exported here for the rules and callers
@@ -196,12 +197,6 @@ def _resolve_undated(claims: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFram
     ).drop("_rlo", "_rhi")
 
 
-
-
-
-
-
-
 def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
                   target: pl.DataFrame, key: str) -> pl.DataFrame:
     """The value claims of a table's rows, with what reconciliation needs: preference, width, the
@@ -211,7 +206,7 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     window = running_total_window()
     c = (
         claims.filter((pl.col("target_table") == table_name) & (pl.col("target_column") == "value"))
-        .join(sources.select("source_id", "kind"), on="source_id", how="left")
+        .join(sources.select("source_id", "kind", reporting_line().alias("line")), on="source_id", how="left")
         .join(target.select(pl.col(key).alias("target_id"), pl.col("metric").alias("_metric")),
               on="target_id", how="left")
         .with_columns(
@@ -327,7 +322,7 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
     # dated within it: on a tie it never gives the reported figure
     c = c.with_columns((pl.col("running") & (pl.col("as_of_width") > running_total_window()))
                        .fill_null(False).alias("_wide"))
-    used = c.select("claim_id", "target_id", "source_id", "pref", "width", "low", "high", "anchor", "as_of",
+    used = c.select("claim_id", "target_id", "source_id", "line", "pref", "width", "low", "high", "anchor", "as_of",
                     "as_of_precision", "as_of_end", "as_of_width", "_wide")
     if ascending(used.get_column("claim_id")):
         # claim ids distinct and ascending (the claims table is stored in that order): a stable sort on
@@ -351,6 +346,7 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
             pl.col("low").null_count().alias("low_nulls"),
             pl.col("high").null_count().alias("high_nulls"),
             pl.col("source_id").n_unique().alias("n_sources"),
+            pl.col("line").n_unique().alias("n_lines"),
             pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
             pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
@@ -379,7 +375,7 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
             pl.when(pl.col("low_nulls") > 0).then(None).otherwise(pl.col("u_low")).alias("sources_low"),
             pl.when(pl.col("high_nulls") > 0).then(None).otherwise(pl.col("u_high")).alias("sources_high"),
             pl.when(pl.col("disputed")).then(pl.lit("disputed"))
-            .when(pl.col("n_sources") >= 2).then(pl.lit("corroborated"))
+            .when(pl.col("n_lines") >= 2).then(pl.lit("corroborated"))
             .otherwise(pl.lit("single_source")).alias("status"),
         )
         .with_columns(
