@@ -87,7 +87,13 @@ def _iso(v) -> str | None:
 
 
 def build_intervals(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dict], list[str]]:
-    sources = {r["source_id"]: r for r in oio.read_tables(data_dir)["sources"].iter_rows(named=True)}
+    tables = oio.read_tables(data_dir)
+    sources = {r["source_id"]: r for r in tables["sources"].iter_rows(named=True)}
+    # the claims dated by their source (as_of and its precision are the source's publication interval's,
+    # stored so a reader need not join): they follow the source's new interval
+    by_source: dict[str, list[dict]] = {}
+    for c in tables["claims"].select("claim_id", "source_id", "as_of", "as_of_precision").iter_rows(named=True):
+        by_source.setdefault(c["source_id"], []).append(c)
     changes: list[dict] = []
     problems: list[str] = []
     latest_rows = {r["source_id"]: (log, r) for log in LOGS for r in _tsv(review_dir / log)}
@@ -120,6 +126,15 @@ def build_intervals(data_dir: Path, review_dir: Path = REVIEW) -> tuple[list[dic
         changes.append({"op": "update", "table": "sources", "key": sid, "source": sid,
                         "expect": {c: _iso(cur.get(c)) for c in s}, "set": s,
                         "reason": f"Publication interval ({r['evidence']}){where}: {detail}"})
+        for c in by_source.get(sid, []):
+            if (_iso(c["as_of"]), c["as_of_precision"]) != (_iso(cur["published"]), cur["published_precision"]):
+                continue  # dated by its own sentence, not by its source
+            moved = {k: v for k, v in (("as_of", earliest), ("as_of_precision", prec)) if _iso(c[k]) != v}
+            if moved:
+                changes.append({"op": "update", "table": "claims", "key": c["claim_id"], "source": sid,
+                                "expect": {k: _iso(c[k]) for k in moved}, "set": moved,
+                                "reason": f"As of its source's publication, which is now {earliest} .. {latest} "
+                                          f"({r['evidence']}; see the change to source {sid})"})
     return changes, problems
 
 

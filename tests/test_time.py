@@ -253,6 +253,38 @@ def test_a_later_log_replaces_an_earlier_reading_of_the_same_source(tmp_path):
          "published_evidence": "page"}]
 
 
+def test_claims_dated_by_their_source_follow_its_new_interval(tmp_path):
+    from conftest import write_empty_tables
+    from opsledger.data import io as oio
+
+    mod = _dates_script()
+    data = tmp_path / "datasets"
+    data.mkdir()
+    write_empty_tables(data)
+    t = oio.read_tables(data)
+    old = {"published": dt.date(2023, 1, 1), "published_latest": dt.date(2026, 11, 30), "published_precision": "bounded"}
+    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"} | old
+    t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
+    claim = {c: None for c in t["claims"].columns} | {"source_id": "a-page", "stated": "40", "target_table": "outcomes",
+                                                     "target_column": "value", "excludes_home": False, "scope": "worldwide",
+                                                     "target_id": "x", "operation_id": "x", "qualifier": "exact"}
+    t["claims"] = pl.DataFrame([
+        claim | {"claim_id": "x.by-source", "as_of": old["published"], "as_of_precision": "bounded"},
+        claim | {"claim_id": "x.by-sentence", "as_of": dt.date(2023, 3, 1), "as_of_precision": "month"},
+    ], schema=t["claims"].schema)
+    oio.write_tables(t, data, keep_backup=False)
+    review = tmp_path / "review"
+    review.mkdir()
+    (review / "source_dates_c.tsv").write_text(
+        "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
+        "a-page\t2023-08-09\t2023-08-09\tday\tpage\tits stamp\t\n", encoding="utf-8")
+    changes, problems = mod.build_intervals(data, review)
+    claims = [c for c in changes if c["table"] == "claims"]
+    assert not problems and [(c["key"], c["expect"], c["set"]) for c in claims] == [
+        ("x.by-source", {"as_of": "2023-01-01", "as_of_precision": "bounded"},
+         {"as_of": "2023-08-09", "as_of_precision": "day"})]
+
+
 # --------------------------------------------------------------------------- weekdays and relative days
 
 MON = dt.date(2023, 8, 28)  # a Monday
