@@ -213,3 +213,23 @@ def test_change_sets_valid_only_together_are_applied_together(tmp_path, data):
     assert {"0500-add-source", "0501-edit-it"} <= set(log["correction_id"])
     src = read(data, "sources").filter(pl.col("source_id") == "example-news-operation-h")
     assert src["note"].to_list() == ["Illustration only."]
+
+
+def test_applying_writes_no_docs_and_the_data_dictionary_is_refreshed_by_its_own_call(tmp_path, data, monkeypatch):
+    # the data directory stands for the repository's own: applying writes only the tables, the log and the
+    # file's move; the data dictionary is refreshed by a separate call (which the command line makes and reports)
+    import shutil
+
+    from opsledger.corrections import apply as capply
+
+    root = tmp_path / "repo"
+    (root / "docs").mkdir(parents=True)
+    dictionary = root / "docs" / "data-dictionary.md"
+    monkeypatch.setattr(capply.oio, "default_data_dir", lambda: data)
+    monkeypatch.setattr(capply, "repo_root", lambda: root)
+    apply(write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX), data, SOURCES)
+    assert not dictionary.exists()
+    assert capply.refresh_dictionary(data) == dictionary and "## `claims`" in dictionary.read_text(encoding="utf-8")
+    other = tmp_path / "other"
+    shutil.copytree(data, other)
+    assert capply.refresh_dictionary(other) is None  # not the repository's data: nothing written

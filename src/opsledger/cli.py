@@ -361,6 +361,15 @@ def correction_apply(
         echo(res.diff.figures_text())
         if res.moved_to is None:
             echo(f"note: {file} was left where it is (it is not in the corrections/ folder beside the data)")
+    _refresh_dictionary(data_dir)
+
+
+def _refresh_dictionary(data_dir) -> None:
+    from opsledger.corrections.apply import refresh_dictionary
+
+    written = refresh_dictionary(data_dir)
+    if written is not None:
+        echo(f"updated {written.name} (the data dictionary reports the data's coverage)")
 
 
 @correction_app.command("revert")
@@ -375,6 +384,7 @@ def correction_revert(
     res = api.correction_revert(correction_id, data_dir, _archive(sources, no_sources), corrections_dir)
     echo(f"reverted {correction_id} with {res.correction_id}: {len(res.log)} change(s) logged")
     echo(res.diff.figures_text())
+    _refresh_dictionary(data_dir)
 
 
 @correction_app.command("new")

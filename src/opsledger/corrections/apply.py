@@ -129,13 +129,23 @@ def commit(res: Result, path: Path, data_dir: Path, applied_dir: Path | str | No
     moves = [(path, dest)] if dest is not None else []
     oio.write_tables(res.tables, data_dir, moves=moves, before=still_unapplied)
     res.moved_to = dest
-    if data_dir.resolve() == oio.default_data_dir().resolve():
-        # the repository's data changed: keep its generated data dictionary (with coverage) current
-        from opsledger.declarations import data_dictionary
-        from opsledger.data.txn import write_text_atomic
-
-        write_text_atomic(repo_root() / "docs" / "data-dictionary.md", data_dictionary(res.tables))
     return res
+
+
+def refresh_dictionary(data_dir: Path | str | None = None) -> Path | None:
+    """Rewrite the repository's generated data dictionary (docs/data-dictionary.md, which reports the
+    data's coverage) when ``data_dir`` is the repository's own data; return the file written, else None.
+    Applying a change set never does this on its own: the command line calls it after an apply or a
+    revert and says so."""
+    from opsledger.data.txn import write_text_atomic
+    from opsledger.declarations import data_dictionary
+
+    data_dir = _data_dir(data_dir)
+    if data_dir.resolve() != oio.default_data_dir().resolve():
+        return None
+    out = repo_root() / "docs" / "data-dictionary.md"
+    write_text_atomic(out, data_dictionary(oio.read_tables(data_dir)))
+    return out
 
 
 def revert(correction_id: str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE,
@@ -234,4 +244,5 @@ def new_changeset(slug: str, corrections_dir: Path | str | None = None) -> Path:
     return path
 
 
-__all__ = ["apply", "apply_together", "applied_dir_for", "commit", "revert", "next_number", "new_changeset"]
+__all__ = ["apply", "apply_together", "applied_dir_for", "commit", "refresh_dictionary", "revert", "next_number",
+           "new_changeset"]
