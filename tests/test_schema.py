@@ -34,6 +34,19 @@ def test_required(data):
     one(schema_report(data), "schema.required", "claims", "blackwrist.site_users.s000", "stated")
 
 
+@pytest.mark.parametrize("table, key, column", [
+    # issue 21: no source is left undated (at worst bounded), and every claim has an as-of
+    ("sources", "interpol-blackwrist-release", "published"),
+    ("sources", "interpol-blackwrist-release", "published_latest"),
+    ("sources", "interpol-blackwrist-release", "published_evidence"),
+    ("claims", "blackwrist.site_users.s000", "as_of"),
+    ("claims", "blackwrist.site_users.s000", "as_of_precision"),
+])
+def test_a_source_without_a_date_and_a_claim_without_an_as_of_are_refused(data, table, key, column):
+    set_cell(data, table, key, column, None)
+    one(schema_report(data), "schema.required", table, key, column)
+
+
 def test_unique_primary_key(data):
     df = read(data, "agencies")
     write(data, "agencies", pl.concat([df, df.filter(pl.col("agency_id") == "europol")]))
