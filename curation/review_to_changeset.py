@@ -82,7 +82,9 @@ def build(op: str, number: str, data_dir: Path, review_dir: Path = REVIEW) -> di
             problems.append(f"sources: {sid} is not in the data")
             continue
         new = {}
-        if r.get("published") and sources[sid]["published"] is None:
+        # a date the page shows fills a source known only within bounds (every source has at least those)
+        if r.get("published") and (sources[sid]["published"] is None
+                                   or sources[sid]["published_precision"] == "bounded"):
             new["published"] = r["published"]
             new["published_precision"] = r.get("published_precision") or "day"
             # a publication date is an interval: the end of the period it gives, unless the review says

@@ -186,9 +186,11 @@ def tiny_tables() -> dict[str, pl.DataFrame]:
     """Operation `tiny`: two made-up sources, four outcomes, five claims (no real page or person)."""
     t = {n: _frame(n, []) for n in TABLES}
     t["sources"] = _frame("sources", [
-        {"source_id": "s1", "kind": "news", "language": "en", "publisher": "Example News"},
+        {"source_id": "s1", "kind": "news", "language": "en", "publisher": "Example News",
+         "published": dt.date(2020, 1, 1), "published_latest": dt.date(2026, 11, 30), "published_precision": "bounded",
+         "published_evidence": "bounded"},
         {"source_id": "s2", "kind": "news", "language": "en", "published": dt.date(2020, 1, 1),
-         "published_precision": "day"},
+         "published_latest": dt.date(2020, 1, 1), "published_precision": "day", "published_evidence": "page"},
     ])
     out = {"operation_id": "tiny", "metric": "arrests", "unit": "count", "value": 1.0, "status": "single_source",
            "n_sources": 1, "scope": "worldwide"}
@@ -200,7 +202,7 @@ def tiny_tables() -> dict[str, pl.DataFrame]:
          "country": "ES", "part_of": "tiny.victims"},
     ])
     claim = {"operation_id": "tiny", "target_table": "outcomes", "target_column": "value", "qualifier": "exact",
-             "scope": "worldwide"}
+             "scope": "worldwide", "as_of": dt.date(2020, 1, 1), "as_of_latest": dt.date(2020, 1, 1), "as_of_precision": "day"}
     t["claims"] = _frame("claims", [
         {**claim, "claim_id": "c1", "source_id": "s1", "target_id": "tiny.arrests", "stated": "more than 40"},
         {**claim, "claim_id": "c2", "source_id": "s1", "target_id": "tiny.arrests", "stated": "12"},
@@ -252,13 +254,13 @@ def test_review_becomes_the_change_set_it_says(review):
     data, rev = review
     res = _script("review_to_changeset").build("tiny", "0999", data, rev)
     ch = res["changes"]
-    # sources: a missing publication date is filled, the date read recorded; a gone page's is not
+    # sources: a publication known only within bounds is dated, the date read recorded; a gone page's is not
     src = _by(ch, "update", "sources")
     assert list(src) == ["s1"]
     assert src["s1"]["set"] == {"published": "2020-05-04", "published_precision": "day",
                                 "published_latest": "2020-05-04", "published_evidence": "page", "accessed": "2026-11-30"}
-    assert src["s1"]["expect"] == {"published": None, "published_precision": None, "published_latest": None,
-                                   "published_evidence": None, "accessed": None}
+    assert src["s1"]["expect"] == {"published": "2020-01-01", "published_precision": "bounded",
+                                   "published_latest": "2026-11-30", "published_evidence": "bounded", "accessed": None}
     # an outcome is added only when a claim moves to it, citing that claim's source
     (added,) = _by(ch, "add", "outcomes").values()
     assert added["row"]["outcome_id"] == "tiny.arrests.europe" and added["source"] == "s1"
@@ -266,7 +268,7 @@ def test_review_becomes_the_change_set_it_says(review):
     claims = _by(ch, "update", "claims")
     assert claims["c1"]["set"] == {"quotation": "Police arrested more than 40 people.", "as_of": "2020-04-01",
                                    "as_of_precision": "month"}
-    assert claims["c1"]["expect"] == {"quotation": None, "as_of": None, "as_of_precision": None}
+    assert claims["c1"]["expect"] == {"quotation": None, "as_of": "2020-01-01", "as_of_precision": "day"}
     # a moved claim takes the scope of the outcome it now supports
     assert claims["c2"]["set"] == {"quotation": "12 of them in Europe", "target_id": "tiny.arrests.europe",
                                    "scope": "region", "area": "europe"}
