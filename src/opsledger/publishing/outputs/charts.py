@@ -79,6 +79,15 @@ def _margins(fig, n: int, labels: list[str], row: float = 0.42) -> None:
                         bottom=0.55 / height, top=1 - 0.3 / height)
 
 
+#: a chart with more rows than this repeats its scale at the top (a tall chart's bottom axis is out of sight)
+TOP_AXIS_ROWS = 12
+
+
+def _scale_on_top(ax, n: int) -> None:
+    if n > TOP_AXIS_ROWS:
+        ax.tick_params(axis="x", top=True, labeltop=True)
+
+
 def _attr(s: str) -> str:
     return s.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
@@ -143,6 +152,7 @@ def _ranges(rows: tuple[Range, ...], title: str, xlabel: str = "") -> str:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt.number(x)))
     ax.grid(axis="x", color="#ddd", lw=0.6)
     ax.set_axisbelow(True)
+    _scale_on_top(ax, n)
     if xlabel:
         ax.set_xlabel(xlabel)
     return _svg(fig, title)
@@ -199,5 +209,6 @@ def _timeline(items: tuple, title: str) -> str:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.grid(axis="x", color="#ddd", lw=0.6)
     ax.set_axisbelow(True)
+    _scale_on_top(ax, n)
     ax.set_xlabel("launched to announced; a band is a date known only to its week, month, year or bounds")
     return _svg(fig, title)
