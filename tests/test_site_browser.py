@@ -60,7 +60,7 @@ def test_site_has_index_operations_and_metrics(site, shipped):
     assert {p.stem for p in (site / "operation").glob("*.html")} == set(ops)
     assert len(list((site / "metric").glob("*.html"))) >= 10
     index = (site / "index.html").read_text()
-    assert "<svg" in index and 'class="sortable"' in index
+    assert "<svg" in index and 'class="sortable stack"' in index
 
 
 def test_every_internal_link_resolves_and_nothing_remote_loads(site):
