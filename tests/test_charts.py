@@ -18,10 +18,10 @@ def drawn(monkeypatch):
     seen: list[list[tuple[str, float]]] = []
     real = charts._svg
 
-    def measure(fig, title):
+    def measure(fig, title, *args):
         fig.canvas.draw()
         seen.append([(t.get_text(), t.get_window_extent().x0) for ax in fig.axes for t in ax.get_yticklabels()])
-        return real(fig, title)
+        return real(fig, title, *args)
 
     monkeypatch.setattr(charts, "_svg", measure)
     charts._timeline.cache_clear() if hasattr(charts._timeline, "cache_clear") else None
@@ -29,17 +29,53 @@ def drawn(monkeypatch):
     return seen
 
 
-def test_no_timeline_label_is_cut_off(drawn):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_no_timeline_label_is_cut_off(drawn, narrow):
     items = [(LONG, (dt.date(2024, 1, 1), dt.date(2024, 1, 31)), (dt.date(2024, 6, 1), dt.date(2024, 6, 1))),
              ("Operation H", None, (dt.date(2022, 3, 2), dt.date(2022, 3, 2)))]
-    charts.timeline(items, "test timeline")
+    charts.timeline(items, "test timeline", narrow=narrow)
     (labels,) = drawn
     assert any("\n" in text for text, _ in labels)  # the long name wraps
     assert all(x0 >= 0 for _, x0 in labels), labels
 
 
-def test_no_range_label_is_cut_off(drawn):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_no_range_label_is_cut_off(drawn, narrow):
     rows = [charts.Range(LONG, 46.0, 46.0, 46.0, False), charts.Range("Operation H", 146.0, 146.0, 146.0, False)]
-    charts.ranges(rows, "test ranges", xlabel="arrests")
+    charts.ranges(rows, "test ranges", xlabel="arrests", narrow=narrow)
     (labels,) = drawn
     assert all(x0 >= 0 for _, x0 in labels), labels
+
+
+def _height_pt(svg: str) -> float:
+    import re
+
+    return float(re.search(r'<svg[^>]*height="([0-9.]+)pt"', svg).group(1))
+
+
+def test_a_row_is_as_tall_as_its_label_not_the_longest_label():
+    """One long (wrapped) label makes its own row taller, not every row: 40 short rows and one long
+    one stay within a few lines of 41 short rows (they were ~1.7 times as tall before)."""
+    short = [charts.Range(f"Operation {i}", float(i + 1), float(i + 1), float(i + 1)) for i in range(40)]
+    plain = _height_pt(charts.ranges([*short, charts.Range("Operation X", 5.0, 5.0, 5.0)], "plain"))
+    mixed = _height_pt(charts.ranges([*short, charts.Range(LONG, 5.0, 5.0, 5.0)], "mixed"))
+    assert plain < mixed < plain + 72  # under an inch more
+
+
+def test_a_tall_chart_repeats_its_scale_on_top_and_the_narrow_drawing_has_its_own_ids():
+    import re
+
+    many = [charts.Range(f"Operation {i}", float(i + 1), float(i + 1), float(i + 1)) for i in range(charts.TOP_AXIS_ROWS + 1)]
+    few = many[:3]
+
+    def labels_per_tick(svg: str) -> float:  # the x axis: each tick's labels (bottom, and top if repeated)
+        x_axis = svg.split('id="matplotlib.axis_1"')[1].split('id="matplotlib.axis_2"')[0]
+        return x_axis.count("<text") / len(re.findall(r'id="xtick_\d+"', x_axis))
+
+    assert labels_per_tick(charts.ranges(few, "few")) == 1
+    assert labels_per_tick(charts.ranges(many, "many")) == 2
+    wide, narrow = charts.ranges(many, "many"), charts.ranges(many, "many", narrow=True)
+    ids = lambda svg: set(re.findall(r' id="([^"]+)"', svg))  # noqa: E731
+    assert ids(narrow) and all(i.startswith("n-") for i in ids(narrow)) and not ids(wide) & ids(narrow)
+    refs = re.findall(r'(?:xlink:href="#|url\(#)([^")]+)', narrow)
+    assert refs and all(r in ids(narrow) for r in refs)  # every reference names an id of its own drawing

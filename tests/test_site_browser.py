@@ -60,7 +60,7 @@ def test_site_has_index_operations_and_metrics(site, shipped):
     assert {p.stem for p in (site / "operation").glob("*.html")} == set(ops)
     assert len(list((site / "metric").glob("*.html"))) >= 10
     index = (site / "index.html").read_text()
-    assert "<svg" in index and 'class="sortable"' in index
+    assert "<svg" in index and 'class="sortable stack"' in index
 
 
 def test_every_internal_link_resolves_and_nothing_remote_loads(site):
@@ -117,3 +117,42 @@ def test_pages_render_in_headless_chromium(site, page, tmp_path):
     p = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1100,1600",
                         f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and shot.stat().st_size > 20_000, p.stderr[-2000:]
+
+
+MEASURE = """<script>
+window.addEventListener("load", function () {
+  var width = document.documentElement.clientWidth, out = [];
+  if (document.documentElement.scrollWidth > width + 1) out.push("page " + document.documentElement.scrollWidth);
+  document.querySelectorAll("table").forEach(function (t, i) {
+    var box = t.parentElement;  // a table scrolls inside its own box at most; a stacked one fits it
+    if (!box.classList.contains("scroll")) out.push("table " + i + " not in a scroll box");
+    if (t.classList.contains("stack") && t.scrollWidth > box.clientWidth + 1) out.push("table " + i + " " + t.scrollWidth);
+  });
+  document.querySelectorAll(".chart > div").forEach(function (d, i) {
+    var svg = d.querySelector("svg");  // the drawing shown is no wider than the page
+    if (getComputedStyle(d).display !== "none" && svg.getBoundingClientRect().width > width) out.push("chart " + i);
+  });
+  var pre = document.createElement("pre"); pre.id = "measured"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("page", ["index.html", "operation/koala.html"])
+def test_at_phone_width_no_table_or_chart_is_wider_than_the_page(site, page, tmp_path):
+    """At 375 px the page never scrolls sideways: a stacked table fits its column, every table is in its
+    own scroll box, and the chart shown is the narrow drawing that fits (a copy of the page measures
+    itself; its policy is dropped only in the copy, to let the measuring script run)."""
+    import json
+
+    copy = tmp_path / page
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", (site / page).read_text())
+    copy.write_text(html.replace("</body>", MEASURE + "</body>"))
+    p = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=375,1200",
+                        "--virtual-time-budget=3000", "--dump-dom", copy.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    measured = re.search(r'<pre id="measured">(.*?)</pre>', p.stdout)
+    assert measured, p.stderr[-2000:]
+    assert json.loads(measured.group(1).replace("&quot;", '"')) == []

@@ -136,6 +136,14 @@ def test_no_output_shows_a_bound_as_a_figure(shipped, shipped_release):
     datasheet = (d / "DATASHEET.md").read_text()
     if got := hits(datasheet, everything):
         found["DATASHEET.md"] = got
+    # the release notes' published figures (a first release: every figure is new), one line a figure;
+    # the row cells below them are the numeric columns, for analysis
+    notes = (d / "CHANGES.md").read_text().split("## The published figures that moved")[1].split("## Every row")[0]
+    lines = re.findall(r"^- \w+\[`([a-z0-9_]+)\.[^`]*`\]: (.*)$", notes, flags=re.M)
+    assert len(lines) >= shipped["outcomes"].height
+    for op, text in lines:
+        if got := hits(text.replace("\\", ""), bad.get(op, set())):
+            found.setdefault("CHANGES.md", set()).update(got)
     con = sqlite3.connect(d / "opsledger.sqlite")
     cols = [r[1] for r in con.execute("PRAGMA table_info(headline)") if r[1].endswith("_display")]
     assert cols
@@ -149,6 +157,24 @@ def test_no_output_shows_a_bound_as_a_figure(shipped, shipped_release):
         if got := hits(" ".join(x for x in row[1:] if x), bad.get(row[0], set())):
             found[f"csv headline {row[0]}"] = got
     assert not found, found
+
+
+def test_the_figures_a_change_moves_read_as_their_phrases(shipped):
+    """`correction check`, `diff` and the release notes write a moved figure as a reader sees it:
+    Blackwrist's site users are "nearly 63,000 (over 60,000 to under 63,000)", never 62,999."""
+    from opsledger.derive.reconcile import show_figures
+    from opsledger.derive.tablediff import diff_tables
+
+    key = "blackwrist.site_users"
+    old = _set(shipped, "outcomes", key, status="single_source")
+    d = diff_tables(old, shipped, ["outcomes"])
+    assert "62,999" in d.figures_text()  # from the numbers alone (what check printed before)
+    text = show_figures(d, old, shipped).figures_text()
+    assert f"outcomes[{key}]: nearly 63,000 (over 60,000 to under 63,000), single_source, 2 sources -> " \
+           "nearly 63,000 (over 60,000 to under 63,000), corroborated, 2 sources" in text
+    assert "62,999" not in text and "60,001" not in text
+    md = d.figures_text(markdown=True)
+    assert md.startswith(f"- outcomes[`{key}`]: nearly 63,000") and "single\\_source" in md
 
 
 def test_the_scan_catches_a_bound(shipped):

@@ -301,8 +301,11 @@ def diff(
     new: Annotated[str, typer.Argument(help="A version, `latest`, or a directory of tables (e.g. datasets).")],
     store: StoreOpt = None,
 ) -> None:
-    """Print the row-level changes between two releases (or a release and working data)."""
-    echo(api.diff(old, new, store).text())
+    """Print the row-level changes between two releases (or a release and working data), then the
+    published figures that moved, each as a reader sees it."""
+    changes = api.diff(old, new, store)
+    echo(changes.text())
+    echo(changes.figures_text())
 
 
 @correction_app.command("check")

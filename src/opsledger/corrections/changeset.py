@@ -448,7 +448,10 @@ def apply_in_memory(
     ]
     log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
     out["corrections"] = pl.concat([tables["corrections"], log_df])
-    return Result(cid, out, log_df, diff_tables(tables, out, [n for n in TABLES if n != "corrections"]))
+    from opsledger.derive.reconcile import show_figures
+
+    moved = diff_tables(tables, out, [n for n in TABLES if n != "corrections"])
+    return Result(cid, out, log_df, show_figures(moved, tables, out))
 
 
 def _correction_id_ok(cid: str) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -515,6 +516,43 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         )
         h = h.join(m, on="operation_id", how="left")
     return h.select(decl.columns).sort("operation_id")
+
+
+def shown_figures(t: dict[str, pl.DataFrame], keys: dict[str, set] | None = None) -> dict[tuple[str, Any], str]:
+    """(table, key) -> how a reader sees each outcome and statistic (of ``keys`` per table, else all):
+    its preferred claim's phrase with its range and, where not worldwide, its scope, as the headline's
+    ``*_display`` and the site show it (never 91 for "more than 90")."""
+    from opsledger.derive.display import displays
+
+    out: dict[tuple[str, Any], str] = {}
+    if "claims" not in t or "sources" not in t:
+        return out
+    for name, key in (("outcomes", "outcome_id"), ("statistics", "statistic_id")):
+        rows = t.get(name)
+        if rows is None or rows.is_empty() or (keys is not None and not keys.get(name)):
+            continue
+        if keys is not None:
+            rows = rows.filter(pl.col(key).is_in(list(keys[name])))
+        rows = rows.rename({key: "outcome_id"}) if key != "outcome_id" else rows
+        vc = value_claims(t["claims"], name, t["sources"], rows, "outcome_id")
+        vc = vc.filter(counted(vc))
+        low = parts_low(t[name]) if name == "outcomes" else None
+        for k, text in displays(rows, vc, with_scope=True, parts_low=low).iter_rows():
+            if text:
+                out[(name, k)] = text
+    return out
+
+
+def show_figures(diff: Diff, old: dict[str, pl.DataFrame], new: dict[str, pl.DataFrame]) -> Diff:
+    """The diff with each moved figure's text on either side (:func:`shown_figures`), for
+    :meth:`Diff.figures_text`."""
+    keys: dict[str, set] = {}
+    for f in diff.figures():
+        keys.setdefault(f["table"], set()).add(f["key"])
+    if keys:
+        diff.shown_old = shown_figures(old, keys)
+        diff.shown_new = shown_figures(new, keys)
+    return diff
 
 
 def rederive(data_dir=None, archive=DEFAULT_ARCHIVE, write: bool = False) -> Diff:

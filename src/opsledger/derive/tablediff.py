@@ -77,6 +77,11 @@ class Diff:
     """Row-level changes between two sets of tables, table by table (in the declared order)."""
 
     tables: dict[str, TableDiff] = field(default_factory=dict)
+    #: how a reader sees each moved figure on either side: (table, key) -> its preferred claim's phrase
+    #: with its range ("more than 90"), set by ``opsledger.derive.reconcile.show_figures``; a figure
+    #: without one is written from its numbers
+    shown_old: dict[tuple[str, Any], str] = field(default_factory=dict)
+    shown_new: dict[tuple[str, Any], str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return any(self.tables.values())
@@ -134,14 +139,23 @@ class Diff:
             entries = [(k, None, r) for k, r in t.added.items()] + [(k, r, None) for k, r in t.removed.items()] \
                 + [(k, a, b) for k, (a, b) in moved.items()]
             for k, a, b in sorted(entries, key=lambda e: str(e[0])):
-                out.append({"table": name, "key": k, "old": _figure_cols(a), "new": _figure_cols(b)})
+                out.append({"table": name, "key": k, "old": _figure_cols(a, self.shown_old.get((name, k))),
+                            "new": _figure_cols(b, self.shown_new.get((name, k)))})
         return out
 
-    def figures_text(self) -> str:
-        """What the change does to the published figures, one line a figure."""
+    def figures_text(self, markdown: bool = False) -> str:
+        """What the change does to the published figures, one line a figure, each figure as a reader
+        sees it ("more than 90, corroborated, 2 sources"). ``markdown``: a list for a Markdown file,
+        every value from the data escaped."""
+        from opsledger import escape
+
         figs = self.figures()
         if not figs:
             return "published figures: unchanged"
+        if markdown:
+            return escape.MarkdownText("\n".join(
+                f"- {f['table']}[{escape.markdown_code(f['key'])}]: {escape.markdown(figure_text(f['old']))} -> "
+                f"{escape.markdown(figure_text(f['new']))}" for f in figs))
         return "\n".join(["published figures:"] + [
             f"  {f['table']}[{f['key']}]: {figure_text(f['old'])} -> {figure_text(f['new'])}" for f in figs])
 
@@ -216,17 +230,22 @@ def row_text(row: dict) -> str:
     return ", ".join(f"{c}={cell(v)}" for c, v in row.items() if v is not None)
 
 
-def _figure_cols(row: dict | None) -> dict | None:
-    return None if row is None else {c: row.get(c) for c in FIGURE_COLUMNS}
+def _figure_cols(row: dict | None, shown: str | None = None) -> dict | None:
+    if row is None:
+        return None
+    return {c: row.get(c) for c in FIGURE_COLUMNS} | ({"shown": shown} if shown else {})
 
 
 def figure_text(f: dict | None) -> str:
-    """A published figure: "62,999 (60,001 to 62,999), corroborated, 2 sources"; "(none)" when absent."""
+    """A published figure as a reader sees it: "nearly 63,000 (56,700 to under 63,000), corroborated,
+    2 sources" (its ``shown`` text where known; else its numbers, "62,999 (60,001 to 62,999)");
+    "(none)" when absent."""
     if f is None:
         return "(none)"
     n = f.get("n_sources")
     sources = "no source" if not n else f"{fmt.number(n)} source" + ("s" if n != 1 else "")
-    return f"{fmt.figure(f.get('value'), f.get('value_low'), f.get('value_high'))}, {f.get('status') or fmt.EMPTY}, {sources}"
+    shown = f.get("shown") or fmt.figure(f.get("value"), f.get("value_low"), f.get("value_high"))
+    return f"{shown}, {f.get('status') or fmt.EMPTY}, {sources}"
 
 
 def _jsonable(v: Any) -> Any:

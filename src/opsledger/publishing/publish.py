@@ -85,8 +85,11 @@ def resolve(ref: str | Path, store=None) -> dict[str, pl.DataFrame]:
 def diff(old: str | Path, new: str | Path, store=None) -> Diff:
     """The row-level changes between two releases, or a release and a directory of tables: ``old`` and
     ``new`` are each a version, ``latest`` or a directory (e.g. ``diff("latest", "datasets")``)."""
+    from opsledger.derive.reconcile import show_figures
+
     store_arg(store)
-    return diff_tables(resolve(old, store), resolve(new, store))
+    a, b = resolve(old, store), resolve(new, store)
+    return show_figures(diff_tables(a, b), a, b)
 
 
 # --------------------------------------------------------------------------- building a release
@@ -245,7 +248,9 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
     files["datapackage.json"] = (json.dumps({**_datapackage(version, files, tables_, date),
                                              "opsledger:evidence": evidence}, indent=2,
                                             ensure_ascii=False) + "\n").encode()
-    changes = diff_tables(prev_tables, tables_)
+    from opsledger.derive.reconcile import show_figures
+
+    changes = show_figures(diff_tables(prev_tables, tables_), prev_tables, tables_)
     from opsledger.publishing.outputs.bundle import people_files
 
     files.update(people_files(tables_, prev_tables, changes, report, version, date, prev, need, why, files))

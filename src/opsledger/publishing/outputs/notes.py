@@ -48,7 +48,8 @@ def changelog(data, prev_data, changes, version, date, prev, bump, why) -> str:
 
 
 def changes_detail(changes: Diff, version, prev) -> str:
-    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text(markdown=True))
+    return render("CHANGES.md.j2", version=version, prev=prev, detail=changes.text(markdown=True),
+                  figures=changes.figures_text(markdown=True) if changes.figures() else "")
 
 
 class PopulationError(UsageError):

@@ -233,6 +233,13 @@ def _placed(op: dict, data: dict) -> tuple[tuple | None, tuple | None]:
     return None, None
 
 
+def both_drawings(draw, *args, **kw) -> str:
+    """A chart as two drawings: the wide one, and the narrow one that phones show instead (the page's
+    CSS picks one; each keeps its text readable where it is shown)."""
+    return (f'<div class="wide">{draw(*args, **kw)}</div>'
+            f'<div class="narrow">{draw(*args, narrow=True, **kw)}</div>')
+
+
 def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     """Every file of ``site/`` (paths relative to the release), deterministic for the same data."""
     from opsledger.publishing.outputs import charts
@@ -243,21 +250,21 @@ def build_site(data: dict, version: str, date: str) -> dict[str, bytes]:
     common = {"version": version, "date": date, "csp": policy, "script": js}
     files = {}
     placed = {op["operation_id"]: _placed(op, data) for op in g["operations"]}
-    timeline = charts.timeline([(op["name"], *placed[op["operation_id"]]) for op in g["operations"]],
-                               "Operations from launch to announcement")
+    timeline = both_drawings(charts.timeline, [(op["name"], *placed[op["operation_id"]]) for op in g["operations"]],
+                             "Operations from launch to announcement")
     undated = [op for op in g["operations"] if placed[op["operation_id"]] == (None, None)]
     files["site/index.html"] = render("site/index.html.j2", root="", timeline=timeline, undated=undated,
                                       **g, **common)
     for op in g["operations"]:
         # one unit a chart: the counts together; durations, ages, money and shares stay in the table
         heads = [f for f in op["figures"] if f["headline"] and f.get("unit", "count") == "count"]
-        chart = charts.ranges(
-            [_range(f["label"], f) for f in heads], f"{op['name']}: headline counts") if heads else ""
+        chart = both_drawings(
+            charts.ranges, [_range(f["label"], f) for f in heads], f"{op['name']}: headline counts") if heads else ""
         files[f"site/operation/{op['operation_id']}.html"] = render(
             "site/operation.html.j2", root="../", op=op, chart=chart, **common)
     for m in g["metrics"]:
-        chart = "" if not m["rows"] else charts.ranges(
-            [_range(r["op"]["name"], r["figure"]) for r in m["rows"]],
+        chart = "" if not m["rows"] else both_drawings(
+            charts.ranges, [_range(r["op"]["name"], r["figure"]) for r in m["rows"]],
             f"{m['label']} by operation", xlabel=m["label"])
         files[f"site/metric/{m['metric']}.html"] = render(
             "site/metric.html.j2", root="../", m=m, chart=chart, **common)
