@@ -51,6 +51,9 @@ def test_rounded_figure_allows_the_precise_one():
     ("May 23, 2019", "en", "day", dt.date(2019, 5, 23), dt.date(2019, 5, 23)),
     ("early 2018", "en", "part_of_year", dt.date(2018, 1, 1), dt.date(2018, 4, 30)),
     ("März 2025", "de", "month", dt.date(2025, 3, 1), dt.date(2025, 3, 31)),
+    # an abbreviated month as a Spanish page stamp prints it (whatsapp_ameripol_2017)
+    ("12 jul 2017", "es", "day", dt.date(2017, 7, 12), dt.date(2017, 7, 12)),
+    ("3 dic. 2019", "es", "day", dt.date(2019, 12, 3), dt.date(2019, 12, 3)),
     ("May 23", "en", "undated", None, None),
     ("last week", "en", "undated", None, None),
 ])
