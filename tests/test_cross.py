@@ -208,6 +208,8 @@ def test_countries_engaged_above_referred(data):
     r = run(data, sources=None, rules=["relations.*"])
     f = open_finding(r, "relations.countries_engaged_le_referred", "h", "operations")
     assert f.severity == "warning"
+    # the finding says what the sources say, as they phrase it (issue 22: no bound's artefact as a figure)
+    assert '"158 member countries"' in f.message and "countries engaged (" in f.message, f.message
 
 
 # 6. grounding -----------------------------------------------------------------------------------

@@ -126,12 +126,21 @@ def value_inside(x: Inputs) -> pl.DataFrame:
 
 
 @frame("disputes", sources="target", detail=lambda: pl.format(
-    "sources cannot all be right: together they allow {}", fmt.span_token("value_low", "value_high")))
+    "sources cannot all be right: they say {}", pl.col("phrases")))
 def disputes(x: Inputs) -> pl.DataFrame:
-    from opsledger.derive.reconcile import KEYS
+    """One row per figure with its status; a disputed one carries what its sources say, phrase by phrase
+    as written (a reader is never shown a bound's artefact such as 1,000,001 for "more than a million")."""
+    from opsledger.derive.reconcile import KEYS, counted
 
-    return pl.concat([x.t[name].select(pl.col(KEYS[name]).alias("row_key"), pl.lit(name).alias("table"), "status",
-                                       "value_low", "value_high") for name in ("outcomes", "statistics")])
+    parts = []
+    for name in ("outcomes", "statistics"):
+        rows = x.t[name].select(pl.col(KEYS[name]).alias("row_key"), pl.lit(name).alias("table"), "status")
+        disputed = rows.filter(pl.col("status") == "disputed").get_column("row_key")
+        vc = x.value_claims(name)
+        said = vc.filter(counted(vc) & pl.col("target_id").is_in(disputed.implode())).group_by("target_id").agg(
+            pl.format("\"{}\"", pl.col("stated")).unique(maintain_order=True).str.join(" / ").alias("phrases"))
+        parts.append(rows.join(said.rename({"target_id": "row_key"}), on="row_key", how="left", maintain_order="left"))
+    return pl.concat(parts)
 
 
 @frame("date_disputes", sources="sources", detail=lambda: pl.format(
