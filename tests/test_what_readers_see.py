@@ -333,3 +333,27 @@ def test_additional_suspects_are_a_part(shipped):
     assert part["value"] == 68 and part["subgroup"]
     row = derive_all(shipped)["headline"].filter(pl.col("operation_id") == "vibora").row(0, named=True)
     assert row["suspects_identified"] is None  # no source totals them: better empty than 68
+
+
+def test_an_additional_count_on_a_total_is_reported(shipped):
+    from opsledger.validation.rules import evaluate
+
+    rule = "meaning.additional_is_a_part"
+    # on the shipped data: only Blackwrist's unidentified victims (acknowledged: the metric counts those beyond)
+    assert evaluate(shipped, [rule])[rule] == {f"blackwrist.victims_unidentified.s00{i}" for i in range(4)}
+    # Vibora's "68 additional suspects" put back on a worldwide total of suspects identified, as before 0457
+    t = _set(shipped, "outcomes", "vibora.suspects_identified.not_arrested", subgroup=None)
+    assert evaluate(t, [rule])[rule] >= {"vibora.suspects_identified.s01"}
+    # German, the word before the figure in the quotation ("weitere 68"): the same finding
+    t = _set(t, "claims", "vibora.suspects_identified.s01", stated="68 Verdächtige",
+             quotation="Die Ermittler identifizierten weitere 68 Verdächtige in 28 Ländern")
+    t["sources"] = t["sources"].with_columns(
+        pl.when(pl.col("source_id") == "ap-abc-2025-06-06-vibora").then(pl.lit("de")).otherwise(pl.col("language"))
+        .alias("language"))
+    assert "vibora.suspects_identified.s01" in evaluate(t, [rule])[rule]
+    # a hedge is not an "additional" word: "más de 100 personas" after a word with an accent
+    assert "whatsapp_ameripol_2017.suspects_identified.s03" not in evaluate(shipped, [rule])[rule]
+    # "24 other countries" leaves the home country out and is read as a total already: not reported
+    t = _set(shipped, "claims", "vibora.suspects_identified.s01", excludes_home=True)
+    t = _set(t, "outcomes", "vibora.suspects_identified.not_arrested", subgroup=None)
+    assert "vibora.suspects_identified.s01" not in evaluate(t, [rule])[rule]

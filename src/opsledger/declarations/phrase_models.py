@@ -53,6 +53,9 @@ class Language(_Decl):
     month: dict[str, int] = {}
     #: noun -> the kind of thing it counts (a term of the ``noun_kind`` vocabulary)
     noun: dict[str, str] = {}
+    #: words that make a figure a part adding to another count when they stand directly before or
+    #: after it ("another 29", "68 additional suspects", "weitere 68"): meaning.additional_is_a_part
+    additional: tuple[str, ...] = ()
     #: the order of a date written in figures ("18/02/2020", "05.11.2007"): dmy or mdy; none where the
     #: language's sources write both (English), so such a date is not read
     numeric_date: Literal["dmy", "mdy"] | None = None

@@ -263,3 +263,44 @@ def phrase_nouns(x: Inputs) -> pl.DataFrame:
     return pl.DataFrame(rows, orient="row", schema={
         "row_key": pl.Utf8, "source_id": pl.Utf8, "stated": pl.Utf8, "metric": pl.Utf8, "noun": pl.Utf8,
         "kind": pl.Utf8, "fits": pl.Int64}).with_columns(pl.lit("claims").alias("table"))
+
+
+@frame("additional_counts", sources="source_id", detail=lambda: pl.format(
+    "{} reads as a count that adds to another (\"{}\"), but it supports {}, a worldwide total: enter it as a "
+    "part (part_of, a subgroup, or the area it counts)", pl.col("stated"), pl.col("word"), pl.col("target_id")))
+def additional_counts(x: Inputs) -> pl.DataFrame:
+    """One row per figure claim on an outcome with an ``additional`` word of its language (phrase_rules.toml)
+    directly before its figure (the last word before the phrase in its quotation, or a word of the phrase
+    before its first digit: "another 29 arrests", "weitere 68") or directly after it ("68 additional
+    suspects"), unless it leaves the home country out (``excludes_home``: "24 other countries" is read as a
+    total already): ``total`` is 1 when the row it supports is a worldwide total (no ``part_of``, no
+    ``subgroup``), which such a count never is."""
+    from opsledger.declarations import phrase_rules
+
+    langs = {code: list(lang.get("additional", ())) for code, lang in phrase_rules()["language"].items()}
+    c = x.t["claims"].filter((pl.col("target_table") == "outcomes") & (pl.col("target_column") == "value")
+                             & ~pl.col("excludes_home").fill_null(False))
+    c = c.join(x.t["sources"].select("source_id", "language"), on="source_id", how="left")
+    # the quotation up to the phrase (split by it: str.find counts bytes, str.slice characters)
+    prefix = pl.when(pl.col("quotation").str.contains(pl.col("stated"), literal=True)).then(
+        pl.col("quotation").str.split(pl.col("stated"), inclusive=False).list.first())
+    low = str.lower
+    candidates = [  # the word just before the phrase; before its first digit; right after its figure
+        prefix.str.extract(r"([^\W\d_]+)\W*$", 1),
+        pl.col("stated").str.extract(r"([^\W\d_]+)\s+\d", 1),
+        pl.col("stated").str.extract(r"\d[\d.,]*\s+([^\W\d_]+)", 1),
+    ]
+    word = pl.lit(None, pl.Utf8)
+    for code, words in langs.items():
+        if words:
+            hit = pl.coalesce([pl.when(w.str.to_lowercase().is_in([low(v) for v in words])).then(w.str.to_lowercase())
+                               for w in candidates])
+            word = pl.when(pl.col("language") == code).then(hit).otherwise(word)
+    hits = c.select("claim_id", "source_id", "stated", "target_id", word.alias("word")).filter(
+        pl.col("word").is_not_null())
+    o = x.t["outcomes"].select(pl.col("outcome_id").alias("target_id"), (
+        (pl.col("scope") == "worldwide") & pl.col("part_of").is_null() & pl.col("subgroup").is_null()
+    ).cast(pl.Int64).alias("total"))
+    return hits.join(o, on="target_id", how="left").select(
+        pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "stated", "word",
+        "target_id", pl.col("total").fill_null(0))
