@@ -79,3 +79,15 @@ def test_a_tall_chart_repeats_its_scale_on_top_and_the_narrow_drawing_has_its_ow
     assert ids(narrow) and all(i.startswith("n-") for i in ids(narrow)) and not ids(wide) & ids(narrow)
     refs = re.findall(r'(?:xlink:href="#|url\(#)([^")]+)', narrow)
     assert refs and all(r in ids(narrow) for r in refs)  # every reference names an id of its own drawing
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+def test_a_date_known_to_its_week_is_a_visible_mark_not_a_hairline(narrow):
+    # over three decades a week-wide band would be under a pixel: it is drawn as an open circle
+    a = ("Operation A", None, (dt.date(1993, 3, 1), dt.date(1993, 3, 1)))
+    b = ("Operation B", None, (dt.date(2007, 10, 16), dt.date(2007, 10, 18)))
+    c = ("Operation C", None, (dt.date(2024, 1, 1), dt.date(2024, 12, 31)))
+    without = charts.timeline([a, c], "timeline test", narrow=narrow)
+    svg = charts.timeline([a, b, c], "timeline test", narrow=narrow)
+    assert svg.count("fill: #ffffff") == without.count("fill: #ffffff") + 1  # B's open circle
+    assert svg.count("stroke-opacity: 0.35") == without.count("stroke-opacity: 0.35") == 1  # C's year: a band

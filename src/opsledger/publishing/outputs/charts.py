@@ -217,6 +217,10 @@ def _timeline(items: tuple, title: str, narrow: bool = False) -> str:
     width = NARROW if narrow else WIDE
     labels = [wrap_label(i[0], NARROW_LABEL_WIDTH if narrow else LABEL_WIDTH) for i in items]
     fig, ax, ys = _figure(plt, labels, 0.3, width)
+    days = [d for _l, a, b in items for iv in (a, b) if iv for d in iv]
+    # a band narrower than this would be a hairline on the axis (a week or a month over decades): it is
+    # drawn as an open circle, so every operation has a mark a reader can see
+    visible = dt.timedelta(days=max((max(days) - min(days)).days / 80, 1)) if days else dt.timedelta(days=1)
     for k, (_label, start, end) in enumerate(items):
         y = ys[k]
         if start and end and end[0] > start[1]:
@@ -224,9 +228,11 @@ def _timeline(items: tuple, title: str, narrow: bool = False) -> str:
         for iv in (start, end):
             if iv is None:
                 continue
-            if iv[1] > iv[0]:
+            if iv[1] - iv[0] >= visible:
                 ax.plot([iv[0], iv[1] + dt.timedelta(days=1)], [y, y], color=BLUE, lw=7, alpha=0.35,
                         solid_capstyle="butt")
+            elif iv[1] > iv[0]:
+                ax.plot([iv[0] + (iv[1] - iv[0]) / 2], [y], "o", mfc="white", mec=BLUE, mew=1.5, ms=6)
             else:
                 ax.plot([iv[0]], [y], "o", color=BLUE, ms=5)
     if not items:
@@ -238,6 +244,7 @@ def _timeline(items: tuple, title: str, narrow: bool = False) -> str:
     ax.grid(axis="x", color="#ddd", lw=0.6)
     ax.set_axisbelow(True)
     _scale_on_top(ax, n)
-    ax.set_xlabel("launched to announced; a band is a date known\nonly to its week, month, year or bounds" if narrow else
-                  "launched to announced; a band is a date known only to its week, month, year or bounds")
+    ax.set_xlabel("launched to announced; a dot is a day; an open circle (week,\nmonth) or a band (year, bounds) is a date known only that well"
+                  if narrow else "launched to announced; a dot is a day; an open circle (a week or a month) or a band (a year "
+                  "or bounds) is a date known only that well")
     return _svg(fig, title, "n-" if narrow else "")
