@@ -117,6 +117,13 @@ def test_value_outside_a_claim_interval(data):
     open_finding(r, "reconcile.value_inside_claims", "h.arrests.nz", "outcomes")
 
 
+def _dated_by(data, source_id: str) -> list:
+    """A claim's as-of columns as its source's publication interval gives them."""
+    s = read(data, "sources").filter(pl.col("source_id") == source_id).row(0, named=True)
+    return [pl.lit(s["published"]).alias("as_of"), pl.lit(s["published_latest"]).alias("as_of_latest"),
+            pl.lit(s["published_precision"]).alias("as_of_precision")]
+
+
 def _dispute(data):
     """Add a second source claim that contradicts Operation H's 130 countries referred (not a running
     total, so the dates of the two claims do not matter)."""
@@ -126,7 +133,7 @@ def _dispute(data):
         pl.lit("sofiaglobe-blackwrist").alias("source_id"),
         pl.lit("60 countries").alias("stated"), pl.lit(60.0).alias("low"), pl.lit(60.0).alias("high"),
         pl.lit(None, pl.Int64).alias("locator_paragraph"), pl.lit(None, pl.Int64).alias("locator_offset"),
-        pl.lit(None, pl.Date).alias("as_of"), pl.lit(None, pl.Utf8).alias("as_of_precision"),  # its source's date
+        *_dated_by(data, "sofiaglobe-blackwrist"),  # as of its source's publication
         pl.lit(None, pl.Utf8).alias("quotation"),  # grounded in the archived text instead
     )
     write(data, "claims", pl.concat([df, extra]))

@@ -185,8 +185,8 @@ TODAY = dt.date(2025, 5, 6)
 def tiny_rows(metric: str) -> dict[str, list[dict]]:
     """One operation with one figure of ``metric``, stated by two sources. Derived columns are left
     out: :func:`opsledger.derive.reconcile.derive_all` fills them."""
-    src = {"kind": "official_release", "published": TODAY, "published_precision": "day", "language": "en",
-           "accessed": TODAY}
+    src = {"kind": "official_release", "published": TODAY, "published_latest": TODAY, "published_precision": "day",
+           "published_evidence": "page", "language": "en", "accessed": TODAY}
     claim = {"operation_id": "tinyop", "target_table": "outcomes", "target_id": "tinyop.boats",
              "target_column": "value", "scope": "worldwide", "as_of": TODAY, "as_of_precision": "day"}
     return {

@@ -52,9 +52,14 @@ def repo(tmp_path) -> Path:
     return root
 
 
+#: a source's publication interval (every source has one, at worst bounded)
+DATED = {"published": "2020-01-01", "published_latest": "2020-01-01", "published_precision": "day",
+         "published_evidence": "page"}
+
+
 def add_source(sid: str, agency: str | None = None) -> dict:
     changes = [{"op": "add", "table": "sources", "source": sid,
-                "row": {"source_id": sid, "kind": "news", "language": "en", "note": "added"}}]
+                "row": {"source_id": sid, "kind": "news", "language": "en", "note": "added", **DATED}}]
     if agency:
         changes.append({"op": "add", "table": "agencies", "source": sid,
                         "row": {"agency_id": agency, "name": f"Agency {agency}", "kind": "ngo"}})

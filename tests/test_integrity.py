@@ -190,7 +190,8 @@ def crash_at(monkeypatch, k: int) -> list[int]:
 
 ADD_SOURCE = {"title": "t", "reason": "r", "changes": [
     {"op": "add", "table": "sources", "source": "src-a",
-     "row": {"source_id": "src-a", "kind": "news", "language": "en", "note": "added"}},
+     "row": {"source_id": "src-a", "kind": "news", "language": "en", "note": "added", "published": "2020-01-01",
+             "published_latest": "2020-01-01", "published_precision": "day", "published_evidence": "page"}},
     {"op": "add", "table": "agencies", "source": "src-a",
      "row": {"agency_id": "agency-a", "name": "Agency A", "kind": "ngo"}},
 ]}

@@ -195,6 +195,13 @@ def test_precision_of_an_interval(lo, hi, want):
     assert _dates_script().precision_of(dt.date.fromisoformat(lo), dt.date.fromisoformat(hi)) == want
 
 
+#: what a source known only within bounds holds (every source has at least its bounds)
+BOUNDED = {"published": dt.date(2020, 1, 1), "published_latest": dt.date(2026, 11, 30),
+           "published_precision": "bounded", "published_evidence": "bounded"}
+BOUNDED_EXPECT = {"published": "2020-01-01", "published_latest": "2026-11-30", "published_precision": "bounded",
+                  "published_evidence": "bounded"}
+
+
 def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     from conftest import write_empty_tables
     from opsledger.data import io as oio
@@ -204,7 +211,7 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     data.mkdir()
     write_empty_tables(data)
     t = oio.read_tables(data)
-    rows = [{c: None for c in t["sources"].columns} | {"source_id": sid, "kind": "news", "language": "de"}
+    rows = [{c: None for c in t["sources"].columns} | {"source_id": sid, "kind": "news", "language": "de"} | BOUNDED
             for sid in ("a-page", "b-page")]
     t["sources"] = pl.DataFrame(rows, schema=t["sources"].schema)
     oio.write_tables(t, data, keep_backup=False)
@@ -221,8 +228,7 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
     ch = changes[0]
     assert ch["set"] == {"published": "2023-08-07", "published_latest": "2023-08-10", "published_precision": "week",
                          "published_evidence": "relative"}
-    assert ch["expect"] == {"published": None, "published_latest": None, "published_precision": None,
-                            "published_evidence": None}
+    assert ch["expect"] == BOUNDED_EXPECT
     assert "without a year" in ch["reason"] and "am Montag" in ch["reason"]
     assert any("missing is not in the data" in p for p in problems)
     assert any("after latest" in p for p in problems)
@@ -237,7 +243,7 @@ def test_a_later_log_replaces_an_earlier_reading_of_the_same_source(tmp_path):
     data.mkdir()
     write_empty_tables(data)
     t = oio.read_tables(data)
-    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"}
+    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"} | BOUNDED
     t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
     oio.write_tables(t, data, keep_backup=False)
     review = tmp_path / "review"
@@ -262,15 +268,18 @@ def test_claims_dated_by_their_source_follow_its_new_interval(tmp_path):
     data.mkdir()
     write_empty_tables(data)
     t = oio.read_tables(data)
-    old = {"published": dt.date(2023, 1, 1), "published_latest": dt.date(2026, 11, 30), "published_precision": "bounded"}
+    old = {"published": dt.date(2023, 1, 1), "published_latest": dt.date(2026, 11, 30), "published_precision": "bounded",
+           "published_evidence": "bounded"}
     row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"} | old
     t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
     claim = {c: None for c in t["claims"].columns} | {"source_id": "a-page", "stated": "40", "target_table": "outcomes",
                                                      "target_column": "value", "excludes_home": False, "scope": "worldwide",
                                                      "target_id": "x", "operation_id": "x", "qualifier": "exact"}
     t["claims"] = pl.DataFrame([
-        claim | {"claim_id": "x.by-source", "as_of": old["published"], "as_of_precision": "bounded"},
-        claim | {"claim_id": "x.by-sentence", "as_of": dt.date(2023, 3, 1), "as_of_precision": "month"},
+        claim | {"claim_id": "x.by-source", "as_of": old["published"], "as_of_latest": old["published_latest"],
+                 "as_of_precision": "bounded"},
+        claim | {"claim_id": "x.by-sentence", "as_of": dt.date(2023, 3, 1), "as_of_latest": dt.date(2023, 3, 31),
+                 "as_of_precision": "month"},
     ], schema=t["claims"].schema)
     oio.write_tables(t, data, keep_backup=False)
     review = tmp_path / "review"
