@@ -25,15 +25,15 @@ def _hedges() -> dict[str, Any]:
     return rules()["hedge"]
 
 
-def _hedge_words(qualifier: str | None) -> str:
-    h = _hedges().get(qualifier or "")
+def _hedge_words(qualifier: str | None, hedges: dict[str, Any] | None = None) -> str:
+    h = (_hedges() if hedges is None else hedges).get(qualifier or "")
     if h is None:
         return ""
     return h["display"] if isinstance(h, dict) else getattr(h, "display", "")
 
 
-def _steps(qualifier: str | None) -> tuple[int, int]:
-    h = _hedges().get(qualifier or "")
+def _steps(qualifier: str | None, hedges: dict[str, Any] | None = None) -> tuple[int, int]:
+    h = (_hedges() if hedges is None else hedges).get(qualifier or "")
     if h is None:
         return 0, 0
     return int(h.get("low_steps", 0)), int(h.get("high_steps", 0))
@@ -72,12 +72,12 @@ def bounds_text(low: float | None, high: float | None, unit: str | None = None,
 
 
 def claim_phrase(qualifier: str | None, anchor: float | None, low: float | None, high: float | None,
-                 unit: str | None = None) -> str:
+                 unit: str | None = None, hedges: dict[str, Any] | None = None) -> str:
     """A claim as the reader sees it: its hedge's words and its stated figure as a total ("more than
     90,000"; "25" for "24 other countries"); a range or words of magnitude as their bounds."""
     if anchor is None or qualifier in ("range", "magnitude"):
         return bounds_text(low, high, unit)
-    words = _hedge_words(qualifier)
+    words = _hedge_words(qualifier, hedges)
     return f"{words} {fmt.number(anchor, unit)}".strip()
 
 
@@ -87,10 +87,11 @@ def claim_bounds(qualifier: str | None, low: float | None, high: float | None, u
     return bounds_text(low, high, unit, low_strict=lo_steps > 0, high_strict=hi_steps < 0)
 
 
-def _strict(claims: Iterable[dict], low: float | None, high: float | None) -> tuple[bool, bool]:
+def _strict(claims: Iterable[dict], low: float | None, high: float | None,
+            hedges: dict[str, Any] | None = None) -> tuple[bool, bool]:
     lo_s = hi_s = False
     for c in claims:
-        lo_steps, hi_steps = _steps(c.get("qualifier"))
+        lo_steps, hi_steps = _steps(c.get("qualifier"), hedges)
         if lo_steps > 0 and _same(c.get("low"), low):
             lo_s = True
         if hi_steps < 0 and _same(c.get("high"), high):
@@ -137,23 +138,26 @@ def preferred(claims: list[dict], value: float | None) -> dict | None:
     return min(anchored, key=lambda c: abs(_anchor(c) - value))  # type: ignore[operator]
 
 
-def display(outcome: dict, claims: list[dict], where: str | None = None, parts_low: float | None = None) -> str:
+def display(outcome: dict, claims: list[dict], where: str | None = None, parts_low: float | None = None,
+            hedges: dict[str, Any] | None = None) -> str:
     """The text of one reconciled figure: its preferred claim's phrase, then its range where that
     says more, the scope where it is not worldwide ("46, in New Zealand"), and for a disputed figure
     both readings: the range most sources allow and everything any source allows.
 
     ``claims``: the figure's current value claims (dicts with qualifier, figure, excludes_home, low,
     high), in preference order. ``parts_low``: the least its disjoint parts add up to; where that is
-    more than its claims allow, both readings are shown.
+    more than its claims allow, both readings are shown. ``hedges``: the ``[hedge.*]`` rules (default:
+    read from the declarations; :func:`displays` reads them once for all its figures).
     """
+    hedges = _hedges() if hedges is None else hedges
     unit = outcome.get("unit")
     v, lo, hi = outcome.get("value"), outcome.get("value_low"), outcome.get("value_high")
     if v is None and lo is None and hi is None and not claims:
         return ""
     p = preferred(claims, v)
-    phrase = (claim_phrase(p.get("qualifier"), _anchor(p), p.get("low"), p.get("high"), unit) if p is not None
+    phrase = (claim_phrase(p.get("qualifier"), _anchor(p), p.get("low"), p.get("high"), unit, hedges) if p is not None
               else bounds_text(lo, hi, unit))
-    lo_s, hi_s = _strict(claims, lo, hi)
+    lo_s, hi_s = _strict(claims, lo, hi, hedges)
     rng = bounds_text(lo, hi, unit, lo_s, hi_s)
     text = phrase + (f", in {where}" if where else "")
     if outcome.get("status") == "disputed" and parts_low is not None and hi is not None and parts_low > hi:
@@ -161,7 +165,7 @@ def display(outcome: dict, claims: list[dict], where: str | None = None, parts_l
                 f"{fmt.number(parts_low, unit)})")
     if outcome.get("status") == "disputed":
         slo, shi = outcome.get("sources_low"), outcome.get("sources_high")
-        s_lo_s, s_hi_s = _strict(claims, slo, shi)
+        s_lo_s, s_hi_s = _strict(claims, slo, shi, hedges)
         every = bounds_text(slo, shi, unit, s_lo_s, s_hi_s)
         return f"{text} (disputed: most sources allow {rng}; the sources together {every})"
     if rng == phrase or (p is not None and _same(lo, hi) and _same(lo, _anchor(p))):
@@ -199,12 +203,15 @@ def displays(outcomes: pl.DataFrame, value_claims: pl.DataFrame, with_scope: boo
     ``parts_low``: (outcome_id, the least its disjoint parts add up to)."""
     by: dict[str, list[dict]] = {}
     cols = ["target_id", "claim_id", "qualifier", "figure", "excludes_home", "low", "high"]
-    ordered = value_claims.sort(["pref", "width", "claim_id"]).select(cols)
+    # only the claims of the outcomes shown (the headline's: a few of a million claims)
+    shown = value_claims.filter(pl.col("target_id").is_in(outcomes.get_column("outcome_id").implode()))
+    ordered = shown.sort(["pref", "width", "claim_id"]).select(cols)
     for c in ordered.iter_rows(named=True):
         by.setdefault(c["target_id"], []).append(c)
     parts = dict(parts_low.iter_rows()) if parts_low is not None else {}
+    hedges = _hedges()
     rows = []
     for o in outcomes.iter_rows(named=True):
         rows.append((o["outcome_id"], display(o, by.get(o["outcome_id"], []), where(o) if with_scope else None,
-                                              parts.get(o["outcome_id"]))))
+                                              parts.get(o["outcome_id"]), hedges)))
     return pl.DataFrame(rows, schema={"outcome_id": pl.Utf8, "display": pl.Utf8}, orient="row")

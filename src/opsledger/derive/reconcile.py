@@ -412,14 +412,14 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     ``value_claims_of``, when given, receives the value claims (:func:`value_claims` of the derived
     claims) of each table reconciled from figure claims."""
     out = dict(tables)
+    kept: dict[str, pl.DataFrame] = {} if value_claims_of is None else value_claims_of
     out["sources"] = derive_sources(tables["sources"], archive)
     claims, phrases = derive_claims({**tables, "sources": out["sources"]}, archive)
     out["claims"] = claims
     # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
     value_tables = [name for name, cols in target_columns().items() if "value" in cols]
     for name in value_tables:
-        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"],
-                               value_claims_of)
+        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], kept)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
                              if df.height else pl.col("unit"))
@@ -429,7 +429,8 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
             out[name] = _reconcile_dates(tables[name], name, claims)
     if "outcomes" in value_tables:
         out["outcomes"] = bound_by_parts(out["outcomes"])
-    out["headline"] = derive_headline(out)
+    # the headline's value claims are those just computed: the same claims, sources and outcome metrics
+    out["headline"] = derive_headline(out, kept.get("outcomes"))
     return out, phrases
 
 
@@ -469,8 +470,10 @@ def headline_choice(outcomes: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(chosen) if chosen else outcomes.clear()
 
 
-def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The headline table: one row per operation (see ``schemas/headline.toml``)."""
+def derive_headline(t: dict[str, pl.DataFrame], outcome_claims: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The headline table: one row per operation (see ``schemas/headline.toml``). ``outcome_claims``:
+    the value claims of ``t["outcomes"]`` (:func:`value_claims` of ``t``'s claims and sources), when
+    already computed."""
     from opsledger.derive.display import displays
 
     decl = declaration("headline")
@@ -500,7 +503,8 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         )
     )
     heads = headline_choice(outcomes)
-    vc = value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id")
+    vc = (outcome_claims if outcome_claims is not None
+          else value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id"))
     vc = vc.filter(counted(vc))
     heads = heads.join(displays(heads, vc, with_scope=True, parts_low=parts_low(outcomes)), on="outcome_id", how="left")
     for metric in headline_metrics():
