@@ -191,3 +191,31 @@ def test_a_refused_expectation_in_a_group_of_pairs_names_its_rule():
                              meta={**META, "rule": f"t.{k}"})], Path("suite.json")) for k in ("b", "c")]
     with gxengine.engine("here"), pytest.raises(DeclarationError, match=r"suite.json: rule t.b: "):
         run(bad, lambda _n: _frame(), {})
+
+
+def test_a_pair_expectation_that_judges_missing_values_is_decided_on_its_own_frame():
+    """`ignore_row_if: neither` judges a row whose two values are missing: in a batch shared with other
+    small frames it would judge their rows too (all missing in its columns) and fail on each. Its
+    verdict is its frame's own: a frame with both values everywhere passes, one with a missing value
+    fails on that row only, and the other frames' rules are not affected."""
+    gt = "expect_column_pair_values_a_to_be_greater_than_b"
+    kwargs = {"column_A": "hi", "column_B": "lo", "or_equal": True, "ignore_row_if": "neither"}
+
+    def rule(name, frame, t, k):
+        return Rule(name, "timeline", "error", "d", frame, [Expectation(type=t, kwargs=k, meta={
+            **META, "rule": name, "frame": frame})], Path("suite.json"))
+
+    n = 300
+    other = pl.DataFrame({"row_key": [f"o{i}" for i in range(n)], "v": [i % 9 for i in range(n)]})
+    rules = [rule("t.dates", "dates", gt, kwargs),
+             rule("t.other", "other", "expect_column_values_to_be_between", {"column": "v", "max_value": 7})]
+    others = {f"o{i}" for i in range(n) if i % 9 == 8}
+    whole = pl.DataFrame({"row_key": [f"w{i}" for i in range(5)], "lo": [1, 2, 3, 4, 5], "hi": [1, 3, 3, 9, 5]})
+    holed = pl.DataFrame({"row_key": [f"h{i}" for i in range(5)], "lo": [1, 2, None, 4, 5], "hi": [1, 3, 3, 1, 5]})
+    with gxengine.engine("here"):
+        got = run(rules, {"dates": whole, "other": other}.__getitem__, {})
+        assert [r.success for r in got] == [True, False]
+        assert _failing(got) == [set(), others]
+        got = run(rules, {"dates": holed, "other": other}.__getitem__, {})
+        assert [r.success for r in got] == [False, False]
+        assert _failing(got) == [{"h2", "h3"}, others]

@@ -318,6 +318,11 @@ def test_a_noun_the_metric_does_not_count_is_reported(shipped):
     assert evaluate(t, [rule])[rule] == {"elysium.site_users.s08"}
     t = _set(shipped, "claims", "tantalio.suspects_identified.s06", stated="136 denuncias")
     assert evaluate(t, [rule])[rule] == {"tantalio.suspects_identified.s06"}
+    # in capitals, ASCII or not, as the rule reads it in lower case
+    t = _set(shipped, "claims", "elysium.site_users.s08", stated="MEHR ALS 111.000 DOWNLOADS")
+    assert evaluate(t, [rule])[rule] == {"elysium.site_users.s08"}
+    t = _set(shipped, "claims", "boyvids.arrests.s05", stated="QUATRO DENÚNCIAS")
+    assert evaluate(t, [rule])[rule] == {"boyvids.arrests.s05"}
 
 
 def test_addresses_are_their_own_metric(shipped):

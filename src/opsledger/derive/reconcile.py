@@ -203,6 +203,14 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
     """The value claims of a table's rows, with what reconciliation needs: preference, width, the
     anchor (the stated figure as a total), as-of period, and whether the claim is in the reported
     group (for a running total: within the window of the latest as-of date; otherwise every claim)."""
+    return _value_claims(claims, table_name, sources, target, key)[0]
+
+
+def _value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
+                  target: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """(:func:`value_claims`, the aggregate of its counted claims by ``target_id`` when it is
+    already known: when no claim left the reported group as an earlier count of a series, the
+    aggregate computed to find the series is that of the final group)."""
     running = metrics_with("running_total")
     window = running_total_window()
     c = (
@@ -237,10 +245,11 @@ def value_claims(claims: pl.DataFrame, table_name: str, sources: pl.DataFrame,
          .with_columns((pl.col("current") | pl.col("_same").fill_null(False)).alias("current"))
          .drop("_metric", "_same"))
     # rising counts from one day or one week: the earlier counts leave the reported group
-    series = _series(c.filter(counted(c)), _aggregate(c.filter(counted(c)), "target_id"), "target_id")
+    agg = _aggregate(c.filter(counted(c)), "target_id")
+    series = _series(c.filter(counted(c)), agg, "target_id")
     if series:
-        c = c.with_columns((pl.col("current") & ~pl.col("claim_id").is_in(series)).alias("current"))
-    return c
+        return c.with_columns((pl.col("current") & ~pl.col("claim_id").is_in(series)).alias("current")), None
+    return c, agg
 
 
 
@@ -254,11 +263,11 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
     intervals are intersected; when that is empty, the wording rule (same figure, different hedges)
     is tried; when that is empty too the figure is disputed. ``keep``: receives the value claims.
     """
-    c = value_claims(claims, table_name, sources, target, key)
+    c, known = _value_claims(claims, table_name, sources, target, key)
     if keep is not None:
         keep[table_name] = c
     c = c.filter(counted(c))
-    agg = _aggregate(c, key)
+    agg = _aggregate(c, key) if known is None else known.rename({"target_id": key})
     disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
     if disputed:
         best = {tid: _majority(rows) for tid, rows in _claims_by_target(c, disputed).items()}
@@ -288,31 +297,37 @@ def _series(c: pl.DataFrame, agg: pl.DataFrame, key: str) -> list[str]:
     claims' as-of dates start within ``series_span`` of each other and never fall (a claim dated later
     is never below one dated earlier), every claim whose widened interval misses that of the top
     figure (the highest among the latest). Rising counts from one day or one week are a series, not a
-    dispute."""
-    disputed = agg.filter(pl.col("status") == "disputed").get_column(key).to_list()
-    if not disputed:
+    dispute. (In polars, one pass over the disputed totals' claims.)"""
+    disputed = agg.filter(pl.col("status") == "disputed").select(pl.col(key).alias("target_id"))
+    if disputed.is_empty():
         return []
-    span = series_span()
-    out: list[str] = []
-    rows = c.filter(pl.col("target_id").is_in(disputed) & pl.col("running") & pl.col("as_of").is_not_null())
-    for _tid, g in rows.group_by("target_id"):
-        if g.height != c.filter(pl.col("target_id") == _tid[0]).height or g.get_column("anchor").null_count():
-            continue  # a claim without a date or a figure: nothing can be ordered
-        recs = g.select("claim_id", "as_of", "low", "high", "anchor").to_dicts()
-        starts = [r["as_of"] for r in recs]
-        if max(starts) - min(starts) > span:
-            continue
-        if any(a["as_of"] < b["as_of"] and b["anchor"] < a["anchor"] for a in recs for b in recs):
-            continue  # it falls: a dispute (and meaning.running_total_falls), not a series
-        top = max(recs, key=lambda r: (r["anchor"], r["as_of"]))
-        t_lo = min(x for x in (top["low"], top["anchor"]) if x is not None)
-        t_hi = None if top["high"] is None else max(top["high"], top["anchor"])
-        for r in recs:
-            r_lo = min(x for x in (r["low"], r["anchor"]) if x is not None)
-            r_hi = None if r["high"] is None else max(r["high"], r["anchor"])
-            if (r_hi is not None and r_hi < t_lo) or (t_hi is not None and r_lo > t_hi):
-                out.append(r["claim_id"])
-    return sorted(out)
+    g = (c.select("target_id", "claim_id", "running", "as_of", "low", "high", "anchor")
+         .join(disputed, on="target_id", how="semi", maintain_order="left").with_row_index("_i"))
+    tid = "target_id"
+    # every claim of the total dated and with a figure (else nothing can be ordered), all within the span
+    orderable = g.group_by(tid).agg(
+        (pl.col("running").fill_null(False) & pl.col("as_of").is_not_null()).all().alias("_ok"),
+        pl.col("anchor").null_count().alias("_nulls"),
+        (pl.col("as_of").max() - pl.col("as_of").min()).alias("_span"),
+    ).filter(pl.col("_ok") & (pl.col("_nulls") == 0) & (pl.col("_span") <= series_span())).select(tid)
+    g = g.join(orderable, on=tid, how="semi", maintain_order="left")
+    if g.is_empty():
+        return []
+    # it falls when a claim is below one dated earlier: below the highest figure of the earlier dates
+    by_day = g.group_by(tid, "as_of").agg(pl.col("anchor").max().alias("_hi"), pl.col("anchor").min().alias("_lo"))
+    falls = by_day.sort(tid, "as_of").with_columns(
+        pl.col("_hi").cum_max().shift(1).over(tid).alias("_before")
+    ).filter(pl.col("_lo") < pl.col("_before")).select(tid).unique()
+    g = g.join(falls, on=tid, how="anti", maintain_order="left")
+    lo_w = pl.min_horizontal("low", "anchor")  # the interval widened to include its stated figure
+    hi_w = pl.when(pl.col("high").is_null()).then(None).otherwise(pl.max_horizontal("high", "anchor"))
+    g = g.with_columns(lo_w.alias("_lo"), hi_w.alias("_hi"))
+    # the top figure: the highest among the latest, the first such claim on a tie
+    top = (g.sort([tid, "anchor", "as_of", "_i"], descending=[False, True, True, False])
+           .group_by(tid, maintain_order=True).first().select(tid, pl.col("_lo").alias("_t_lo"),
+                                                               pl.col("_hi").alias("_t_hi")))
+    miss = ((pl.col("_hi") < pl.col("_t_lo")).fill_null(False) | (pl.col("_lo") > pl.col("_t_hi")).fill_null(False))
+    return sorted(g.join(top, on=tid, how="left").filter(miss).get_column("claim_id").to_list())
 
 
 def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -413,14 +428,14 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
     ``value_claims_of``, when given, receives the value claims (:func:`value_claims` of the derived
     claims) of each table reconciled from figure claims."""
     out = dict(tables)
+    kept: dict[str, pl.DataFrame] = {} if value_claims_of is None else value_claims_of
     out["sources"] = derive_sources(tables["sources"], archive)
     claims, phrases = derive_claims({**tables, "sources": out["sources"]}, archive)
     out["claims"] = claims
     # claim targets with a `value` column are reconciled from figure claims, the others from date claims only
     value_tables = [name for name, cols in target_columns().items() if "value" in cols]
     for name in value_tables:
-        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"],
-                               value_claims_of)
+        df = _reconcile_values(tables[name], claim_keys()[name], name, claims, out["sources"], kept)
         units = {m: metric_unit(m) for m in vocabularies()["metric"]}
         df = df.with_columns(pl.col("metric").replace_strict(units, default=None).alias("unit")
                              if df.height else pl.col("unit"))
@@ -430,7 +445,8 @@ def derive_all_with_phrases(tables: dict[str, pl.DataFrame], archive: Path | Non
             out[name] = _reconcile_dates(tables[name], name, claims)
     if "outcomes" in value_tables:
         out["outcomes"] = bound_by_parts(out["outcomes"])
-    out["headline"] = derive_headline(out)
+    # the headline's value claims are those just computed: the same claims, sources and outcome metrics
+    out["headline"] = derive_headline(out, kept.get("outcomes"))
     return out, phrases
 
 
@@ -470,8 +486,10 @@ def headline_choice(outcomes: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(chosen) if chosen else outcomes.clear()
 
 
-def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The headline table: one row per operation (see ``schemas/headline.toml``)."""
+def derive_headline(t: dict[str, pl.DataFrame], outcome_claims: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The headline table: one row per operation (see ``schemas/headline.toml``). ``outcome_claims``:
+    the value claims of ``t["outcomes"]`` (:func:`value_claims` of ``t``'s claims and sources), when
+    already computed."""
     from opsledger.derive.display import displays
 
     decl = declaration("headline")
@@ -501,7 +519,8 @@ def derive_headline(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         )
     )
     heads = headline_choice(outcomes)
-    vc = value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id")
+    vc = (outcome_claims if outcome_claims is not None
+          else value_claims(t["claims"], "outcomes", t["sources"], outcomes, "outcome_id"))
     vc = vc.filter(counted(vc))
     heads = heads.join(displays(heads, vc, with_scope=True, parts_low=parts_low(outcomes)), on="outcome_id", how="left")
     for metric in headline_metrics():

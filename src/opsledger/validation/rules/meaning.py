@@ -250,11 +250,18 @@ def phrase_nouns(x: Inputs) -> pl.DataFrame:
     lang_of = dict(x.t["sources"].select("source_id", "language").iter_rows())
     rows = []
     c = x.t["claims"].filter(pl.col("metric").is_not_null() & (pl.col("target_column") == "value"))
+    # only a phrase holding one of the nouns can give a row: an ASCII phrase whose lower case holds none
+    # gives none (for ASCII text polars' lower case is Python's); any other phrase is read below
+    every = sorted({w for spec in langs.values() for w in spec.get("noun", {})})
+    stated_col = pl.col("stated")
+    c = c.filter((stated_col.str.len_bytes() != stated_col.str.len_chars())
+                 | stated_col.str.to_lowercase().str.contains_any(every)) if every else c.clear()
+    word = re.compile(r"[^\W\d_][\w-]*")
     for cid, sid, stated, metric in c.select("claim_id", "source_id", "stated", "metric").iter_rows():
         nouns = langs.get(lang_of.get(sid) or "en", {}).get("noun", {})
         if not nouns or not stated:
             continue
-        words = re.findall(r"[^\W\d_][\w-]*", stated.lower())
+        words = word.findall(stated.lower())
         for w in words:
             kind = nouns.get(w)
             if kind is not None:
