@@ -68,6 +68,14 @@ def test_rising_counts_from_one_week_are_a_series(shipped):
     assert (o["as_of"], o["as_of_latest"], o["as_of_precision"]) == (later, later, "day")
 
 
+def test_a_series_does_not_depend_on_which_claim_of_the_top_figure_comes_first(shipped):
+    # "59" and "around 59" both state the top figure of one day; "56" is the earlier count of that day
+    figures = [("56 arrests", D, D, "day"), ("59 arrests", D, D, "day"), ("around 59 arrests", D, D, "day")]
+    for order in (figures, figures[::-1], [figures[2], figures[0], figures[1]]):
+        o = _outcome(_with_claims(shipped, order))
+        assert o["status"] != "disputed" and o["value"] == 59.0, order
+
+
 def test_a_count_that_falls_within_a_week_stays_disputed(shipped):
     later = D + dt.timedelta(days=3)
     o = _outcome(_with_claims(shipped, [("46 arrests", D, D, "day"), ("40 arrests", later, later, "day")]))

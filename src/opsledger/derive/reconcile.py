@@ -295,14 +295,14 @@ def _reconcile_values(target: pl.DataFrame, key: str, table_name: str,
 def _series(c: pl.DataFrame, agg: pl.DataFrame, key: str) -> list[str]:
     """Claim ids that are earlier counts of a rising series: for each disputed running total whose
     claims' as-of dates start within ``series_span`` of each other and never fall (a claim dated later
-    is never below one dated earlier), every claim whose widened interval misses that of the top
-    figure (the highest among the latest). Rising counts from one day or one week are a series, not a
-    dispute. (In polars, one pass over the disputed totals' claims.)"""
+    is never below one dated earlier), every claim whose widened interval does not allow the top figure
+    (the highest stated among the latest). Rising counts from one day or one week are a series, not a
+    dispute. (In polars, one pass over the disputed totals' claims; independent of their order.)"""
     disputed = agg.filter(pl.col("status") == "disputed").select(pl.col(key).alias("target_id"))
     if disputed.is_empty():
         return []
     g = (c.select("target_id", "claim_id", "running", "as_of", "low", "high", "anchor")
-         .join(disputed, on="target_id", how="semi", maintain_order="left").with_row_index("_i"))
+         .join(disputed, on="target_id", how="semi", maintain_order="left"))
     tid = "target_id"
     # every claim of the total dated and with a figure (else nothing can be ordered), all within the span
     orderable = g.group_by(tid).agg(
@@ -322,11 +322,11 @@ def _series(c: pl.DataFrame, agg: pl.DataFrame, key: str) -> list[str]:
     lo_w = pl.min_horizontal("low", "anchor")  # the interval widened to include its stated figure
     hi_w = pl.when(pl.col("high").is_null()).then(None).otherwise(pl.max_horizontal("high", "anchor"))
     g = g.with_columns(lo_w.alias("_lo"), hi_w.alias("_hi"))
-    # the top figure: the highest among the latest, the first such claim on a tie
-    top = (g.sort([tid, "anchor", "as_of", "_i"], descending=[False, True, True, False])
-           .group_by(tid, maintain_order=True).first().select(tid, pl.col("_lo").alias("_t_lo"),
-                                                               pl.col("_hi").alias("_t_hi")))
-    miss = ((pl.col("_hi") < pl.col("_t_lo")).fill_null(False) | (pl.col("_lo") > pl.col("_t_hi")).fill_null(False))
+    # the top figure: the highest stated figure among the latest. An earlier count is a claim whose
+    # widened interval does not allow it (so which of several claims stating it is "the top" is moot:
+    # the result never depends on the order of the claims)
+    top = g.group_by(tid).agg(pl.col("anchor").filter(pl.col("as_of") == pl.col("as_of").max()).max().alias("_t"))
+    miss = ((pl.col("_hi") < pl.col("_t")).fill_null(False) | (pl.col("_lo") > pl.col("_t")).fill_null(False))
     return sorted(g.join(top, on=tid, how="left").filter(miss).get_column("claim_id").to_list())
 
 
