@@ -146,10 +146,22 @@ def test_datasheet_lists_population_coverage_and_only_the_missing_backlog(shippe
     assert "| Operation Nowhere | 2001 | Agency A | one \\| source |" in text
     backlog = text.split("### Known operations not curated")[1].split("## Composition")[0]
     assert f"| {in_data} |" not in backlog  # in the dataset: not backlog
-    assert "3 candidate operations were screened" in text and "0 included, 2 that meet the rule" in text
+    assert "3 candidate operations were screened" in text and "0 included (naming 0 operations" in text
+    assert "2 that meet the rule" in text
     assert "| lead agency's region | operations |" in text and "| international body |" in text
     for word in ("page store", "other researcher"):
         assert word not in text
+
+
+def test_datasheet_counts_operations_not_log_rows(shipped, tmp_path):
+    # one operation found twice under different descriptions: two included rows, one operation
+    research = tmp_path / "research"
+    research.mkdir()
+    (research / "README.md").write_text("## Inclusion rule\nx\n")
+    op = shipped["operations"]["operation_id"][0]
+    _population(tmp_path, [_cand("Operation One", "included", op=op), _cand("The same, again", "included", op=op)])
+    text = notes.datasheet(shipped, "9.9.9", "2026-11-30", research_dir=research)
+    assert "2 included (naming 1 operations of the dataset" in text
 
 
 def test_shipped_datasheet_reads_the_repository_files(shipped):

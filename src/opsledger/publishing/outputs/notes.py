@@ -127,6 +127,9 @@ def datasheet(data: dict, version: str, date: str, research_dir: Path | None = N
                   citation=citation_text(version, date), license=data_license(),
                   inclusion_rule=inclusion_rule(research_dir), backlog=backlog(cands, data),
                   population={"candidates": len(cands), "searches": len(searches), "decided": decided,
+                              # several rows can name one operation (found again under another description)
+                              "included_operations": len({r["operation_id"] for r in cands
+                                                          if r["decision"] == "included" and r["operation_id"]}),
                               "years": (years[0], years[-1]) if years else None,
                               "languages": sorted({s["language"] for s in searches if s["language"]})},
                   coverage_by=coverage_by(data))
