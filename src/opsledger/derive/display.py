@@ -202,7 +202,9 @@ def _choices(outcomes: pl.DataFrame, claims: pl.DataFrame, hedges: dict[str, Any
         return ((pl.col(a) - pl.col(b)).abs() <= 1e-6).fill_null(False)
 
     bounds = ["value_low", "value_high", "sources_low", "sources_high"]
-    j = c.join(outcomes.select(pl.col("outcome_id").alias("target_id"), "value", *bounds), on="target_id",
+    # a statistic has no sources_low / sources_high: its figures are read without them
+    have = [pl.col(b) if b in outcomes.columns else pl.lit(None, pl.Float64).alias(b) for b in bounds]
+    j = c.join(outcomes.select(pl.col("outcome_id").alias("target_id"), "value", *have), on="target_id",
                how="inner", maintain_order="left").with_columns(
         pl.when(near).then(0).when(allows).then(1).otherwise(2).alias("_tier"),
         pl.when(near).then((pl.col("_anchor") - v).abs()).otherwise(0.0).alias("_dist"),
