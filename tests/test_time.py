@@ -210,28 +210,37 @@ BOUNDED_EXPECT = {"published": "2020-01-01", "published_latest": "2026-11-30", "
                   "published_evidence": "bounded"}
 
 
-def test_log_becomes_interval_changes_citing_evidence(tmp_path):
+HEAD = "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
+
+
+def _dates_log(tmp_path, sources: dict[str, dict], logs: dict[str, str], claims: list[dict] = ()):
+    """A data directory with these sources (id -> publication columns) and claims, and a review folder
+    with these date logs (file name -> rows after the header): what build_intervals returns for them."""
     from conftest import write_empty_tables
     from opsledger.data import io as oio
 
-    mod = _dates_script()
     data = tmp_path / "datasets"
     data.mkdir()
     write_empty_tables(data)
     t = oio.read_tables(data)
-    rows = [{c: None for c in t["sources"].columns} | {"source_id": sid, "kind": "news", "language": "de"} | BOUNDED
-            for sid in ("a-page", "b-page")]
-    t["sources"] = pl.DataFrame(rows, schema=t["sources"].schema)
+    t["sources"] = pl.DataFrame([{c: None for c in t["sources"].columns} | {"source_id": sid, "kind": "news",
+                                                                           "language": "de"} | pub
+                                 for sid, pub in sources.items()], schema=t["sources"].schema)
+    if claims:
+        t["claims"] = pl.DataFrame([{c: None for c in t["claims"].columns} | c for c in claims], schema=t["claims"].schema)
     oio.write_tables(t, data, keep_backup=False)
     review = tmp_path / "review"
     review.mkdir()
-    head = "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
-    (review / "source_dates_a.tsv").write_text(
-        head + "a-page\t2023-08-07\t2023-08-10\tweek\trelative\t'am Montag' the raids; no year shown\t\n"
-        "missing\t2020-01-01\t2020-01-01\tday\tpage\tx\t\n", encoding="utf-8")
-    (review / "source_dates_b.tsv").write_text(head + "b-page\t2023-08-10\t2023-08-07\tday\tpage\tinverted\t\n",
-                                               encoding="utf-8")
-    changes, problems = mod.build_intervals(data, review)
+    for name, rows in logs.items():
+        (review / name).write_text(HEAD + rows, encoding="utf-8")
+    return _dates_script().build_intervals(data, review)
+
+
+def test_log_becomes_interval_changes_citing_evidence(tmp_path):
+    changes, problems = _dates_log(tmp_path, {"a-page": BOUNDED, "b-page": BOUNDED}, {
+        "source_dates_a.tsv": "a-page\t2023-08-07\t2023-08-10\tweek\trelative\t'am Montag' the raids; no year shown\t\n"
+                              "missing\t2020-01-01\t2020-01-01\tday\tpage\tx\t\n",
+        "source_dates_b.tsv": "b-page\t2023-08-10\t2023-08-07\tday\tpage\tinverted\t\n"})
     assert len(changes) == 1 and any("b-page" in p and "after latest" in p for p in problems), problems
     ch = changes[0]
     assert ch["set"] == {"published": "2023-08-07", "published_latest": "2023-08-10", "published_precision": "week",
@@ -243,59 +252,25 @@ def test_log_becomes_interval_changes_citing_evidence(tmp_path):
 
 
 def test_a_later_log_replaces_an_earlier_reading_of_the_same_source(tmp_path):
-    from conftest import write_empty_tables
-    from opsledger.data import io as oio
-
-    mod = _dates_script()
-    data = tmp_path / "datasets"
-    data.mkdir()
-    write_empty_tables(data)
-    t = oio.read_tables(data)
-    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"} | BOUNDED
-    t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
-    oio.write_tables(t, data, keep_backup=False)
-    review = tmp_path / "review"
-    review.mkdir()
-    head = "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
-    (review / "source_dates_a.tsv").write_text(head + "a-page\t2023-08-07\t2026-11-30\tbounded\tbounded\tno date\t\n",
-                                               encoding="utf-8")
-    (review / "source_dates_c.tsv").write_text(head + "a-page\t2023-08-09\t2023-08-09\tday\tpage\tits stamp\t\n",
-                                               encoding="utf-8")
-    changes, problems = mod.build_intervals(data, review)
+    changes, problems = _dates_log(tmp_path, {"a-page": BOUNDED}, {
+        "source_dates_a.tsv": "a-page\t2023-08-07\t2026-11-30\tbounded\tbounded\tno date\t\n",
+        "source_dates_c.tsv": "a-page\t2023-08-09\t2023-08-09\tday\tpage\tits stamp\t\n"})
     assert not problems and [c["set"] for c in changes] == [
         {"published": "2023-08-09", "published_latest": "2023-08-09", "published_precision": "day",
          "published_evidence": "page"}]
 
 
 def test_claims_dated_by_their_source_follow_its_new_interval(tmp_path):
-    from conftest import write_empty_tables
-    from opsledger.data import io as oio
-
-    mod = _dates_script()
-    data = tmp_path / "datasets"
-    data.mkdir()
-    write_empty_tables(data)
-    t = oio.read_tables(data)
     old = {"published": dt.date(2023, 1, 1), "published_latest": dt.date(2026, 11, 30), "published_precision": "bounded",
            "published_evidence": "bounded"}
-    row = {c: None for c in t["sources"].columns} | {"source_id": "a-page", "kind": "news", "language": "de"} | old
-    t["sources"] = pl.DataFrame([row], schema=t["sources"].schema)
-    claim = {c: None for c in t["claims"].columns} | {"source_id": "a-page", "stated": "40", "target_table": "outcomes",
-                                                     "target_column": "value", "excludes_home": False, "scope": "worldwide",
-                                                     "target_id": "x", "operation_id": "x", "qualifier": "exact"}
-    t["claims"] = pl.DataFrame([
+    claim = {"source_id": "a-page", "stated": "40", "target_table": "outcomes", "target_column": "value",
+             "excludes_home": False, "scope": "worldwide", "target_id": "x", "operation_id": "x", "qualifier": "exact"}
+    changes, problems = _dates_log(tmp_path, {"a-page": old}, {
+        "source_dates_c.tsv": "a-page\t2023-08-09\t2023-08-09\tday\tpage\tits stamp\t\n"}, claims=[
         claim | {"claim_id": "x.by-source", "as_of": old["published"], "as_of_latest": old["published_latest"],
                  "as_of_precision": "bounded"},
         claim | {"claim_id": "x.by-sentence", "as_of": dt.date(2023, 3, 1), "as_of_latest": dt.date(2023, 3, 31),
-                 "as_of_precision": "month"},
-    ], schema=t["claims"].schema)
-    oio.write_tables(t, data, keep_backup=False)
-    review = tmp_path / "review"
-    review.mkdir()
-    (review / "source_dates_c.tsv").write_text(
-        "source_id\tearliest\tlatest\tprecision\tevidence\tdetail\tpage_address\n"
-        "a-page\t2023-08-09\t2023-08-09\tday\tpage\tits stamp\t\n", encoding="utf-8")
-    changes, problems = mod.build_intervals(data, review)
+                 "as_of_precision": "month"}])
     claims = [c for c in changes if c["table"] == "claims"]
     assert not problems and [(c["key"], c["expect"], c["set"]) for c in claims] == [
         ("x.by-source", {"as_of": "2023-01-01", "as_of_precision": "bounded"},
