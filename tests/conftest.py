@@ -8,6 +8,7 @@ import copy
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +33,8 @@ needs_archive = pytest.mark.skipif(not ARCHIVE.is_dir(), reason="source archive 
 #: site and loading are not about grounding; the grounding of a release is tested where the archive is.
 RELEASE_ARCHIVE: dict = {"sources": ARCHIVE} if ARCHIVE.is_dir() else {"sources": None, "allow_ungrounded": True}
 #: The same for the command line.
+#: The date of the session's release of the shipped data (:func:`shipped_release`).
+SHIPPED_RELEASE_DATE = "2026-11-30"
 RELEASE_ARCHIVE_ARGS: list[str] = ["--sources", str(ARCHIVE)] if ARCHIVE.is_dir() else ["--no-sources", "--allow-ungrounded"]
 
 
@@ -158,14 +161,42 @@ def shipped_report():
     return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
 
 
+@dataclass(frozen=True)
+class ShippedRelease:
+    """The session's release of the shipped data: its store, the ``progress`` calls it made and what
+    ``release`` returned."""
+
+    store: Path
+    stages: list
+    result: object
+
+
 @pytest.fixture(scope="session")
-def shipped_release(tmp_path_factory):
-    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, shared by the tests
-    of the release's files, its site and loading."""
+def shipped_release_run(tmp_path_factory) -> ShippedRelease:
+    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, built once per
+    session (per xdist worker) and shared by the tests of the release's files, its site and loading.
+    Read-only: a test that writes to a store uses :func:`release_copy`."""
     from opsledger.publishing.publish import release
 
     store = tmp_path_factory.mktemp("store")
-    release("0.1.0", store, date="2026-11-30", **RELEASE_ARCHIVE)
+    stages: list[tuple] = []
+    res = release("0.1.0", store, date=SHIPPED_RELEASE_DATE, progress=lambda *a: stages.append(a),
+                  **RELEASE_ARCHIVE)
+    return ShippedRelease(store, stages, res)
+
+
+@pytest.fixture(scope="session")
+def shipped_release(shipped_release_run) -> Path:
+    """The store of the session's release of the shipped data (read-only; see :func:`release_copy`)."""
+    return shipped_release_run.store
+
+
+@pytest.fixture
+def release_copy(shipped_release, tmp_path) -> Path:
+    """A writable copy of the store of the session's release (0.1.0 of the shipped data), for a test
+    that damages a release or releases on top of it."""
+    store = tmp_path / "store"
+    shutil.copytree(shipped_release, store)
     return store
 
 
