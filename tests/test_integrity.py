@@ -376,7 +376,27 @@ class CountingFS:
         return op
 
 
-def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, quick_release, monkeypatch):
+@pytest.fixture
+def files_built_once(monkeypatch):
+    """A release's files (datasheet, reports, exports, site) built once per version, date and previous
+    version, and handed out again (as a new dict) to each later release of the same: for tests of the
+    store's operations, which release the same data again and again."""
+    from opsledger.publishing.outputs import bundle
+
+    real, built = bundle.people_files, {}
+
+    def once(tables_, prev_tables, changes, report, version, date, prev, *rest):
+        key = (version, date, prev)
+        if key not in built:
+            built[key] = real(tables_, prev_tables, changes, report, version, date, prev, *rest)
+        return dict(built[key])
+
+    monkeypatch.setattr(bundle, "people_files", once)
+    return built
+
+
+def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, quick_release, files_built_once,
+                                                             monkeypatch):
     store = tmp_path / "store"
     publish.release("0.1.0", str(store), empty, date="2026-01-01", allow_ungrounded=True)
     k = 0
