@@ -174,15 +174,35 @@ class ShippedRelease:
 @pytest.fixture(scope="session")
 def shipped_release_run(tmp_path_factory) -> ShippedRelease:
     """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, built once per
-    session (per xdist worker) and shared by the tests of the release's files, its site and loading.
-    Read-only: a test that writes to a store uses :func:`release_copy`."""
-    from opsledger.publishing.publish import release
+    test run and shared by the tests of the release's files, its site and loading. Read-only: a test
+    that writes to a store uses :func:`release_copy`.
 
-    store = tmp_path_factory.mktemp("store")
-    stages: list[tuple] = []
-    res = release("0.1.0", store, date=SHIPPED_RELEASE_DATE, progress=lambda *a: stages.append(a),
-                  **RELEASE_ARCHIVE)
-    return ShippedRelease(store, stages, res)
+    With pytest-xdist the workers share it: the first to need it builds it into the run's temporary
+    folder under a file lock and records what ``release`` reported beside it; the others wait for the
+    lock and read that record."""
+    import fcntl
+    import json
+
+    from opsledger.publishing.publish import release
+    from opsledger.publishing.store import ReleaseResult
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # (each worker's basetemp is a folder of the run's)
+    home = base / "shipped-release"
+    home.mkdir(exist_ok=True)
+    store, record = home / "store", home / "release.json"
+    with open(home / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            if store.exists():  # a worker that failed midway
+                shutil.rmtree(store)
+            stages: list[tuple] = []
+            res = release("0.1.0", store, date=SHIPPED_RELEASE_DATE, progress=lambda *a: stages.append(a),
+                          **RELEASE_ARCHIVE)
+            record.write_text(json.dumps({"stages": stages, "result": res.__dict__}))
+        done = json.loads(record.read_text())
+    return ShippedRelease(store, [tuple(s) for s in done["stages"]], ReleaseResult(**done["result"]))
 
 
 @pytest.fixture(scope="session")
