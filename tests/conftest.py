@@ -212,6 +212,24 @@ def shipped_release(shipped_release_run) -> Path:
 
 
 @pytest.fixture
+def plain_charts(monkeypatch):
+    """Releases whose site carries a placeholder for each chart (an SVG holding the chart's title)
+    instead of drawing it, for the tests of what a release does besides its site: drawing every chart
+    of the shipped data costs seconds in each process. The charts are drawn and checked in the
+    session's release (the site, browser and output tests), in test_charts and in
+    test_release.test_deterministic_bytes."""
+    from html import escape
+
+    from opsledger.publishing.outputs import charts
+
+    def placeholder(rows, title, *args, **kwargs) -> str:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" role="img"><title>{escape(str(title))}</title></svg>'
+
+    monkeypatch.setattr(charts, "ranges", placeholder)
+    monkeypatch.setattr(charts, "timeline", placeholder)
+
+
+@pytest.fixture
 def release_copy(shipped_release, tmp_path) -> Path:
     """A writable copy of the store of the session's release (0.1.0 of the shipped data), for a test
     that damages a release or releases on top of it."""

@@ -644,7 +644,8 @@ def test_malformed_acknowledgements_are_a_clean_error(tmp_path):
         assert "acks.toml" in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, quick_release, monkeypatch):
+def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, quick_release, plain_charts,
+                                                               monkeypatch):
     """The cause of the 1-in-7 abort at exit (pyarrow's thread pool decoding a buffer over Python bytes,
     see store._parquet) is absent from every table read of a load: each read is single-threaded, from
     an Arrow-owned buffer. (A single subprocess run, below, could only catch the abort by luck.)"""
@@ -671,7 +672,7 @@ def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, q
     assert reads and all(kind is pa.BufferReader and threads is False for kind, threads in reads), reads
 
 
-def test_plain_load_exits_cleanly(tmp_path, data, quick_release):
+def test_plain_load_exits_cleanly(tmp_path, data, quick_release, plain_charts):
     """A plain load in a fresh process exits 0 and leaves no thread of ours running."""
     store = tmp_path / "store"
     publish.release("0.1.0", str(store), data, date="2026-01-01", allow_ungrounded=True)
