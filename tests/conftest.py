@@ -178,22 +178,17 @@ def shipped_release_run(tmp_path_factory) -> ShippedRelease:
     that writes to a store uses :func:`release_copy`.
 
     With pytest-xdist the workers share it: the first to need it builds it into the run's temporary
-    folder under a file lock and records what ``release`` reported beside it; the others wait for the
-    lock and read that record."""
+    folder under a file lock and records what ``release`` reported beside it; a worker that needs it
+    later reads that record. One that needs it while another builds it builds its own rather than wait
+    (a waiting worker would leave its core idle)."""
     import fcntl
     import json
 
     from opsledger.publishing.publish import release
     from opsledger.publishing.store import ReleaseResult
 
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # (each worker's basetemp is a folder of the run's)
-    home = base / "shipped-release"
-    home.mkdir(exist_ok=True)
-    store, record = home / "store", home / "release.json"
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    def build(home: Path) -> dict:
+        store, record = home / "store", home / "release.json"
         if not record.exists():
             if store.exists():  # a worker that failed midway
                 shutil.rmtree(store)
@@ -201,7 +196,19 @@ def shipped_release_run(tmp_path_factory) -> ShippedRelease:
             res = release("0.1.0", store, date=SHIPPED_RELEASE_DATE, progress=lambda *a: stages.append(a),
                           **RELEASE_ARCHIVE)
             record.write_text(json.dumps({"stages": stages, "result": res.__dict__}))
-        done = json.loads(record.read_text())
+        return json.loads(record.read_text())
+
+    own = tmp_path_factory.getbasetemp()
+    home = (own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own) / "shipped-release"
+    home.mkdir(exist_ok=True)
+    with open(home / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another worker is building it
+            home = own / "shipped-release"
+            home.mkdir(exist_ok=True)
+        done = build(home)
+    store = home / "store"
     return ShippedRelease(store, [tuple(s) for s in done["stages"]], ReleaseResult(**done["result"]))
 
 
