@@ -8,6 +8,7 @@ import copy
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +33,8 @@ needs_archive = pytest.mark.skipif(not ARCHIVE.is_dir(), reason="source archive 
 #: site and loading are not about grounding; the grounding of a release is tested where the archive is.
 RELEASE_ARCHIVE: dict = {"sources": ARCHIVE} if ARCHIVE.is_dir() else {"sources": None, "allow_ungrounded": True}
 #: The same for the command line.
+#: The date of the session's release of the shipped data (:func:`shipped_release`).
+SHIPPED_RELEASE_DATE = "2026-11-30"
 RELEASE_ARCHIVE_ARGS: list[str] = ["--sources", str(ARCHIVE)] if ARCHIVE.is_dir() else ["--no-sources", "--allow-ungrounded"]
 
 
@@ -158,14 +161,87 @@ def shipped_report():
     return validate(DATASETS, sources=ARCHIVE if ARCHIVE.is_dir() else None)
 
 
-@pytest.fixture(scope="session")
-def shipped_release(tmp_path_factory):
-    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, shared by the tests
-    of the release's files, its site and loading."""
-    from opsledger.publishing.publish import release
+@dataclass(frozen=True)
+class ShippedRelease:
+    """The session's release of the shipped data: its store, the ``progress`` calls it made and what
+    ``release`` returned."""
 
-    store = tmp_path_factory.mktemp("store")
-    release("0.1.0", store, date="2026-11-30", **RELEASE_ARCHIVE)
+    store: Path
+    stages: list
+    result: object
+
+
+@pytest.fixture(scope="session")
+def shipped_release_run(tmp_path_factory) -> ShippedRelease:
+    """One release (0.1.0, dated 2026-11-30) of the shipped data in a private store, built once per
+    test run and shared by the tests of the release's files, its site and loading. Read-only: a test
+    that writes to a store uses :func:`release_copy`.
+
+    With pytest-xdist the workers share it: the first to need it builds it into the run's temporary
+    folder under a file lock and records what ``release`` reported beside it; a worker that needs it
+    later reads that record. One that needs it while another builds it builds its own rather than wait
+    (a waiting worker would leave its core idle)."""
+    import fcntl
+    import json
+
+    from opsledger.publishing.publish import release
+    from opsledger.publishing.store import ReleaseResult
+
+    def build(home: Path) -> dict:
+        store, record = home / "store", home / "release.json"
+        if not record.exists():
+            if store.exists():  # a worker that failed midway
+                shutil.rmtree(store)
+            stages: list[tuple] = []
+            res = release("0.1.0", store, date=SHIPPED_RELEASE_DATE, progress=lambda *a: stages.append(a),
+                          **RELEASE_ARCHIVE)
+            record.write_text(json.dumps({"stages": stages, "result": res.__dict__}))
+        return json.loads(record.read_text())
+
+    own = tmp_path_factory.getbasetemp()
+    home = (own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own) / "shipped-release"
+    home.mkdir(exist_ok=True)
+    with open(home / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another worker is building it
+            home = own / "shipped-release"
+            home.mkdir(exist_ok=True)
+        done = build(home)
+    store = home / "store"
+    return ShippedRelease(store, [tuple(s) for s in done["stages"]], ReleaseResult(**done["result"]))
+
+
+@pytest.fixture(scope="session")
+def shipped_release(shipped_release_run) -> Path:
+    """The store of the session's release of the shipped data (read-only; see :func:`release_copy`)."""
+    return shipped_release_run.store
+
+
+@pytest.fixture
+def plain_charts(monkeypatch):
+    """Releases whose site carries a placeholder for each chart (an SVG holding the chart's title)
+    instead of drawing it, for the tests of what a release does besides its site: drawing every chart
+    of the shipped data costs seconds in each process. The charts are drawn and checked in the
+    session's release (the site, browser and output tests), in test_charts and in
+    test_release.test_deterministic_bytes."""
+    from html import escape
+
+    from opsledger.publishing.outputs import charts
+
+    def placeholder(rows, title, *args, **kwargs) -> str:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" role="img"><title>{escape(str(title))}</title></svg>'
+
+    monkeypatch.setattr(charts, "ranges", placeholder)
+    monkeypatch.setattr(charts, "timeline", placeholder)
+
+
+@pytest.fixture
+def release_copy(shipped_release, tmp_path) -> Path:
+    """A writable copy of the store of the session's release (0.1.0 of the shipped data), for a test
+    that damages a release or releases on top of it."""
+    store = tmp_path / "store"
+    shutil.copytree(shipped_release, store)
     return store
 
 

@@ -153,7 +153,7 @@ def test_release_refuses_without_archive_unless_allowed(tmp_path, monkeypatch):
     assert r.exit_code == 2 and not (tmp_path / "store" / "0.1.0").exists()
 
 
-def test_release_records_ungrounded_choice(tmp_path):
+def test_release_records_ungrounded_choice(tmp_path, plain_charts):
     from opsledger.publishing.publish import release
 
     store = tmp_path / "store"

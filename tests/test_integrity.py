@@ -376,7 +376,27 @@ class CountingFS:
         return op
 
 
-def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, quick_release, monkeypatch):
+@pytest.fixture
+def files_built_once(monkeypatch):
+    """A release's files (datasheet, reports, exports, site) built once per version, date and previous
+    version, and handed out again (as a new dict) to each later release of the same: for tests of the
+    store's operations, which release the same data again and again."""
+    from opsledger.publishing.outputs import bundle
+
+    real, built = bundle.people_files, {}
+
+    def once(tables_, prev_tables, changes, report, version, date, prev, *rest):
+        key = (version, date, prev)
+        if key not in built:
+            built[key] = real(tables_, prev_tables, changes, report, version, date, prev, *rest)
+        return dict(built[key])
+
+    monkeypatch.setattr(bundle, "people_files", once)
+    return built
+
+
+def test_release_crash_at_every_store_operation_is_recovered(tmp_path, empty, quick_release, files_built_once,
+                                                             monkeypatch):
     store = tmp_path / "store"
     publish.release("0.1.0", str(store), empty, date="2026-01-01", allow_ungrounded=True)
     k = 0
@@ -624,7 +644,8 @@ def test_malformed_acknowledgements_are_a_clean_error(tmp_path):
         assert "acks.toml" in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, quick_release, monkeypatch):
+def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, quick_release, plain_charts,
+                                                               monkeypatch):
     """The cause of the 1-in-7 abort at exit (pyarrow's thread pool decoding a buffer over Python bytes,
     see store._parquet) is absent from every table read of a load: each read is single-threaded, from
     an Arrow-owned buffer. (A single subprocess run, below, could only catch the abort by luck.)"""
@@ -651,7 +672,7 @@ def test_load_decodes_single_threaded_from_arrow_owned_buffers(tmp_path, data, q
     assert reads and all(kind is pa.BufferReader and threads is False for kind, threads in reads), reads
 
 
-def test_plain_load_exits_cleanly(tmp_path, data, quick_release):
+def test_plain_load_exits_cleanly(tmp_path, data, quick_release, plain_charts):
     """A plain load in a fresh process exits 0 and leaves no thread of ours running."""
     store = tmp_path / "store"
     publish.release("0.1.0", str(store), data, date="2026-01-01", allow_ungrounded=True)

@@ -15,7 +15,7 @@ from opsledger.publishing import publish
 from opsledger.publishing.publish import release
 from opsledger.publishing.store import ChecksumError, ReleaseError, load, versions
 
-from conftest import RELEASE_ARCHIVE, RELEASE_ARCHIVE_ARGS, REPO, set_cell
+from conftest import RELEASE_ARCHIVE, RELEASE_ARCHIVE_ARGS, REPO, SHIPPED_RELEASE_DATE, set_cell
 
 
 
@@ -24,9 +24,9 @@ def store(tmp_path) -> Path:
     return tmp_path / "store"
 
 
-def test_first_release_is_complete_and_verifiable(store):
-    stages: list[tuple] = []
-    res = release("0.1.0", store, **RELEASE_ARCHIVE, date="2026-11-23", progress=lambda *a: stages.append(a))
+def test_first_release_is_complete_and_verifiable(shipped_release_run):
+    # the session's release of the shipped data (conftest), made into an empty store with a progress callback
+    store, stages, res = shipped_release_run.store, shipped_release_run.stages, shipped_release_run.result
     from opsledger.publishing.publish import RELEASE_STAGES
 
     assert stages == [(n, 5, s) for n, s in enumerate(RELEASE_STAGES)] + [(5, 5, "released")]
@@ -35,11 +35,9 @@ def test_first_release_is_complete_and_verifiable(store):
     assert {"datapackage.json", "SHA256SUMS", "CHANGELOG.md", "validation.json", "validation.html",
             "DATASHEET.md", "tables/claims.parquet", "tables/corrections.parquet"} <= names
     subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=d, check=True)
-    fl = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
-    p = subprocess.run([fl, "validate", "datapackage.json"], cwd=d, capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout[-3000:]
     idx = json.loads((store / "index.json").read_text())
-    assert idx["latest"] == "0.1.0" and idx["versions"][0]["date"] == "2026-11-23"
+    assert idx["latest"] == "0.1.0" and idx["versions"][0]["date"] == SHIPPED_RELEASE_DATE
+    assert [v["version"] for v in idx["versions"]] == ["0.1.0"]
     dp = json.loads((d / "datapackage.json").read_text())
     claims = [r for r in dp["resources"] if r["name"] == "claims"][0]
     assert claims["schema"]["primaryKey"] == ["claim_id"] and claims["sha256"] and claims["size"] > 0
@@ -48,8 +46,17 @@ def test_first_release_is_complete_and_verifiable(store):
     assert res.bump == "patch"
 
 
-def test_release_again_is_refused(store):
-    release("0.1.0", store, **RELEASE_ARCHIVE)
+def test_first_release_passes_frictionless(shipped_release):
+    """The release's data package, every row of every table included, passes frictionless (its own
+    test: frictionless reads the tables row by row and takes seconds)."""
+    fl = shutil.which("frictionless") or str(Path(sys.executable).parent / "frictionless")
+    p = subprocess.run([fl, "validate", "datapackage.json"], cwd=shipped_release / "0.1.0", capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stdout[-3000:]
+
+
+def test_release_again_is_refused(release_copy):
+    store = release_copy  # holds 0.1.0
     before = sorted(p.as_posix() for p in store.rglob("*"))
     with pytest.raises(ReleaseError, match="never overwritten"):
         release("0.1.0", store, **RELEASE_ARCHIVE)
@@ -70,14 +77,15 @@ def test_refused_when_validation_fails(store, data):
     assert not (store / "0.1.0").exists()
 
 
-def test_deterministic_bytes(tmp_path):
-    a = release("0.1.0", tmp_path / "a", **RELEASE_ARCHIVE, date="2026-11-23")
-    b = release("0.1.0", tmp_path / "b", **RELEASE_ARCHIVE, date="2026-11-23")
-    assert a.files == b.files  # every file, reports, database, zip and site included
+def test_deterministic_bytes(tmp_path, shipped_release_run):
+    # a second release of the same data on the same date, into another store, as the session's release
+    a = shipped_release_run.result
+    b = release("0.1.0", tmp_path / "b", **RELEASE_ARCHIVE, date=SHIPPED_RELEASE_DATE)
+    assert a.files and a.files == b.files  # every file, reports, database, zip and site included
 
 
-def test_second_release_changelog_lists_exactly_the_change(store, data):
-    release("0.1.0", store, data_dir=data, **RELEASE_ARCHIVE)
+def test_second_release_changelog_lists_exactly_the_change(release_copy, data, plain_charts):
+    store = release_copy  # 0.1.0 is the shipped data, as `data` is before the change
     set_cell(data, "agencies", "europol", "note", "Changed note for the test.")
     release("0.1.1", store, data_dir=data, **RELEASE_ARCHIVE)
     log = (store / "0.1.1" / "CHANGELOG.md").read_text()
@@ -93,10 +101,12 @@ def test_second_release_changelog_lists_exactly_the_change(store, data):
     assert [v["version"] for v in versions(store)] == ["0.1.0", "0.1.1"]
 
 
-def test_version_must_increase(store):
-    release("0.2.0", store, **RELEASE_ARCHIVE)
-    with pytest.raises(ReleaseError, match="not above"):
-        release("0.1.5", store, **RELEASE_ARCHIVE)
+def test_version_must_increase(release_copy):
+    store = release_copy  # holds 0.1.0
+    for lower in ("0.0.9", "0.0.10"):
+        with pytest.raises(ReleaseError, match="not above"):
+            release(lower, store, **RELEASE_ARCHIVE)
+    assert [v["version"] for v in versions(store)] == ["0.1.0"]
 
 
 def test_breaking_schema_change_needs_a_major_bump():
@@ -120,8 +130,8 @@ def test_added_term_needs_a_minor_bump():
     assert publish.required_bump(old, new)[0] == "major"
 
 
-def test_interrupted_release_leaves_previous_state(store, monkeypatch):
-    release("0.1.0", store, **RELEASE_ARCHIVE)
+def test_interrupted_release_leaves_previous_state(release_copy, monkeypatch, plain_charts):
+    store = release_copy  # holds 0.1.0
     index_before = (store / "index.json").read_bytes()
     import fsspec.implementations.local as local
 
@@ -136,8 +146,8 @@ def test_interrupted_release_leaves_previous_state(store, monkeypatch):
     assert (store / "index.json").read_bytes() == index_before
 
 
-def test_load_verifies_and_refuses_a_flipped_byte(store):
-    release("0.1.0", store, **RELEASE_ARCHIVE)
+def test_load_verifies_and_refuses_a_flipped_byte(release_copy):
+    store = release_copy  # holds 0.1.0
     t = load("outcomes", store=store)
     assert t.num_rows > 0 and "value_low" in t.column_names
     assert isinstance(load("outcomes", "0.1.0", store, as_="polars"), pl.DataFrame)
@@ -150,30 +160,29 @@ def test_load_verifies_and_refuses_a_flipped_byte(store):
         load("outcomes", store=store)
 
 
-def test_load_refuses_truncated(store):
-    release("0.1.0", store, **RELEASE_ARCHIVE)
+def test_load_refuses_truncated(release_copy):
+    store = release_copy  # holds 0.1.0
     p = store / "0.1.0" / "tables" / "claims.parquet"
     p.write_bytes(p.read_bytes()[:-10])
     with pytest.raises(ChecksumError, match="claims.parquet"):
         load("claims", store=store)
 
 
-def test_fsspec_url_store(tmp_path):
+def test_fsspec_url_store(tmp_path, plain_charts):
     url = f"file://{tmp_path / 'urlstore'}"
     release("0.1.0", url, **RELEASE_ARCHIVE)
     assert load("operations", store=url).num_rows >= 2
 
 
-def test_diff_between_release_and_working_data(store, data):
-    release("0.1.0", store, data_dir=data, **RELEASE_ARCHIVE)
+def test_diff_between_release_and_working_data(shipped_release, data):
     set_cell(data, "agencies", "europol", "note", "x")
-    text = publish.diff("0.1.0", data, store).text()
+    text = publish.diff("0.1.0", data, shipped_release).text()  # 0.1.0: the shipped data
     assert "changed `europol`.`note`" in text
 
 
 def _run_readme_example(marker: str, store) -> dict:
-    """Run the README's Python block after ``<!-- example: MARKER -->`` against a real release."""
-    release("0.1.0", store, **RELEASE_ARCHIVE)
+    """Run the README's Python block after ``<!-- example: MARKER -->`` against a real release (the
+    session's release of the shipped data; the examples only read)."""
     readme = (REPO / "README.md").read_text()
     block = readme.split(f"<!-- example: {marker} -->")[1].split("```python")[1].split("```")[0]
     code = block.replace('STORE = "releases"', f'STORE = {str(store)!r}')
@@ -182,13 +191,13 @@ def _run_readme_example(marker: str, store) -> dict:
     return ns
 
 
-def test_readme_loading_examples_run(store):
+def test_readme_loading_examples_run(shipped_release):
     """The README's loading examples (pandas, polars, DuckDB) run against a real release."""
-    ns = _run_readme_example("loading", store)
+    ns = _run_readme_example("loading", shipped_release)
     assert ns["outcomes_pd"].shape[0] == ns["outcomes_pl"].height == ns["n_duckdb"]
 
 
-def test_cli_release_versions_diff(store, data):
+def test_cli_release_versions_diff(store, data, plain_charts):
     from typer.testing import CliRunner
 
     from opsledger.cli import app
@@ -210,9 +219,9 @@ def test_cli_release_versions_diff(store, data):
     assert r.exit_code == 2 and "not in store" in r.output
 
 
-def test_readme_three_questions_run(store):
+def test_readme_three_questions_run(shipped_release):
     """The journalist's three questions in the README run against a real release, in a few lines."""
-    ns = _run_readme_example("questions", store)
+    ns = _run_readme_example("questions", shipped_release)
     assert ns["total"] > 0 and ns["children"].height >= 5
     assert set(ns["disputes"]["outcome_id"]) and ns["disputes"]["source_id"].nunique() >= 2
     assert ns["by_year"]["operations"].sum() == pl.read_parquet(REPO / "datasets" / "operations.parquet").height

@@ -194,8 +194,9 @@ def _diff_table(name: str, o: pl.DataFrame | None, n: pl.DataFrame | None) -> Ta
         return res
     left = o.select(key, *cols)
     right = n.select(key, *cols)
+    ls, rs = left.schema, right.schema  # (a frame's schema is built anew on every access)
     for c in cols:  # a column retyped between two releases is compared as text
-        if left.schema[c] != right.schema[c]:
+        if ls[c] != rs[c]:
             left = left.with_columns(pl.col(c).cast(pl.Utf8))
             right = right.with_columns(pl.col(c).cast(pl.Utf8))
     both = left.join(right, on=key, how="inner", suffix="__new")
