@@ -362,3 +362,14 @@ def test_an_additional_count_on_a_total_is_reported(shipped):
     t = _set(shipped, "claims", "vibora.suspects_identified.s01", excludes_home=True)
     t = _set(t, "outcomes", "vibora.suspects_identified.not_arrested", subgroup=None)
     assert "vibora.suspects_identified.s01" not in evaluate(t, [rule])[rule]
+
+
+def test_a_date_known_to_its_week_is_shown_as_its_week_not_its_first_day(shipped):
+    # Santiago's announcement is placed within 16 to 18 October 2007 ("heute" in a page dated to that week)
+    from opsledger.declarations.coverage import coverage_markdown
+    from opsledger.publishing.outputs.site import gather
+
+    op = next(o for o in gather(shipped)["operations"] if o["operation_id"] == "santiago")
+    assert op["announced_precision"] == "week"
+    assert op["announced_text"] == "16 October 2007 to 18 October 2007 (within a week)"
+    assert "| 2007-10-16..2007-10-18 |" in coverage_markdown(shipped)
