@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import datetime as dt
+
 import numpy as np
 import polars as pl
 
@@ -37,6 +39,10 @@ def empty(table_name: str, n: int, /, **cols) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
+#: the publication day of every synthetic source (after every operation's launch year)
+PUBLISHED = dt.date(2024, 1, 15)
+
+
 def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     rng = np.random.default_rng(seed)
     n_ops = max(1, n_claims // 102)
@@ -47,7 +53,10 @@ def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     sources = empty("sources", n_src, source_id=[f"src{i:03d}" for i in range(n_src)],
                     kind=["official_release" if i % 5 == 0 else "news" for i in range(n_src)],
                     language=["en"] * n_src, publisher=[f"Publisher {i}" for i in range(n_src)],
-                    url=[f"https://example.org/{i}" for i in range(n_src)])
+                    url=[f"https://example.org/{i}" for i in range(n_src)],
+                    # every source has a publication interval (here a day its page shows)
+                    published=[PUBLISHED] * n_src, published_latest=[PUBLISHED] * n_src,
+                    published_precision=["day"] * n_src, published_evidence=["page"] * n_src)
     agencies = empty("agencies", 3, agency_id=["interpol", "europol", "us-hsi"], name=["INTERPOL", "Europol", "HSI"],
                      kind=["intergovernmental", "intergovernmental", "national_investigative_agency"],
                      country=[None, None, "US"])
@@ -102,6 +111,10 @@ def generate(n_claims: int, seed: int = 7) -> dict[str, pl.DataFrame]:
               target_id=[f"{o}.interpol.lead" for o in ops], target_column=["role"] * n_ops,
               stated=["led by INTERPOL"] * n_ops, scope=["worldwide"] * n_ops),
     ])
+    # every claim is as of its source's publication day
+    # (as full columns: polars 2.2 aggregated a broadcast date literal into garbage dates, at random)
+    claims = claims.with_columns(pl.Series("as_of", [PUBLISHED] * claims.height, pl.Date),
+                                 pl.Series("as_of_precision", ["day"] * claims.height, pl.Utf8))
     # the unit and the derived value must agree: make the (unused) unit vocabularies right
     tables = {
         "sources": sources, "agencies": agencies, "operations": operations, "participations": part,

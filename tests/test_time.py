@@ -366,3 +366,15 @@ def test_as_of_reads_with_its_precision(lo, hi, prec, want):
     from opsledger.data import fmt
 
     assert fmt.interval(dt.date.fromisoformat(lo), dt.date.fromisoformat(hi), prec) == want
+
+
+def test_an_outcomes_as_of_is_a_real_day_of_its_claims_on_the_benchmark_data():
+    # the benchmark's synthetic data (every claim as of one day): polars 2.2 once aggregated the latest
+    # as-of into garbage dates, at random; the reconciled as-of is always a day a claim gives
+    spec = importlib.util.spec_from_file_location("synthetic", REPO / "benchmarks" / "synthetic.py")
+    synthetic = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(synthetic)
+
+    for _ in range(3):
+        o = synthetic.generate(2000)["outcomes"]
+        assert set(o["as_of"]) == set(o["as_of_latest"]) == {synthetic.PUBLISHED}

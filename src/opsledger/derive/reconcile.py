@@ -346,7 +346,6 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
         ordered = used.sort(["_wide", "pref", "width"], maintain_order=True)
     else:
         ordered = used.sort(["_wide", "pref", "width", "claim_id"])
-    is_latest = pl.col("as_of") == pl.col("as_of").max()
     return (
         ordered
         .with_columns(low_w.alias("w_low"),
@@ -366,15 +365,17 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
             pl.col("anchor").first().alias("pref_anchor"),
             pl.col("low").first().alias("pref_low"),
             pl.col("as_of").max().alias("as_of_d"),  # the last as_of once sorted with nulls first
-            # the precision and last day of the latest as-of date, from the claim that gives it with
-            # the narrowest as-of interval, then the most preferred (the claims are in preference order)
-            pl.col("as_of_precision").filter(is_latest).sort_by(pl.col("as_of_width").filter(is_latest),
-                                                               maintain_order=True).first()
-            .alias("as_of_precision_d"),
-            pl.col("as_of_end").filter(is_latest).sort_by(pl.col("as_of_width").filter(is_latest),
-                                                         maintain_order=True).first()
-            .alias("as_of_latest_d"),
         )
+        # the precision and last day of the latest as-of date, from the claim that gives it with the
+        # narrowest as-of interval, then the most preferred (the claims are in preference order). Picked
+        # outside the aggregation: polars 2.2 returned garbage dates, at random, for sort_by().first() of a
+        # filtered column inside group_by (seen on the benchmark's synthetic data)
+        .join(ordered.filter(pl.col("as_of") == pl.col("as_of").max().over("target_id"))
+              .sort("as_of_width", maintain_order=True, nulls_last=True)
+              .group_by("target_id", maintain_order=True)
+              .agg(pl.col("as_of_precision").first().alias("as_of_precision_d"),
+                   pl.col("as_of_end").first().alias("as_of_latest_d")),
+              on="target_id", how="left", maintain_order="left")
         .with_columns(
             (pl.col("i_low").is_not_null() & pl.col("i_high").is_not_null()
              & (pl.col("i_low") > pl.col("i_high"))).alias("empty"),
