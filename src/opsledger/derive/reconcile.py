@@ -370,7 +370,8 @@ def _aggregate(c: pl.DataFrame, key: str) -> pl.DataFrame:
         # narrowest as-of interval, then the most preferred (the claims are in preference order). Picked
         # outside the aggregation: polars 2.2 returned garbage dates, at random, for sort_by().first() of a
         # filtered column inside group_by (seen on the benchmark's synthetic data)
-        .join(ordered.filter(pl.col("as_of") == pl.col("as_of").max().over("target_id"))
+        .join(ordered.select("target_id", "as_of", "as_of_width", "as_of_precision", "as_of_end")
+              .filter(pl.col("as_of") == pl.col("as_of").max().over("target_id"))
               .sort("as_of_width", maintain_order=True, nulls_last=True)
               .group_by("target_id", maintain_order=True)
               .agg(pl.col("as_of_precision").first().alias("as_of_precision_d"),
