@@ -51,6 +51,11 @@ PHRASE_FIX = {
 }
 
 
+#: a source's publication interval for a row a test adds (every source has one, at worst bounded)
+DATED = {"published": "2020-01-01", "published_latest": "2020-01-01", "published_precision": "day",
+         "published_evidence": "page"}
+
+
 def write_cs(root: Path, name: str, doc) -> Path:
     """A change set ``<root>/corrections/<name>.yaml`` from a document (or YAML text, kept as given)."""
     p = root / "corrections" / f"{name}.yaml"

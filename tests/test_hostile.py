@@ -24,7 +24,7 @@ from opsledger.data import io as oio, txn
 from opsledger.errors import DataError, MissingExtra, UsageError
 from opsledger.validation.findings import Report
 
-from conftest import read, write_cs, write_empty_tables
+from conftest import DATED, read, write_cs, write_empty_tables
 
 runner = CliRunner()
 
@@ -50,11 +50,6 @@ def repo(tmp_path) -> Path:
     (root / "src" / "module.py").write_text("GOOD = True\n")
     (root / "corrections").mkdir()
     return root
-
-
-#: a source's publication interval (every source has one, at worst bounded)
-DATED = {"published": "2020-01-01", "published_latest": "2020-01-01", "published_precision": "day",
-         "published_evidence": "page"}
 
 
 def add_source(sid: str, agency: str | None = None) -> dict:

@@ -28,7 +28,7 @@ from opsledger.validation.findings import Report
 from opsledger.declarations import TABLES, declared_derived, table
 from opsledger.terminal import safe
 
-from conftest import PHRASE_FIX, REPO, read, write_cs, write_empty_tables
+from conftest import DATED, PHRASE_FIX, REPO, read, write_cs, write_empty_tables
 
 
 def state(d: Path) -> dict[str, str]:
@@ -190,8 +190,7 @@ def crash_at(monkeypatch, k: int) -> list[int]:
 
 ADD_SOURCE = {"title": "t", "reason": "r", "changes": [
     {"op": "add", "table": "sources", "source": "src-a",
-     "row": {"source_id": "src-a", "kind": "news", "language": "en", "note": "added", "published": "2020-01-01",
-             "published_latest": "2020-01-01", "published_precision": "day", "published_evidence": "page"}},
+     "row": {"source_id": "src-a", "kind": "news", "language": "en", "note": "added", **DATED}},
     {"op": "add", "table": "agencies", "source": "src-a",
      "row": {"agency_id": "agency-a", "name": "Agency A", "kind": "ngo"}},
 ]}

@@ -119,14 +119,18 @@ def interval(d: Any, latest: Any, precision: str | None = "day") -> str:
     return f"{date(d)} to {date(latest)} ({_WITHIN.get(precision or '', precision or '')})"
 
 
-def period(d: Any, precision: str | None = "day") -> str:
-    """A date at its precision in ISO form: "2017", "2019-10", "2019-05-23"; "" for none."""
+def period(d: Any, precision: str | None = "day", latest: Any = None) -> str:
+    """A date at its precision in ISO form: "2017", "2019-10", "2019-05-23"; "" for none. A date known
+    only within a week or bounds, given its last day, is its two days ("2007-10-16..2007-10-18"), never
+    the first of them."""
     if d is None or d == "":
         return ""
     if isinstance(d, dt.datetime):
         d = d.date()
     if not isinstance(d, dt.date):
         return str(d)
+    if precision in ("week", "bounded") and isinstance(latest, dt.date) and latest != d:
+        return f"{d.isoformat()}..{latest.isoformat()}"
     return {"year": f"{d.year:04d}", "month": f"{d.year:04d}-{d.month:02d}"}.get(precision or "day", d.isoformat())
 
 

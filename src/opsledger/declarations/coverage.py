@@ -15,17 +15,6 @@ def reporting_line() -> pl.Expr:
     return pl.coalesce(pl.col("based_on"), pl.col("publisher"))
 
 
-def _when(row: dict, column: str) -> str:
-    """An operation's date at its precision in ISO form; a date known only within a week or bounds as its
-    two days ("2007-10-16..2007-10-18"), never as the first of them."""
-    d, latest, precision = row[column], row.get(f"{column}_latest"), row.get(f"{column}_precision")
-    if d is None:
-        return ""
-    if precision in ("week", "bounded") and latest is not None and latest != d:
-        return f"{d.isoformat()}..{latest.isoformat()}"
-    return fmt.period(d, precision)
-
-
 def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
     """Markdown; every value from the data escaped (:func:`opsledger.escape.markdown`)."""
     ops = t["operations"].sort("operation_id")
@@ -63,7 +52,8 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
         s, n, n_lines = s_map.get(r["operation_id"], (0, 0, 0))
         lines.append(f"| {markdown_code(r['operation_id'])} | {markdown(r['name'])} | "
                      f"{markdown_code(r['lead_agency_id'])} | "
-                     f"{_when(r, 'launched')} | {_when(r, 'announced')} | {s} | {n_lines} | {n} | "
+                     f"{fmt.period(r['launched'], r['launched_precision'], r['launched_latest'])} | "
+                     f"{fmt.period(r['announced'], r['announced_precision'], r['announced_latest'])} | {s} | {n_lines} | {n} | "
                      f"{o_map.get(r['operation_id'], 0)} |")
     lines += ["", "How it was gathered: the two founding operations from the five archived documents in the "
               "source archive; the others from public press releases and news reports found in stored copies "

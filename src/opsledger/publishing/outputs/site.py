@@ -180,9 +180,8 @@ def gather(data: dict) -> dict:
         lead = agencies.get(op["lead_agency_id"], {})
         ops.append({
             **op, "lead": lead.get("name") or op["lead_agency_id"],
-            "launched_text": fmt.interval(op["launched"], op.get("launched_latest"), op["launched_precision"]) if op["launched"] else "",
-            "announced_text": fmt.interval(op["announced"], op.get("announced_latest"), op["announced_precision"]) if op["announced"] else "",
-            "concluded_text": fmt.interval(op["concluded"], op.get("concluded_latest"), op["concluded_precision"]) if op["concluded"] else "",
+            **{f"{k}_text": fmt.interval(op[k], op.get(f"{k}_latest"), op[f"{k}_precision"]) if op[k] else ""
+               for k in ("launched", "announced", "concluded")},
             "countries": [{"code": c, "name": country_name(c)} for c in sorted(countries, key=country_name)],
             "participants": participants, "figures": figures,
             "n_sources": len({c["source_id"] for f in figures for c in f["claims"]}),

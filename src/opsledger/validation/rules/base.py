@@ -32,6 +32,12 @@ FAMILIES = ("referential", "support", "reconciliation", "timeline", "relations",
             "grounding", "privacy")
 
 
+def phrases_said() -> pl.Expr:
+    """In an aggregation: the distinct phrases of the claims, as written, quoted and joined
+    ("\"20 countries\" / \"19 countries\""), for a finding that says what its sources say."""
+    return pl.format("\"{}\"", pl.col("stated")).unique(maintain_order=True).str.join(" / ")
+
+
 def checks_dir() -> Path:
     return Path(os.environ.get(CHECKS_DIR_ENV) or repo_root() / "checks")
 

@@ -291,17 +291,16 @@ def additional_counts(x: Inputs) -> pl.DataFrame:
     # the quotation up to the phrase (split by it: str.find counts bytes, str.slice characters)
     prefix = pl.when(pl.col("quotation").str.contains(pl.col("stated"), literal=True)).then(
         pl.col("quotation").str.split(pl.col("stated"), inclusive=False).list.first())
-    low = str.lower
-    candidates = [  # the word just before the phrase; before its first digit; right after its figure
+    # the word just before the phrase, the word before its first digit, the word right after its figure
+    candidates = [w.str.to_lowercase() for w in (
         prefix.str.extract(r"([^\W\d_]+)\W*$", 1),
         pl.col("stated").str.extract(r"([^\W\d_]+)\s+\d", 1),
         pl.col("stated").str.extract(r"\d[\d.,]*\s+([^\W\d_]+)", 1),
-    ]
+    )]
     word = pl.lit(None, pl.Utf8)
     for code, words in langs.items():
         if words:
-            hit = pl.coalesce([pl.when(w.str.to_lowercase().is_in([low(v) for v in words])).then(w.str.to_lowercase())
-                               for w in candidates])
+            hit = pl.coalesce([pl.when(w.is_in([v.lower() for v in words])).then(w) for w in candidates])
             word = pl.when(pl.col("language") == code).then(hit).otherwise(word)
     hits = c.select("claim_id", "source_id", "stated", "target_id", word.alias("word")).filter(
         pl.col("word").is_not_null())

@@ -13,7 +13,7 @@ import polars as pl
 from opsledger.data import fmt
 from opsledger.declarations import tables as declarations
 from opsledger.derive.reconcile import aligned, join_aligned
-from opsledger.validation.rules.base import Inputs, frame
+from opsledger.validation.rules.base import Inputs, frame, phrases_said
 from opsledger.validation.rules.gx import HASH_MASK
 
 
@@ -138,7 +138,7 @@ def disputes(x: Inputs) -> pl.DataFrame:
         disputed = rows.filter(pl.col("status") == "disputed").get_column("row_key")
         vc = x.value_claims(name)
         said = vc.filter(counted(vc) & pl.col("target_id").is_in(disputed.implode())).group_by("target_id").agg(
-            pl.format("\"{}\"", pl.col("stated")).unique(maintain_order=True).str.join(" / ").alias("phrases"))
+            phrases_said().alias("phrases"))
         parts.append(rows.join(said.rename({"target_id": "row_key"}), on="row_key", how="left", maintain_order="left"))
     return pl.concat(parts)
 

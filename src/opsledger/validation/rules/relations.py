@@ -8,7 +8,7 @@ import polars as pl
 
 from opsledger.data import fmt
 from opsledger.declarations import metric_relations
-from opsledger.validation.rules.base import Inputs, frame
+from opsledger.validation.rules.base import Inputs, frame, phrases_said
 
 
 def _relation(name: str, small: str, large: str):
@@ -29,7 +29,7 @@ def _relation(name: str, small: str, large: str):
         vc = x.value_claims("outcomes")
         ids = o.filter(pl.col("operation_id").is_in(over.implode())).select("outcome_id", "operation_id", "metric")
         said = vc.join(ids, left_on="target_id", right_on="outcome_id").group_by("operation_id", "metric").agg(
-            pl.format("\"{}\"", pl.col("stated")).unique(maintain_order=True).str.join(" / ").alias("says"))
+            phrases_said().alias("says"))
         for m, col in ((small, "small_says"), (large, "large_says")):
             wide = wide.join(said.filter(pl.col("metric") == m).select(pl.col("operation_id").alias("row_key"),
                                                                      pl.col("says").alias(col)),
