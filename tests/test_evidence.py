@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from opsledger.validation import quotations as evidence
 from opsledger.cli import app
-from opsledger.refetch import RateLimiter, confined, fetch, html_text, read_manifest
+from opsledger.data.io import confined, inside
+from opsledger.errors import PathError
+from opsledger.refetch import RateLimiter, fetch, html_text, read_manifest
 
 from conftest import read, set_cell
 
@@ -115,8 +117,13 @@ def test_grounding_in_archive_is_confined(tmp_path):
     assert evidence.grounding_counts(t, tmp_path / "arch")["grounded"] == 1
     t = _mini(quotation=None, url=None, archive_file="../secret.txt")
     assert evidence.grounding_counts(t, tmp_path / "arch")["unsupported"] == 1
-    assert confined(tmp_path / "arch", "../secret.txt") is None
-    assert confined(tmp_path / "arch", "/etc/passwd") is None
+    # one confinement policy: readers that skip (inside) refuse exactly what confined refuses
+    for bad in ("../secret.txt", "/etc/passwd", "."):
+        assert inside(tmp_path / "arch", bad) is None
+    for bad in ("../secret.txt", "/etc/passwd"):
+        with pytest.raises(PathError):
+            confined(tmp_path / "arch", bad, "archive_file")
+    assert inside(tmp_path / "arch", "000_a.txt") == (tmp_path / "arch" / "000_a.txt").resolve()
 
 
 def test_summary_and_reports_carry_grounding(shipped_report):

@@ -44,6 +44,7 @@ import polars as pl
 
 from opsledger import __version__, net
 from opsledger.errors import UsageError
+from opsledger.data.io import inside
 from opsledger.data.text import normalise
 from opsledger.data.txn import write_bytes_atomic, write_text_atomic
 from opsledger.terminal import one_line
@@ -163,15 +164,6 @@ def html_text(markup: str) -> str:
 # --------------------------------------------------------------------------- paths
 
 
-def confined(root: Path, name: str) -> Path | None:
-    """``root / name`` resolved, or None when it would leave ``root`` (absolute paths, ``..``, links)."""
-    base = Path(root).resolve()
-    try:
-        p = (base / name).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return None
-    return p if p.is_relative_to(base) and p != base else None
-
 
 def _check_cache_dir(cache_dir: Path, data_dir: Path | None) -> Path:
     from opsledger.declarations import repo_root
@@ -229,7 +221,7 @@ def page_text(cache_dir: Path, entry: Entry) -> str | None:
     still matches the manifest."""
     if not entry.readable or entry.file is None or not entry.file.startswith(f"{PAGES}/"):
         return None
-    p = confined(Path(cache_dir) / PAGES, entry.file.removeprefix(f"{PAGES}/"))
+    p = inside(Path(cache_dir) / PAGES, entry.file.removeprefix(f"{PAGES}/"))
     if p is None or not p.is_file():
         return None
     data = p.read_bytes()

@@ -43,6 +43,16 @@ def confined(root: Path | str, rel: str, what: str) -> Path:
     return full
 
 
+def inside(root: Path | str, rel: str) -> Path | None:
+    """:func:`confined` for readers that skip what they may not read: the path, or None where
+    :func:`confined` refuses it (or it is ``root`` itself). One confinement policy, two ways to meet it."""
+    try:
+        full = confined(root, rel, "path")
+    except (PathError, OSError, RuntimeError, ValueError):
+        return None
+    return None if full == Path(root).resolve() else full
+
+
 #: Largest archived source text read (a press release or article is a few hundred KiB at most).
 MAX_ARCHIVE_BYTES = 16 << 20
 

@@ -36,13 +36,13 @@ def _in(needle: str | None, hay: str | None) -> bool:
 def archive_texts(t, archive: Path | None) -> dict[str, str]:
     """source_id -> normalised archived text, for the archived sources whose file is in ``archive``
     (file names confined to the directory)."""
-    from opsledger.refetch import confined
+    from opsledger.data.io import inside
 
     if archive is None or not Path(archive).is_dir():
         return {}
     out = {}
     for sid, fname in t["sources"].select("source_id", "archive_file").drop_nulls().iter_rows():
-        p = confined(Path(archive), fname)
+        p = inside(Path(archive), fname)
         if p is not None and p.is_file():
             out[sid] = normalise(p.read_text(encoding="utf-8", errors="replace"))
     return out
