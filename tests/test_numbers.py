@@ -42,6 +42,23 @@ REAL = [
 ]
 
 
+# Compound number words (compound_joiner): once read as their tens word alone ("Trinta e uma" as 30).
+COMPOUND = [
+    ("pt", "Trinta e uma pessoas", 31),   # a curator's page (issue 21's curation notes)
+    ("pt", "vinte e dois presos", 22),
+    ("es", "cuarenta y un detenidos", 41),
+    ("fr", "vingt-deux interpellations", 22),
+    ("fr", "vingt et un pays", 21),
+    ("en", "forty-six people", 46),       # declared word by word in English
+]
+
+
+@pytest.mark.parametrize("lang,phrase,value", COMPOUND)
+def test_compound_number_words(lang, phrase, value):
+    iv = derive_number(phrase, "count", lang)
+    assert (iv.low, iv.high) == (value, value)
+
+
 @pytest.mark.parametrize("lang,phrase,unit,low,high", REAL)
 def test_real_phrases(lang, phrase, unit, low, high):
     iv = derive_number(phrase, unit, lang)

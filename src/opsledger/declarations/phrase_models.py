@@ -49,6 +49,10 @@ class Language(_Decl):
     unit_word: dict[str, tuple[str, float, float]] = {}
     scale: dict[str, float] = {}
     number_word: dict[str, float] = {}
+    #: what joins a tens word to a units word in a compound number ("trinta e uma" = 31, "veinte y
+    #: dos" = 22, "vingt-deux" = 22): every tens word (20..90) + joiner + units word (1..9) of
+    #: ``number_word`` is read as their sum. A joiner of letters is a word, so spaces stand around it.
+    compound_joiner: tuple[str, ...] = ()
     part_of_year: dict[str, tuple[int, int]] = {}
     month: dict[str, int] = {}
     #: noun -> the kind of thing it counts (a term of the ``noun_kind`` vocabulary)

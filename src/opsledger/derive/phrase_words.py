@@ -161,6 +161,22 @@ def _number_re(lang: str) -> re.Pattern[str]:
     return re.compile(_number_pattern(lang))
 
 
+@per_declarations
+def number_words(lang: str) -> dict[str, float]:
+    """The language's number words (``number_word``) with every compound its ``compound_joiner`` makes:
+    tens (20..90) joined to units (1..9). Declared words win over a generated one."""
+    L = language(lang)
+    words = dict(L.get("number_word", {}))
+    tens = {w: v for w, v in words.items() if 20 <= v <= 90 and v % 10 == 0}
+    units = {w: v for w, v in words.items() if 1 <= v <= 9 and v == int(v)}
+    for joiner in L.get("compound_joiner", ()):
+        sep = f" {joiner} " if joiner[:1].isalpha() else joiner
+        for t, tv in tens.items():
+            for u, uv in units.items():
+                words.setdefault(f"{t}{sep}{u}", tv + uv)
+    return words
+
+
 def _number(token: str, lang: str) -> float | None:
     L = language(lang)
     if _number_re(lang).fullmatch(token):
@@ -172,7 +188,7 @@ def _number(token: str, lang: str) -> float | None:
             if re.search(rf"{re.escape(g)}\d{{3}}(?!\d)", token):
                 token = token.replace(g, "")
         return float(token.replace(L["decimal"], "."))
-    words = L.get("number_word", {})
+    words = number_words(lang)
     return float(words[token]) if token in words else None
 
 
@@ -180,7 +196,7 @@ def _number(token: str, lang: str) -> float | None:
 def _quantity_patterns(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     L = language(lang)
     num = _number_pattern(lang)
-    word_alt = _alt(L.get("number_word", {}))
+    word_alt = _alt(number_words(lang))
     unit_alt = _alt(L.get("unit_word", {}))
     scale_alt = _alt(L.get("scale", {}))
     first = re.compile(
