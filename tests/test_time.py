@@ -321,6 +321,19 @@ def test_weekday_against_a_week_and_no_such_phrase():
     assert resolve_relative("in June 2017", "en", (MON, MON)) is None
 
 
+def test_weekday_with_its_day_of_the_month_is_that_day():
+    from opsledger.derive.phrases import resolve_date, written_from_event
+
+    # real phrases of shipped Brazilian reports: the day in brackets pins the weekday
+    weeks = (dt.date(2013, 10, 29), dt.date(2013, 11, 26))  # four Tuesdays
+    assert resolve_date("terça-feira (19)", "pt", weeks) == (dt.date(2013, 11, 19),) * 2
+    assert resolve_date("nesta quarta-feira (4)", "pt", (dt.date(2019, 8, 28), dt.date(2019, 10, 1))) == (dt.date(2019, 9, 4),) * 2
+    assert resolve_date("terça-feira (20)", "pt", weeks) is None  # no Tuesday is the 20th then
+    assert resolve_date("nesta terça-feira (06.12)", "pt", (dt.date(2022, 12, 6),) * 2) == (dt.date(2022, 12, 6),) * 2
+    tue = dt.date(2013, 11, 19)
+    assert written_from_event("terça-feira (19)", "pt", (tue - dt.timedelta(days=7), tue)) == (tue, tue + dt.timedelta(days=6))
+
+
 def test_publication_from_a_dated_event():
     from opsledger.derive.phrases import written_from_event
 

@@ -363,6 +363,10 @@ def _relative_spans(stated: str, lang: str | None) -> list[tuple[str, object]] |
         if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
             found.append(("weekday", day))
             text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", text)
+    # a weekday with its day of the month beside it ("terça-feira (19)", "quinta-feira, 30"): that day only
+    days = re.findall(r"(?<![\w.])\(?(\d{1,2})\)?(?![\w.])", text)
+    if any(k == "weekday" for k, _ in found) and len(days) == 1 and 1 <= int(days[0]) <= 31:
+        found.append(("day_of_month", int(days[0])))
     return found or None
 
 
@@ -387,12 +391,14 @@ def resolve_relative(stated: str, lang: str | None, written: tuple[dt.date, dt.d
         if kind == "days":
             first, last = what  # type: ignore[misc]
             lo, hi = max(lo, written[0] + dt.timedelta(days=first)), min(hi, written[1] + dt.timedelta(days=last))
+        elif kind == "day_of_month":
+            continue  # narrows the weekday's days, below
         else:
             first, last = _weekday_days()
             start = max(lo, written[0] + dt.timedelta(days=first))
             end = min(hi, written[1] + dt.timedelta(days=last))
             days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)] if end >= start else []
-            days = [d for d in days if d.weekday() == what]
+            days = [d for d in days if d.weekday() == what and all(d.day == n for k, n in spans if k == "day_of_month")]
             if not days:
                 return None
             lo, hi = days[0], days[-1]
@@ -413,9 +419,11 @@ def written_from_event(stated: str, lang: str | None, event: tuple[dt.date, dt.d
     first: int
     last: int
     for kind, what in spans:
+        if kind == "day_of_month":
+            continue  # narrows the event's days with its weekday, below
         if kind == "weekday":
             days = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
-            days = [d for d in days if d.weekday() == what]
+            days = [d for d in days if d.weekday() == what and all(d.day == n for k, n in spans if k == "day_of_month")]
             if not days:
                 return None
             lo, hi = days[0], days[-1]
