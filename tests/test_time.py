@@ -128,9 +128,16 @@ def test_claim_as_of_is_its_source_interval(shipped):
 def test_interval_period():
     assert interval_period(D, D) == (D, "day", D)
     assert interval_period(D, D + dt.timedelta(days=7)) == (D, "week", D + dt.timedelta(days=7))
+    # the interval itself, never widened to its calendar month or year (Bamberg's four weeks were 2023)
     assert interval_period(dt.date(2022, 3, 1), dt.date(2022, 3, 20)) == (dt.date(2022, 3, 1), "month",
-                                                                           dt.date(2022, 3, 31))
+                                                                           dt.date(2022, 3, 20))
+    assert interval_period(dt.date(2023, 1, 27), dt.date(2023, 2, 24)) == (dt.date(2023, 1, 27), "month",
+                                                                           dt.date(2023, 2, 24))
+    assert interval_period(dt.date(2019, 9, 1), dt.date(2019, 12, 31)) == (dt.date(2019, 9, 1), "year",
+                                                                           dt.date(2019, 12, 31))
+    assert interval_period(dt.date(2022, 1, 1), dt.date(2022, 12, 31))[1] == "year"
     assert interval_period(dt.date(2021, 12, 1), dt.date(2022, 2, 1))[1] == "bounded"
+    assert interval_period(dt.date(2021, 6, 1), dt.date(2022, 3, 1))[1] == "bounded"
 
 
 # --------------------------------------------------------------------------- rules

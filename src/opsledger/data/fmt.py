@@ -119,17 +119,24 @@ def interval(d: Any, latest: Any, precision: str | None = "day") -> str:
     return f"{date(d)} to {date(latest)} ({_WITHIN.get(precision or '', precision or '')})"
 
 
+def _month_last(d: dt.date) -> dt.date:
+    return (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
 def period(d: Any, precision: str | None = "day", latest: Any = None) -> str:
     """A date at its precision in ISO form: "2017", "2019-10", "2019-05-23"; "" for none. A date known
-    only within a week or bounds, given its last day, is its two days ("2007-10-16..2007-10-18"), never
-    the first of them."""
+    only within a week or bounds, or within a month or year that is not one calendar month or year,
+    given its last day, is its two days ("2007-10-16..2007-10-18"), never the first of them."""
     if d is None or d == "":
         return ""
     if isinstance(d, dt.datetime):
         d = d.date()
     if not isinstance(d, dt.date):
         return str(d)
-    if precision in ("week", "bounded") and isinstance(latest, dt.date) and latest != d:
+    if isinstance(latest, dt.date) and latest != d and (
+            precision in ("week", "bounded")
+            or (precision == "month" and (d.day != 1 or latest != _month_last(d)))
+            or (precision == "year" and (d.month, d.day, latest.month, latest.day, latest.year) != (1, 1, 12, 31, d.year))):
         return f"{d.isoformat()}..{latest.isoformat()}"
     return {"year": f"{d.year:04d}", "month": f"{d.year:04d}-{d.month:02d}"}.get(precision or "day", d.isoformat())
 

@@ -36,14 +36,14 @@ def period_end(col: str, precision: str) -> pl.Expr:
 
 
 def interval_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, str, dt.date]:
-    """(first day, precision, last day) of the interval [lo, hi] as a date with a latest column: one
-    day; else at most a week apart (``[precision_days] week``): that week, lo to hi; else the smallest
-    calendar month or year holding it (the period's first and last day); else bounded, lo to hi."""
-    week = precision_days().get("week")
-    if lo != hi and week is not None and (hi - lo).days <= week:
-        return lo, "week", hi
-    start, prec = period(lo, hi)
-    if prec == "year" and lo.year != hi.year:
-        return lo, "bounded", hi
-    bounds = period_bounds(start, prec)
-    return start, prec, bounds[1] if bounds else hi
+    """(first day, precision, last day) of the interval [lo, hi] as a date with a latest column: the
+    interval itself, never widened, labelled with the finest precision of ``[precision_days]`` its width
+    fits (day, week, month, year), the same measure the sources' publication intervals use; an interval
+    over a year wide, or a year-wide one across two calendar years, is bounded."""
+    if lo == hi:
+        return lo, "day", hi
+    width = (hi - lo).days
+    for prec, days in sorted(precision_days().items(), key=lambda kv: kv[1]):
+        if width <= days and prec != "day":
+            return lo, "bounded" if prec == "year" and lo.year != hi.year else prec, hi
+    return lo, "bounded", hi
