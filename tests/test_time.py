@@ -166,6 +166,41 @@ def test_as_of_before_the_events_the_page_reports_is_found(shipped):
     assert "h.arrests.nz.s004" in got
 
 
+def _bounds(shipped: dict, op: str, bounds: list[tuple[str, str, str]]) -> dict:
+    """The shipped tables with the announcement claims of ``op`` replaced by one per (source_id, stated,
+    context)."""
+    t = dict(shipped)
+    tpl = t["claims"].filter(pl.col("target_column") == "announced").head(1)
+    rows = [tpl.with_columns(pl.lit(f"{op}.announced.b{i}").alias("claim_id"), pl.lit(sid).alias("source_id"),
+                             pl.lit(op).alias("operation_id"), pl.lit(op).alias("target_id"),
+                             pl.lit(stated).alias("stated"), pl.lit(ctx).alias("context"),
+                             pl.lit(None, pl.Utf8).alias("quotation"))
+            for i, (sid, stated, ctx) in enumerate(bounds)]
+    others = t["claims"].filter((pl.col("target_id") != op) | (pl.col("target_column") != "announced"))
+    t["claims"] = pl.concat([others, *rows]).sort("claim_id")
+    return derive_all(t)
+
+
+def test_an_announcement_known_only_between_two_bounds_is_that_interval(shipped):
+    # Pureza II: an arrest of Friday 9 August 2013 comes before it; a report of 16 August gives the results
+    after, report = ("laopinioncoruna-2013-08-17-pureza-ii", "9 de agosto de 2013", "not_before"), \
+        ("telemadrid-2013-08-16-pureza-ii", "16 de agosto de 2013", "not_after")
+    t = _bounds(shipped, "pureza_ii", [after, report])
+    op = t["operations"].filter(pl.col("operation_id") == "pureza_ii").row(0, named=True)
+    assert (op["announced"], op["announced_latest"], op["announced_precision"]) == (
+        dt.date(2013, 8, 9), dt.date(2013, 8, 16), "week")
+    c = t["claims"].filter(pl.col("claim_id").str.starts_with("pureza_ii.announced.b")).sort("claim_id")
+    assert c.select("date_low", "date_high").rows() == [(dt.date(2013, 8, 9), None), (None, dt.date(2013, 8, 16))]
+    assert "pureza_ii.announced" not in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+    # one side alone dates nothing
+    t = _bounds(shipped, "pureza_ii", [report])
+    assert t["operations"].filter(pl.col("operation_id") == "pureza_ii")["announced"][0] is None
+    # bounds that cannot both hold are a date dispute
+    t = _bounds(shipped, "pureza_ii", [("laopinioncoruna-2013-08-17-pureza-ii", "17 de agosto de 2013", "not_before"),
+                                       report])
+    assert "pureza_ii.announced" in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+
+
 def test_running_total_that_falls_is_found_and_same_figure_is_not(shipped):
     later = D + dt.timedelta(days=60)
     t = _with_claims(shipped, [("46 arrests", D, D, "day"), ("40 arrests", later, later, "day")])

@@ -27,7 +27,7 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
         lcol: str | None = intervals_.get(dcol, (None, None))[1]
         c = claims.filter(
             (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
-            & pl.col("date_low").is_not_null()
+            & (pl.col("date_low").is_not_null() | pl.col("date_high").is_not_null())
         )
         if c.is_empty():
             continue
@@ -36,7 +36,8 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
         )
         rows = []
         for tid, lo, hi in agg.iter_rows():
-            if lo <= hi:
+            # one-sided claims (context not_before / not_after) date a field only with the other side
+            if lo is not None and hi is not None and lo <= hi:
                 if lcol:
                     start, prec, last = interval_period(lo, hi)
                 else:

@@ -1,5 +1,6 @@
-"""Frame helpers of the derivation: the language a phrase is read in, the phrases of the claims, and
-joins of frames whose keys are already aligned (the tables are stored sorted by key)."""
+"""Frame helpers of the derivation: the language a phrase is read in, the phrases of the claims, what
+the sentence around a phrase adds (claims.context), and joins of frames whose keys are already aligned
+(the tables are stored sorted by key)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,23 @@ def join_aligned(left: pl.DataFrame, right: pl.DataFrame, on: str) -> pl.DataFra
     if not clash and aligned(left.get_column(on), right.get_column(on)):
         return left.hstack(right.drop(on))
     return left.join(right, on=on, how="left", maintain_order="left")
+
+
+def apply_context(claims: pl.DataFrame) -> pl.DataFrame:
+    """What the sentence around a phrase adds (``claims.context``, the ``claim_context`` vocabulary):
+    ``home_excluded`` reads the count as leaving the home country out (the interval is the total, one
+    more, as for "70 other countries"); ``enumeration`` reads the count of a list of places as a lower
+    bound (a list names at least those); ``not_before`` / ``not_after`` keep only the first / last day
+    a date phrase allows (it bounds the dated field from one side)."""
+    if "context" not in claims.columns:
+        return claims
+    ctx = pl.col("context")
+    home = ((ctx == "home_excluded") & ~pl.col("excludes_home").fill_null(False) & pl.col("figure").is_not_null())
+    return claims.with_columns(
+        pl.when(home).then(pl.col("low") + 1).otherwise(pl.col("low")).alias("low"),
+        pl.when(ctx == "enumeration").then(None).when(home).then(pl.col("high") + 1)
+        .otherwise(pl.col("high")).alias("high"),
+        pl.when(home).then(True).otherwise(pl.col("excludes_home")).alias("excludes_home"),
+        pl.when(ctx == "not_after").then(None).otherwise(pl.col("date_low")).alias("date_low"),
+        pl.when(ctx == "not_before").then(None).otherwise(pl.col("date_high")).alias("date_high"),
+    )

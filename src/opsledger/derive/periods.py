@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 
 from opsledger.declarations import (precision_days)
-from opsledger.derive.phrases import period, period_bounds, rules as phrase_rules
+from opsledger.derive.phrases import rules as phrase_rules
 
 
 

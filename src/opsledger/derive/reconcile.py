@@ -30,7 +30,8 @@ from opsledger.declarations.coverage import reporting_line
 from opsledger.derive.phrases import resolve_date
 from opsledger.derive.tablediff import Diff, diff_tables
 # the parts of the derivation in their own modules, re-exported here for the rules and callers
-from opsledger.derive.frames import aligned, ascending, join_aligned, phrase_frame, reading_language  # noqa: F401
+from opsledger.derive.frames import (aligned, apply_context, ascending, join_aligned, phrase_frame,  # noqa: F401
+                                     reading_language)
 from opsledger.derive.locate import _archive_text, _paragraph, archive_text, locate  # noqa: F401
 from opsledger.derive.parts import _dimension, bound_by_parts, parts_low, parts_sums  # noqa: F401
 from opsledger.derive.dates import _claims_by_target, _majority, _reconcile_dates, derive_sources  # noqa: F401
@@ -144,23 +145,6 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
                 pl.coalesce("o", "locator_offset").alias("locator_offset"),
             ).drop("p", "o")
     return claims.select(tables["claims"].columns), phrases
-
-
-def apply_context(claims: pl.DataFrame) -> pl.DataFrame:
-    """What the sentence around a phrase adds (``claims.context``, the ``claim_context`` vocabulary):
-    ``home_excluded`` reads the count as leaving the home country out (the interval is the total, one
-    more, as for "70 other countries"); ``enumeration`` reads the count of a list of places as a lower
-    bound (a list names at least those)."""
-    if "context" not in claims.columns:
-        return claims
-    ctx = pl.col("context")
-    home = ((ctx == "home_excluded") & ~pl.col("excludes_home").fill_null(False) & pl.col("figure").is_not_null())
-    return claims.with_columns(
-        pl.when(home).then(pl.col("low") + 1).otherwise(pl.col("low")).alias("low"),
-        pl.when(ctx == "enumeration").then(None).when(home).then(pl.col("high") + 1)
-        .otherwise(pl.col("high")).alias("high"),
-        pl.when(home).then(True).otherwise(pl.col("excludes_home")).alias("excludes_home"),
-    )
 
 
 def counted(c: pl.DataFrame) -> pl.Expr:

@@ -147,7 +147,7 @@ def disputes(x: Inputs) -> pl.DataFrame:
     "date claims cannot all be true ({}); the field is left empty", pl.col("phrases")))
 def date_disputes(x: Inputs) -> pl.DataFrame:
     """One row per dated field with date claims: the latest start and the earliest end they allow."""
-    c = x.t["claims"].filter(pl.col("date_low").is_not_null())
+    c = x.t["claims"].filter(pl.col("date_low").is_not_null() | pl.col("date_high").is_not_null())
     g = c.group_by("target_table", "target_id", "target_column").agg(
         pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi"),
         pl.col("source_id").unique().sort().str.join(",").alias("sources"),
