@@ -166,39 +166,57 @@ def test_as_of_before_the_events_the_page_reports_is_found(shipped):
     assert "h.arrests.nz.s004" in got
 
 
-def _bounds(shipped: dict, op: str, bounds: list[tuple[str, str, str]]) -> dict:
-    """The shipped tables with the announcement claims of ``op`` replaced by one per (source_id, stated,
-    context)."""
+def _bounds(shipped: dict, op: str, bounds: list[tuple[str, str]]) -> dict:
+    """The shipped tables with the announcement claims of ``op`` replaced by one per (stated, context),
+    each from a test page dated 20 August 2013 (phrases written for the test, not a source's)."""
     t = dict(shipped)
+    src = t["sources"].filter(pl.col("source_id") == "interpol-operation-h-release").with_columns(
+        pl.lit("bounds-test-page").alias("source_id"), pl.lit(dt.date(2013, 8, 20)).alias("published"),
+        pl.lit(dt.date(2013, 8, 20)).alias("published_latest"), pl.lit("day").alias("published_precision"),
+        pl.lit(None, pl.Utf8).alias("archive_file"), pl.lit(None, pl.Utf8).alias("sha256"))
     tpl = t["claims"].filter(pl.col("target_column") == "announced").head(1)
-    rows = [tpl.with_columns(pl.lit(f"{op}.announced.b{i}").alias("claim_id"), pl.lit(sid).alias("source_id"),
+    rows = [tpl.with_columns(pl.lit(f"{op}.announced.b{i}").alias("claim_id"), pl.lit("bounds-test-page").alias("source_id"),
                              pl.lit(op).alias("operation_id"), pl.lit(op).alias("target_id"),
                              pl.lit(stated).alias("stated"), pl.lit(ctx).alias("context"),
                              pl.lit(None, pl.Utf8).alias("quotation"))
-            for i, (sid, stated, ctx) in enumerate(bounds)]
+            for i, (stated, ctx) in enumerate(bounds)]
     others = t["claims"].filter((pl.col("target_id") != op) | (pl.col("target_column") != "announced"))
+    t["sources"] = pl.concat([t["sources"], src]).sort("source_id")
     t["claims"] = pl.concat([others, *rows]).sort("claim_id")
     return derive_all(t)
 
 
+def _op(t: dict, op: str) -> dict:
+    return t["operations"].filter(pl.col("operation_id") == op).row(0, named=True)
+
+
 def test_an_announcement_known_only_between_two_bounds_is_that_interval(shipped):
-    # Pureza II: an arrest of Friday 9 August 2013 comes before it; a report of 16 August gives the results
-    after, report = ("laopinioncoruna-2013-08-17-pureza-ii", "9 de agosto de 2013", "not_before"), \
-        ("telemadrid-2013-08-16-pureza-ii", "16 de agosto de 2013", "not_after")
+    # raids of 9 August come before the announcement; a page of 16 August already gives the results
+    after, report = ("9 August 2013", "not_before"), ("16 August 2013", "not_after")
     t = _bounds(shipped, "pureza_ii", [after, report])
-    op = t["operations"].filter(pl.col("operation_id") == "pureza_ii").row(0, named=True)
+    op = _op(t, "pureza_ii")
     assert (op["announced"], op["announced_latest"], op["announced_precision"]) == (
         dt.date(2013, 8, 9), dt.date(2013, 8, 16), "week")
     c = t["claims"].filter(pl.col("claim_id").str.starts_with("pureza_ii.announced.b")).sort("claim_id")
     assert c.select("date_low", "date_high").rows() == [(dt.date(2013, 8, 9), None), (None, dt.date(2013, 8, 16))]
     assert "pureza_ii.announced" not in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
     # one side alone dates nothing
-    t = _bounds(shipped, "pureza_ii", [report])
-    assert t["operations"].filter(pl.col("operation_id") == "pureza_ii")["announced"][0] is None
+    assert _op(_bounds(shipped, "pureza_ii", [report]), "pureza_ii")["announced"] is None
     # bounds that cannot both hold are a date dispute
-    t = _bounds(shipped, "pureza_ii", [("laopinioncoruna-2013-08-17-pureza-ii", "17 de agosto de 2013", "not_before"),
-                                       report])
+    t = _bounds(shipped, "pureza_ii", [("17 August 2013", "not_before"), report])
     assert "pureza_ii.announced" in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+
+
+def test_a_date_across_calendar_years_gives_no_headline_year(shipped):
+    # an announcement bounded from 2005 to 2008 does not say 2005: the year comes from the next date
+    t = _bounds(shipped, "pureza_ii", [("2012", "not_before"), ("16 August 2013", "not_after")])
+    op = _op(t, "pureza_ii")
+    assert (op["announced"], op["announced_latest"]) == (dt.date(2012, 1, 1), dt.date(2013, 8, 16))
+    h = t["headline"].filter(pl.col("operation_id") == "pureza_ii").row(0, named=True)
+    assert h["year_from"] != "announced" and h["year"] == 2013
+    t = _bounds(shipped, "pureza_ii", [("1 August 2013", "not_before"), ("16 August 2013", "not_after")])
+    h = t["headline"].filter(pl.col("operation_id") == "pureza_ii").row(0, named=True)
+    assert (h["year"], h["year_from"]) == (2013, "announced")
 
 
 def test_running_total_that_falls_is_found_and_same_figure_is_not(shipped):

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
 from opsledger.data import io as oio
 from opsledger.errors import DataError, UsageError, require
@@ -85,6 +85,8 @@ class ChangeSet(BaseModel):
     reason: str
     contributor: str | None = None
     changes: list[Change]
+    #: the 1-based line of each change in the file it was read from (set by :func:`load`; for messages)
+    _lines: list[int] = PrivateAttr(default_factory=list)
 
 
 class CorrectionError(UsageError):
@@ -249,10 +251,10 @@ def load(path: Path | str, max_bytes: int | None = None) -> ChangeSet:
         raise CorrectionError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
         raise CorrectionError(f"{path}: a change set is a mapping with title, reason and changes")
+    lines = _line_of_changes(text)
     try:
-        return ChangeSet.model_validate(raw)
+        cs = ChangeSet.model_validate(raw)
     except ValidationError as exc:
-        lines = _line_of_changes(text)
         msgs = []
         for err in exc.errors():
             loc = err["loc"]
@@ -262,6 +264,8 @@ def load(path: Path | str, max_bytes: int | None = None) -> ChangeSet:
             field_ = ".".join(map(str, loc)) or "(file)"
             msgs.append(f"{path}{where}: field {field_}: {err['msg'].removeprefix('Value error, ')}")
         raise CorrectionError("\n".join(msgs)) from None
+    cs._lines = lines
+    return cs
 
 
 def _coerce(name: str, column: str, value: Any) -> Any:
@@ -319,100 +323,112 @@ def _default_scope(table_name: str, row: dict, rows: dict) -> None:
     row["scope"] = "country" if row.get("country") else "worldwide"
 
 
-def apply_in_memory(
-    changeset: ChangeSet,
-    tables: dict[str, pl.DataFrame],
-    path: Path,
-    archive: Path | None = None,
-    applied_at: str | None = None,
-    max_bytes: int | None = None,
-) -> Result:
-    """Apply a change set to frames; raise :class:`CorrectionError` naming every problem."""
-    cid = path.stem
-    lines = _line_of_changes(read_changeset_text(path, max_bytes)) if path.exists() else []
+def apply_in_memory(changeset: ChangeSet, tables: dict[str, pl.DataFrame], path: Path,
+                    archive: Path | None = None, applied_at: str | None = None) -> Result:
+    """Apply a change set to frames; raise :class:`CorrectionError` naming every problem (file and line
+    from ``path`` and the lines :func:`load` recorded; the file is not read again)."""
     rows = {n: {r[table(n).key]: r for r in tables[n].iter_rows(named=True)} for n in editable()}
-    known_sources = set(rows["sources"])
-    new_sources = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
-    errors, log = [], []
+    added = {c.row.get("source_id") for c in changeset.changes if c.op == "add" and c.table == "sources"}
+    sources = set(rows["sources"]) | added
+    errors: list[str] = []
+    log: list[tuple] = []
     for i, ch in enumerate(changeset.changes):
-        t = table(ch.table)
-        where = _loc(path, lines, i)
-        if ch.source not in known_sources | new_sources:
+        where = _loc(path, changeset._lines, i)
+        if ch.source not in sources:
             errors.append(f"{where}: table {ch.table}: source {ch.source!r} is neither in sources nor added by this file")
-            continue
-        if ch.op == "add":
-            key = ch.row.get(t.key)
-            unknown = [c for c in ch.row if c not in t.columns]
-            if unknown:
-                errors.append(f"{where}: table {ch.table}, key {key}: unknown column(s) {unknown}")
-                continue
-            if not isinstance(key, str):
-                errors.append(f"{where}: table {ch.table}: the row has no {t.key}")
-                continue
-            if key in rows[ch.table]:
-                errors.append(f"{where}: table {ch.table}, key {key}: a row with this key exists already")
-                continue
-            new = dict.fromkeys(t.columns)
-            try:
-                for c, v in ch.row.items():
-                    new[c] = _coerce(ch.table, c, v)
-            except ValueError as exc:
-                errors.append(f"{where}: table {ch.table}, key {key}, column {c}: {exc}")
-                continue
-            _default_scope(ch.table, new, rows)
-            rows[ch.table][key] = new
-            log.append((ch, key, "*", None, _dump(new)))
-            continue
-        if ch.key not in rows[ch.table]:
-            errors.append(f"{where}: table {ch.table}, key {ch.key}: no such row")
-            continue
-        current = rows[ch.table][ch.key]
-        bad = False
-        for c, expected in (ch.expect or {}).items():
-            if c not in t.columns:
-                errors.append(f"{where}: table {ch.table}, key {ch.key}: unknown column {c!r}")
-                bad = True
-                continue
-            try:
-                exp = _coerce(ch.table, c, expected)
-            except ValueError as exc:
-                errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}")
-                bad = True
-                continue
-            if current[c] != exp:
-                errors.append(
-                    f"{where}: table {ch.table}, key {ch.key}, column {c}: expected old value "
-                    f"{_dump(exp)} but the data holds {_dump(current[c])} (changed since the file was written?)"
-                )
-                bad = True
-        if bad:
-            continue
-        if ch.op == "retire":
-            del rows[ch.table][ch.key]
-            log.append((ch, ch.key, "*", _dump(current), None))
-            continue
-        updated = dict(current)
+        else:
+            errors += {"add": _add, "update": _update, "retire": _retire}[ch.op](ch, rows, log, where)
+    if errors:
+        raise CorrectionError("\n".join(errors))
+    out = {n: pl.DataFrame(list(rows[n].values()), schema={f.name: tables[n].schema[f.name] for f in table(n).fields},
+                           orient="row") for n in editable()}
+    out = derive_all(out, archive)
+    stored = {n: {r[table(n).key]: r for r in out[n].iter_rows(named=True)} for n in editable()}
+    errors = _derived_overwrites(changeset, stored, path)
+    if errors:
+        raise CorrectionError("\n".join(errors))
+    log = [(ch, key, col, old, (_dump(stored[ch.table].get(key)) or new) if col == "*" and old is None else new)
+           for ch, key, col, old, new in log]
+    log_df = _log_frame(changeset, log, path, applied_at, tables["corrections"].schema)
+    out["corrections"] = pl.concat([tables["corrections"], log_df])
+    from opsledger.derive.reconcile import show_figures
+
+    moved = diff_tables(tables, out, [n for n in TABLES if n != "corrections"])
+    return Result(path.stem, out, log_df, show_figures(moved, tables, out))
+
+
+def _add(ch: Change, rows: dict, log: list, where: str) -> list[str]:
+    """An added row, coerced to its columns' types and stored in ``rows``; the problems, if any."""
+    t = table(ch.table)
+    key = ch.row.get(t.key)
+    unknown = [c for c in ch.row if c not in t.columns]
+    if unknown:
+        return [f"{where}: table {ch.table}, key {key}: unknown column(s) {unknown}"]
+    if not isinstance(key, str):
+        return [f"{where}: table {ch.table}: the row has no {t.key}"]
+    if key in rows[ch.table]:
+        return [f"{where}: table {ch.table}, key {key}: a row with this key exists already"]
+    new = dict.fromkeys(t.columns)
+    for c, v in ch.row.items():
         try:
-            for c, v in ch.set.items():
-                if c == t.key:
-                    raise ValueError("a key cannot be updated; retire the row and add a new one")
-                updated[c] = _coerce(ch.table, c, v)
+            new[c] = _coerce(ch.table, c, v)
+        except ValueError as exc:
+            return [f"{where}: table {ch.table}, key {key}, column {c}: {exc}"]
+    _default_scope(ch.table, new, rows)
+    rows[ch.table][key] = new
+    log.append((ch, key, "*", None, _dump(new)))
+    return []
+
+
+def _expected(ch: Change, rows: dict, where: str) -> list[str]:
+    """The problems of an update's or retirement's row: missing, or not holding the values it expects."""
+    if ch.key not in rows[ch.table]:
+        return [f"{where}: table {ch.table}, key {ch.key}: no such row"]
+    current, t, errors = rows[ch.table][ch.key], table(ch.table), []
+    for c, expected in (ch.expect or {}).items():
+        if c not in t.columns:
+            errors.append(f"{where}: table {ch.table}, key {ch.key}: unknown column {c!r}")
+            continue
+        try:
+            exp = _coerce(ch.table, c, expected)
         except ValueError as exc:
             errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}")
             continue
-        rows[ch.table][ch.key] = updated
-        for c in ch.set:
-            log.append((ch, ch.key, c, _dump(current[c]), _dump(updated[c])))
+        if current[c] != exp:
+            errors.append(f"{where}: table {ch.table}, key {ch.key}, column {c}: expected old value "
+                          f"{_dump(exp)} but the data holds {_dump(current[c])} (changed since the file was written?)")
+    return errors
+
+
+def _retire(ch: Change, rows: dict, log: list, where: str) -> list[str]:
+    errors = _expected(ch, rows, where)
+    if not errors:
+        log.append((ch, ch.key, "*", _dump(rows[ch.table].pop(ch.key)), None))
+    return errors
+
+
+def _update(ch: Change, rows: dict, log: list, where: str) -> list[str]:
+    errors = _expected(ch, rows, where)
     if errors:
-        raise CorrectionError("\n".join(errors))
-    out = {}
-    for n in editable():
-        schema = {f.name: tables[n].schema[f.name] for f in table(n).fields}
-        out[n] = pl.DataFrame(list(rows[n].values()), schema=schema, orient="row")
-    out = derive_all(out, archive)
-    stored = {n: {r[table(n).key]: r for r in out[n].iter_rows(named=True)} for n in editable()}
-    # every value a change set gives must be the value stored: a column the claims derive for this
-    # row (e.g. an outcome's date when claims date it) would silently be replaced, and the log lie
+        return errors
+    current = rows[ch.table][ch.key]
+    updated = dict(current)
+    for c, v in ch.set.items():
+        try:
+            if c == table(ch.table).key:
+                raise ValueError("a key cannot be updated; retire the row and add a new one")
+            updated[c] = _coerce(ch.table, c, v)
+        except ValueError as exc:
+            return [f"{where}: table {ch.table}, key {ch.key}, column {c}: {exc}"]
+    rows[ch.table][ch.key] = updated
+    log.extend((ch, ch.key, c, _dump(current[c]), _dump(updated[c])) for c in ch.set)
+    return []
+
+
+def _derived_overwrites(changeset: ChangeSet, stored: dict, path: Path) -> list[str]:
+    """Every value a change set gives must be the value stored: a column the claims derive for this row
+    (e.g. an outcome's date when claims date it) would silently be replaced, and the log lie."""
+    errors = []
     for i, ch in enumerate(changeset.changes):
         given = ch.set if ch.op == "update" else (ch.row if ch.op == "add" else None)
         key = ch.key if ch.op == "update" else (ch.row or {}).get(table(ch.table).key)
@@ -425,33 +441,26 @@ def apply_in_memory(
             except ValueError:
                 continue
             if want is not None and row[c] != want:
-                errors.append(f"{_loc(path, lines, i)}: table {ch.table}, key {key}, column {c}: "
+                errors.append(f"{_loc(path, changeset._lines, i)}: table {ch.table}, key {key}, column {c}: "
                               f"derived from the claims for this row, so {_dump(want)} would be stored as "
                               f"{_dump(row[c])}; change the claims instead")
-    if errors:
-        raise CorrectionError("\n".join(errors))
-    log = [(ch, key, col, old, (_dump(stored[ch.table].get(key)) or new) if col == "*" and old is None else new)
-           for ch, key, col, old, new in log]
+    return errors
+
+
+def _log_frame(changeset: ChangeSet, log: list[tuple], path: Path, applied_at: str | None, schema) -> pl.DataFrame:
+    """The corrections log's new rows: one per added or retired row and per changed cell."""
+    cid = path.stem
     when = applied_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         rel = str(path.resolve().relative_to(repo_root()))
     except ValueError:
         rel = path.name
-    log_rows = [
-        {
-            "log_id": f"{cid}.{n + 1:04d}", "correction_id": cid, "file": rel, "applied_at": when,
-            "action": ch.op, "table_name": ch.table, "row_key": key, "column_name": col,
-            "old_value": old, "new_value": new, "source_id": ch.source,
-            "reason": ch.reason or changeset.reason, "contributor": changeset.contributor,
-        }
-        for n, (ch, key, col, old, new) in enumerate(log)
-    ]
-    log_df = pl.DataFrame(log_rows, schema=tables["corrections"].schema, orient="row")
-    out["corrections"] = pl.concat([tables["corrections"], log_df])
-    from opsledger.derive.reconcile import show_figures
-
-    moved = diff_tables(tables, out, [n for n in TABLES if n != "corrections"])
-    return Result(cid, out, log_df, show_figures(moved, tables, out))
+    return pl.DataFrame([
+        {"log_id": f"{cid}.{n + 1:04d}", "correction_id": cid, "file": rel, "applied_at": when,
+         "action": ch.op, "table_name": ch.table, "row_key": key, "column_name": col,
+         "old_value": old, "new_value": new, "source_id": ch.source,
+         "reason": ch.reason or changeset.reason, "contributor": changeset.contributor}
+        for n, (ch, key, col, old, new) in enumerate(log)], schema=schema, orient="row")
 
 
 def _correction_id_ok(cid: str) -> bool:
@@ -486,7 +495,7 @@ def apply_file(path: Path, tables: dict[str, pl.DataFrame], archive: Path | None
     cs = load(path, max_bytes)
     if path.stem in set(tables["corrections"]["correction_id"].unique().to_list()):
         raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
-    return apply_in_memory(cs, tables, path, archive, max_bytes=max_bytes)
+    return apply_in_memory(cs, tables, path, archive)
 
 
 def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFAULT_ARCHIVE, *,

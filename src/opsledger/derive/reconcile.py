@@ -484,9 +484,15 @@ def derive_headline(t: dict[str, pl.DataFrame], outcome_claims: pl.DataFrame | N
     # the year: from the first date in the declared order ([year] of schemas/headline.toml) that gives one
     ev_year = t["events"].filter(pl.col("date").is_not_null()).group_by("operation_id").agg(
         pl.col("date").min().dt.year().alias("_events"))
-    cl_year = t["claims"].filter(pl.col("operation_id").is_not_null() & pl.col("as_of").is_not_null()).group_by(
+    # a date gives a year only when its interval lies within one calendar year
+    cl_year = t["claims"].filter(pl.col("operation_id").is_not_null() & pl.col("as_of").is_not_null()
+                                 & (pl.col("as_of").dt.year() == pl.col("as_of_latest").dt.year())).group_by(
         "operation_id").agg(pl.col("as_of").min().dt.year().alias("_claims"))
-    years = {"announced": pl.col("announced").dt.year(), "launched": pl.col("launched").dt.year(),
+
+    def one_year(col: str) -> pl.Expr:
+        return pl.when(pl.col(col).dt.year() == pl.col(f"{col}_latest").dt.year()).then(pl.col(col).dt.year())
+
+    years = {"announced": one_year("announced"), "launched": one_year("launched"),
              "events": pl.col("_events"), "claims": pl.col("_claims")}
     order = year_order()
     year_from: pl.Expr = pl.lit(None, pl.Utf8)

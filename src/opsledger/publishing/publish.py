@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -115,9 +116,8 @@ def _datapackage(version: str, files: dict[str, bytes], tables_: dict[str, pl.Da
     return {
         "profile": "tabular-data-package",
         "name": "opsledger",
-        "title": "opsledger: international operations against online child sexual exploitation",
-        "description": "Operations, agencies, claims from public sources and reconciled outcomes, "
-                       "with the interval each hedged figure allows. No person is named.",
+        "title": dataset().title,
+        "description": dataset().description,
         "version": version,
         "created": f"{date}T00:00:00Z",
         "licenses": [{"name": dataset().data_license.id, "title": dataset().data_license.name,
@@ -160,8 +160,8 @@ def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE
     require("validate", "publish")
     fs, root = _fs(store)
     with store_lock(fs, root):
-        return _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names, ungrounded,
-                               progress)
+        return _release_locked(_Request(version, new_v, fs, root, store, data_dir, sources, date, names,
+                                        ungrounded, progress))
 
 
 def check_archive(sources, allow_ungrounded: bool) -> bool:
@@ -197,76 +197,121 @@ def evidence_markdown(ev: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, names,
-                    ungrounded: bool = False, progress=None) -> ReleaseResult:
+@dataclass(frozen=True)
+class _Request:
+    """One release, its arguments checked: what :func:`release` was asked to publish, and where."""
+
+    version: str
+    new_v: tuple
+    fs: object
+    root: str
+    store: object
+    data_dir: object
+    sources: object
+    date: str
+    names: list[str] | None
+    ungrounded: bool
+    progress: Callable[[int, int, str], None] | None
+
+    def stage(self, n: int) -> None:
+        if self.progress:
+            self.progress(n, len(RELEASE_STAGES), RELEASE_STAGES[n] if n < len(RELEASE_STAGES) else "released")
+
+
+def _release_locked(req: _Request) -> ReleaseResult:
+    """The release, with the store's lock held: the stages of :data:`RELEASE_STAGES`, in order."""
+    idx, notes = _recover_store(req.fs, req.root, read_index(req.store))
+    known = [v["version"] for v in idx["versions"]]
+    if req.version in known or req.fs.exists(f"{req.root}/{req.version}"):
+        raise ReleaseError(f"version {req.version} exists in the store; a published version is never overwritten"
+                           + ("".join(f" ({n})" for n in notes if req.version in n)))
+    req.stage(0)
+    tables_, report = _validated(req)
+    req.stage(2)
+    prev, prev_tables, need, why = _previous(req, idx, known)
+    req.stage(3)
+    evidence = release_evidence(report, req.ungrounded)
+    files = _release_files(req, tables_, report, evidence, prev, prev_tables, need, why)
+    req.stage(4)
+    _write_version(req, files)
+    _index_version(req, idx, files, evidence)
+    req.stage(len(RELEASE_STAGES))
+    if req.ungrounded:
+        notes.append("released WITHOUT the source archive (--allow-ungrounded): no claim was checked against "
+                     "an archived text; the datasheet, datapackage.json and index.json say so")
+    return ReleaseResult(req.version, f"{req.root}/{req.version}", need, {n: _sha(d) for n, d in files.items()}, notes)
+
+
+def _validated(req: _Request):
+    """The tables to release and their validation report; refused unless every finding is acknowledged."""
     from opsledger.data.paths import display_path
     from opsledger.validation.run import validate_tables
 
-    def stage(n: int) -> None:
-        if progress:
-            progress(n, len(RELEASE_STAGES), RELEASE_STAGES[n] if n < len(RELEASE_STAGES) else "released")
-
-    idx, notes = _recover_store(fs, root, read_index(store))
-    known = [v["version"] for v in idx["versions"]]
-    if version in known or fs.exists(f"{root}/{version}"):
-        raise ReleaseError(f"version {version} exists in the store; a published version is never overwritten"
-                           + ("".join(f" ({n})" for n in notes if version in n)))
-    stage(0)
     try:
-        tables_ = oio.read_tables(data_dir)
+        tables_ = oio.read_tables(req.data_dir)
     except oio.UnusableInput as exc:
         raise ReleaseError(str(exc)) from None
-    stage(1)
-    report = validate_tables(tables_, sources=sources, names=names,
-                             data_dir=display_path(data_dir or oio.default_data_dir()))
+    req.stage(1)
+    report = validate_tables(tables_, sources=req.sources, names=req.names,
+                             data_dir=display_path(req.data_dir or oio.default_data_dir()))
     if report.exit_code != 0 or report.open_warnings:
         raise ReleaseError("the data does not validate with every finding acknowledged; nothing released:\n"
                            + report.text(limit=20))
-    stage(2)
-    new_sig = schema_signature()
+    return tables_, report
+
+
+def _previous(req: _Request, idx: dict, known: list[str]) -> tuple[str | None, dict, str, list[str]]:
+    """The latest earlier release, its tables, and the bump the schema change needs (refused when the new
+    version is not above it, or bumps less than its schema change needs)."""
     prev = max(known, key=parse_version) if known else None
     old_sig, prev_tables = None, {}
     if prev:
-        if parse_version(prev) >= new_v:
-            raise ReleaseError(f"version {version} is not above the latest release {prev}")
-        prev_files = _verified_files(fs, f"{root}/{prev}", _entry(idx, prev))
+        if parse_version(prev) >= req.new_v:
+            raise ReleaseError(f"version {req.version} is not above the latest release {prev}")
+        prev_files = _verified_files(req.fs, f"{req.root}/{prev}", _entry(idx, prev))
         old_sig = json.loads(prev_files["schema.json"])
         prev_tables = {name: pl.from_arrow(_parquet(prev_files[f"tables/{name}.parquet"]))
                        for name in TABLES if f"tables/{name}.parquet" in prev_files}
-    need, why = required_bump(old_sig, new_sig)
-    got = _bump_of(parse_version(prev), new_v) if prev else "patch"
+    need, why = required_bump(old_sig, schema_signature())
+    got = _bump_of(parse_version(prev), req.new_v) if prev else "patch"
     order = {"patch": 0, "minor": 1, "major": 2}
     if prev and order[got] < order[need]:
-        raise ReleaseError(f"{prev} -> {version} is a {got} bump, but the schema change needs a {need} "
+        raise ReleaseError(f"{prev} -> {req.version} is a {got} bump, but the schema change needs a {need} "
                            f"bump: {'; '.join(why[:5])}")
-    stage(3)
-    files: dict[str, bytes] = {}
-    for name in TABLES:
-        files[f"tables/{name}.parquet"] = oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
-    files["schema.json"] = (json.dumps(new_sig, indent=2, sort_keys=True) + "\n").encode()
-    evidence = release_evidence(report, ungrounded)
-    files["datapackage.json"] = (json.dumps({**_datapackage(version, files, tables_, date),
-                                             "opsledger:evidence": evidence}, indent=2,
-                                            ensure_ascii=False) + "\n").encode()
-    from opsledger.derive.reconcile import show_figures
+    return prev, prev_tables, need, why
 
-    changes = show_figures(diff_tables(prev_tables, tables_), prev_tables, tables_)
+
+def _release_files(req: _Request, tables_: dict, report, evidence: dict, prev: str | None, prev_tables: dict,
+                   need: str, why: list[str]) -> dict[str, bytes]:
+    """Every file of the release, by its path in the version folder, SHA256SUMS last."""
+    from opsledger.derive.reconcile import show_figures
     from opsledger.publishing.outputs.bundle import people_files
 
-    files.update(people_files(tables_, prev_tables, changes, report, version, date, prev, need, why, files))
+    files: dict[str, bytes] = {f"tables/{name}.parquet": oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
+                               for name in TABLES}
+    files["schema.json"] = (json.dumps(schema_signature(), indent=2, sort_keys=True) + "\n").encode()
+    files["datapackage.json"] = (json.dumps({**_datapackage(req.version, files, tables_, req.date),
+                                             "opsledger:evidence": evidence}, indent=2,
+                                            ensure_ascii=False) + "\n").encode()
+    changes = show_figures(diff_tables(prev_tables, tables_), prev_tables, tables_)
+    files.update(people_files(tables_, prev_tables, changes, report, req.version, req.date, prev, need, why, files))
     files["DATASHEET.md"] = files["DATASHEET.md"] + evidence_markdown(evidence).encode()
-    sums = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items()))
-    files["SHA256SUMS"] = sums.encode()
-    stage(4)
-    tmp = f"{root}/.tmp-{version}-{uuid.uuid4().hex}"
+    files["SHA256SUMS"] = "".join(f"{_sha(data)}  {name}\n" for name, data in sorted(files.items())).encode()
+    return files
+
+
+def _write_version(req: _Request, files: dict[str, bytes]) -> None:
+    """The version folder, written under a temporary name and moved into place (removed on failure)."""
+    fs, root = req.fs, req.root
+    tmp = f"{root}/.tmp-{req.version}-{uuid.uuid4().hex}"
     try:
         for name, data in files.items():
             fs.makedirs(f"{tmp}/{name}".rsplit("/", 1)[0], exist_ok=True)
             with fs.open(f"{tmp}/{name}", "wb") as fh:
                 fh.write(data)
-        if fs.exists(f"{root}/{version}"):
-            raise ReleaseError(f"version {version} appeared in the store meanwhile; not overwriting it")
-        fs.mv(tmp, f"{root}/{version}", recursive=True)
+        if fs.exists(f"{root}/{req.version}"):
+            raise ReleaseError(f"version {req.version} appeared in the store meanwhile; not overwriting it")
+        fs.mv(tmp, f"{root}/{req.version}", recursive=True)
     except BaseException:
         try:
             if fs.exists(tmp):
@@ -274,17 +319,15 @@ def _release_locked(version, new_v, fs, root, store, data_dir, sources, date, na
         except Exception:  # the next release removes it (see _recover_store)
             pass
         raise
-    entry_idx = {"version": version, "date": date, "manifest_sha256": _sha(files["datapackage.json"]),
+
+
+def _index_version(req: _Request, idx: dict, files: dict[str, bytes], evidence: dict) -> None:
+    """``index.json`` rewritten (atomically) to list the new version."""
+    entry_idx = {"version": req.version, "date": req.date, "manifest_sha256": _sha(files["datapackage.json"]),
                  "sha256sums_sha256": _sha(files["SHA256SUMS"]), "evidence": evidence}
     versions_ = sorted(idx["versions"] + [entry_idx], key=lambda v: parse_version(v["version"]))
-    latest = versions_[-1]["version"]
-    write_bytes_atomic(f"{root}/index.json",
-                       (json.dumps({"versions": versions_, "latest": latest}, indent=2) + "\n").encode(), fs)
-    stage(len(RELEASE_STAGES))
-    if ungrounded:
-        notes.append("released WITHOUT the source archive (--allow-ungrounded): no claim was checked against "
-                     "an archived text; the datasheet, datapackage.json and index.json say so")
-    return ReleaseResult(version, f"{root}/{version}", need, {n: _sha(d) for n, d in files.items()}, notes)
+    write_bytes_atomic(f"{req.root}/index.json", (json.dumps(
+        {"versions": versions_, "latest": versions_[-1]["version"]}, indent=2) + "\n").encode(), req.fs)
 
 
 # --------------------------------------------------------------------------- loading

@@ -13,9 +13,6 @@ from __future__ import annotations
 from opsledger import __version__
 from opsledger.declarations import Identity, identity
 
-DATA_LICENSE_URLS = {"CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/"}
-
-
 def release_url(version: str | None = None, ident: Identity | None = None) -> str:
     """Where a version's files are (its GitHub Release), or every release's without a version."""
     ident = ident or identity()
@@ -49,7 +46,7 @@ def citation_cff(version: str | None = None, date: str | None = None) -> str:
         version, date = __version__, ident.version_date
     return render("CITATION.cff.j2", ident=ident, version=version, date=date or ident.version_date,
                   artifact=release_url(version if released else None, ident),
-                  license_url=DATA_LICENSE_URLS.get(ident.license))
+                  license_url=ident.data_license.url)
 
 
 __all__ = ["citation_text", "citation_cff", "release_url"]

@@ -60,5 +60,8 @@ def kind_of(name: str) -> str:
 
 
 def render(name: str, **context) -> str:
-    """Render ``templates/<name>`` with ``context``, every value escaped for the template's format."""
-    return environment(kind_of(name)).get_template(name).render(**context)
+    """Render ``templates/<name>`` with ``context``, every value escaped for the template's format. Every
+    template also sees ``dataset``, the dataset's declared identity (title, licences, ...)."""
+    from opsledger.declarations import dataset
+
+    return environment(kind_of(name)).get_template(name).render(**{"dataset": dataset(), **context})
