@@ -205,6 +205,11 @@ def test_an_announcement_known_only_between_two_bounds_is_that_interval(shipped)
     # bounds that cannot both hold are a date dispute
     t = _bounds(shipped, "pureza_ii", [("17 August 2013", "not_before"), report])
     assert "pureza_ii.announced" in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+    # and the field they date is left empty, even where it held a date before
+    assert _op(shipped, "belfort")["announced"] is not None
+    t = _bounds(shipped, "belfort", [("17 August 2013", "not_before"), report])
+    assert "belfort.announced" in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+    assert (_op(t, "belfort")["announced"], _op(t, "belfort")["announced_precision"]) == (None, None)
 
 
 def test_a_date_across_calendar_years_gives_no_headline_year(shipped):
@@ -213,7 +218,7 @@ def test_a_date_across_calendar_years_gives_no_headline_year(shipped):
     op = _op(t, "pureza_ii")
     assert (op["announced"], op["announced_latest"]) == (dt.date(2012, 1, 1), dt.date(2013, 8, 16))
     h = t["headline"].filter(pl.col("operation_id") == "pureza_ii").row(0, named=True)
-    assert h["year_from"] != "announced" and h["year"] == 2013
+    assert h["year_from"] != "announced"
     t = _bounds(shipped, "pureza_ii", [("1 August 2013", "not_before"), ("16 August 2013", "not_after")])
     h = t["headline"].filter(pl.col("operation_id") == "pureza_ii").row(0, named=True)
     assert (h["year"], h["year_from"]) == (2013, "announced")
@@ -392,6 +397,24 @@ def test_weekday_with_its_day_of_the_month_is_that_day():
     assert resolve_date("nesta terça-feira (06.12)", "pt", (dt.date(2022, 12, 6),) * 2) == (dt.date(2022, 12, 6),) * 2
     tue = dt.date(2013, 11, 19)
     assert written_from_event("terça-feira (19)", "pt", (tue - dt.timedelta(days=7), tue)) == (tue, tue + dt.timedelta(days=6))
+
+
+@pytest.mark.parametrize("phrase,lang,written,want", [
+    # shipped phrases: a month without a year is the latest such month begun by the day of writing;
+    # a relative year counts from the year of writing
+    ("In January", "en", "2002-08-09", ("2002-01-01", "2002-01-31")),
+    ("February", "en", "2020-11-12", ("2020-02-01", "2020-02-29")),
+    ("April last year", "en", "2003-08-26", ("2002-04-01", "2002-04-30")),
+    ("October last year", "en", "1998-09-03", ("1997-10-01", "1997-10-31")),
+    ("junio del pasado año", "es", "2017-04-18", ("2016-06-01", "2016-06-30")),
+    ("March this year", "en", "2024-05-02", ("2024-03-01", "2024-03-31")),
+    ("en diciembre", "es", "2004-05-14", ("2003-12-01", "2003-12-31")),
+])
+def test_month_without_a_year_and_relative_years(phrase, lang, written, want):
+    from opsledger.derive.phrases import resolve_date
+
+    w = dt.date.fromisoformat(written)
+    assert resolve_date(phrase, lang, (w, w)) == tuple(dt.date.fromisoformat(d) for d in want)
 
 
 def test_publication_from_a_dated_event():

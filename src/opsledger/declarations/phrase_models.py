@@ -67,6 +67,8 @@ class Language(_Decl):
     weekday: dict[str, int] = {}
     #: relative day ("yesterday", "last week") -> (first, last) day it may be, counted from publication
     relative_day: dict[str, tuple[int, int]] = {}
+    #: relative year ("last year", "del pasado año") -> years from the year the text was written (-1, 0)
+    relative_year: dict[str, int] = {}
 
     @model_validator(mode="after")
     def _check(self) -> Language:

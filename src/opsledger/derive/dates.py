@@ -36,22 +36,25 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
         )
         rows = []
         for tid, lo, hi in agg.iter_rows():
-            # one-sided claims (context not_before / not_after) date a field only with the other side
             if lo is not None and hi is not None and lo <= hi:
                 if lcol:
                     start, prec, last = interval_period(lo, hi)
                 else:
                     (start, prec), last = period(lo, hi), None
-                rows.append((tid, start, prec, last))
+                rows.append((tid, start, prec, last, True))
+            elif lo is not None and hi is not None:
+                rows.append((tid, None, None, None, True))  # claims that cannot all hold: the field stays empty
+            # one-sided claims alone (context not_before / not_after) date nothing and change nothing
         if not rows:
             continue
-        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date}, orient="row")
+        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date, "_set": pl.Boolean},
+                         orient="row")
+        hit = pl.col("_set").fill_null(False)
         target = target.join(d, on=key, how="left").with_columns(
-            pl.when(pl.col("_p").is_not_null()).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),
-            pl.when(pl.col("_p").is_not_null()).then(pl.col("_p")).otherwise(pl.col(pcol)).alias(pcol),
-            *([pl.when(pl.col("_p").is_not_null()).then(pl.col("_l")).otherwise(pl.col(lcol)).alias(lcol)]
-              if lcol else []),
-        ).drop("_d", "_p", "_l")
+            pl.when(hit).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),
+            pl.when(hit).then(pl.col("_p")).otherwise(pl.col(pcol)).alias(pcol),
+            *([pl.when(hit).then(pl.col("_l")).otherwise(pl.col(lcol)).alias(lcol)] if lcol else []),
+        ).drop("_d", "_p", "_l", "_set")
     return target
 
 

@@ -453,15 +453,32 @@ def resolve_date(stated: str, lang: str | None, written: tuple[dt.date, dt.date]
         if got.date_low is not None and got.date_high is not None:
             return got.date_low, got.date_high
     if text and not re.search(r"\d{4}", text):
+        rel = _relative_year(text, lang)
+        if rel is not None:  # "September last year", "junio del pasado año": that month of that year
+            rest, offset = rel
+            got = [derive_date(f"{rest} {y + offset}", lang) for y in range(written[0].year, written[1].year + 1)]
+            got = [g for g in got if g.date_low is not None and g.date_high is not None]
+            return (min(g.date_low for g in got), max(g.date_high for g in got)) if got else None
         found = []
         for year in range(written[0].year - 1, written[1].year + 1):
             got = derive_date(f"{text} {year}", lang)
             lo, hi = got.date_low, got.date_high
-            if lo is None or hi is None or got.qualifier != "day":
-                continue  # only a day and month take the text's year
-            # the day's latest occurrence on or before a day of writing: after that day a year before
+            if lo is None or hi is None or got.qualifier not in ("day", "month"):
+                continue  # only a day and month, or a month, take the text's year
+            # the latest such day or month begun on or before a day of writing: after that, a year before
             if lo <= written[1] and lo > _year_before(written[0]):
                 found.append((lo, hi))
         if found:
             return min(f[0] for f in found), max(f[1] for f in found)
     return resolve_relative(stated, lang, written)
+
+
+def _relative_year(text: str, lang: str | None) -> tuple[str, int] | None:
+    """(the phrase without its relative year, the years it adds) for "March this year", "September last
+    year", "junio del pasado año" (``[language.<code>.relative_year]``); None without one."""
+    for word, offset in sorted(language(lang).get("relative_year", {}).items(), key=lambda kv: -len(kv[0])):
+        m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text)
+        if m:
+            rest = re.sub(r"\s+", " ", text[:m.start()] + " " + text[m.end():]).strip(" ,")
+            return (rest, int(offset)) if rest else None
+    return None
