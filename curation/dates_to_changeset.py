@@ -43,7 +43,7 @@ REVIEW = HERE / "review"
 #: the logs, in order: a later log's row for a source replaces an earlier one's (a re-reading that narrows
 #: an interval supersedes the first reading)
 LOGS = ("source_dates_a.tsv", "source_dates_b.tsv", "source_dates_c.tsv", "source_dates_d.tsv",
-        "source_dates_e.tsv", "source_dates_f.tsv")
+        "source_dates_e.tsv", "source_dates_f.tsv", "source_dates_g.tsv")
 EARLIER = "dates.tsv"
 READ_ON = "2026-11-30"
 #: the earlier log's evidence words -> the date_evidence vocabulary
