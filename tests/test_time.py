@@ -244,6 +244,21 @@ def test_every_source_claim_and_outcome_is_placed_in_time(shipped):
         assert shipped[name]["as_of"].null_count() == 0 and shipped[name]["as_of_latest"].null_count() == 0
 
 
+def test_the_datasheet_says_how_well_the_data_is_placed_in_time(shipped):
+    from opsledger.declarations.coverage import coverage_markdown
+
+    src = shipped["sources"]
+    year = src.filter((pl.col("published_latest") - pl.col("published")).dt.total_days() <= 366).height
+    line = next(x for x in str(coverage_markdown(shipped)).splitlines() if x.startswith("- Time:"))
+    assert line.startswith(f"- Time: {year} of {src.height} sources")
+    # one source widened to two years leaves the count one lower
+    sid = src.filter((pl.col("published_latest") == pl.col("published")))["source_id"][0]
+    wide = _set(shipped, "sources", sid, published_latest=src.filter(pl.col("source_id") == sid)["published"][0]
+                + dt.timedelta(days=730))
+    line = next(x for x in str(coverage_markdown(wide)).splitlines() if x.startswith("- Time:"))
+    assert line.startswith(f"- Time: {year - 1} of {src.height} sources")
+
+
 def test_headline_year_says_where_it_comes_from(shipped):
     h = shipped["headline"]
     assert h["year_from"].null_count() == 0

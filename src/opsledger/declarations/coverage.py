@@ -35,6 +35,7 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
     kinds = src.group_by("kind").len().sort("kind")
     lines.append("- Sources by kind: " + markdown(", ".join(f"{k} {n}" for k, n in kinds.iter_rows())) + "; languages: "
                  + markdown(", ".join(sorted(set(src["language"])))) + ".")
+    lines.append(_time_line(t))
     c = t["claims"]
     per_op = c.join(src.select("source_id", reporting_line().alias("_line")), on="source_id", how="left").group_by(
         "operation_id").agg(pl.col("source_id").n_unique().alias("s"), pl.len().alias("c"),
@@ -60,6 +61,19 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
               "of public web pages (official releases first where one exists), each figure quoted exactly as "
               "its page writes it. Every addition is a change set in `corrections/applied/`."]
     return MarkdownText("\n".join(lines))
+
+
+def _time_line(t: dict[str, pl.DataFrame]) -> str:
+    """How well the data is placed in time: sources known within a year (a publication interval of at
+    most 366 days) and how their dates are known; operations with a launch or announcement date."""
+    src, ops = t["sources"], t["operations"]
+    year = src.filter((pl.col("published_latest") - pl.col("published")).dt.total_days() <= 366).height
+    ev = src.group_by("published_evidence").len().sort("published_evidence")
+    dated = ops.filter(pl.col("announced").is_not_null() | pl.col("launched").is_not_null()).height
+    return (f"- Time: {year} of {src.height} sources ({100 * year / max(src.height, 1):.1f} %) are dated to within a "
+            "year; every other one has an earliest and a latest day, at worst the events it reports and the day it "
+            "was read (how each date is known: " + markdown(", ".join(f"{k} {n}" for k, n in ev.iter_rows())) + "). "
+            f"{dated} of {ops.height} operations have a launch or announcement date.")
 
 
 def coverage_by(t: dict[str, pl.DataFrame]) -> dict[str, list[tuple[str, int]]]:
