@@ -59,7 +59,7 @@ def test_clean_validation_is_short_and_quiet(shipped_report):
     assert "ACK" not in text and "ERROR" not in text and "null" not in text
     assert "reconcile" in text and "acknowledged" in text
     verbose = shipped_report.text(verbose=True)
-    assert "ACKNOWLEDGED reconcile.not_disputed: outcomes[" in verbose and "acknowledged because:" in verbose
+    assert "ACKNOWLEDGED reconciliation.not_disputed: outcomes[" in verbose and "acknowledged because:" in verbose
     # a dispute says what its sources say, as written, never a bound's artefact ("1,000,001 or more")
     assert re.search(r'sources cannot all be right: they say "[^"]+"( / "[^"]+")+', verbose)
     assert "1,000,001" not in verbose and "90,001" not in verbose

@@ -62,7 +62,7 @@ def test_rules_are_declared_with_native_expectations():
     # verdict (GX cannot read phrases)
     booleans = [r.name for r in rules for e in r.expectations
                 if e.type == "expect_column_values_to_be_in_set" and e.kwargs.get("value_set") == [True]]
-    assert booleans == ["reconcile.phrase_readable"]
+    assert booleans == ["reconciliation.phrase_readable"]
     assert {"expect_column_pair_values_to_be_equal", "expect_column_pair_values_a_to_be_greater_than_b",
             "expect_column_values_to_be_between", "expect_compound_columns_to_be_unique",
             "expect_column_values_to_not_be_in_set"} <= set(types)
