@@ -105,7 +105,10 @@ def _decided_by(r: Rule) -> str:
     if r.expectations:
         return "; ".join(f"`{e.type}` on {', '.join(f'`{c}`' for c in e.columns())}" for e in r.expectations)
     if r.stage == "schema":
-        return f"pandera: {r.decision}" if isinstance(r.decision, str) else "pandera: a row-wise table check"
+        if isinstance(r.decision, str):
+            return f"pandera: {r.decision}"
+        shows = getattr(r.decision, "shows", ())
+        return f"pandera: a row-wise check of {', '.join(f'`{c}`' for c in shows)} (a table's `checks` in `schemas/`)"
     return "counted, not a finding per row" if r.count else "checked after every other rule"
 
 
