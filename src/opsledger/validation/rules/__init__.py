@@ -20,7 +20,7 @@ import polars as pl
 from opsledger.data import fmt
 from opsledger.validation.findings import Finding, Report, RuleRun
 from opsledger.validation.rules.acks import load_acknowledgements
-from opsledger.validation.rules.base import Frame, Inputs, Rule, check_columns
+from opsledger.validation.rules.base import Frame, Inputs, Rule, TableCheck, check_columns
 from opsledger.validation.rules.gx import Result, run
 from opsledger.validation.rules.registry import families, rules as all_rules
 
@@ -107,9 +107,9 @@ def _decided_by(r: Rule) -> str:
     if r.stage == "schema":
         if isinstance(r.decision, str):
             return f"pandera: {r.decision}"
-        shows = getattr(r.decision, "shows", ())
+        shows = r.decision.shows if isinstance(r.decision, TableCheck) else ()
         return f"pandera: a row-wise check of {', '.join(f'`{c}`' for c in shows)} (a table's `checks` in `schemas/`)"
-    return "counted, not a finding per row" if r.count else "checked after every other rule"
+    return "counted, not a finding per row" if r.count else "after every other rule, on their findings"
 
 
 def catalogue() -> list[dict]:

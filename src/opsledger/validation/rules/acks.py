@@ -49,5 +49,5 @@ RULES = [
     Rule("acknowledgements.not_stale", "error",
          "Every acknowledgement in checks/acknowledgements.toml still matches a finding.",
          detail="acknowledgement of {rule} for {table}[{key}] matches no finding any more; remove it",
-         decision=stale),
+         decision=stale, stage="after"),
 ]

@@ -208,11 +208,13 @@ class TableCheck:
 
 
 #: A counted rule's decision: given the inputs, its (status, detail) for the report, or None when it
-#: has nothing to say in this run. (A rule decided after the others, such as
-#: ``acknowledgements.not_stale``, is decided by a function of its own.)
+#: has nothing to say in this run.
 Count = Callable[[Inputs], "tuple[str, str | None] | None"]
 
-Stage = Literal["schema", "cross"]
+#: When a rule is decided: by pandera on the tables (``schema``), on the inputs of the cross-source
+#: stage (``cross``), or ``after`` the other rules, on their findings (``acknowledgements.not_stale``,
+#: reported in the cross-source stage, decided by a function of its own).
+Stage = Literal["schema", "cross", "after"]
 
 
 @dataclass(frozen=True)

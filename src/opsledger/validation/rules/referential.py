@@ -3,6 +3,8 @@ generated from the declarations, never listed by hand), and every claim's target
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from opsledger.declarations import TABLES, tables as declarations
@@ -35,7 +37,7 @@ def _table_frame(name: str):
 
 
 #: each table's frame and the detail of its failing rows (every foreign key it breaks)
-TABLE_FRAMES: dict[str, tuple[Frame, object]] = {_name: _table_frame(_name) for _name in TABLES}
+TABLE_FRAMES: dict[str, tuple[Frame, Callable[[], pl.Expr]]] = {_name: _table_frame(_name) for _name in TABLES}
 
 
 def foreign_key_rules() -> list[Rule]:
@@ -47,7 +49,7 @@ def foreign_key_rules() -> list[Rule]:
             out.append(Rule(
                 f"referential.{t.name}.{fk.column}", "error",
                 f"Every {t.name}.{fk.column} names an existing {fk.table}.{fk.ref_column}.",
-                frame=fr, detail=detail,  # type: ignore[arg-type]
+                frame=fr, detail=detail,
                 decision=(expect("column_pair_values_to_be_equal", column_A=fk.column, column_B=f"{fk.column}_found",
                                  ignore_row_if="both_values_are_missing"),)))
     return out

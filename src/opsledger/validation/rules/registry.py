@@ -90,6 +90,10 @@ def _check_decision(r: Rule, where: str, mod: ModuleType, frames: dict[str, Fram
             raise DeclarationError(f"{where}: a schema-stage rule is decided by a TableCheck or a pandera check "
                                    "it names, on no frame")
         return
+    if r.stage == "after":
+        if r.frame is not None or not callable(r.decision):
+            raise DeclarationError(f"{where}: a rule decided after the others is decided by a function, on no frame")
+        return
     if r.frame is None:
         if not callable(r.decision):
             raise DeclarationError(f"{where}: a cross-source rule without a frame is decided by a count")

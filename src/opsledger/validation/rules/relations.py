@@ -4,6 +4,9 @@ declared in ``schemas/vocabularies.toml`` (``at_most`` of a metric); each gets t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 import polars as pl
 
 from opsledger.data import fmt
@@ -45,13 +48,13 @@ def _relation(name: str, small: str, large: str):
 
 #: each relation's frame and the detail of its failing rows, by its smaller metric (``at_most`` in
 #: schemas/vocabularies.toml)
-AT_MOST: dict[str, tuple[Frame, object]] = {
+AT_MOST: dict[str, tuple[Frame, Callable[[], pl.Expr]]] = {
     _small: _relation(f"at_most_{_small}", _small, _large) for _small, _large in metric_relations()}
 
 
-def _at_most(name: str, severity: str, description: str, small: str, large: str) -> Rule:
+def _at_most(name: str, severity: Literal["error", "warning"], description: str, small: str, large: str) -> Rule:
     fr, detail = AT_MOST[small]
-    return Rule(name, severity, description, frame=fr, detail=detail,  # type: ignore[arg-type]
+    return Rule(name, severity, description, frame=fr, detail=detail,
                 decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A=large, column_B=small,
                                  or_equal=True, ignore_row_if="either_value_is_missing"),))
 
