@@ -100,6 +100,30 @@ def test_a_frame_of_another_family_a_bad_severity_or_no_decision_is_refused():
         rules((_family("fam", _rule("fam.one"), _rule("fam.two", frame=probe_again)),))
 
 
+def test_a_table_check_that_names_no_schema_rule_is_refused(tmp_path, monkeypatch):
+    """A table's ``checks`` in schemas/ name schema-stage rules of the registry; an unknown one stops
+    the run with exit 2 naming the table (never a KeyError)."""
+    import shutil
+
+    from opsledger import declarations
+
+    d = tmp_path / "schemas"
+    shutil.copytree(repo_root() / "schemas", d)
+    f = d / "claims.toml"
+    f.write_text(f.read_text(encoding="utf-8").replace('"low_le_high"', '"low_below_high"'), encoding="utf-8")
+    monkeypatch.setenv("OPSLEDGER_SCHEMAS", str(d))
+    declarations.clear_caches()
+    try:
+        from opsledger.validation.schema_stage import pandera_schema
+
+        with pytest.raises(DeclarationError, match=r"table claims: checks 'low_below_high' name no schema rule "
+                                                   r"\(known: value_within_bounds, low_le_high, date_low_le_high\)"):
+            pandera_schema("claims")
+    finally:
+        monkeypatch.delenv("OPSLEDGER_SCHEMAS")
+        declarations.clear_caches()
+
+
 def test_rules_are_declared_with_native_expectations():
     rules_ = load_rules()
     types_ = [e.type for r in rules_ for e in r.expectations]

@@ -97,6 +97,12 @@ def _pandera_schema(name: str) -> pa.DataFrameSchema:
         for f in t.fields
     }
     named = table_rules()
+    unknown = [r for r in t.checks if r not in named]
+    if unknown:
+        from opsledger.errors import DeclarationError
+
+        raise DeclarationError(f"schemas/{name}.toml: table {name}: checks {', '.join(map(repr, unknown))} "
+                               f"name no schema rule (known: {', '.join(named)})")
     checks = [_frame_check(r, named[r].decision.ok) for r in t.checks]  # type: ignore[union-attr]
     for f in t.fields:
         if f.precision:
