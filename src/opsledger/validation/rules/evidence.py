@@ -12,7 +12,7 @@ from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame,
 
 def _detail_quotations() -> pl.Expr:
     return (pl.format(
-    "the stated phrase {} is not in its quotation {}", quoted("stated"), quoted("quotation")))
+            "the stated phrase {} is not in its quotation {}", quoted("stated"), quoted("quotation")))
 
 
 @frame("quotations", sources="source_id")
@@ -29,7 +29,7 @@ def quotations(x: Inputs) -> pl.DataFrame:
 
 def _detail_typo_corrections() -> pl.Expr:
     return (pl.format(
-    "corrected by {}, which {}", pl.col("corrected_by"), pl.col("problem")))
+            "corrected by {}, which {}", pl.col("corrected_by"), pl.col("problem")))
 
 
 @frame("typo_corrections", sources="source_id")
@@ -63,8 +63,8 @@ def _set(col: str) -> pl.Expr:
 
 def _detail_traceable() -> pl.Expr:
     return (pl.format(
-    "no url, no archived copy and an incomplete citation (publisher {}, title {}, published {})",
-    _set("publisher"), _set("title"), _set("published")))
+            "no url, no archived copy and an incomplete citation (publisher {}, title {}, published {})",
+            _set("publisher"), _set("title"), _set("published")))
 
 
 @frame("traceable", sources="row_key")

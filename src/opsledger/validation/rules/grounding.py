@@ -19,9 +19,9 @@ def skip(x: Inputs) -> str | None:
 
 def _detail_source_files() -> pl.Expr:
     return (pl.when(pl.col("file_sha256").is_null())
-       .then(pl.format("{} is not in the archive", pl.col("archive_file")))
-       .otherwise(pl.format("sha256 is {}, the file {} has {}", pl.col("sha256"), pl.col("archive_file"),
-                            pl.col("file_sha256"))))
+            .then(pl.format("{} is not in the archive", pl.col("archive_file")))
+            .otherwise(pl.format("sha256 is {}, the file {} has {}", pl.col("sha256"), pl.col("archive_file"),
+                                 pl.col("file_sha256"))))
 
 
 @frame("source_files", sources="row_key")
@@ -38,12 +38,12 @@ def source_files(x: Inputs) -> pl.DataFrame:
 
 def _detail_claim_locators() -> pl.Expr:
     return (pl.when(pl.col("in_file").is_null())
-       .then(pl.format("{} is not in the archive", pl.col("archive_file")))
-       .when(~pl.col("in_file"))
-       .then(pl.format("{} does not occur in {} (the phrase must be copied exactly as the source writes it)",
-                       quoted("stated"), pl.col("archive_file")))
-       .otherwise(pl.format("{} is not at offset {} of {} (run `opsledger reconcile --write` to re-locate it)",
-                            quoted("stated"), pl.col("locator_offset"), pl.col("archive_file"))))
+            .then(pl.format("{} is not in the archive", pl.col("archive_file")))
+            .when(~pl.col("in_file"))
+            .then(pl.format("{} does not occur in {} (the phrase must be copied exactly as the source writes it)",
+                            quoted("stated"), pl.col("archive_file")))
+            .otherwise(pl.format("{} is not at offset {} of {} (run `opsledger reconcile --write` to re-locate it)",
+                                 quoted("stated"), pl.col("locator_offset"), pl.col("archive_file"))))
 
 
 @frame("claim_locators", sources="source_id")

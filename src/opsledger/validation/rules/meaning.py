@@ -29,8 +29,8 @@ def _dimension() -> pl.Expr:
 
 def _detail_scope_columns() -> pl.Expr:
     return (pl.format(
-    "scope {} (country {}, area {})", pl.col("scope").fill_null("null"), pl.col("country").fill_null("none"),
-    pl.col("area").fill_null("none")))
+            "scope {} (country {}, area {})", pl.col("scope").fill_null("null"), pl.col("country").fill_null("none"),
+            pl.col("area").fill_null("none")))
 
 
 @frame("scope_columns", sources="sources")
@@ -51,7 +51,7 @@ def scope_columns(x: Inputs) -> pl.DataFrame:
 
 def _detail_claim_scope() -> pl.Expr:
     return (pl.format(
-    "the claim covers {}, its outcome {} covers {}", pl.col("where"), pl.col("target_id"), pl.col("t_where")))
+            "the claim covers {}, its outcome {} covers {}", pl.col("where"), pl.col("target_id"), pl.col("t_where")))
 
 
 @frame("claim_scope", sources="source_id")
@@ -66,8 +66,8 @@ def claim_scope(x: Inputs) -> pl.DataFrame:
 
 def _detail_offender_role() -> pl.Expr:
     return (pl.format(
-    "offender_role {} on metric {}, which counts more than one person; use subgroup or a scope",
-    pl.col("offender_role"), pl.col("metric")))
+            "offender_role {} on metric {}, which counts more than one person; use subgroup or a scope",
+            pl.col("offender_role"), pl.col("metric")))
 
 
 @frame("offender_role")
@@ -79,8 +79,8 @@ def offender_role(x: Inputs) -> pl.DataFrame:
 
 def _detail_part_of() -> pl.Expr:
     return (pl.format(
-    "part_of {} ({}); this row: {} ({})", pl.col("part_of"), pl.col("total").fill_null("no other row"),
-    pl.col("quantity"), pl.col("dimension")))
+            "part_of {} ({}); this row: {} ({})", pl.col("part_of"), pl.col("total").fill_null("no other row"),
+            pl.col("quantity"), pl.col("dimension")))
 
 
 @frame("part_of")
@@ -104,8 +104,8 @@ def headline_candidates(o: pl.DataFrame) -> pl.DataFrame:
 
 def _detail_breakdown_named() -> pl.Expr:
     return (pl.format(
-    "a {} breakdown of {} while the operation has the total {}; set part_of", pl.col("dimension"),
-    pl.col("metric"), pl.col("total")))
+            "a {} breakdown of {} while the operation has the total {}; set part_of", pl.col("dimension"),
+            pl.col("metric"), pl.col("total")))
 
 
 @frame("breakdown_named")
@@ -124,8 +124,8 @@ def breakdown_named(x: Inputs) -> pl.DataFrame:
 
 def _detail_parts_within_total() -> pl.Expr:
     return (pl.format(
-    "{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"), pl.col("dim"),
-    fmt.num_token("sum_low"), fmt.num_token("t_high")))
+            "{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"), pl.col("dim"),
+            fmt.num_token("sum_low"), fmt.num_token("t_high")))
 
 
 @frame("parts_within_total")
@@ -145,8 +145,8 @@ def parts_within_total(x: Inputs) -> pl.DataFrame:
 
 def _detail_running_totals() -> pl.Expr:
     return (pl.format(
-    "{} ({}, as of {}) is below the earlier {} ({})", pl.col("stated"), pl.col("claim_id"), pl.col("as_of"),
-    pl.col("e_stated"), pl.col("e_id")))
+            "{} ({}, as of {}) is below the earlier {} ({})", pl.col("stated"), pl.col("claim_id"), pl.col("as_of"),
+            pl.col("e_stated"), pl.col("e_id")))
 
 
 @frame("running_totals", sources="sources")
@@ -170,8 +170,8 @@ def running_totals(x: Inputs) -> pl.DataFrame:
 
 def _detail_disputed_sources() -> pl.Expr:
     return (pl.format(
-    "disputed with {} source(s): a source that contradicts itself is a curation question, not a dispute",
-    pl.col("n_sources")))
+            "disputed with {} source(s): a source that contradicts itself is a curation question, not a dispute",
+            pl.col("n_sources")))
 
 
 @frame("disputed_sources")
@@ -200,7 +200,7 @@ def disputed_sources(x: Inputs) -> pl.DataFrame:
 
 def _detail_claim_as_of() -> pl.Expr:
     return (pl.format(
-    "as_of {} is after the source's publication {}", pl.col("as_of"), pl.col("published")))
+            "as_of {} is after the source's publication {}", pl.col("as_of"), pl.col("published")))
 
 
 @frame("claim_as_of", sources="source_id")
@@ -238,7 +238,7 @@ def _name_key(col: str) -> pl.Expr:
 
 def _detail_operation_names() -> pl.Expr:
     return (pl.format("the name {} is used by {} operations: {}", pl.col("name"),
-                                                  pl.col("n"), pl.col("ids")))
+            pl.col("n"), pl.col("ids")))
 
 
 @frame("operation_names")
@@ -261,7 +261,7 @@ def operation_names(x: Inputs) -> pl.DataFrame:
 
 def _detail_operation_fingerprints() -> pl.Expr:
     return (pl.format(
-    "{} operations have the same dates and figures ({}): one operation under two names?", pl.col("n"), pl.col("ids")))
+            "{} operations have the same dates and figures ({}): one operation under two names?", pl.col("n"), pl.col("ids")))
 
 
 @frame("operation_fingerprints")
@@ -284,8 +284,8 @@ def operation_fingerprints(x: Inputs) -> pl.DataFrame:
 
 def _detail_phrase_nouns() -> pl.Expr:
     return (pl.format(
-    "{} counts {} ({}), which metric {} does not count", pl.col("stated"), pl.col("kind"), pl.col("noun"),
-    pl.col("metric")))
+            "{} counts {} ({}), which metric {} does not count", pl.col("stated"), pl.col("kind"), pl.col("noun"),
+            pl.col("metric")))
 
 
 @frame("phrase_nouns", sources="source_id")
@@ -326,8 +326,8 @@ def phrase_nouns(x: Inputs) -> pl.DataFrame:
 
 def _detail_additional_counts() -> pl.Expr:
     return (pl.format(
-    "{} reads as a count that adds to another (\"{}\"), but it supports {}, a worldwide total: enter it as a "
-    "part (part_of, a subgroup, or the area it counts)", pl.col("stated"), pl.col("word"), pl.col("target_id")))
+            "{} reads as a count that adds to another (\"{}\"), but it supports {}, a worldwide total: enter it as a "
+            "part (part_of, a subgroup, or the area it counts)", pl.col("stated"), pl.col("word"), pl.col("target_id")))
 
 
 @frame("additional_counts", sources="source_id")

@@ -55,8 +55,8 @@ CLAIM_COLUMNS = lambda: [*declarations()["claims"].derived, "as_of", "as_of_prec
 
 def _detail_claims_derived() -> pl.Expr:
     return (pl.when(pl.col("phrase_ok"))
-       .then(pl.format("{}: {}", pl.col("stated"), pl.col("diff")))
-       .otherwise(pl.format("phrase {} cannot be read", pl.col("stated"))))
+            .then(pl.format("{}: {}", pl.col("stated"), pl.col("diff")))
+            .otherwise(pl.format("phrase {} cannot be read", pl.col("stated"))))
 
 
 @frame("claims_derived", sources="source_id")
@@ -107,8 +107,8 @@ def derived(x: Inputs) -> pl.DataFrame:
 
 def _detail_value_inside() -> pl.Expr:
     return (pl.format(
-    "value {} is outside claim {} ({}: {})", fmt.num_token("value"), pl.col("claim_id"), pl.col("stated"),
-    fmt.span_token("low", "high")))
+            "value {} is outside claim {} ({}: {})", fmt.num_token("value"), pl.col("claim_id"), pl.col("stated"),
+            fmt.span_token("low", "high")))
 
 
 @frame("value_inside", sources="source_id")
@@ -135,7 +135,7 @@ def value_inside(x: Inputs) -> pl.DataFrame:
 
 def _detail_disputes() -> pl.Expr:
     return (pl.format(
-    "sources cannot all be right: they say {}", pl.col("phrases")))
+            "sources cannot all be right: they say {}", pl.col("phrases")))
 
 
 @frame("disputes", sources="target")
@@ -157,7 +157,7 @@ def disputes(x: Inputs) -> pl.DataFrame:
 
 def _detail_date_disputes() -> pl.Expr:
     return (pl.format(
-    "date claims cannot all be true ({}); the field is left empty", pl.col("phrases")))
+            "date claims cannot all be true ({}); the field is left empty", pl.col("phrases")))
 
 
 @frame("date_disputes", sources="sources")

@@ -68,8 +68,8 @@ def _targets(x: Inputs) -> pl.DataFrame:
 
 def _detail_claim_targets() -> pl.Expr:
     return (pl.format(
-    "{}.{} of {} (claim operation {}, target operation {})", pl.col("target_table"), pl.col("target_column"),
-    pl.col("target_id"), pl.col("operation_id").fill_null("none"), pl.col("target_operation").fill_null("none")))
+            "{}.{} of {} (claim operation {}, target operation {})", pl.col("target_table"), pl.col("target_column"),
+            pl.col("target_id"), pl.col("operation_id").fill_null("none"), pl.col("target_operation").fill_null("none")))
 
 
 @frame("claim_targets", sources="source_id")
@@ -88,7 +88,7 @@ def claim_targets(x: Inputs) -> pl.DataFrame:
 
 def _detail_statistic_claims() -> pl.Expr:
     return (pl.format("claim on statistic {} is attributed to operation {}", pl.col("target_id"),
-                                pl.col("operation_id")))
+            pl.col("operation_id")))
 
 
 @frame("statistic_claims", sources="source_id")
@@ -113,7 +113,7 @@ def source_use(x: Inputs) -> pl.DataFrame:
 
 def _detail_metric_scope() -> pl.Expr:
     return (pl.format("metric {} is a {} metric, not an {} one", pl.col("metric"),
-                                                  pl.col("applies_to"), pl.col("kind")))
+            pl.col("applies_to"), pl.col("kind")))
 
 
 @frame("metric_scope")

@@ -38,8 +38,8 @@ def _items(x: Inputs) -> pl.DataFrame:
 
 def _detail_timeline() -> pl.Expr:
     return (pl.format("{} ({} from {}) comes after {} ({} until {})", pl.col("item"),
-                                             pl.col("stage"), pl.col("lo"), pl.col("item_b"), pl.col("stage_b"),
-                                             pl.col("hi_b")))
+            pl.col("stage"), pl.col("lo"), pl.col("item_b"), pl.col("stage_b"),
+            pl.col("hi_b")))
 
 
 @frame("timeline")
@@ -54,7 +54,7 @@ def timeline(x: Inputs) -> pl.DataFrame:
 
 def _detail_claim_dates() -> pl.Expr:
     return (pl.format(
-    "{} ({}) is after the source's publication on {}", pl.col("stated"), pl.col("date_low"), pl.col("published")))
+            "{} ({}) is after the source's publication on {}", pl.col("stated"), pl.col("date_low"), pl.col("published")))
 
 
 @frame("claim_dates", sources="source_id")
@@ -89,10 +89,10 @@ def _interval_rows(x: Inputs) -> pl.DataFrame:
 
 def _detail_date_intervals() -> pl.Expr:
     return (pl.format(
-    "{} runs from {} to {} ({}): {}", pl.col("column"), pl.col("earliest"), pl.col("latest"),
-    pl.col("precision").fill_null("no precision"),
-    pl.when(pl.col("latest") < pl.col("earliest")).then(pl.lit("its last day is before its first"))
-    .otherwise(pl.format("{} days apart, more than {} allows", pl.col("days"), pl.col("precision")))))
+            "{} runs from {} to {} ({}): {}", pl.col("column"), pl.col("earliest"), pl.col("latest"),
+            pl.col("precision").fill_null("no precision"),
+            pl.when(pl.col("latest") < pl.col("earliest")).then(pl.lit("its last day is before its first"))
+            .otherwise(pl.format("{} days apart, more than {} allows", pl.col("days"), pl.col("precision")))))
 
 
 @frame("date_intervals")
@@ -112,8 +112,8 @@ def date_intervals(x: Inputs) -> pl.DataFrame:
 
 def _detail_as_of_events() -> pl.Expr:
     return (pl.format(
-    "as of {} to {} (its source's date), but the page reports {} ({}) from {}", pl.col("as_of"),
-    pl.col("as_of_latest"), pl.col("e_id"), pl.col("e_stated"), pl.col("e_low")))
+            "as of {} to {} (its source's date), but the page reports {} ({}) from {}", pl.col("as_of"),
+            pl.col("as_of_latest"), pl.col("e_id"), pl.col("e_stated"), pl.col("e_low")))
 
 
 @frame("as_of_events", sources="source_id")
