@@ -19,7 +19,7 @@ import polars as pl
 
 from opsledger.data import fmt
 from opsledger.validation.findings import Finding, Report, RuleRun
-from opsledger.validation.rules.acks import load_acknowledgements
+from opsledger.validation.rules.acks import NOT_STALE, load_acknowledgements
 from opsledger.validation.rules.base import Frame, Inputs, Rule, TableCheck, check_columns
 from opsledger.validation.rules.gx import Result, run
 from opsledger.validation.rules.registry import families, rules as all_rules
@@ -35,10 +35,6 @@ def load_rules() -> list[Rule]:
     """The cross-source rules great-expectations decides, each on its frame, in order (checked: see
     :mod:`opsledger.validation.rules.registry`)."""
     return [r for r in all_rules() if r.stage == "cross" and r.frame is not None]
-
-
-def _rule(name: str) -> Rule:
-    return next(r for r in all_rules() if r.name == name)
 
 
 def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = None, chosen: set[str] | None = None
@@ -192,7 +188,8 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
                      only: list[str] | None = None) -> None:
     """Build each family's frames, run its rules, apply the acknowledgements; add rules and findings
     to ``report``. ``only``: run just the rules these names or patterns select (others skipped)."""
-    rules = load_rules()
+    every = all_rules()
+    rules = [r for r in every if r.stage == "cross" and r.frame is not None]
     acks = load_acknowledgements(acknowledgements)
     x = Inputs(t, sources, names, acks)
     chosen = select(rules, only) if only else None
@@ -208,9 +205,8 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
     report.timings["cross.gx"] = time.perf_counter() - t0 - sum(
         v for k, v in report.timings.items() if k.startswith("cross.") and k != "cross.gx")
     _record(report, rules, results, skip, acks, x)
-    counted = {fam: [r for r in all_rules() if r.family == fam and r.count is not None] for fam in FAMILIES}
     for fam in FAMILIES if chosen is None else dict.fromkeys(r.family for r in todo):
-        for r in counted[fam]:
+        for r in (r for r in every if r.family == fam and r.count is not None):
             said = r.count(x)  # type: ignore[misc]
             if said is not None:
                 report.rules.append(RuleRun(r.name, "cross", r.severity, r.description, status=said[0], detail=said[1]))
@@ -256,7 +252,7 @@ def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict
         sev = findings[0].severity
         run_.status = "acknowledged" if all(f.acknowledged for f in findings) else (
             "failed" if sev == "error" else "warning")
-    not_stale = _rule("acknowledgements.not_stale")
+    not_stale = NOT_STALE
     run_stale = RuleRun(not_stale.name, "cross", not_stale.severity, not_stale.description)
     for a in not_stale.decision(acks, used, set(skip)):  # type: ignore[operator]
         run_stale.status = "failed"

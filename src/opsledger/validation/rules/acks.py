@@ -45,9 +45,10 @@ def stale(acks: list[dict], matched: set[tuple], skipped: set[str]) -> list[dict
 
 FAMILY = Family("acknowledgements", "9. Every acknowledgement is still needed")
 
-RULES = [
-    Rule("acknowledgements.not_stale", "error",
-         "Every acknowledgement in checks/acknowledgements.toml still matches a finding.",
-         detail="acknowledgement of {rule} for {table}[{key}] matches no finding any more; remove it",
-         decision=stale, stage="after"),
-]
+#: checked after every other rule, on their findings (see ``opsledger.validation.rules._record``)
+NOT_STALE = Rule("acknowledgements.not_stale", "error",
+                 "Every acknowledgement in checks/acknowledgements.toml still matches a finding.",
+                 detail="acknowledgement of {rule} for {table}[{key}] matches no finding any more; remove it",
+                 decision=stale, stage="after")
+
+RULES = [NOT_STALE]
