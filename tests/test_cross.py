@@ -44,12 +44,12 @@ def test_shipped_data_passes_with_every_finding_acknowledged(shipped_report):
 # 1. referential integrity ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("table, key, column, value, rule", [
-    ("claims", "h.launched.s004", "source_id", "no-such-source", "ref.claims.source_id"),
-    ("outcomes", "h.arrests.nz", "operation_id", "no-such-op", "ref.outcomes.operation_id"),
-    ("participations", "h.interpol.coordination", "agency_id", "no-such-agency", "ref.participations.agency_id"),
-    ("operations", "h", "lead_agency_id", "no-such-agency", "ref.operations.lead_agency_id"),
-    ("agencies", "nz-dia-dcet", "parent_agency_id", "no-such-agency", "ref.agencies.parent_agency_id"),
-    ("claims", "h.launched.s004", "target_id", "no-such-op", "ref.claims.target"),
+    ("claims", "h.launched.s004", "source_id", "no-such-source", "referential.claims.source_id"),
+    ("outcomes", "h.arrests.nz", "operation_id", "no-such-op", "referential.outcomes.operation_id"),
+    ("participations", "h.interpol.coordination", "agency_id", "no-such-agency", "referential.participations.agency_id"),
+    ("operations", "h", "lead_agency_id", "no-such-agency", "referential.operations.lead_agency_id"),
+    ("agencies", "nz-dia-dcet", "parent_agency_id", "no-such-agency", "referential.agencies.parent_agency_id"),
+    ("claims", "h.launched.s004", "target_id", "no-such-op", "referential.claims.target"),
 ])
 def test_referential_integrity(data, table, key, column, value, rule):
     set_cell(data, table, key, column, value)
@@ -93,18 +93,18 @@ def test_statistic_as_outcome_metric(data):
 
 def test_claim_bounds_disagree_with_phrase(data):
     set_cell(data, "claims", "blackwrist.site_users.s000", "low", 50000.0)
-    f = open_finding(run(data, rules=["reconcile.claim_matches_phrase"]), "reconcile.claim_matches_phrase", "blackwrist.site_users.s000")
+    f = open_finding(run(data, rules=["reconciliation.claim_matches_phrase"]), "reconciliation.claim_matches_phrase", "blackwrist.site_users.s000")
     assert "low" in f.message and "56,700" in f.message
 
 
 def test_unreadable_phrase(data):
     set_cell(data, "claims", "h.children_safeguarded.s004", "stated", "a great many children")
-    open_finding(run(data, rules=["reconcile.phrase_readable"]), "reconcile.phrase_readable", "h.children_safeguarded.s004")
+    open_finding(run(data, rules=["reconciliation.phrase_readable"]), "reconciliation.phrase_readable", "h.children_safeguarded.s004")
 
 
 def test_hand_typed_value(data):
     set_cell(data, "outcomes", "blackwrist.site_users", "value", 61000.0)
-    f = open_finding(run(data, rules=["reconcile.derived_columns"]), "reconcile.derived_columns", "blackwrist.site_users", "outcomes")
+    f = open_finding(run(data, rules=["reconciliation.derived_columns"]), "reconciliation.derived_columns", "blackwrist.site_users", "outcomes")
     assert "62,999" in f.message
 
 
@@ -113,8 +113,8 @@ def test_value_outside_a_claim_interval(data):
     set_cell(data, "claims", "h.arrests.nz.s004", "low", 47.0)
     set_cell(data, "claims", "h.arrests.nz.s004", "high", 47.0)
     set_cell(data, "claims", "h.arrests.nz.s004", "figure", 47.0)
-    r = run(data, rules=["reconcile.value_inside_claims"])
-    open_finding(r, "reconcile.value_inside_claims", "h.arrests.nz", "outcomes")
+    r = run(data, rules=["reconciliation.value_inside_claims"])
+    open_finding(r, "reconciliation.value_inside_claims", "h.arrests.nz", "outcomes")
 
 
 def _dated_by(data, source_id: str) -> list:
@@ -149,7 +149,7 @@ def acks_with(tmp_path, key: str, reason: str):
     acks = tmp_path / "acks.toml"
     acks.write_text((REPO / "checks" / "acknowledgements.toml").read_text() + f"""
 [[ack]]
-rule = "reconcile.not_disputed"
+rule = "reconciliation.not_disputed"
 table = "outcomes"
 key = "{key}"
 reason = "{reason}"
@@ -160,11 +160,11 @@ reason = "{reason}"
 def test_dispute_is_an_error_until_acknowledged(data, tmp_path):
     _dispute(data)
     r = run(data)
-    f = open_finding(r, "reconcile.not_disputed", "h.countries_referred", "outcomes")
+    f = open_finding(r, "reconciliation.not_disputed", "h.countries_referred", "outcomes")
     assert set(f.sources) == {"interpol-operation-h-release", "sofiaglobe-blackwrist"}
     r2 = run(data, acknowledgements=acks_with(tmp_path, "h.countries_referred", "test"))
     assert r2.exit_code == 0, r2.text()
-    assert [f for f in findings_for(r2, "reconcile.not_disputed") if f.acknowledged]
+    assert [f for f in findings_for(r2, "reconciliation.not_disputed") if f.acknowledged]
 
 
 def test_stale_acknowledgement(data, tmp_path):
@@ -314,8 +314,8 @@ def test_date_claims_that_cannot_all_be_true(data):
     from opsledger.derive.reconcile import derive_all
 
     oio.write_tables(derive_all(oio.read_tables(data), None), data, keep_backup=False)
-    r = run(data, sources=None, rules=["reconcile.dates_agree"])
-    f = open_finding(r, "reconcile.dates_agree", "blackwrist.first-arrests.date", "events")
+    r = run(data, sources=None, rules=["reconciliation.dates_agree"])
+    f = open_finding(r, "reconciliation.dates_agree", "blackwrist.first-arrests.date", "events")
     assert "late 2018" in f.message and "January 2018" in f.message
 
 

@@ -8,7 +8,6 @@ Every test works on a private copy of schemas/ (``$OPSLEDGER_SCHEMAS``) or check
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 from pathlib import Path
 
@@ -37,15 +36,6 @@ def schemas(tmp_path, monkeypatch) -> Path:
     yield d
     monkeypatch.undo()
     metadata.clear_caches()
-
-
-@pytest.fixture
-def checks(tmp_path, monkeypatch) -> Path:
-    """A writable copy of checks/, in use for the test."""
-    d = tmp_path / "checks"
-    shutil.copytree(CHECKS, d)
-    monkeypatch.setenv("OPSLEDGER_CHECKS", str(d))
-    return d
 
 
 def edit(d: Path, file: str, old: str, new: str) -> None:
@@ -266,20 +256,16 @@ def test_an_undeclared_metric_is_refused(schemas):
     assert any(f.table == "outcomes" and f.column == "metric" for f in report.findings), report.text()
 
 
-def test_adding_a_rule_from_declarations_alone(schemas, checks, tmp_path, no_acks):
-    """CONTRIBUTING.md, "How to add a rule": one expectation in checks/suites/<family>.json, on an
+def test_adding_a_rule_from_declarations_alone(schemas, tmp_path, no_acks, monkeypatch):
+    """CONTRIBUTING.md, "How to add a rule": one Rule in the RULES of its family's module, on an
     existing frame, with a great-expectations expectation that says the thing."""
+    from opsledger.validation.rules import support
+    from opsledger.validation.rules.base import Rule, expect
     from opsledger.validation.run import validate
 
-    suite_path = checks / "suites" / "support.json"
-    suite = json.loads(suite_path.read_text(encoding="utf-8"))
-    suite["expectations"].append({
-        "type": "expect_column_values_to_be_between",
-        "kwargs": {"column": "n_claims", "max_value": 1},
-        "meta": {"rule": "support.one_claim_each", "severity": "warning", "frame": "backing",
-                 "description": "Every fact rests on one claim only (a test rule)."},
-    })
-    suite_path.write_text(json.dumps(suite, indent=2), encoding="utf-8")
+    monkeypatch.setattr(support, "RULES", [*support.RULES, Rule(
+        "support.one_claim_each", "warning", "Every fact rests on one claim only (a test rule).",
+        frame=support.backing, decision=(expect("column_values_to_be_between", column="n_claims", max_value=1),))])
     write_tiny(tmp_path / "data", tiny_rows("arrests"))
     report = validate(tmp_path / "data", acknowledgements=no_acks)
     run = next(r for r in report.rules if r.rule == "support.one_claim_each")

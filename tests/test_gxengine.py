@@ -6,24 +6,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from opsledger.validation import gxworker as gxengine
 from opsledger.errors import DeclarationError
-from opsledger.validation.rules.base import Expectation, Rule
+from opsledger.validation.rules.base import Expectation, Frame, Rule
 from opsledger.validation.rules.gx import SMALL_FRAME_ROWS, run
 
 from conftest import ARCHIVE, DATASETS
 
-META = {"rule": "test.r", "severity": "error", "description": "d", "frame": "f"}
+def _on(name: str) -> Frame:
+    """A frame of that name (the tests hand the runner the frames themselves)."""
+    return Frame(name, lambda _x: pl.DataFrame())
 
 
 def _rule(*exps: tuple[str, dict]) -> Rule:
-    return Rule("test.r", "referential", "error", "d", "f",
-                [Expectation(type=t, kwargs=k, meta=META) for t, k in exps], Path("suite.json"))
+    return Rule("test.r", "error", "d", frame=_on("f"), decision=tuple(Expectation(type=t, kwargs=k) for t, k in exps),
+                family="referential", origin="rules.py")
 
 
 def _frame(n: int = 40) -> pl.DataFrame:
@@ -60,7 +61,7 @@ def test_an_expectation_the_worker_refuses_names_its_rule():
     bad = _rule(("expect_column_pair_values_to_be_equal", {"column_A": "a", "column_B": "b"}),
                 ("expect_column_values_to_be_wonderful", {"column": "a"}))
     with gxengine.engine("worker") as eng, pytest.raises(
-            DeclarationError, match=r"suite.json: rule test.r: expect_column_values_to_be_wonderful"):
+            DeclarationError, match=r"rules.py: rule test.r: expect_column_values_to_be_wonderful"):
         run([bad], lambda _n: _frame(), {})
     assert eng.fallback is None
 
@@ -122,10 +123,9 @@ def test_small_frames_go_in_batches_of_enough_rows_and_each_keeps_its_own_failin
 
     monkeypatch.setattr(gx, "SMALL_FRAME_ROWS", 400)  # the batching rule, at a size a test can afford
     n = gx.SMALL_FRAME_ROWS // 2 + 1  # two frames fill a batch; the third goes in the last one
-    rules = [Rule(f"test.r{k}", "referential", "error", "d", f"f{k}",
-                  [Expectation(type="expect_column_values_to_be_in_set",
-                               kwargs={"column": "row_key", "value_set": [f"r{i}" for i in range(n) if i % (k + 2)]},
-                               meta={**META, "rule": f"test.r{k}", "frame": f"f{k}"})], Path("suite.json"))
+    rules = [Rule(f"test.r{k}", "error", "d", frame=_on(f"f{k}"), family="referential", origin="rules.py",
+                  decision=(Expectation(type="expect_column_values_to_be_in_set",
+                                        kwargs={"column": "row_key", "value_set": [f"r{i}" for i in range(n) if i % (k + 2)]}),))
              for k in range(3)]
     sizes = []
     real = gxengine.Inline.submit
@@ -162,9 +162,8 @@ def test_column_pair_expectations_decided_together_keep_their_own_failing_rows(m
                       "y": [i if i % 7 else -3 for i in range(n)]})
 
     def rule(name, frame, *exps):
-        return Rule(name, "referential", "error", "d", frame,
-                    [Expectation(type=t, kwargs=k, meta={**META, "rule": name, "frame": frame}) for t, k in exps],
-                    Path("suite.json"))
+        return Rule(name, "error", "d", frame=_on(frame), family="referential", origin="rules.py",
+                    decision=tuple(Expectation(type=t, kwargs=k) for t, k in exps))
 
     eq = "expect_column_pair_values_to_be_equal"
     gt = "expect_column_pair_values_a_to_be_greater_than_b"
@@ -185,11 +184,11 @@ def test_column_pair_expectations_decided_together_keep_their_own_failing_rows(m
 
 
 def test_a_refused_expectation_in_a_group_of_pairs_names_its_rule():
-    bad = [Rule(f"t.{k}", "referential", "error", "d", "f",
-                [Expectation(type="expect_column_pair_values_to_be_equal",
-                             kwargs={"column_A": "a", "column_B": k, "ignore_row_if": "sometimes"},
-                             meta={**META, "rule": f"t.{k}"})], Path("suite.json")) for k in ("b", "c")]
-    with gxengine.engine("here"), pytest.raises(DeclarationError, match=r"suite.json: rule t.b: "):
+    bad = [Rule(f"t.{k}", "error", "d", frame=_on("f"), family="referential", origin="rules.py",
+                decision=(Expectation(type="expect_column_pair_values_to_be_equal",
+                                      kwargs={"column_A": "a", "column_B": k, "ignore_row_if": "sometimes"}),))
+           for k in ("b", "c")]
+    with gxengine.engine("here"), pytest.raises(DeclarationError, match=r"rules.py: rule t.b: "):
         run(bad, lambda _n: _frame(), {})
 
 
@@ -202,8 +201,8 @@ def test_a_pair_expectation_that_judges_missing_values_is_decided_on_its_own_fra
     kwargs = {"column_A": "hi", "column_B": "lo", "or_equal": True, "ignore_row_if": "neither"}
 
     def rule(name, frame, t, k):
-        return Rule(name, "timeline", "error", "d", frame, [Expectation(type=t, kwargs=k, meta={
-            **META, "rule": name, "frame": frame})], Path("suite.json"))
+        return Rule(name, "error", "d", frame=_on(frame), family="timeline", origin="rules.py",
+                    decision=(Expectation(type=t, kwargs=k),))
 
     n = 300
     other = pl.DataFrame({"row_key": [f"o{i}" for i in range(n)], "v": [i % 9 for i in range(n)]})

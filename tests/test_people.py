@@ -57,9 +57,9 @@ def test_clean_validation_is_short_and_quiet(shipped_report):
     text = shipped_report.text()
     assert len(text.splitlines()) <= 39  # `make validate` adds one line: at most 40
     assert "ACK" not in text and "ERROR" not in text and "null" not in text
-    assert "reconcile" in text and "acknowledged" in text
+    assert "reconciliation" in text and "acknowledged" in text
     verbose = shipped_report.text(verbose=True)
-    assert "ACKNOWLEDGED reconcile.not_disputed: outcomes[" in verbose and "acknowledged because:" in verbose
+    assert "ACKNOWLEDGED reconciliation.not_disputed: outcomes[" in verbose and "acknowledged because:" in verbose
     # a dispute says what its sources say, as written, never a bound's artefact ("1,000,001 or more")
     assert re.search(r'sources cannot all be right: they say "[^"]+"( / "[^"]+")+', verbose)
     assert "1,000,001" not in verbose and "90,001" not in verbose
@@ -86,7 +86,7 @@ def test_reports_hold_no_machine_paths(shipped_report, shipped_release):
         for p in {str(REPO), str(REPO.parent), str(shipped_release), "/tmp/", "/home/", "/root/"}:
             assert p not in text, (name, p)
     rep = json.loads((shipped_release / V / "validation.json").read_text())
-    assert "timings_s" not in rep and rep["families"]["reconcile"]["acknowledged"] > 0
+    assert "timings_s" not in rep and rep["families"]["reconciliation"]["acknowledged"] > 0
 
 
 def test_html_report_summarises_by_family_and_operation(shipped_release):

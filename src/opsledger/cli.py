@@ -226,7 +226,7 @@ def rules_(
     write: Annotated[Optional[Path], typer.Option(help="Write the Markdown catalogue to this file instead of printing.")] = None,
     format: Annotated[Format, typer.Option("--format", help="text (Markdown) or json.")] = Format.text,
 ) -> None:
-    """List every cross-source rule: family, severity, what it checks and the expectation that decides it."""
+    """List every rule, schema stage and cross-source: family, severity, what it checks and what decides it."""
     from opsledger.validation.rules import catalogue, catalogue_markdown
 
     text = json.dumps(catalogue(), indent=2, ensure_ascii=False) if format is Format.json else catalogue_markdown()

@@ -37,7 +37,7 @@ class PathError(UsageError):
 
 
 class DeclarationError(UsageError):
-    """A declaration (``schemas/``, ``checks/suites/``) that cannot be used: a key naming a missing
+    """A declaration (``schemas/``, the rules of ``opsledger.validation.rules``) that cannot be used: a key naming a missing
     column, a foreign key to a table that does not exist, a rule naming an unknown frame or column.
     The message names the file and what is wrong."""
 

@@ -208,7 +208,7 @@ class Table(_Decl):
     primary_key: tuple[str, ...]
     fields: tuple[Field, ...]
     unique: tuple[tuple[str, ...], ...] = ()
-    #: named table rules (``opsledger.validation.schema_stage.TABLE_RULES``)
+    #: named table rules (the schema-stage rules of ``opsledger.validation.rules.schema`` decided by a TableCheck)
     checks: tuple[str, ...] = ()
     #: columns computed from other data (``derived = [...]`` in the table's TOML, ``"*"`` for a table
     #: computed entirely): never set by a change set

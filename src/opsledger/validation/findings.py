@@ -49,7 +49,7 @@ def _order(f: Finding) -> tuple:
 
 
 def family(rule: str) -> str:
-    """The rule family: the part of a rule's name before the first dot (schema, reconcile ...)."""
+    """The rule family: the part of a rule's name before the first dot (schema, reconciliation ...)."""
     return rule.split(".", 1)[0]
 
 

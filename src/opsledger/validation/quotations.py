@@ -1,4 +1,4 @@
-"""Frames of the evidence rules (suite ``checks/suites/evidence.json``) and the grounding counts.
+"""Frames of the evidence rules (``opsledger.validation.rules.evidence``) and the grounding counts.
 
 A claim is, in this run:
 

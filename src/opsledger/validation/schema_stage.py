@@ -2,8 +2,10 @@
 
 Each table's :class:`pandera.polars.DataFrameSchema` is built from ``schemas/`` (types, nullability,
 unique keys, id patterns, vocabularies, ISO country codes, minimums) plus the table rules the
-declaration names (:data:`TABLE_RULES`). :func:`check_schemas` validates lazily and turns every
-failure case into a :class:`~opsledger.validation.findings.Finding` naming table, row key, column, rule and value.
+declaration names. The rules are declared once, as :class:`~opsledger.validation.rules.base.Rule`
+objects of the ``schema`` family (:mod:`opsledger.validation.rules.schema`); :func:`check_schemas`
+validates lazily and turns every failure case into a :class:`~opsledger.validation.findings.Finding`
+naming table, row key, column, rule and value.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pycountry
 
 from opsledger.validation.findings import Finding, RuleRun
 from opsledger.declarations import Table, declarations, per_declarations, tables, vocabularies
+from opsledger.validation.rules.base import Rule, TableCheck
 
 POLARS_TYPES = {"string": pl.Utf8, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date, "boolean": pl.Boolean}
 
@@ -28,20 +31,12 @@ def iso_countries() -> frozenset[str]:
     return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
-def _le(a: str, b: str) -> pl.Expr:
-    return (pl.col(a) <= pl.col(b)).fill_null(True)
+def table_rules() -> dict[str, Rule]:
+    """The named table rules a declaration can list (``checks`` of a table in ``schemas/``), by the name
+    it lists: the schema-stage rules decided by a :class:`~opsledger.validation.rules.base.TableCheck`."""
+    from opsledger.validation.rules import schema
 
-
-#: Named table rules a declaration can list: (columns it concerns, description, row-wise ok expression).
-TABLE_RULES: dict[str, tuple[str, str, Callable[[], pl.Expr]]] = {
-    "value_within_bounds": (
-        "value",
-        "value_low <= value <= value_high (a null bound is no bound)",
-        lambda: _le("value_low", "value") & _le("value", "value_high") & _le("value_low", "value_high"),
-    ),
-    "low_le_high": ("low", "a claim's low <= high", lambda: _le("low", "high")),
-    "date_low_le_high": ("date_low", "a claim's date_low <= date_high", lambda: _le("date_low", "date_high")),
-}
+    return {r.name.removeprefix("schema."): r for r in schema.RULES if isinstance(r.decision, TableCheck)}
 
 
 def _precision_rule(date_col: str, prec_col: str, latest_col: str | None = None) -> pl.Expr:
@@ -101,7 +96,14 @@ def _pandera_schema(name: str) -> pa.DataFrameSchema:
         )
         for f in t.fields
     }
-    checks = [_frame_check(r, TABLE_RULES[r][2]) for r in t.checks]
+    named = table_rules()
+    unknown = [r for r in t.checks if r not in named]
+    if unknown:
+        from opsledger.errors import DeclarationError
+
+        raise DeclarationError(f"schemas/{name}.toml: table {name}: checks {', '.join(map(repr, unknown))} "
+                               f"name no schema rule (known: {', '.join(named)})")
+    checks = [_frame_check(r, named[r].decision.ok) for r in t.checks]  # type: ignore[union-attr]
     for f in t.fields:
         if f.precision:
             checks.append(_frame_check(f"precision:{f.name}",
@@ -119,22 +121,10 @@ def _pandera_schema(name: str) -> pa.DataFrameSchema:
 
 
 def rule_catalogue() -> list[RuleRun]:
-    """The schema-stage rules, for the report (one entry per kind of rule)."""
-    return [
-        RuleRun("schema.type", "schema", "error", "Every column has its declared Arrow type."),
-        RuleRun("schema.required", "schema", "error", "Required columns have no nulls."),
-        RuleRun("schema.unique", "schema", "error", "Primary keys (and declared unique column sets) are unique."),
-        RuleRun("schema.pattern", "schema", "error", "Identifiers, codes and hashes match their declared pattern."),
-        RuleRun("schema.vocabulary", "schema", "error", "Enum-like columns hold terms of their vocabulary."),
-        RuleRun("schema.iso_country", "schema", "error", "Country codes are ISO 3166-1 alpha-2 (pycountry)."),
-        RuleRun("schema.minimum", "schema", "error", "Counts and offsets are not negative."),
-        RuleRun("schema.max_length", "schema", "error",
-                "Strings with a declared limit fit it (a claim's quotation: at most "
-                f"{tables()['claims'].field('quotation').max_length} characters, a citation, not a copy)."),
-        RuleRun("schema.precision", "schema", "error",
-                "A date and its precision (and, for an interval, its last day) are both set or both null; month and year dates without a last day hold the period's first day."),
-        *[RuleRun(f"schema.{r}", "schema", "error", desc) for r, (_c, desc, _f) in TABLE_RULES.items()],
-    ]
+    """The schema-stage rules, for the report (one entry per kind of rule), from the registry."""
+    from opsledger.validation.rules.registry import rules
+
+    return [RuleRun(r.name, "schema", r.severity, r.description) for r in rules() if r.stage == "schema"]
 
 
 def _classify(check: str) -> tuple[str, str | None]:
@@ -143,7 +133,8 @@ def _classify(check: str) -> tuple[str, str | None]:
         return "schema.precision", check.removeprefix("rule:precision:")
     if check.startswith("rule:"):
         r = check.removeprefix("rule:")
-        return f"schema.{r}", TABLE_RULES.get(r, (None,))[0]
+        rule = table_rules().get(r)
+        return f"schema.{r}", rule.decision.column if rule is not None else None  # type: ignore[union-attr]
     if check.startswith(("pattern:", "vocabulary:", "minimum:", "max_length:")) or check == "iso_country":
         return f"schema.{check.split(':')[0]}", None
     if check.startswith("dtype("):
@@ -166,6 +157,7 @@ def check_table(name: str, df: pl.DataFrame) -> list[Finding]:
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
     keys = df.get_column(t.key).to_list() if t.key in df.columns else []
+    named = table_rules()
     findings = []
     for case, _ctx, column, check, _n, index in fc.iter_rows():
         rule, col_override = _classify(str(check))
@@ -179,28 +171,23 @@ def check_table(name: str, df: pl.DataFrame) -> list[Finding]:
             msg = "is null but required"
         elif rule == "schema.unique":
             msg = f"value {case!r} is not unique"
-        elif rule.startswith("schema.") and rule.removeprefix("schema.") in TABLE_RULES:
-            msg = f"breaks {TABLE_RULES[rule.removeprefix('schema.')][1]}"
-            value = _row_value(df, index, rule)
+        elif rule.startswith("schema.") and rule.removeprefix("schema.") in named:
+            r = named[rule.removeprefix("schema.")]
+            msg = str(r.detail)
+            value = _row_value(df, index, r.decision.shows)  # type: ignore[union-attr]
         elif rule == "schema.precision":
             prec = t.field(column).precision
             msg = f"date and {prec} disagree (both or neither set; month/year dates on the period's first day)"
-            value = _row_value(df, index, rule, (column, prec))
+            value = _row_value(df, index, (column, prec))
         else:
             msg = f"value {case!r} fails {check}"
         findings.append(Finding(rule, name, key, column, value, msg))
     return findings
 
 
-def _row_value(df: pl.DataFrame, index, rule: str, cols: tuple[str, ...] | None = None):
+def _row_value(df: pl.DataFrame, index, cols: tuple[str, ...]):
     if index is None:
         return None
-    if cols is None:
-        cols = {
-            "schema.value_within_bounds": ("value_low", "value", "value_high"),
-            "schema.low_le_high": ("low", "high"),
-            "schema.date_low_le_high": ("date_low", "date_high"),
-        }.get(rule, ())
     row = df.row(index, named=True)
     return {c: (str(row[c]) if row[c] is not None else None) for c in cols}
 

@@ -175,7 +175,7 @@ def gather(data: dict) -> dict:
                                                fmt.words(o.get("offender_role")),
                                                o.get("subgroup") or "") if x) or "worldwide",
                 "claims": claims, "sides": sides,
-                "reason": acks.get(("reconcile.not_disputed", "outcomes", o["outcome_id"])),
+                "reason": acks.get(("reconciliation.not_disputed", "outcomes", o["outcome_id"])),
             })
         lead = agencies.get(op["lead_agency_id"], {})
         ops.append({

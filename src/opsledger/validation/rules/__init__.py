@@ -1,7 +1,9 @@
-"""The cross-source stage: every rule family, declared once and decided by great-expectations.
+"""The rules, and the cross-source stage: every rule family, declared once and decided by great-expectations.
 
-One family per module of this package and one suite per family (``checks/suites/<family>.json``);
-see :mod:`opsledger.validation.rules.base` for how a rule is declared and checked at load. Library use::
+One family per module of this package, each declaring its :class:`~opsledger.validation.rules.base.Rule`
+objects (``RULES``) and its :class:`~opsledger.validation.rules.base.Family`; the registry
+(:mod:`opsledger.validation.rules.registry`) collects them and checks them at load, and the
+catalogue (``opsledger rules``, ``docs/rules.md``) is generated from it. Library use::
 
     from opsledger.validation.rules import evaluate
     evaluate(tables, ["meaning.parts_within_total"])   # {rule: {row_key, ...}} of failing rows
@@ -9,7 +11,6 @@ see :mod:`opsledger.validation.rules.base` for how a rule is declared and checke
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,17 +19,22 @@ import polars as pl
 
 from opsledger.data import fmt
 from opsledger.validation.findings import Finding, Report, RuleRun
-from opsledger.validation.rules.acks import load_acknowledgements
-from opsledger.validation.rules.base import FAMILIES, Inputs, Rule, check_columns, frame_specs, load_rules
+from opsledger.validation.rules.acks import NOT_STALE, load_acknowledgements
+from opsledger.validation.rules.base import Frame, Inputs, Rule, TableCheck, check_columns
 from opsledger.validation.rules.gx import Result, run
+from opsledger.validation.rules.registry import families, rules as all_rules
 
-__all__ = ["FAMILIES", "Inputs", "catalogue", "catalogue_markdown", "evaluate", "load_acknowledgements", "load_rules",
-           "run_cross_checks"]
+__all__ = ["FAMILIES", "Inputs", "all_rules", "catalogue", "catalogue_markdown", "evaluate", "load_acknowledgements",
+           "load_rules", "run_cross_checks"]
+
+#: The cross-source families, in the order they run and report.
+FAMILIES = tuple(f for f in families() if f not in ("schema", "acknowledgements"))
 
 
-
-def _module(family: str):
-    return importlib.import_module(f"opsledger.validation.rules.{family}")
+def load_rules() -> list[Rule]:
+    """The cross-source rules great-expectations decides, each on its frame, in order (checked: see
+    :mod:`opsledger.validation.rules.registry`)."""
+    return [r for r in all_rules() if r.stage == "cross" and r.frame is not None]
 
 
 def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = None, chosen: set[str] | None = None
@@ -37,7 +43,8 @@ def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = No
     checks the rule's columns against the frame it built, adds the time each family's frames took to
     ``timings`` (``cross.<family>``; shared computations count where first needed), and lets go of
     the re-derived tables once the last frame that reads them is built."""
-    family_skip: dict[str, str | None] = {fam: getattr(_module(fam), "skip", lambda _x: None)(x) for fam in dict.fromkeys(r.family for r in rules)}
+    fams = families()
+    family_skip: dict[str, str | None] = {fam: fams[fam].skip(x) for fam in dict.fromkeys(r.family for r in rules)}
     skip: dict[str, str] = {}
     for r in rules:
         if chosen is not None and r.name not in chosen:
@@ -45,23 +52,23 @@ def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = No
         elif why := family_skip[r.family]:
             skip[r.name] = why
     todo = [r for r in rules if r.name not in skip]
-    specs = frame_specs()
+    specs: dict[str, tuple[Frame, str]] = {r.frame_name: (r.frame, r.family) for r in todo if r.frame is not None}
     params: dict = {}
     for fam in dict.fromkeys(r.family for r in todo):
-        params.update(getattr(_module(fam), "parameters", lambda _x: {})(x))
-    pending = {r.frame for r in todo if specs[r.frame].family == "reconciliation"}
+        params.update(fams[fam].parameters(x))
+    pending = {name for name, (_f, fam) in specs.items() if fam == "reconciliation"}
 
     def frame_of(name: str) -> pl.DataFrame:
         t0 = time.perf_counter()
-        df = specs[name].build(x)
+        df = specs[name][0](x)
         for r in todo:
-            if r.frame == name:
+            if r.frame_name == name:
                 check_columns(r, df)
         pending.discard(name)
         if not pending:
             x.__dict__.pop("_derived", None)  # the re-derived tables: only reconciliation reads them
         if timings is not None:
-            key = f"cross.{specs[name].family}"
+            key = f"cross.{specs[name][1]}"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
         return df
 
@@ -70,11 +77,13 @@ def _prepare(x: Inputs, rules: list[Rule], timings: dict[str, float] | None = No
 
 def _rows(x: Inputs, res: Result) -> pl.DataFrame:
     """The failing rows of a result as (row_key, table, sources, detail)."""
-    spec = frame_specs()[res.rule.frame]
+    spec = res.rule.frame
+    assert spec is not None
     f = res.failing
     if spec.explain is not None:
         return spec.explain(x, f)
-    detail = spec.detail() if spec.detail else (pl.col("detail") if "detail" in f.columns else pl.lit(None, pl.Utf8))
+    rd = res.rule.detail
+    detail = rd() if callable(rd) else (pl.col("detail") if "detail" in f.columns else pl.lit(None, pl.Utf8))
     if spec.sources == "target":
         srcs = x.target_sources(f.get_column("row_key")).rename({"target_id": "row_key"})
         f = f.join(srcs, on="row_key", how="left")
@@ -87,34 +96,51 @@ def _rows(x: Inputs, res: Result) -> pl.DataFrame:
                     detail.cast(pl.Utf8).alias("detail"))
 
 
+def _decided_by(r: Rule) -> str:
+    """How a rule is decided, in words (for the catalogue)."""
+    if r.expectations:
+        return "; ".join(f"`{e.type}` on {', '.join(f'`{c}`' for c in e.columns())}" for e in r.expectations)
+    if r.stage == "schema":
+        if isinstance(r.decision, str):
+            return f"pandera: {r.decision}"
+        shows = r.decision.shows if isinstance(r.decision, TableCheck) else ()
+        return f"pandera: a row-wise check of {', '.join(f'`{c}`' for c in shows)} (a table's `checks` in `schemas/`)"
+    return "counted, not a finding per row" if r.count else "after every other rule, on their findings"
+
+
 def catalogue() -> list[dict]:
-    """Every cross-source rule as declared: family, rule, severity, description, the frame it runs on
-    and the great-expectations expectations that decide it (type and columns)."""
-    specs = frame_specs()
+    """Every registered rule, at any stage, as declared: stage, family, rule, severity, description,
+    the frame it runs on (cross-source rules) and how it is decided (the great-expectations
+    expectations: type and columns)."""
     out = []
-    for r in load_rules():
-        out.append({"family": r.family, "rule": r.name, "severity": r.severity, "description": r.description,
-                    "frame": r.frame, "frame_doc": " ".join((specs[r.frame].build.__doc__ or "").split()),
+    for r in all_rules():
+        out.append({"stage": r.stage, "family": r.family, "rule": r.name, "severity": r.severity,
+                    "description": r.description, "frame": r.frame_name or None,
+                    "frame_doc": r.frame.doc if r.frame is not None else "", "decided_by": _decided_by(r),
                     "expectations": [{"type": e.type, "columns": e.columns()} for e in r.expectations]})
     return out
 
 
 def catalogue_markdown() -> str:
     """The rule catalogue as Markdown (``docs/rules.md``, written by ``opsledger rules --write``)."""
-    lines = ["# Cross-source rules", "",
-             "Generated from `checks/suites/<family>.json` and `src/opsledger/rules/<family>.py` by",
-             "`opsledger rules --write docs/rules.md` (`make dictionary`); do not edit by hand. The schema",
-             "rules (types, keys, vocabularies, patterns) are in the data dictionary.", ""]
+    lines = ["# Rules", "",
+             "Generated from the rule declarations (the `RULES` of each family's module in",
+             "`src/opsledger/validation/rules/`) by `opsledger rules --write docs/rules.md` (`make dictionary`);",
+             "do not edit by hand. The facts the rules read (types, keys, vocabularies, limits, metric",
+             "relations) are in `schemas/` and the data dictionary.", ""]
     by_family: dict[str, list[dict]] = {}
     for r in catalogue():
         by_family.setdefault(r["family"], []).append(r)
+    fams = families()
     for fam, rules in by_family.items():
-        lines += [f"## {fam}", "", "| rule | severity | what it checks | decided by (frame: expectation on columns) |",
-                  "|---|---|---|---|"]
+        lines += [f"## {fam}", "", f"{fams[fam].title}.".replace("..", "."), ""]
+        if fams[fam].note:
+            lines += [fams[fam].note, ""]
+        lines += ["| rule | severity | what it checks | decided by |", "|---|---|---|---|"]
         for r in rules:
-            how = "; ".join(f"`{e['type']}` on {', '.join(f'`{c}`' for c in e['columns'])}" for e in r["expectations"])
+            how = f"`{r['frame']}`: {r['decided_by']}" if r["frame"] else r["decided_by"]
             desc = r["description"].replace("|", "\\|")
-            lines.append(f"| `{r['rule']}` | {r['severity']} | {desc} | `{r['frame']}`: {how} |")
+            lines.append(f"| `{r['rule']}` | {r['severity']} | {desc} | {how.replace('|', chr(92) + '|')} |")
         lines.append("")
         docs: dict[str, list[str]] = {}  # frames that share a builder share a line
         for r in rules:
@@ -151,7 +177,8 @@ def select(rules: list[Rule], patterns: list[str]) -> set[str]:
     for p in patterns:
         hit = {r.name for r in rules if fnmatchcase(r.name, p)}
         if not hit:
-            raise UsageError(f"--rule {p}: matches no cross-source rule (they are declared in checks/suites/<family>.json)")
+            raise UsageError(f"--rule {p}: matches no cross-source rule (they are declared in the RULES of "
+                             "src/opsledger/validation/rules/<family>.py; `opsledger rules` lists them)")
         out |= hit
     return out
 
@@ -161,7 +188,8 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
                      only: list[str] | None = None) -> None:
     """Build each family's frames, run its rules, apply the acknowledgements; add rules and findings
     to ``report``. ``only``: run just the rules these names or patterns select (others skipped)."""
-    rules = load_rules()
+    every = all_rules()
+    rules = [r for r in every if r.stage == "cross" and r.frame is not None]
     acks = load_acknowledgements(acknowledgements)
     x = Inputs(t, sources, names, acks)
     chosen = select(rules, only) if only else None
@@ -178,9 +206,10 @@ def run_cross_checks(report: Report, t: dict[str, pl.DataFrame], sources: Path |
         v for k, v in report.timings.items() if k.startswith("cross.") and k != "cross.gx")
     _record(report, rules, results, skip, acks, x)
     for fam in FAMILIES if chosen is None else dict.fromkeys(r.family for r in todo):
-        extra = getattr(_module(fam), "extra_rules", None)
-        if extra:
-            report.rules.extend(extra(x))
+        for r in (r for r in every if r.family == fam and r.count is not None):
+            said = r.count(x)  # type: ignore[misc]
+            if said is not None:
+                report.rules.append(RuleRun(r.name, "cross", r.severity, r.description, status=said[0], detail=said[1]))
 
 
 def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict[str, str], acks: list[dict],
@@ -196,7 +225,7 @@ def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict
         r = res.rule
         if res.error:
             by_rule.setdefault(r.name, []).append(Finding(
-                r.name, r.frame, None, None, None, f"expectation {res.expectation.type} failed to run: {res.error}",
+                r.name, r.frame_name, None, None, None, f"expectation {res.expectation.type} failed to run: {res.error}",
                 r.severity, []))
             continue
         if res.success:
@@ -209,7 +238,7 @@ def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict
             if k in seen:
                 continue
             seen.add(k)
-            f = Finding(r.name, str(row["table"] or r.frame), row["row_key"], None, None,
+            f = Finding(r.name, str(row["table"] or r.frame_name), row["row_key"], None, None,
                         fmt.expand(row["detail"]) or r.description, r.severity,
                         [s for s in str(row["sources"] or "").split(",") if s])
             a = ack_index.get((f.rule, f.table, f.key))
@@ -223,15 +252,13 @@ def _record(report: Report, rules: list[Rule], results: list[Result], skip: dict
         sev = findings[0].severity
         run_.status = "acknowledged" if all(f.acknowledged for f in findings) else (
             "failed" if sev == "error" else "warning")
-    stale = RuleRun("acknowledgements.not_stale", "cross", "error",
-                    "Every acknowledgement in checks/acknowledgements.toml still matches a finding.")
-    for a in acks:
-        if (a["rule"], a.get("table"), a["key"]) in used or a["rule"] in skip:
-            continue
-        stale.status = "failed"
+    not_stale = NOT_STALE
+    run_stale = RuleRun(not_stale.name, "cross", not_stale.severity, not_stale.description)
+    for a in not_stale.decision(acks, used, set(skip)):  # type: ignore[operator]
+        run_stale.status = "failed"
         report.findings.append(Finding(
-            "acknowledgements.not_stale", "acknowledgements", a["key"], None, a["rule"],
-            f"acknowledgement of {a['rule']} for {a.get('table')}[{a['key']}] matches no finding any more; remove it",
-            "error", list(a.get("sources", []))))
+            not_stale.name, "acknowledgements", a["key"], None, a["rule"],
+            str(not_stale.detail).format(rule=a["rule"], table=a.get("table"), key=a["key"]),
+            not_stale.severity, list(a.get("sources", []))))
     report.rules.extend(runs.values())
-    report.rules.append(stale)
+    report.rules.append(run_stale)

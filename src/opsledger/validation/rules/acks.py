@@ -1,4 +1,5 @@
-"""Acknowledgements (``checks/acknowledgements.toml``): findings curators have read and explained."""
+"""Acknowledgements (``checks/acknowledgements.toml``): findings curators have read and explained, and
+the rule that none of them has gone stale (checked after every other rule)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from opsledger.errors import UsageError
-from opsledger.validation.rules.base import checks_dir
+from opsledger.validation.rules.base import Family, Rule, checks_dir
 
 
 def load_acknowledgements(path: Path | str | None = None) -> list[dict]:
@@ -34,3 +35,20 @@ def load_acknowledgements(path: Path | str | None = None) -> list[dict]:
             if not isinstance(a.get(k), str) or not a[k].strip():
                 raise UsageError(f"{path}: ack #{i} needs a non-empty string `{k}`")
     return acks
+
+
+def stale(acks: list[dict], matched: set[tuple], skipped: set[str]) -> list[dict]:
+    """The acknowledgements that match no finding (``matched``: the (rule, table, key) of the findings
+    acknowledged), leaving out those of rules that did not run."""
+    return [a for a in acks if (a["rule"], a.get("table"), a["key"]) not in matched and a["rule"] not in skipped]
+
+
+FAMILY = Family("acknowledgements", "9. Every acknowledgement is still needed")
+
+#: checked after every other rule, on their findings (see ``opsledger.validation.rules._record``)
+NOT_STALE = Rule("acknowledgements.not_stale", "error",
+                 "Every acknowledgement in checks/acknowledgements.toml still matches a finding.",
+                 detail="acknowledgement of {rule} for {table}[{key}] matches no finding any more; remove it",
+                 decision=stale, stage="after")
+
+RULES = [NOT_STALE]

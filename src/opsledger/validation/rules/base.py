@@ -1,35 +1,33 @@
-"""What every rule family shares: the frame registry, the inputs a frame is built from, and the
-loading of the rule declarations (``checks/suites/<family>.json``), checked before anything runs.
+"""What every rule family shares: the inputs a frame is built from, and the :class:`Rule`, :class:`Frame`
+and :class:`Family` objects a family declares its rules with.
 
-A **rule** is declared once, as one or more great-expectations expectations in its family's suite:
-the expectation's ``meta`` names the rule, its severity, a description and the **frame** it runs on.
-A **frame** is a narrow polars frame (one row per thing checked, with ``row_key`` and ``table``) built
-by one function of the family's module (``opsledger/rules/<family>.py``) and registered with
-:func:`frame`. great-expectations decides pass or fail on the frame's columns; for the few failing
-rows, the frame's ``detail`` expression says in plain words what is wrong.
+A **rule** is one :class:`Rule` object, declared once in its family's module
+(``opsledger/validation/rules/<family>.py``, in the module's ``RULES`` list, next to the module's
+:class:`Family`): its name (prefixed by its family), stage, severity, description, the **frame** it
+judges, the template of a failing row's detail and its **decision** (great-expectations expectations
+on the frame's columns, or for the schema stage the check pandera runs). A **frame** is a narrow
+polars frame (one row per thing checked, with ``row_key`` and ``table``) built by one function of the
+family's module, declared with :func:`frame`. great-expectations decides pass or fail on the frame's
+columns; for the few failing rows, the rule's ``detail`` expression says in plain words what is
+wrong. :mod:`opsledger.validation.rules.registry` collects every family and checks the declarations.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from opsledger.errors import DeclarationError
 from opsledger.declarations import repo_root
+from opsledger.errors import DeclarationError
 
 CHECKS_DIR_ENV = "OPSLEDGER_CHECKS"
-
-#: The rule families, in the order they run and report: one suite and one module each.
-FAMILIES = ("referential", "support", "reconciliation", "timeline", "relations", "meaning", "evidence",
-            "grounding", "privacy")
 
 
 def phrases_said() -> pl.Expr:
@@ -109,7 +107,7 @@ class Inputs:
 
     @cached_property
     def acked_disputes(self) -> set[str]:
-        return {a["key"] for a in self.acks if a.get("rule") == "reconcile.not_disputed"}
+        return {a["key"] for a in self.acks if a.get("rule") == "reconciliation.not_disputed"}
 
     def target_sources(self, keys: pl.Series) -> pl.DataFrame:
         """(target_id, sources): the sources of the claims on the given rows, comma-joined; computed
@@ -122,14 +120,12 @@ class Inputs:
 
 
 @dataclass(frozen=True)
-class FrameSpec:
-    """A registered frame: how to build it and how to describe a failing row of it."""
+class Frame:
+    """A frame a rule judges: its name, the function that builds it (the frame is called as that
+    function), where a failing row's sources come from, and the module that declares it."""
 
     name: str
-    family: str
     build: Callable[[Inputs], pl.DataFrame]
-    #: plain-words explanation of a failing row, an expression over the frame's columns
-    detail: Callable[[], pl.Expr] | None = None
     #: where a failing row's sources come from: a column of the frame, "target" (the claims on the
     #: row's key), or None (no sources)
     sources: str | None = None
@@ -137,31 +133,26 @@ class FrameSpec:
     #: findings (row_key, table, sources, detail)
     explain: Callable[[Inputs, pl.DataFrame], pl.DataFrame] | None = None
 
+    @property
+    def module(self) -> str:
+        return self.build.__module__
 
-FRAMES: dict[str, FrameSpec] = {}
+    @property
+    def doc(self) -> str:
+        return " ".join((self.build.__doc__ or "").split())
 
-
-def frame(name: str, *, detail: Callable[[], pl.Expr] | None = None, sources: str | None = None,
-          explain: Callable[[Inputs, pl.DataFrame], pl.DataFrame] | None = None) -> Callable:
-    """Register the decorated function as the builder of frame ``name`` of its module's family."""
-
-    def register(fn: Callable[[Inputs], pl.DataFrame]) -> Callable[[Inputs], pl.DataFrame]:
-        family = fn.__module__.rsplit(".", 1)[-1]
-        if name in FRAMES and FRAMES[name].build is not fn:
-            raise DeclarationError(f"frame {name!r} is registered twice ({FRAMES[name].family}, {family})")
-        FRAMES[name] = FrameSpec(name, family, fn, detail, sources, explain)
-        return fn
-
-    return register
+    def __call__(self, x: Inputs) -> pl.DataFrame:
+        return self.build(x)
 
 
-def frame_specs() -> dict[str, FrameSpec]:
-    """Every registered frame (importing each family's module registers its frames)."""
-    import importlib
+def frame(name: str, *, sources: str | None = None,
+          explain: Callable[[Inputs, pl.DataFrame], pl.DataFrame] | None = None) -> Callable[..., Frame]:
+    """Declare the decorated function as the builder of frame ``name`` (the name becomes a :class:`Frame`)."""
 
-    for fam in FAMILIES:
-        importlib.import_module(f"opsledger.validation.rules.{fam}")
-    return FRAMES
+    def declare(fn: Callable[[Inputs], pl.DataFrame]) -> Frame:
+        return Frame(name, fn, sources, explain)
+
+    return declare
 
 
 # --------------------------------------------------------------------------- declarations
@@ -177,23 +168,14 @@ def quoted(col: str) -> pl.Expr:
     return pl.col(col).map_elements(repr, return_dtype=pl.Utf8)
 
 
-class Meta(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    rule: str = Field(pattern=r"^[a-z_]+(\.[a-z0-9_]+)+$")
-    severity: Literal["error", "warning"]
-    description: str = Field(min_length=1)
-    frame: str
-
-
 class Expectation(BaseModel):
-    """One expectation of a suite: a GX expectation type, its keyword arguments and its meta."""
+    """One great-expectations expectation: its type and keyword arguments (``{"$PARAMETER": name}``
+    stands for a parameter its family gives at run time)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str = Field(pattern=r"^expect_[a-z_]+$")
     kwargs: dict
-    meta: Meta
 
     @field_validator("kwargs")
     @classmethod
@@ -208,84 +190,89 @@ class Expectation(BaseModel):
         return [k[c] for c in COLUMN_KWARGS if c in k] + [c for lc in COLUMN_LIST_KWARGS for c in k.get(lc, [])]
 
 
-class Suite(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def expect(type_: str, **kwargs: Any) -> Expectation:
+    """``expect("column_values_to_be_between", column="n", min_value=1)``: the expectation
+    ``expect_column_values_to_be_between`` with those arguments."""
+    return Expectation(type=f"expect_{type_}", kwargs=kwargs)
 
-    name: str
-    expectations: list[Expectation]
+
+@dataclass(frozen=True)
+class TableCheck:
+    """The decision of a schema-stage table rule a declaration can name (``checks`` of a table in
+    ``schemas/``): the column a finding names, the columns its value shows, and the row-wise ok
+    expression pandera evaluates."""
+
+    column: str
+    shows: tuple[str, ...]
+    ok: Callable[[], pl.Expr]
 
 
-@dataclass
+#: A counted rule's decision: given the inputs, its (status, detail) for the report, or None when it
+#: has nothing to say in this run.
+Count = Callable[[Inputs], "tuple[str, str | None] | None"]
+
+#: When a rule is decided: by pandera on the tables (``schema``), on the inputs of the cross-source
+#: stage (``cross``), or ``after`` the other rules, on their findings (``acknowledgements.not_stale``,
+#: reported in the cross-source stage, decided by a function of its own).
+Stage = Literal["schema", "cross", "after"]
+
+
+@dataclass(frozen=True)
 class Rule:
-    """A rule: its declaration (the meta shared by its expectations) and its expectations."""
+    """One rule, at any stage, declared once in its family's ``RULES``.
+
+    ``decision`` is what decides it: for a cross-source rule on a frame, its great-expectations
+    expectations on the frame's columns; for a counted rule (``frame`` None), a :data:`Count`; for a
+    schema-stage rule, the :class:`TableCheck` pandera runs or, for a check pandera derives from the
+    declarations (types, keys, patterns ...), a description of it. ``detail`` says what is wrong with
+    a failing row: an expression over the frame's columns (cross-source), or a message template
+    (schema stage). ``family`` and ``origin`` (the declaring module's file) are set by the registry."""
 
     name: str
-    family: str
-    severity: str
+    severity: Literal["error", "warning"]
     description: str
-    frame: str
-    expectations: list[Expectation]
-    path: Path
+    frame: Frame | None = None
+    decision: tuple[Expectation, ...] | TableCheck | str | Callable[..., Any] = ()
+    detail: Callable[[], pl.Expr] | str | None = None
+    stage: Stage = "cross"
+    family: str = ""
+    origin: str = ""
+
+    @property
+    def expectations(self) -> tuple[Expectation, ...]:
+        return self.decision if isinstance(self.decision, tuple) else ()
+
+    @property
+    def frame_name(self) -> str:
+        return self.frame.name if self.frame is not None else ""
+
+    @property
+    def count(self) -> Count | None:
+        """A counted rule's decision (None: the rule is not counted)."""
+        return self.decision if self.frame is None and callable(self.decision) and self.stage == "cross" else None
 
 
-def load_rules(directory: Path | None = None) -> list[Rule]:
-    """Every rule of every family suite, checked: the suites parse, every frame named exists, a rule
-    is declared in one family with one severity, description and frame, and every suite belongs to a
-    family. A declaration that fails any of this raises :class:`DeclarationError` (exit 2) naming the
-    file and the rule."""
-    directory = directory or checks_dir() / "suites"
-    if not directory.is_dir():
-        raise DeclarationError(f"{directory}: no rule suites here (set OPSLEDGER_CHECKS to the checks/ directory)")
-    specs = frame_specs()
-    rules: dict[str, Rule] = {}
-    for fam in FAMILIES:
-        path = directory / f"{fam}.json"
-        expectations = list(_generated(fam))
-        if path.is_file():
-            try:
-                suite = Suite.model_validate(json.loads(path.read_text(encoding="utf-8")))
-            except (ValueError, ValidationError) as exc:
-                raise DeclarationError(f"{path}: {_one_line(exc)}") from None
-            expectations += suite.expectations
-        for e in expectations:
-            m = e.meta
-            where = f"{path}: rule {m.rule}"
-            spec = specs.get(m.frame)
-            if spec is None:
-                raise DeclarationError(f"{where}: frame {m.frame!r} does not exist "
-                                       f"(frames of {fam}: {', '.join(sorted(n for n, s in specs.items() if s.family == fam))})")
-            if spec.family != fam:
-                raise DeclarationError(f"{where}: frame {m.frame!r} belongs to the {spec.family} family, not {fam}")
-            r = rules.get(m.rule)
-            if r is None:
-                rules[m.rule] = Rule(m.rule, fam, m.severity, m.description, m.frame, [e], path)
-            elif (r.family, r.severity, r.description, r.frame) != (fam, m.severity, m.description, m.frame):
-                raise DeclarationError(f"{where}: declared again with a different family, severity, description "
-                                       f"or frame (first in {r.path})")
-            else:
-                r.expectations.append(e)
-    unknown = sorted(p.name for p in directory.glob("*.json") if p.stem not in FAMILIES)
-    if unknown:
-        raise DeclarationError(f"{directory}: suite(s) {', '.join(unknown)} belong to no rule family "
-                               f"({', '.join(FAMILIES)})")
-    return list(rules.values())
+def no_skip(_x: Inputs) -> str | None:
+    return None
 
 
-def _generated(family: str) -> list[Expectation]:
-    """Expectations a family generates from the table declarations (e.g. one per foreign key)."""
-    import importlib
-
-    mod = importlib.import_module(f"opsledger.validation.rules.{family}")
-    gen = getattr(mod, "generated_expectations", None)
-    return [Expectation.model_validate(e) for e in gen()] if gen else []
+def no_parameters(_x: Inputs) -> dict:
+    return {}
 
 
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        e = exc.errors()[0]
-        loc = ".".join(str(x) for x in e["loc"])
-        return f"{loc}: {e['msg']}"
-    return str(exc).splitlines()[0]
+@dataclass(frozen=True)
+class Family:
+    """What a family declares once for all its rules: its name (every rule's name starts with it and a
+    dot), its title, why it cannot run on some inputs (``skip``: a reason, or None when it runs), the
+    parameters its expectations name (``{"$PARAMETER": name}``), and rules it generates from the
+    table declarations in ``schemas/`` (listed before its ``RULES``)."""
+
+    name: str
+    title: str
+    skip: Callable[[Inputs], str | None] = no_skip
+    parameters: Callable[[Inputs], dict] = no_parameters
+    generated: Callable[[], list[Rule]] | None = None
+    note: str = ""
 
 
 def check_columns(rule: Rule, df: pl.DataFrame) -> None:
@@ -293,5 +280,5 @@ def check_columns(rule: Rule, df: pl.DataFrame) -> None:
     for e in rule.expectations:
         missing = [c for c in e.columns() if c not in df.columns]
         if missing:
-            raise DeclarationError(f"{rule.path}: rule {rule.name}: frame {rule.frame!r} has no column "
+            raise DeclarationError(f"{rule.origin}: rule {rule.name}: frame {rule.frame_name!r} has no column "
                                    f"{', '.join(missing)} (it has {', '.join(df.columns)})")

@@ -7,11 +7,15 @@ from __future__ import annotations
 import polars as pl
 
 from opsledger.validation.quotations import normalise_expr
-from opsledger.validation.rules.base import Inputs, frame, quoted
+from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame, quoted
 
 
-@frame("quotations", sources="source_id", detail=lambda: pl.format(
-    "the stated phrase {} is not in its quotation {}", quoted("stated"), quoted("quotation")))
+def _detail_quotations() -> pl.Expr:
+    return (pl.format(
+            "the stated phrase {} is not in its quotation {}", quoted("stated"), quoted("quotation")))
+
+
+@frame("quotations", sources="source_id")
 def quotations(x: Inputs) -> pl.DataFrame:
     """One row per claim with a quotation: where its stated phrase stands in the quotation, both
     normalised (whitespace, quotes, dashes); -1 when it does not."""
@@ -23,8 +27,12 @@ def quotations(x: Inputs) -> pl.DataFrame:
         .fill_null(-1).alias("phrase_at"))
 
 
-@frame("typo_corrections", sources="source_id", detail=lambda: pl.format(
-    "corrected by {}, which {}", pl.col("corrected_by"), pl.col("problem")))
+def _detail_typo_corrections() -> pl.Expr:
+    return (pl.format(
+            "corrected by {}, which {}", pl.col("corrected_by"), pl.col("problem")))
+
+
+@frame("typo_corrections", sources="source_id")
 def typo_corrections(x: Inputs) -> pl.DataFrame:
     """One row per claim marked as a typo (``corrected_by``): whether the correcting claim states the
     same figure (same target row and column) from the same source or its publisher, and is not itself
@@ -53,9 +61,13 @@ def _set(col: str) -> pl.Expr:
     return pl.when(pl.col(col).is_not_null()).then(pl.lit("set")).otherwise(pl.lit("missing"))
 
 
-@frame("traceable", sources="row_key", detail=lambda: pl.format(
-    "no url, no archived copy and an incomplete citation (publisher {}, title {}, published {})",
-    _set("publisher"), _set("title"), _set("published")))
+def _detail_traceable() -> pl.Expr:
+    return (pl.format(
+            "no url, no archived copy and an incomplete citation (publisher {}, title {}, published {})",
+            _set("publisher"), _set("title"), _set("published")))
+
+
+@frame("traceable", sources="row_key")
 def traceable(x: Inputs) -> pl.DataFrame:
     """One row per source: how a reader finds it (an address, an archived copy, or a complete
     citation of publisher, title and date); null when there is no way."""
@@ -67,25 +79,38 @@ def traceable(x: Inputs) -> pl.DataFrame:
         .when(citation).then(pl.lit("citation")).alias("found_by"))
 
 
-def web_claims_rule(x: Inputs):
+def web_claims(x: Inputs) -> tuple[str, str | None]:
     """evidence.web_claim_quoted, counted rather than a finding per claim: a claim of a source that is
     not archived and has no quotation holding its phrase is unsupported. The count is in every report
     (the grounding line); the rule's status is ``warning`` while any is left, and its detail names them.
     (As findings, each would block a release until acknowledged one by one, while the curators' notes
     already say why the page could not be quoted.)"""
-    from opsledger.validation.findings import RuleRun
-
     archived = x.t["sources"].filter(pl.col("archive_file").is_not_null()).get_column("source_id")
     g = x.grounding.filter(~pl.col("source_id").is_in(archived.implode()) & (pl.col("grounding") == "unsupported"))
     bad = sorted(g.get_column("claim_id").to_list())
-    run = RuleRun("evidence.web_claim_quoted", "cross", "warning",
-                  "A claim whose source is not archived carries a quotation holding its phrase (or is grounded "
-                  "in a fetched page); otherwise it is counted as unsupported.")
     if bad:
-        run.status = "warning"
-        run.detail = f"{len(bad)} web claims unsupported (counted, not findings): {', '.join(bad)}"
-    return run
+        return "warning", f"{len(bad)} web claims unsupported (counted, not findings): {', '.join(bad)}"
+    return "passed", None
 
 
-def extra_rules(x: Inputs) -> list:
-    return [web_claims_rule(x)]
+FAMILY = Family("evidence", "Every claim is quoted and every source traceable",
+                note="phrase_at is where the normalised stated phrase stands in the normalised quotation (-1: nowhere).")
+
+RULES = [
+    Rule("evidence.phrase_in_quotation", "error",
+         "A claim's stated phrase stands in its quotation (exact after normalising whitespace, quotes and dashes; case kept). The quotation's limit of 200 characters is the schema rule schema.max_length.",
+         frame=quotations, detail=_detail_quotations,
+         decision=(expect("column_values_to_be_between", column="phrase_at", min_value=0),)),
+    Rule("evidence.source_traceable", "error",
+         "Every source has an address, an archived copy, or a complete citation (publisher, title, published).",
+         frame=traceable, detail=_detail_traceable,
+         decision=(expect("column_values_to_not_be_null", column="found_by"),)),
+    Rule("evidence.typo_corrected_by_its_source", "error",
+         "A claim marked as a typo (corrected_by) is corrected by a claim on the same figure from its own source or publisher, itself not corrected: a typo is never declared because other sources disagree.",
+         frame=typo_corrections, detail=_detail_typo_corrections,
+         decision=(expect("column_values_to_be_between", column="fits", min_value=1),)),
+    Rule("evidence.web_claim_quoted", "warning",
+         "A claim whose source is not archived carries a quotation holding its phrase (or is grounded "
+         "in a fetched page); otherwise it is counted as unsupported.",
+         decision=web_claims),
+]

@@ -126,13 +126,13 @@ def run(rules: list[Rule], frame_of: Callable[[str], pl.DataFrame], parameters: 
     missing = used - set(parameters)
     if missing:
         r = next(r for r in rules for e in r.expectations if set(_parameter_names(e.kwargs)) & missing)
-        raise DeclarationError(f"{r.path}: rule {r.name}: unknown parameter(s) {', '.join(sorted(missing))} "
+        raise DeclarationError(f"{r.origin}: rule {r.name}: unknown parameter(s) {', '.join(sorted(missing))} "
                                f"(known: {', '.join(sorted(parameters))})")
     params = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in parameters.items() if k in used}
     by_frame: dict[str, list[tuple[Rule, Expectation]]] = defaultdict(list)
     for r in rules:
         for e in r.expectations:
-            by_frame[r.frame].append((r, e))
+            by_frame[r.frame_name].append((r, e))
     order = {id(e): i for i, e in enumerate(e for r in rules for e in r.expectations)}
     small: list[tuple[str, pl.DataFrame]] = []
     kept: dict[str, pl.DataFrame] = {}
@@ -193,7 +193,7 @@ def _pair_groups(full: pl.DataFrame, exps: list[tuple[Rule, Expectation]]) -> li
     groups: dict[tuple, list[int]] = {}
     for i, (r, e) in enumerate(exps):
         if e.type in PAIR_TYPES and "mostly" not in e.kwargs:
-            a, b = f"{r.frame}__{e.kwargs['column_A']}", f"{r.frame}__{e.kwargs['column_B']}"
+            a, b = f"{r.frame_name}__{e.kwargs['column_A']}", f"{r.frame_name}__{e.kwargs['column_B']}"
             rest = {k: v for k, v in e.kwargs.items() if k not in ("column_A", "column_B")}
             key = (e.type, json.dumps(rest, sort_keys=True, default=str), str(full.schema[a]), str(full.schema[b]))
             groups.setdefault(key, []).append(i)
@@ -211,10 +211,10 @@ def _stacked_pairs(full: pl.DataFrame, exps: list[tuple[Rule, Expectation]], gro
     for g, members in enumerate(groups):
         for i in members:
             r, e = exps[i]
-            pieces.append(full.filter(pl.col("_frame") == r.frame).select(
+            pieces.append(full.filter(pl.col("_frame") == r.frame_name).select(
                 pl.col("_rid").alias("_src"), pl.lit(i, pl.UInt32).alias("_member"),
-                pl.col(f"{r.frame}__{e.kwargs['column_A']}").alias(f"pairs{g}__A"),
-                pl.col(f"{r.frame}__{e.kwargs['column_B']}").alias(f"pairs{g}__B")))
+                pl.col(f"{r.frame_name}__{e.kwargs['column_A']}").alias(f"pairs{g}__A"),
+                pl.col(f"{r.frame_name}__{e.kwargs['column_B']}").alias(f"pairs{g}__B")))
         first = exps[members[0]][1]
         specs.append((first.type, {**first.kwargs, "column_A": f"pairs{g}__A", "column_B": f"pairs{g}__B"}))
     return pl.concat(pieces, how="diagonal").with_row_index("_rid"), specs
@@ -243,7 +243,7 @@ class _Batch:
         alone = [i for i in range(len(exps)) if i not in grouped]
         tickets: list[tuple[int, list[list[int]], pl.DataFrame | None]] = []
         if alone:
-            specs = [(exps[i][1].type, _renamed(exps[i][1].kwargs, exps[i][0].frame)) for i in alone]
+            specs = [(exps[i][1].type, _renamed(exps[i][1].kwargs, exps[i][0].frame_name)) for i in alone]
             tickets.append((eng.submit(_arrow(full.drop("_frame", "_row")), specs), [[i] for i in alone], None))
         if groups:
             stacked, specs = _stacked_pairs(full, exps, groups)
@@ -261,7 +261,7 @@ class _Batch:
                 got = eng.result(ticket)
             except Refused as exc:
                 rule = self.exps[owners[exc.index][0]][0]
-                raise DeclarationError(f"{rule.path}: rule {rule.name}: {exc.reason}") from None
+                raise DeclarationError(f"{rule.origin}: rule {rule.name}: {exc.reason}") from None
             for members, v in zip(owners, got):
                 if stacked is None:
                     out[members[0]] = v
@@ -277,12 +277,12 @@ class _Batch:
         out = []
         for n, (r, e) in enumerate(self.exps):
             v = verdicts[n]
-            frame = self.frames[r.frame]
+            frame = self.frames[r.frame_name]
             if v.rids:
-                rows = self.full.filter(pl.col("_rid").is_in(list(v.rids)) & (pl.col("_frame") == r.frame))
+                rows = self.full.filter(pl.col("_rid").is_in(list(v.rids)) & (pl.col("_frame") == r.frame_name))
                 failing = frame.with_row_index("_row").join(rows.select("_row"), on="_row").drop("_row")
             else:  # (most expectations: no row of a whole frame numbered for nothing)
                 failing = frame.clear()
             res = Result(r, e, v.success, failing, v.error)
-            out.append(_spread(res, frame) if r.frame in self.distinct else res)
+            out.append(_spread(res, frame) if r.frame_name in self.distinct else res)
         return out

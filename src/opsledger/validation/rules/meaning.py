@@ -8,7 +8,7 @@ import polars as pl
 from opsledger.data import fmt
 from opsledger.declarations import metrics_with, scope_shapes
 from opsledger.derive.reconcile import headline_outcomes, parts_sums, period_end, running_total_window
-from opsledger.validation.rules.base import Inputs, frame
+from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame
 
 
 def parameters(x: Inputs) -> dict:
@@ -27,9 +27,13 @@ def _dimension() -> pl.Expr:
             .otherwise(pl.col("scope")))
 
 
-@frame("scope_columns", sources="sources", detail=lambda: pl.format(
-    "scope {} (country {}, area {})", pl.col("scope").fill_null("null"), pl.col("country").fill_null("none"),
-    pl.col("area").fill_null("none")))
+def _detail_scope_columns() -> pl.Expr:
+    return (pl.format(
+            "scope {} (country {}, area {})", pl.col("scope").fill_null("null"), pl.col("country").fill_null("none"),
+            pl.col("area").fill_null("none")))
+
+
+@frame("scope_columns", sources="sources")
 def scope_columns(x: Inputs) -> pl.DataFrame:
     """A row's scope names its place exactly: a country for `country`, an area for `region`, neither
     for `worldwide` (its shape, "scope|country|area", is one of ``[scope_shape]`` in schemas/vocabularies.toml)."""
@@ -45,8 +49,12 @@ def scope_columns(x: Inputs) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-@frame("claim_scope", sources="source_id", detail=lambda: pl.format(
-    "the claim covers {}, its outcome {} covers {}", pl.col("where"), pl.col("target_id"), pl.col("t_where")))
+def _detail_claim_scope() -> pl.Expr:
+    return (pl.format(
+            "the claim covers {}, its outcome {} covers {}", pl.col("where"), pl.col("target_id"), pl.col("t_where")))
+
+
+@frame("claim_scope", sources="source_id")
 def claim_scope(x: Inputs) -> pl.DataFrame:
     """One row per claim on an outcome: the place it covers and the place its outcome covers."""
     o = x.t["outcomes"].select(pl.col("outcome_id").alias("target_id"), _where().alias("t_where"))
@@ -56,18 +64,26 @@ def claim_scope(x: Inputs) -> pl.DataFrame:
                     "target_id", _where().alias("where"), "t_where")
 
 
-@frame("offender_role", detail=lambda: pl.format(
-    "offender_role {} on metric {}, which counts more than one person; use subgroup or a scope",
-    pl.col("offender_role"), pl.col("metric")))
+def _detail_offender_role() -> pl.Expr:
+    return (pl.format(
+            "offender_role {} on metric {}, which counts more than one person; use subgroup or a scope",
+            pl.col("offender_role"), pl.col("metric")))
+
+
+@frame("offender_role")
 def offender_role(x: Inputs) -> pl.DataFrame:
     """One row per outcome about one offender: its metric (which must describe one person)."""
     return x.t["outcomes"].filter(pl.col("offender_role").is_not_null()).select(
         pl.col("outcome_id").alias("row_key"), pl.lit("outcomes").alias("table"), "offender_role", "metric")
 
 
-@frame("part_of", detail=lambda: pl.format(
-    "part_of {} ({}); this row: {} ({})", pl.col("part_of"), pl.col("total").fill_null("no other row"),
-    pl.col("quantity"), pl.col("dimension")))
+def _detail_part_of() -> pl.Expr:
+    return (pl.format(
+            "part_of {} ({}); this row: {} ({})", pl.col("part_of"), pl.col("total").fill_null("no other row"),
+            pl.col("quantity"), pl.col("dimension")))
+
+
+@frame("part_of")
 def part_of(x: Inputs) -> pl.DataFrame:
     """One row per breakdown: the quantity it counts (operation and metric), the quantity of the row
     it names as its total (null when it names itself) and the dimension it is narrower along."""
@@ -86,9 +102,13 @@ def headline_candidates(o: pl.DataFrame) -> pl.DataFrame:
                     & pl.col("subgroup").is_null() & pl.col("offender_role").is_null())
 
 
-@frame("breakdown_named", detail=lambda: pl.format(
-    "a {} breakdown of {} while the operation has the total {}; set part_of", pl.col("dimension"),
-    pl.col("metric"), pl.col("total")))
+def _detail_breakdown_named() -> pl.Expr:
+    return (pl.format(
+            "a {} breakdown of {} while the operation has the total {}; set part_of", pl.col("dimension"),
+            pl.col("metric"), pl.col("total")))
+
+
+@frame("breakdown_named")
 def breakdown_named(x: Inputs) -> pl.DataFrame:
     """One row per breakdown (a country, a region, a subgroup) of a metric that also has a worldwide
     total in the same operation, with the part_of it names (it must name one)."""
@@ -102,9 +122,13 @@ def breakdown_named(x: Inputs) -> pl.DataFrame:
         "metric", "total")
 
 
-@frame("parts_within_total", detail=lambda: pl.format(
-    "{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"), pl.col("dim"),
-    fmt.num_token("sum_low"), fmt.num_token("t_high")))
+def _detail_parts_within_total() -> pl.Expr:
+    return (pl.format(
+            "{} part(s) by {} add up to at least {}; the total allows at most {}", pl.col("n"), pl.col("dim"),
+            fmt.num_token("sum_low"), fmt.num_token("t_high")))
+
+
+@frame("parts_within_total")
 def parts_within_total(x: Inputs) -> pl.DataFrame:
     """The parts of one total, along one set of disjoint parts (:func:`~opsledger.derive.reconcile.parts_sums`:
     countries together, a country with "outside" it, any other region or subgroup on its own), add up
@@ -119,9 +143,13 @@ def parts_within_total(x: Inputs) -> pl.DataFrame:
                     pl.col("sum_low").cast(pl.Float64), pl.col("t_high").cast(pl.Float64))
 
 
-@frame("running_totals", sources="sources", detail=lambda: pl.format(
-    "{} ({}, as of {}) is below the earlier {} ({})", pl.col("stated"), pl.col("claim_id"), pl.col("as_of"),
-    pl.col("e_stated"), pl.col("e_id")))
+def _detail_running_totals() -> pl.Expr:
+    return (pl.format(
+            "{} ({}, as of {}) is below the earlier {} ({})", pl.col("stated"), pl.col("claim_id"), pl.col("as_of"),
+            pl.col("e_stated"), pl.col("e_id")))
+
+
+@frame("running_totals", sources="sources")
 def running_totals(x: Inputs) -> pl.DataFrame:
     """One row per pair of claims on a running total whose as-of intervals are further apart than the
     window (the later starts after the earlier's last day and the window): the most the later allows
@@ -140,9 +168,13 @@ def running_totals(x: Inputs) -> pl.DataFrame:
                     "claim_id", "as_of", "stated", "high", "e_id", "e_stated", "e_low")
 
 
-@frame("disputed_sources", detail=lambda: pl.format(
-    "disputed with {} source(s): a source that contradicts itself is a curation question, not a dispute",
-    pl.col("n_sources")))
+def _detail_disputed_sources() -> pl.Expr:
+    return (pl.format(
+            "disputed with {} source(s): a source that contradicts itself is a curation question, not a dispute",
+            pl.col("n_sources")))
+
+
+@frame("disputed_sources")
 def disputed_sources(x: Inputs) -> pl.DataFrame:
     """One row per disputed figure: how many sources it rests on. A total disputed by its parts rests
     on its own sources and those of its parts (the parts are evidence about it)."""
@@ -166,8 +198,12 @@ def disputed_sources(x: Inputs) -> pl.DataFrame:
     return pl.concat([with_parts, stats])
 
 
-@frame("claim_as_of", sources="source_id", detail=lambda: pl.format(
-    "as_of {} is after the source's publication {}", pl.col("as_of"), pl.col("published")))
+def _detail_claim_as_of() -> pl.Expr:
+    return (pl.format(
+            "as_of {} is after the source's publication {}", pl.col("as_of"), pl.col("published")))
+
+
+@frame("claim_as_of", sources="source_id")
 def claim_as_of(x: Inputs) -> pl.DataFrame:
     """One row per claim with an as-of date: that date and the last day its source may have been
     published."""
@@ -178,7 +214,11 @@ def claim_as_of(x: Inputs) -> pl.DataFrame:
                     "published", "pub_end")
 
 
-@frame("headline_unique", detail=lambda: pl.format("{} worldwide totals: {}", pl.col("n"), pl.col("ids")))
+def _detail_headline_unique() -> pl.Expr:
+    return pl.format("{} worldwide totals: {}", pl.col("n"), pl.col("ids"))
+
+
+@frame("headline_unique")
 def headline_unique(x: Inputs) -> pl.DataFrame:
     """One row per worldwide, unbroken outcome of a headline metric: (operation, metric) must be
     unique."""
@@ -196,8 +236,12 @@ def _name_key(col: str) -> pl.Expr:
             .str.replace_all(r"[^\w]+", " ").str.strip_chars())
 
 
-@frame("operation_names", detail=lambda: pl.format("the name {} is used by {} operations: {}", pl.col("name"),
-                                                  pl.col("n"), pl.col("ids")))
+def _detail_operation_names() -> pl.Expr:
+    return (pl.format("the name {} is used by {} operations: {}", pl.col("name"),
+            pl.col("n"), pl.col("ids")))
+
+
+@frame("operation_names")
 def operation_names(x: Inputs) -> pl.DataFrame:
     """One row per name of an operation (its own name and its aliases, compared without case, accents
     or punctuation), with how many operations use it: one operation, one name."""
@@ -215,8 +259,12 @@ def operation_names(x: Inputs) -> pl.DataFrame:
     return g.select(pl.col("_k").alias("row_key"), pl.lit("operations").alias("table"), "name", "ids", "n")
 
 
-@frame("operation_fingerprints", detail=lambda: pl.format(
-    "{} operations have the same dates and figures ({}): one operation under two names?", pl.col("n"), pl.col("ids")))
+def _detail_operation_fingerprints() -> pl.Expr:
+    return (pl.format(
+            "{} operations have the same dates and figures ({}): one operation under two names?", pl.col("n"), pl.col("ids")))
+
+
+@frame("operation_fingerprints")
 def operation_fingerprints(x: Inputs) -> pl.DataFrame:
     """One row per set of operations with the same dates and the same worldwide figures (at least two
     figures, or one figure and a date): the same operation entered twice under different names."""
@@ -234,9 +282,13 @@ def operation_fingerprints(x: Inputs) -> pl.DataFrame:
     return g.select(pl.col("ids").alias("row_key"), pl.lit("operations").alias("table"), "ids", "n")
 
 
-@frame("phrase_nouns", sources="source_id", detail=lambda: pl.format(
-    "{} counts {} ({}), which metric {} does not count", pl.col("stated"), pl.col("kind"), pl.col("noun"),
-    pl.col("metric")))
+def _detail_phrase_nouns() -> pl.Expr:
+    return (pl.format(
+            "{} counts {} ({}), which metric {} does not count", pl.col("stated"), pl.col("kind"), pl.col("noun"),
+            pl.col("metric")))
+
+
+@frame("phrase_nouns", sources="source_id")
 def phrase_nouns(x: Inputs) -> pl.DataFrame:
     """One row per figure claim whose phrase holds a noun the language rules can read (``noun`` of its
     language in phrase_rules.toml): the kind of thing it counts and whether its metric counts that kind
@@ -272,9 +324,13 @@ def phrase_nouns(x: Inputs) -> pl.DataFrame:
         "kind": pl.Utf8, "fits": pl.Int64}).with_columns(pl.lit("claims").alias("table"))
 
 
-@frame("additional_counts", sources="source_id", detail=lambda: pl.format(
-    "{} reads as a count that adds to another (\"{}\"), but it supports {}, a worldwide total: enter it as a "
-    "part (part_of, a subgroup, or the area it counts)", pl.col("stated"), pl.col("word"), pl.col("target_id")))
+def _detail_additional_counts() -> pl.Expr:
+    return (pl.format(
+            "{} reads as a count that adds to another (\"{}\"), but it supports {}, a worldwide total: enter it as a "
+            "part (part_of, a subgroup, or the area it counts)", pl.col("stated"), pl.col("word"), pl.col("target_id")))
+
+
+@frame("additional_counts", sources="source_id")
 def additional_counts(x: Inputs) -> pl.DataFrame:
     """One row per figure claim on an outcome with an ``additional`` word of its language (phrase_rules.toml)
     directly before its figure (the last word before the phrase in its quotation, or a word of the phrase
@@ -310,3 +366,66 @@ def additional_counts(x: Inputs) -> pl.DataFrame:
     return hits.join(o, on="target_id", how="left").select(
         pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "stated", "word",
         "target_id", pl.col("total").fill_null(0))
+
+
+FAMILY = Family("meaning", "8. What a figure means: scope, time and part-of", parameters=parameters)
+
+RULES = [
+    Rule("meaning.scope_named", "error",
+         "A row's scope names its place exactly: a country for `country`, an area for `region`, neither for `worldwide`.",
+         frame=scope_columns, detail=_detail_scope_columns,
+         decision=(expect("column_values_to_be_in_set", column="shape", value_set={"$PARAMETER": "scope_shapes"}),)),
+    Rule("meaning.claim_scope_matches_outcome", "error",
+         "A claim covers the same area as the outcome it supports (a regional or national figure never supports a worldwide one).",
+         frame=claim_scope, detail=_detail_claim_scope,
+         decision=(expect("column_pair_values_to_be_equal", column_A="where", column_B="t_where"),)),
+    Rule("meaning.offender_role_is_one_person", "error",
+         "offender_role is only for rows about one offender, with a metric that can describe one person; a subset of offenders is a subgroup or a scope.",
+         frame=offender_role, detail=_detail_offender_role,
+         decision=(expect("column_values_to_be_in_set", column="metric", value_set={"$PARAMETER": "per_offender_metrics"}),)),
+    Rule("meaning.part_of_same_quantity", "error",
+         "A breakdown names a total of the same operation and metric, and is narrower than it (a place, a subgroup or one offender).",
+         frame=part_of, detail=_detail_part_of,
+         decision=(expect("column_pair_values_to_be_equal", column_A="quantity", column_B="total"),
+                   expect("column_values_to_be_in_set", column="dimension", value_set={"$PARAMETER": "breakdowns"}))),
+    Rule("meaning.breakdown_names_total", "error",
+         "A breakdown of a metric that also has a worldwide total in the operation names that total in part_of.",
+         frame=breakdown_named, detail=_detail_breakdown_named,
+         decision=(expect("column_values_to_not_be_null", column="part_of"),)),
+    Rule("meaning.parts_within_total", "error",
+         "The parts of a total never add up to more than the total allows (countries summed; each region and subgroup on its own).",
+         frame=parts_within_total, detail=_detail_parts_within_total,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="t_high", column_B="sum_low", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("meaning.running_total_falls", "error",
+         "A running total never falls: a figure dated later is not below one dated earlier.",
+         frame=running_totals, detail=_detail_running_totals,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="high", column_B="e_low", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("meaning.dispute_needs_two_sources", "error",
+         "A disputed figure is a disagreement between at least two sources.",
+         frame=disputed_sources, detail=_detail_disputed_sources,
+         decision=(expect("column_values_to_be_between", column="n_sources", min_value=2),)),
+    Rule("meaning.as_of_not_after_source", "error",
+         "A claim's figure is not dated after its source was published.",
+         frame=claim_as_of, detail=_detail_claim_as_of,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="pub_end", column_B="as_of", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("meaning.one_headline_per_metric", "error",
+         "An operation has at most one worldwide, unbroken figure per headline metric.",
+         frame=headline_unique, detail=_detail_headline_unique,
+         decision=(expect("compound_columns_to_be_unique", column_list=["operation_id", "metric"]),)),
+    Rule("meaning.one_operation_per_name", "error",
+         "No two operations share a name or an alias (compared without case, accents or punctuation): one operation is one row, whatever its name in another language or at a partner agency.",
+         frame=operation_names, detail=_detail_operation_names,
+         decision=(expect("column_values_to_be_between", column="n", max_value=1),)),
+    Rule("meaning.one_operation_per_fingerprint", "error",
+         "No two operations have the same dates and the same worldwide figures (the same operation entered under two names).",
+         frame=operation_fingerprints, detail=_detail_operation_fingerprints,
+         decision=(expect("column_values_to_be_between", column="n", max_value=1),)),
+    Rule("meaning.noun_fits_metric", "error",
+         "Where the language rules can read the noun of a figure's phrase, its metric counts that kind of thing: addresses, downloads, reports, visits and a site's capacity are not people or accounts (each metric's not_counted).",
+         frame=phrase_nouns, detail=_detail_phrase_nouns,
+         decision=(expect("column_values_to_be_between", column="fits", min_value=1),)),
+    Rule("meaning.additional_is_a_part", "error",
+         "A figure its phrase reads as adding to another count (\"another 29\", \"68 additional suspects\", \"weitere 68\": the `additional` words of its language, directly before or after the figure) supports a part (part_of or a subgroup), never a total: N additional suspects beyond those arrested are not all the suspects.",
+         frame=additional_counts, detail=_detail_additional_counts,
+         decision=(expect("column_values_to_be_between", column="total", max_value=0),)),
+]

@@ -14,7 +14,7 @@ import unicodedata
 import polars as pl
 
 from opsledger.declarations import tables as declarations
-from opsledger.validation.rules.base import Inputs, checks_dir, frame
+from opsledger.validation.rules.base import Family, Inputs, Rule, checks_dir, expect, frame
 
 WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
 WORD_PART = r"[^\W\d_]+(?:['’][^\W\d_]+)*"
@@ -151,3 +151,14 @@ def name_grams(x: Inputs) -> pl.DataFrame:
     grams = _unique_grams(_words(_sequences(vals)))
     return grams.with_columns(_sha(grams.get_column("g")).alias("name_hash"),
                               pl.lit("(cells)").alias("row_key"), pl.lit("").alias("table"))
+
+
+FAMILY = Family("privacy", "7. No person is named", parameters=parameters,
+                note="name_grams holds the SHA-256 (its first 52 bits, as an integer) of every distinct word, word pair and word triple of every string cell; the blocklist parameter is checks/privacy_blocklist.txt plus --names.")
+
+RULES = [
+    Rule("privacy.no_person_names", "error",
+         "No string cell of any table contains a person's name from the blocklist (checks/privacy_blocklist.txt, hashed) or from --names.",
+         frame=name_grams,
+         decision=(expect("column_values_to_not_be_in_set", column="name_hash", value_set={"$PARAMETER": "blocklist"}),)),
+]

@@ -13,7 +13,7 @@ import polars as pl
 from opsledger.data import fmt
 from opsledger.declarations import tables as declarations
 from opsledger.derive.reconcile import aligned, join_aligned
-from opsledger.validation.rules.base import Inputs, frame, phrases_said
+from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame, phrases_said
 from opsledger.validation.rules.gx import HASH_MASK
 
 
@@ -53,9 +53,13 @@ def _derived_claims(x: Inputs) -> pl.DataFrame:
 CLAIM_COLUMNS = lambda: [*declarations()["claims"].derived, "as_of", "as_of_precision"]  # noqa: E731
 
 
-@frame("claims_derived", sources="source_id", detail=lambda: pl.when(pl.col("phrase_ok"))
-       .then(pl.format("{}: {}", pl.col("stated"), pl.col("diff")))
-       .otherwise(pl.format("phrase {} cannot be read", pl.col("stated"))))
+def _detail_claims_derived() -> pl.Expr:
+    return (pl.when(pl.col("phrase_ok"))
+            .then(pl.format("{}: {}", pl.col("stated"), pl.col("diff")))
+            .otherwise(pl.format("phrase {} cannot be read", pl.col("stated"))))
+
+
+@frame("claims_derived", sources="source_id")
 def claims_derived(x: Inputs) -> pl.DataFrame:
     """One row per claim: a hash of its derived columns as stored and as the phrase gives them (and
     the as-of date it takes from its source when it has none), whether the phrase rules can read it,
@@ -101,9 +105,13 @@ def derived(x: Inputs) -> pl.DataFrame:
     ).drop("_s")
 
 
-@frame("value_inside", sources="source_id", detail=lambda: pl.format(
-    "value {} is outside claim {} ({}: {})", fmt.num_token("value"), pl.col("claim_id"), pl.col("stated"),
-    fmt.span_token("low", "high")))
+def _detail_value_inside() -> pl.Expr:
+    return (pl.format(
+            "value {} is outside claim {} ({}: {})", fmt.num_token("value"), pl.col("claim_id"), pl.col("stated"),
+            fmt.span_token("low", "high")))
+
+
+@frame("value_inside", sources="source_id")
 def value_inside(x: Inputs) -> pl.DataFrame:
     """One row per claim of a reported group (for a running total: the latest) and the value of its
     row: the claim's interval, widened to include the figure it states (the wording rule). Rows of an
@@ -125,8 +133,12 @@ def value_inside(x: Inputs) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-@frame("disputes", sources="target", detail=lambda: pl.format(
-    "sources cannot all be right: they say {}", pl.col("phrases")))
+def _detail_disputes() -> pl.Expr:
+    return (pl.format(
+            "sources cannot all be right: they say {}", pl.col("phrases")))
+
+
+@frame("disputes", sources="target")
 def disputes(x: Inputs) -> pl.DataFrame:
     """One row per figure with its status; a disputed one carries what its sources say, phrase by phrase
     as written (a reader is never shown a bound's artefact such as 1,000,001 for "more than a million")."""
@@ -143,8 +155,12 @@ def disputes(x: Inputs) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-@frame("date_disputes", sources="sources", detail=lambda: pl.format(
-    "date claims cannot all be true ({}); the field is left empty", pl.col("phrases")))
+def _detail_date_disputes() -> pl.Expr:
+    return (pl.format(
+            "date claims cannot all be true ({}); the field is left empty", pl.col("phrases")))
+
+
+@frame("date_disputes", sources="sources")
 def date_disputes(x: Inputs) -> pl.DataFrame:
     """One row per dated field with date claims: the latest start and the earliest end they allow."""
     c = x.t["claims"].filter(pl.col("date_low").is_not_null() | pl.col("date_high").is_not_null())
@@ -154,3 +170,35 @@ def date_disputes(x: Inputs) -> pl.DataFrame:
         pl.col("stated").unique().sort().str.join(" / ").alias("phrases"))
     return g.select(pl.format("{}.{}", pl.col("target_id"), pl.col("target_column")).alias("row_key"),
                     pl.col("target_table").alias("table"), "sources", "lo", "hi", "phrases")
+
+
+FAMILY = Family("reconciliation", "3. Claims agree with their phrases, and outcomes with their claims",
+                note="Stored and re-derived rows are compared as one 64-bit hash of their derived columns each (stored_hash, derived_hash); a failing row's detail names every column that differs. phrase_ok is the phrase rules' verdict (schemas/phrase_rules.toml): GX cannot read phrases.")
+
+RULES = [
+    Rule("reconciliation.phrase_readable", "error",
+         "The phrase rules can read every figure and date phrase.",
+         frame=claims_derived, detail=_detail_claims_derived,
+         decision=(expect("column_values_to_be_in_set", column="phrase_ok", value_set=[True]),)),
+    Rule("reconciliation.claim_matches_phrase", "error",
+         "A claim's stored qualifier, bounds, unit, metric and locator are what its phrase and target imply.",
+         frame=claims_derived, detail=_detail_claims_derived,
+         decision=(expect("column_pair_values_to_be_equal", column_A="stored_hash", column_B="derived_hash"),)),
+    Rule("reconciliation.derived_columns", "error",
+         "Reconciled columns (value, bounds, status, n_sources, dates) equal what the claims give; nobody hand-types them.",
+         frame=derived,
+         decision=(expect("column_pair_values_to_be_equal", column_A="stored_hash", column_B="derived_hash", ignore_row_if="both_values_are_missing"),)),
+    Rule("reconciliation.value_inside_claims", "error",
+         "Each outcome's value lies inside every supporting claim's interval, unless the outcome is an acknowledged dispute.",
+         frame=value_inside, detail=_detail_value_inside,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="value", column_B="low", or_equal=True, ignore_row_if="either_value_is_missing"),
+                   expect("column_pair_values_a_to_be_greater_than_b", column_A="high", column_B="value", or_equal=True, ignore_row_if="either_value_is_missing"))),
+    Rule("reconciliation.dates_agree", "error",
+         "The date claims for one field can all be true together (their periods overlap); otherwise the field stays empty and this must be acknowledged.",
+         frame=date_disputes, detail=_detail_date_disputes,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="hi", column_B="lo", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("reconciliation.not_disputed", "error",
+         "Claims for one figure can all be true together; a dispute must be acknowledged in checks/acknowledgements.toml.",
+         frame=disputes, detail=_detail_disputes,
+         decision=(expect("column_values_to_not_be_in_set", column="status", value_set=["disputed"]),)),
+]

@@ -1,14 +1,17 @@
 """Relations between an operation's own figures: a part never exceeds what it is part of. The pairs are
 declared in ``schemas/vocabularies.toml`` (``at_most`` of a metric); each gets the frame
-``at_most_<metric>``, which its rule in ``checks/suites/relations.json`` names."""
+``at_most_<metric>``, which its rule in :data:`RULES` judges."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
 
 import polars as pl
 
 from opsledger.data import fmt
 from opsledger.declarations import metric_relations
-from opsledger.validation.rules.base import Inputs, frame, phrases_said
+from opsledger.validation.rules.base import Family, Frame, Inputs, Rule, expect, frame, phrases_said
 
 
 def _relation(name: str, small: str, large: str):
@@ -40,8 +43,27 @@ def _relation(name: str, small: str, large: str):
     detail = lambda: pl.format(f"{small.replace('_', ' ')} ({{}}) are more than {large.replace('_', ' ')} ({{}})",  # noqa: E731
                                pl.col("small_says").fill_null(fmt.num_token(small)),
                                pl.col("large_says").fill_null(fmt.num_token(large)))
-    return frame(name, detail=detail)(build)
+    return frame(name)(build), detail
 
 
-for _small, _large in metric_relations():  # ``at_most`` in schemas/vocabularies.toml
-    _relation(f"at_most_{_small}", _small, _large)
+#: each relation's frame and the detail of its failing rows, by its smaller metric (``at_most`` in
+#: schemas/vocabularies.toml)
+AT_MOST: dict[str, tuple[Frame, Callable[[], pl.Expr]]] = {
+    _small: _relation(f"at_most_{_small}", _small, _large) for _small, _large in metric_relations()}
+
+
+def _at_most(name: str, severity: Literal["error", "warning"], description: str, small: str, large: str) -> Rule:
+    fr, detail = AT_MOST[small]
+    return Rule(name, severity, description, frame=fr, detail=detail,
+                decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A=large, column_B=small,
+                                 or_equal=True, ignore_row_if="either_value_is_missing"),))
+
+
+FAMILY = Family("relations", "5. Logical relations between metrics")
+
+RULES = [
+    _at_most("relations.accounts_referred_le_identified", "warning",
+             "Accounts referred are no more than accounts identified.", "accounts_referred", "accounts_identified"),
+    _at_most("relations.countries_engaged_le_referred", "warning",
+             "Countries engaged are no more than countries referred.", "countries_engaged", "countries_referred"),
+]

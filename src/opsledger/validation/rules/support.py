@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from opsledger.declarations import metrics, tables
-from opsledger.validation.rules.base import Inputs, frame
+from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame
 
 def parameters(x: Inputs) -> dict:
     """The table.column pairs a claim may support (``claim_targets`` of each table in ``schemas/``)."""
@@ -66,9 +66,13 @@ def _targets(x: Inputs) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-@frame("claim_targets", sources="source_id", detail=lambda: pl.format(
-    "{}.{} of {} (claim operation {}, target operation {})", pl.col("target_table"), pl.col("target_column"),
-    pl.col("target_id"), pl.col("operation_id").fill_null("none"), pl.col("target_operation").fill_null("none")))
+def _detail_claim_targets() -> pl.Expr:
+    return (pl.format(
+            "{}.{} of {} (claim operation {}, target operation {})", pl.col("target_table"), pl.col("target_column"),
+            pl.col("target_id"), pl.col("operation_id").fill_null("none"), pl.col("target_operation").fill_null("none")))
+
+
+@frame("claim_targets", sources="source_id")
 def claim_targets(x: Inputs) -> pl.DataFrame:
     """One row per claim whose target exists (a missing target is the referential rule's): the
     table.column it claims, its operation and its target's operation (statistics have none)."""
@@ -82,9 +86,12 @@ def claim_targets(x: Inputs) -> pl.DataFrame:
     )
 
 
-@frame("statistic_claims", sources="source_id",
-       detail=lambda: pl.format("claim on statistic {} is attributed to operation {}", pl.col("target_id"),
-                                pl.col("operation_id")))
+def _detail_statistic_claims() -> pl.Expr:
+    return (pl.format("claim on statistic {} is attributed to operation {}", pl.col("target_id"),
+            pl.col("operation_id")))
+
+
+@frame("statistic_claims", sources="source_id")
 def statistic_claims(x: Inputs) -> pl.DataFrame:
     """One row per claim on a statistic: a statistic belongs to no operation."""
     return x.t["claims"].filter(pl.col("target_table") == "statistics").select(
@@ -92,7 +99,11 @@ def statistic_claims(x: Inputs) -> pl.DataFrame:
         "operation_id")
 
 
-@frame("source_use", sources="row_key", detail=lambda: pl.lit("no claim cites this source"))
+def _detail_source_use() -> pl.Expr:
+    return pl.lit("no claim cites this source")
+
+
+@frame("source_use", sources="row_key")
 def source_use(x: Inputs) -> pl.DataFrame:
     n = x.t["claims"].group_by("source_id").agg(pl.len().alias("n_claims"))
     return x.t["sources"].select("source_id").join(n, on="source_id", how="left").select(
@@ -100,8 +111,12 @@ def source_use(x: Inputs) -> pl.DataFrame:
         pl.col("n_claims").fill_null(0))
 
 
-@frame("metric_scope", detail=lambda: pl.format("metric {} is a {} metric, not an {} one", pl.col("metric"),
-                                                  pl.col("applies_to"), pl.col("kind")))
+def _detail_metric_scope() -> pl.Expr:
+    return (pl.format("metric {} is a {} metric, not an {} one", pl.col("metric"),
+            pl.col("applies_to"), pl.col("kind")))
+
+
+@frame("metric_scope")
 def metric_scope(x: Inputs) -> pl.DataFrame:
     """One row per outcome and statistic: the kind of row its metric applies to, and its own kind."""
     scope = {m: spec.applies_to for m, spec in metrics().items()}
@@ -111,3 +126,33 @@ def metric_scope(x: Inputs) -> pl.DataFrame:
             pl.col(key).alias("row_key"), pl.lit(name).alias("table"), "metric",
             pl.col("metric").replace_strict(scope, default="unknown").alias("applies_to"), pl.lit(kind).alias("kind")))
     return pl.concat(parts)
+
+
+FAMILY = Family("support", "2. Every fact is backed by a claim, and every claim supports something", parameters=parameters)
+
+RULES = [
+    Rule("support.backed_by_claims", "error",
+         "Every outcome, statistic, participation and event, and every dated operation field, has at least one claim.",
+         frame=backing,
+         decision=(expect("column_values_to_be_between", column="n_claims", min_value=1),)),
+    Rule("support.claim_column", "error",
+         "A claim's target_column is one that its target table takes (value/date for outcomes, role/date for participations ...).",
+         frame=claim_targets, detail=_detail_claim_targets,
+         decision=(expect("column_values_to_be_in_set", column="claimed", value_set={"$PARAMETER": "claim_target_columns"}),)),
+    Rule("support.claim_operation", "error",
+         "A claim's operation_id is the operation of the row it supports.",
+         frame=claim_targets, detail=_detail_claim_targets,
+         decision=(expect("column_pair_values_to_be_equal", column_A="operation_id", column_B="target_operation", ignore_row_if="both_values_are_missing"),)),
+    Rule("support.statistic_not_attributed", "warning",
+         "A database or study statistic is not attributed to an operation; a source that does so is flagged here.",
+         frame=statistic_claims, detail=_detail_statistic_claims,
+         decision=(expect("column_values_to_be_null", column="operation_id"),)),
+    Rule("support.source_cited", "warning",
+         "Every source is cited by at least one claim (a source nothing cites should be retired).",
+         frame=source_use, detail=_detail_source_use,
+         decision=(expect("column_values_to_be_between", column="n_claims", min_value=1),)),
+    Rule("support.metric_scope", "error",
+         "Outcomes use operation metrics and statistics use database/study metrics (vocabulary `applies_to`).",
+         frame=metric_scope, detail=_detail_metric_scope,
+         decision=(expect("column_pair_values_to_be_equal", column_A="applies_to", column_B="kind"),)),
+]

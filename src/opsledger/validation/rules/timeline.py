@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from opsledger.derive.reconcile import period_end
-from opsledger.validation.rules.base import Inputs, frame
+from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame
 
 def _items(x: Inputs) -> pl.DataFrame:
     """Every dated stage of every operation, with its rank in the declared stage order
@@ -36,9 +36,13 @@ def _items(x: Inputs) -> pl.DataFrame:
         pl.col("stage").replace_strict(rank).alias("rank"))
 
 
-@frame("timeline", detail=lambda: pl.format("{} ({} from {}) comes after {} ({} until {})", pl.col("item"),
-                                             pl.col("stage"), pl.col("lo"), pl.col("item_b"), pl.col("stage_b"),
-                                             pl.col("hi_b")))
+def _detail_timeline() -> pl.Expr:
+    return (pl.format("{} ({} from {}) comes after {} ({} until {})", pl.col("item"),
+            pl.col("stage"), pl.col("lo"), pl.col("item_b"), pl.col("stage_b"),
+            pl.col("hi_b")))
+
+
+@frame("timeline")
 def timeline(x: Inputs) -> pl.DataFrame:
     """One row per pair of dated stages of an operation, the earlier stage first: the earlier one's
     first possible day and the later one's last."""
@@ -48,8 +52,12 @@ def timeline(x: Inputs) -> pl.DataFrame:
                         pl.lit("operations").alias("table"), "item", "stage", "lo", "item_b", "stage_b", "hi_b")
 
 
-@frame("claim_dates", sources="source_id", detail=lambda: pl.format(
-    "{} ({}) is after the source's publication on {}", pl.col("stated"), pl.col("date_low"), pl.col("published")))
+def _detail_claim_dates() -> pl.Expr:
+    return (pl.format(
+            "{} ({}) is after the source's publication on {}", pl.col("stated"), pl.col("date_low"), pl.col("published")))
+
+
+@frame("claim_dates", sources="source_id")
 def claim_dates(x: Inputs) -> pl.DataFrame:
     """One row per date claim of a dated source: the first day the phrase allows and the last day of
     the source's publication period."""
@@ -79,11 +87,15 @@ def _interval_rows(x: Inputs) -> pl.DataFrame:
         "precision": pl.Utf8})
 
 
-@frame("date_intervals", detail=lambda: pl.format(
-    "{} runs from {} to {} ({}): {}", pl.col("column"), pl.col("earliest"), pl.col("latest"),
-    pl.col("precision").fill_null("no precision"),
-    pl.when(pl.col("latest") < pl.col("earliest")).then(pl.lit("its last day is before its first"))
-    .otherwise(pl.format("{} days apart, more than {} allows", pl.col("days"), pl.col("precision")))))
+def _detail_date_intervals() -> pl.Expr:
+    return (pl.format(
+            "{} runs from {} to {} ({}): {}", pl.col("column"), pl.col("earliest"), pl.col("latest"),
+            pl.col("precision").fill_null("no precision"),
+            pl.when(pl.col("latest") < pl.col("earliest")).then(pl.lit("its last day is before its first"))
+            .otherwise(pl.format("{} days apart, more than {} allows", pl.col("days"), pl.col("precision")))))
+
+
+@frame("date_intervals")
 def date_intervals(x: Inputs) -> pl.DataFrame:
     """One row per date that is an interval (a column with a `latest` column in fields.toml), in every
     table: its first and last day, how many days apart they are, and the most days its precision
@@ -98,9 +110,13 @@ def date_intervals(x: Inputs) -> pl.DataFrame:
     )
 
 
-@frame("as_of_events", sources="source_id", detail=lambda: pl.format(
-    "as of {} to {} (its source's date), but the page reports {} ({}) from {}", pl.col("as_of"),
-    pl.col("as_of_latest"), pl.col("e_id"), pl.col("e_stated"), pl.col("e_low")))
+def _detail_as_of_events() -> pl.Expr:
+    return (pl.format(
+            "as of {} to {} (its source's date), but the page reports {} ({}) from {}", pl.col("as_of"),
+            pl.col("as_of_latest"), pl.col("e_id"), pl.col("e_stated"), pl.col("e_low")))
+
+
+@frame("as_of_events", sources="source_id")
 def as_of_events(x: Inputs) -> pl.DataFrame:
     """One row per claim dated by its source (its as-of is the source's publication interval) whose
     page reports a dated event: the as-of's last day and the first day of the latest event the page
@@ -117,3 +133,29 @@ def as_of_events(x: Inputs) -> pl.DataFrame:
          .join(events, on="source_id", how="inner"))
     return c.select(pl.col("claim_id").alias("row_key"), pl.lit("claims").alias("table"), "source_id", "as_of",
                     "as_of_latest", "e_id", "e_stated", "e_low")
+
+
+FAMILY = Family("timeline", "4. Dates are in a possible order")
+
+RULES = [
+    Rule("timeline.order", "error",
+         "Within an operation: launched <= first identification <= arrests <= sentences <= announcement (periods compared by their bounds).",
+         frame=timeline, detail=_detail_timeline,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="hi_b", column_B="lo", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("timeline.before_publication", "error",
+         "No claim dates an event after the publication of the source that reports it.",
+         frame=claim_dates, detail=_detail_claim_dates,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="pub_hi", column_B="date_low", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("timeline.interval_not_inverted", "error",
+         "A date interval has both its days, and its last day is not before its first.",
+         frame=date_intervals, detail=_detail_date_intervals,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="latest", column_B="earliest", or_equal=True, ignore_row_if="neither"),)),
+    Rule("timeline.interval_precision", "error",
+         "A date interval is no wider than its precision says (day: one day, week: at most seven days apart, month: 30, year: 365; bounded: any).",
+         frame=date_intervals, detail=_detail_date_intervals,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="max_days", column_B="days", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+    Rule("timeline.as_of_after_events", "error",
+         "A figure dated by its source is not dated before the events the same page reports (a page is published after them).",
+         frame=as_of_events, detail=_detail_as_of_events,
+         decision=(expect("column_pair_values_a_to_be_greater_than_b", column_A="as_of_latest", column_B="e_low", or_equal=True, ignore_row_if="either_value_is_missing"),)),
+]
