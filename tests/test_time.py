@@ -199,16 +199,16 @@ def test_an_announcement_known_only_between_two_bounds_is_that_interval(shipped)
         dt.date(2013, 8, 9), dt.date(2013, 8, 16), "week")
     c = t["claims"].filter(pl.col("claim_id").str.starts_with("pureza_ii.announced.b")).sort("claim_id")
     assert c.select("date_low", "date_high").rows() == [(dt.date(2013, 8, 9), None), (None, dt.date(2013, 8, 16))]
-    assert "pureza_ii.announced" not in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+    assert "pureza_ii.announced" not in evaluate(t, ["reconciliation.dates_agree"])["reconciliation.dates_agree"]
     # one side alone dates nothing
     assert _op(_bounds(shipped, "pureza_ii", [report]), "pureza_ii")["announced"] is None
     # bounds that cannot both hold are a date dispute
     t = _bounds(shipped, "pureza_ii", [("17 August 2013", "not_before"), report])
-    assert "pureza_ii.announced" in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+    assert "pureza_ii.announced" in evaluate(t, ["reconciliation.dates_agree"])["reconciliation.dates_agree"]
     # and the field they date is left empty, even where it held a date before
     assert _op(shipped, "belfort")["announced"] is not None
     t = _bounds(shipped, "belfort", [("17 August 2013", "not_before"), report])
-    assert "belfort.announced" in evaluate(t, ["reconcile.dates_agree"])["reconcile.dates_agree"]
+    assert "belfort.announced" in evaluate(t, ["reconciliation.dates_agree"])["reconciliation.dates_agree"]
     assert (_op(t, "belfort")["announced"], _op(t, "belfort")["announced_precision"]) == (None, None)
 
 
