@@ -475,7 +475,7 @@ def resolve_date(stated: str, lang: str | None, written: tuple[dt.date, dt.date]
 
 def _relative_year(text: str, lang: str | None) -> tuple[str, int] | None:
     """(the phrase without its relative year, the years it adds) for "March this year", "September last
-    year", "junio del pasado año" (``[language.<code>.relative_year]``); None without one."""
+    year" (``[language.<code>.relative_year]``, in every language); None without one."""
     for word, offset in sorted(language(lang).get("relative_year", {}).items(), key=lambda kv: -len(kv[0])):
         m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text)
         if m:
