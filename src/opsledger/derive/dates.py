@@ -34,7 +34,7 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
         agg = c.group_by("target_id").agg(
             pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi")
         )
-        rows = []
+        rows: list[tuple] = []
         for tid, lo, hi in agg.iter_rows():
             if lo is not None and hi is not None and lo <= hi:
                 if lcol:

@@ -454,11 +454,11 @@ def resolve_date(stated: str, lang: str | None, written: tuple[dt.date, dt.date]
             return got.date_low, got.date_high
     if text and not re.search(r"\d{4}", text):
         rel = _relative_year(text, lang)
-        if rel is not None:  # "September last year", "junio del pasado año": that month of that year
+        if rel is not None:  # "September last year": that month of that year
             rest, offset = rel
-            got = [derive_date(f"{rest} {y + offset}", lang) for y in range(written[0].year, written[1].year + 1)]
-            got = [g for g in got if g.date_low is not None and g.date_high is not None]
-            return (min(g.date_low for g in got), max(g.date_high for g in got)) if got else None
+            read = [derive_date(f"{rest} {y + offset}", lang) for y in range(written[0].year, written[1].year + 1)]
+            days = [(g.date_low, g.date_high) for g in read if g.date_low is not None and g.date_high is not None]
+            return (min(d[0] for d in days), max(d[1] for d in days)) if days else None
         found = []
         for year in range(written[0].year - 1, written[1].year + 1):
             got = derive_date(f"{text} {year}", lang)
