@@ -165,3 +165,19 @@ def test_headline_ignores_breakdowns(shipped):
     h = derive_all(shipped)["headline"].filter(pl.col("operation_id") == "pacifier").row(0, named=True)
     o = shipped["outcomes"].filter(pl.col("outcome_id") == "pacifier.arrests").row(0, named=True)
     assert h["arrests"] == o["value"]
+
+
+def test_running_total_fall_names_both_claims(shipped_report):
+    """Each pair's finding names the later claim and the earlier one with their own phrases, dates and
+    sources (the pairs are formed on the dates alone, then given the claims' other columns)."""
+    from conftest import findings_for
+
+    got = [(f.key, f.message, f.sources) for f in findings_for(shipped_report, "meaning.running_total_falls")]
+    assert got == [
+        ("ore.suspects_identified.gb", "6,000 suspects (ore.suspects_identified.gb.s03, as of 2003-01-13) is below "
+         "the earlier 7,000 British suspects (ore.suspects_identified.gb.s02)",
+         ["bbc-2002-12-17-ore-police-held", "bbc-2003-01-13-ore-can-uk-cope"]),
+        ("ore.suspects_identified.gb", "7,000 Brits (ore.suspects_identified.gb.s10, as of 2007-05-10) is below "
+         "the earlier 7,200 people identified (ore.suspects_identified.gb.s07)",
+         ["bbc-2004-04-14-ore-children-saved", "theregister-2007-ore-fraud"]),
+    ]

@@ -115,7 +115,10 @@ def read_arrow(data_dir: Path, name: str) -> pa.Table:
     if not path.is_file():
         raise UnusableInput(f"{path}: table {name!r} is missing")
     try:
-        tbl = pq.read_table(path)
+        # one chunk per row group (pq.read_table cuts a table into batches of 128Ki rows, and polars
+        # then copies every column of a million claims whole, to join them, at each derivation)
+        with pq.ParquetFile(path) as f:
+            tbl = f.read()
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise UnusableInput(f"{path}: table {name!r} is not readable Parquet ({exc})") from None
     expected = table(name).columns

@@ -42,6 +42,10 @@ def checks_dir() -> Path:
 
 # --------------------------------------------------------------------------- inputs
 
+#: the columns of the value claims (``reconcile.value_claims``) that frames read
+VALUE_CLAIM_COLUMNS = ("claim_id", "source_id", "operation_id", "target_id", "metric", "stated", "low", "high",
+                       "anchor", "running", "as_of", "as_of_end", "current", "corrected_by")
+
 
 @dataclass
 class Inputs:
@@ -91,9 +95,12 @@ class Inputs:
 
             kept = self._derived[2].get(name) if "_derived" in self.__dict__ else None
             if kept is not None and self._claims_as_derived:
-                cache[name] = kept  # the re-derivation computed them from the very same claims
+                got = kept  # the re-derivation computed them from the very same claims
             else:
-                cache[name] = value_claims(self.t["claims"], name, self.t["sources"], self.t[name], KEYS[name])
+                got = value_claims(self.t["claims"], name, self.t["sources"], self.t[name], KEYS[name])
+            # only the columns the frames read are kept for the rest of the run (a million claims' every
+            # column, held to the end, was a quarter of a gigabyte)
+            cache[name] = got.select(c for c in VALUE_CLAIM_COLUMNS if c in got.columns)
         return cache[name]
 
     @cached_property

@@ -157,12 +157,16 @@ def running_totals(x: Inputs) -> pl.DataFrame:
     different hedges is not a fall). A running total never falls."""
     c = x.value_claims("outcomes").filter(
         pl.col("running") & pl.col("as_of").is_not_null())
-    early = c.select("target_id", pl.col("claim_id").alias("e_id"), pl.col("as_of_end").alias("e_end"),
-                     pl.min_horizontal("low", "anchor").alias("e_low"), pl.col("stated").alias("e_stated"),
-                     pl.col("source_id").alias("e_src"))
+    # every pair of claims on a total is formed on the dates alone (a million claims make millions of
+    # pairs, nearly all within the window); only the pairs left carry the claims' other columns
+    pairs = c.select("target_id", pl.int_range(pl.len(), dtype=pl.UInt32).alias("_l"), "as_of").join(
+        c.select("target_id", pl.int_range(pl.len(), dtype=pl.UInt32).alias("_e"), pl.col("as_of_end").alias("e_end")),
+        on="target_id").filter(pl.col("as_of") > pl.col("e_end") + running_total_window()).select("_l", "_e")
+    early = c.select(pl.col("claim_id").alias("e_id"), pl.min_horizontal("low", "anchor").alias("e_low"),
+                     pl.col("stated").alias("e_stated"), pl.col("source_id").alias("e_src"))
     late = c.select("target_id", "claim_id", "as_of", pl.when(pl.col("high").is_null()).then(None)
                     .otherwise(pl.max_horizontal("high", "anchor")).alias("high"), "stated", "source_id")
-    j = late.join(early, on="target_id").filter(pl.col("as_of") > pl.col("e_end") + running_total_window())
+    j = pl.concat([late[pairs.get_column("_l")], early[pairs.get_column("_e")]], how="horizontal")
     return j.select(pl.col("target_id").alias("row_key"), pl.lit("outcomes").alias("table"),
                     pl.format("{},{}", pl.col("e_src"), pl.col("source_id")).alias("sources"),
                     "claim_id", "as_of", "stated", "high", "e_id", "e_stated", "e_low")
