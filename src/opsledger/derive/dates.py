@@ -42,9 +42,8 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
                 else:
                     (start, prec), last = period(lo, hi), None
                 rows.append((tid, start, prec, last, True))
-            elif lo is not None and hi is not None:
-                rows.append((tid, None, None, None, True))  # claims that cannot all hold: the field stays empty
-            # one-sided claims alone (context not_before / not_after) date nothing and change nothing
+            else:  # claims that cannot all hold, or one side only (not_before / not_after): no date
+                rows.append((tid, None, None, None, True))
         if not rows:
             continue
         d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date, "_set": pl.Boolean},
