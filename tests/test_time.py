@@ -212,6 +212,17 @@ def test_an_announcement_known_only_between_two_bounds_is_that_interval(shipped)
     assert (_op(t, "belfort")["announced"], _op(t, "belfort")["announced_precision"]) == (None, None)
 
 
+def test_a_dated_page_that_already_reports_the_results_bounds_the_announcement(shipped):
+    # not_after_page: the phrase shows the page reports the results; the bound is the page's own date
+    t = _bounds(shipped, "pureza_ii", [("9 August 2013", "not_before"), ("more than 100 arrests", "not_after_page")])
+    op = _op(t, "pureza_ii")
+    assert (op["announced"], op["announced_latest"]) == (dt.date(2013, 8, 9), dt.date(2013, 8, 20))
+    c = t["claims"].filter(pl.col("claim_id") == "pureza_ii.announced.b1").row(0, named=True)
+    assert (c["date_low"], c["date_high"]) == (None, dt.date(2013, 8, 20))
+    got = evaluate(t, ["reconciliation.phrase_readable", "reconciliation.claim_matches_phrase"])
+    assert not any(k.startswith("pureza_ii.") for found in got.values() for k in found)
+
+
 def test_a_date_across_calendar_years_gives_no_headline_year(shipped):
     # an announcement bounded from 2005 to 2008 does not say 2005: the year comes from the next date
     t = _bounds(shipped, "pureza_ii", [("2012", "not_before"), ("16 August 2013", "not_after")])

@@ -63,7 +63,8 @@ def apply_context(claims: pl.DataFrame) -> pl.DataFrame:
     ``home_excluded`` reads the count as leaving the home country out (the interval is the total, one
     more, as for "70 other countries"); ``enumeration`` reads the count of a list of places as a lower
     bound (a list names at least those); ``not_before`` / ``not_after`` keep only the first / last day
-    a date phrase allows (it bounds the dated field from one side)."""
+    a date phrase allows (it bounds the dated field from one side); ``not_after_page`` gives only a last
+    day, the last day its page can have been published (``_publ``, the source's ``published_latest``)."""
     if "context" not in claims.columns:
         return claims
     ctx = pl.col("context")
@@ -73,6 +74,8 @@ def apply_context(claims: pl.DataFrame) -> pl.DataFrame:
         pl.when(ctx == "enumeration").then(None).when(home).then(pl.col("high") + 1)
         .otherwise(pl.col("high")).alias("high"),
         pl.when(home).then(True).otherwise(pl.col("excludes_home")).alias("excludes_home"),
-        pl.when(ctx == "not_after").then(None).otherwise(pl.col("date_low")).alias("date_low"),
-        pl.when(ctx == "not_before").then(None).otherwise(pl.col("date_high")).alias("date_high"),
+        pl.when(ctx.is_in(["not_after", "not_after_page"])).then(None).otherwise(pl.col("date_low")).alias("date_low"),
+        pl.when(ctx == "not_before").then(None)
+        .when(ctx == "not_after_page").then(pl.col("_publ") if "_publ" in claims.columns else pl.lit(None, pl.Date))
+        .otherwise(pl.col("date_high")).alias("date_high"),
     )

@@ -123,8 +123,7 @@ def derive_claims(tables: dict[str, pl.DataFrame], archive: Path | None,
         .otherwise(period_end("as_of", "as_of_precision")).alias("as_of_latest"),
     ).drop("d_qualifier", "d_low", "d_high", "d_date_low", "d_date_high", "d_figure", "d_excludes_home",
            "_pub", "_pubp")
-    claims = _resolve_undated(claims, tables["sources"]).drop("_publ")
-    claims = apply_context(claims)
+    claims = apply_context(_resolve_undated(claims, tables["sources"])).drop("_publ")
     if archive is not None:
         files = tables["sources"].select("source_id", "archive_file").drop_nulls()
         arch = dict(files.iter_rows())
