@@ -217,6 +217,19 @@ def shipped_release_run(tmp_path_factory) -> ShippedRelease:
     return ShippedRelease(store, [tuple(s) for s in done["stages"]], ReleaseResult(**done["result"]))
 
 
+#: The fixtures that hand out the session's release of the shipped data.
+RELEASE_FIXTURES = {"shipped_release", "shipped_release_run", "release_copy"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that read the session's release run on one pytest-xdist worker (``--dist loadgroup``,
+    set in pyproject.toml), so the release is built once per run while the other worker runs the rest
+    (two workers that both need it at the start would each build it)."""
+    for item in items:
+        if RELEASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("shipped_release"))
+
+
 @pytest.fixture(scope="session")
 def shipped_release(shipped_release_run) -> Path:
     """The store of the session's release of the shipped data (read-only; see :func:`release_copy`)."""
