@@ -292,15 +292,15 @@ def test_apply_killed_at_file_operations_recovers(tmp_path, empty):
     assert results == {True, False}
 
 
-def test_concurrent_apply_of_the_same_change_set_logs_it_once(tmp_path, data):
+def test_concurrent_apply_of_the_same_change_set_logs_it_once(tmp_path, small_data):
     cs = write_cs(tmp_path, "0906-twice", PHRASE_FIX)
-    res1 = prepare(cs, data)
-    res2 = prepare(cs, data)
+    res1 = prepare(cs, small_data)
+    res2 = prepare(cs, small_data)
     errors = []
 
     def run(res, applied):
         try:
-            commit(res, cs, data, applied_dir=applied)
+            commit(res, cs, small_data, applied_dir=applied)
         except CorrectionError as exc:
             errors.append(str(exc))
         except FileNotFoundError as exc:  # the other run moved the file first
@@ -311,25 +311,25 @@ def test_concurrent_apply_of_the_same_change_set_logs_it_once(tmp_path, data):
         t.start()
     for t in threads:
         t.join()
-    log = read(data, "corrections").filter(pl.col("correction_id") == "0906-twice")
+    log = read(small_data, "corrections").filter(pl.col("correction_id") == "0906-twice")
     assert log.height == 1 and len(errors) == 1 and "applied already" in errors[0]
 
 
-def test_apply_elsewhere_moves_the_file_only_within_that_roots_corrections(tmp_path, data):
+def test_apply_elsewhere_moves_the_file_only_within_that_roots_corrections(tmp_path, small_data):
     from opsledger.corrections.apply import applied_dir_for
 
     inside = write_cs(tmp_path, "0907-inside", PHRASE_FIX)  # tmp/corrections beside tmp/data
-    assert applied_dir_for(inside, data) == (tmp_path / "corrections" / "applied").resolve()
+    assert applied_dir_for(inside, small_data) == (tmp_path / "corrections" / "applied").resolve()
     outside = tmp_path / "elsewhere" / "0907-outside.yaml"
     outside.parent.mkdir()
     outside.write_text(yaml.safe_dump(PHRASE_FIX))
-    assert applied_dir_for(outside, data) is None
+    assert applied_dir_for(outside, small_data) is None
     repo_cs = REPO / "corrections" / "0907-x.yaml"
-    assert applied_dir_for(repo_cs, data) is None  # never the repository's applied/ for other data
-    res = prepare(outside, data)
-    commit(res, outside, data)
+    assert applied_dir_for(repo_cs, small_data) is None  # never the repository's applied/ for other data
+    res = prepare(outside, small_data)
+    commit(res, outside, small_data)
     assert outside.exists() and not (REPO / "corrections" / "applied" / outside.name).exists()
-    assert "0907-outside" in read(data, "corrections")["correction_id"].to_list()
+    assert "0907-outside" in read(small_data, "corrections")["correction_id"].to_list()
 
 
 # --------------------------------------------------------------------------- 4. releases
