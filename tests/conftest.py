@@ -289,6 +289,7 @@ def shipped_release_run(tmp_path_factory) -> ShippedRelease:
 RELEASE_FIXTURES = {"shipped_release", "shipped_release_run", "release_copy"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its own hook)
 def pytest_collection_modifyitems(config, items):
     """The tests that read the session's release run on one pytest-xdist worker (``--dist loadgroup``,
     set in pyproject.toml), so the release is built once per run while the other worker runs the rest
