@@ -286,17 +286,29 @@ def shipped_release_run(tmp_path_factory) -> ShippedRelease:
 
 
 #: The fixtures that hand out the session's release of the shipped data.
-RELEASE_FIXTURES = {"shipped_release", "shipped_release_run", "release_copy"}
+RELEASE_FIXTURES = ("shipped_release", "shipped_release_run", "release_copy")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its own hook)
-def pytest_collection_modifyitems(config, items):
-    """The tests that read the session's release run on one pytest-xdist worker (``--dist loadgroup``,
-    set in pyproject.toml), so the release is built once per run while the other worker runs the rest
-    (two workers that both need it at the start would each build it)."""
-    for item in items:
-        if RELEASE_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("shipped_release"))
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist, the test files that use the session's release run on one worker, one after
+    the other, while the other worker runs the rest test by test: the release is built once per run
+    (two workers that both need it at the start would each build it, or one would wait). The
+    largest unit is handed out first. (``--dist loadgroup`` would do this with marks, but does not
+    group with pytest 9.2: pytest-xdist issue 1386.) Only for the default distribution."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    tests = Path(__file__).parent
+    together = {p.relative_to(config.rootpath).as_posix() for p in tests.rglob("test_*.py")
+                if any(name in p.read_text(encoding="utf-8") for name in RELEASE_FIXTURES)}
+
+    class ReleaseTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "shipped-release" if path in together else nodeid
+
+    return ReleaseTogether(config, log)
 
 
 @pytest.fixture(scope="session")
