@@ -357,3 +357,15 @@ def set_cells(t: dict, name: str, key: str, **values) -> dict:
         pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
         for c, v in values.items()])
     return t
+
+
+class Crash(BaseException):
+    """A simulated crash (BaseException: nothing catches it as an ordinary error)."""
+
+
+@pytest.fixture
+def empty(tmp_path) -> Path:
+    """Empty tables: the store logic does not depend on the rows, and releases of them are fast."""
+    d = tmp_path / "empty"
+    write_empty_tables(d)
+    return d
