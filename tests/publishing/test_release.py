@@ -165,7 +165,7 @@ def test_version_must_increase(release_copy):
 
 def test_breaking_schema_change_needs_a_major_bump():
     # the previous release had a vocabulary term and a column that the schema no longer has (a
-    # tampered schema.json of a real release is refused by the checksum check, see test_integrity)
+    # tampered schema.json of a real release is refused by the checksum check, see test_store_integrity)
     new = publish.schema_signature()
     old = json.loads(json.dumps(new))
     old["vocabularies"]["role"].append("retired_role")
