@@ -73,6 +73,74 @@ def data(tmp_path) -> Path:
     return d
 
 
+#: The operations of the small dataset (:func:`small_dataset`): the ones the change-set tests edit.
+SMALL_OPERATIONS = ("h", "blackwrist")
+
+
+def small_tables(tables: dict[str, pl.DataFrame], operations) -> dict[str, pl.DataFrame]:
+    """The rows of ``operations`` in every table, and every row they need: their claims and the
+    statistics those claims target (with the statistics' own claims), the sources the claims cite, the
+    agencies the operations and participations name (with their parent agencies). The log of applied
+    change sets is left empty."""
+    ops = list(operations)
+    out = {n: tables[n].filter(pl.col("operation_id").is_in(ops))
+           for n in ("operations", "aliases", "participations", "events", "outcomes", "headline", "claims")}
+    stats = out["claims"].filter(pl.col("target_table") == "statistics").get_column("target_id").unique()
+    out["statistics"] = tables["statistics"].filter(pl.col("statistic_id").is_in(stats.implode()))
+    out["claims"] = pl.concat([out["claims"], tables["claims"].filter(
+        pl.col("target_id").is_in(stats.implode()) & pl.col("operation_id").is_null())])
+    out["sources"] = tables["sources"].filter(pl.col("source_id").is_in(out["claims"].get_column("source_id").implode()))
+    agencies = {a for n, c in (("operations", "lead_agency_id"), ("participations", "agency_id"), ("aliases", "agency_id"))
+                for a in out[n].get_column(c).drop_nulls().to_list()}
+    while parents := set(tables["agencies"].filter(pl.col("agency_id").is_in(list(agencies)))
+                         .get_column("parent_agency_id").drop_nulls().to_list()) - agencies:
+        agencies |= parents
+    out["agencies"] = tables["agencies"].filter(pl.col("agency_id").is_in(list(agencies)))
+    out["corrections"] = tables["corrections"].clear()
+    return {n: out[n] for n in TABLES}
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory) -> Path:
+    """A folder with ``datasets/``, the shipped data cut to :data:`SMALL_OPERATIONS`
+    (:func:`small_tables`), and ``checks/``, a copy of the repository's with the acknowledgements of
+    the findings of the other operations left out (they would be stale). Built once per worker, for
+    the tests of what a change set does to the data, which validate it whole several times (a fifth of
+    the shipped data's cost). It validates clean (test_corrections)."""
+    import tomllib
+
+    from opsledger.validation.run import validate
+
+    home = tmp_path_factory.mktemp("small")
+    d = home / "datasets"
+    d.mkdir()
+    oio.write_tables(small_tables(oio.read_tables(DATASETS), SMALL_OPERATIONS), d, keep_backup=False)
+    shutil.copytree(REPO / "checks", home / "checks")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPSLEDGER_CHECKS", str(home / "checks"))
+        report = validate(d, sources=ARCHIVE if ARCHIVE.is_dir() else None)
+    stale = {(f.key, f.message) for f in report.findings if f.rule == "acknowledgements.not_stale"}
+    acks = home / "checks" / "acknowledgements.toml"
+    head, *blocks = acks.read_text(encoding="utf-8").split("\n[[ack]]\n")
+
+    def is_stale(block: str) -> bool:
+        a = tomllib.loads(block)
+        return any(key == a["key"] and f"of {a['rule']} for {a.get('table')}[" in message for key, message in stale)
+
+    acks.write_text("\n[[ack]]\n".join([head, *(b for b in blocks if not is_stale(b))]), encoding="utf-8")
+    return home
+
+
+@pytest.fixture
+def small_data(small_dataset, tmp_path, monkeypatch) -> Path:
+    """A writable copy of the small dataset's tables (:func:`small_dataset`), validated against its
+    ``checks/`` (``OPSLEDGER_CHECKS``) for the test's duration."""
+    d = tmp_path / "data"
+    shutil.copytree(small_dataset / "datasets", d)
+    monkeypatch.setenv("OPSLEDGER_CHECKS", str(small_dataset / "checks"))
+    return d
+
+
 @pytest.fixture(scope="session")
 def shipped() -> dict[str, pl.DataFrame]:
     return oio.read_tables(DATASETS)
@@ -217,6 +285,32 @@ def shipped_release_run(tmp_path_factory) -> ShippedRelease:
     return ShippedRelease(store, [tuple(s) for s in done["stages"]], ReleaseResult(**done["result"]))
 
 
+#: The fixtures that hand out the session's release of the shipped data.
+RELEASE_FIXTURES = ("shipped_release", "shipped_release_run", "release_copy")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist, the test files that use the session's release run on one worker, one after
+    the other, while the other worker runs the rest test by test: the release is built once per run
+    (two workers that both need it at the start would each build it, or one would wait). The
+    largest unit is handed out first. (``--dist loadgroup`` would do this with marks, but does not
+    group with pytest 9.2: pytest-xdist issue 1386.) Only for the default distribution."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    tests = Path(__file__).parent
+    together = {p.relative_to(config.rootpath).as_posix() for p in tests.rglob("test_*.py")
+                if any(name in p.read_text(encoding="utf-8") for name in RELEASE_FIXTURES)}
+
+    class ReleaseTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "shipped-release" if path in together else nodeid
+
+    return ReleaseTogether(config, log)
+
+
 @pytest.fixture(scope="session")
 def shipped_release(shipped_release_run) -> Path:
     """The store of the session's release of the shipped data (read-only; see :func:`release_copy`)."""
@@ -263,3 +357,15 @@ def set_cells(t: dict, name: str, key: str, **values) -> dict:
         pl.when(pl.col(k) == key).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
         for c, v in values.items()])
     return t
+
+
+class Crash(BaseException):
+    """A simulated crash (BaseException: nothing catches it as an ordinary error)."""
+
+
+@pytest.fixture
+def empty(tmp_path) -> Path:
+    """Empty tables: the store logic does not depend on the rows, and releases of them are fast."""
+    d = tmp_path / "empty"
+    write_empty_tables(d)
+    return d

@@ -7,6 +7,7 @@ import ast
 import inspect
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import polars as pl
@@ -298,9 +299,34 @@ def test_the_diff_marks_derived_columns_and_reads_the_figures_it_moves():
     assert f"outcomes[{key}]:" in d.figures_text() and "-> " in d.figures_text()
 
 
+def calls_of(tree: ast.AST, module: str, names: set[str]) -> list[tuple[int, str]]:
+    """(line, name) of each call in ``tree`` of one of ``names`` defined in ``module`` (a dotted name's
+    last part, e.g. ``tablediff``), however it is reached: by its name, through an alias of the name
+    (``from ...tablediff import Diff as D``) or as an attribute of the module (``tablediff.Diff``)."""
+    alias = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module and n.module.split(".")[-1] == module:
+            alias |= {a.asname or a.name: a.name for a in n.names if a.name in names}
+    found = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Name) and (f.id in alias or f.id in names):
+                found.append((n.lineno, alias.get(f.id, f.id)))
+            elif isinstance(f, ast.Attribute) and f.attr in names:
+                found.append((n.lineno, f.attr))
+    return found
+
+
+def test_the_maker_finder_sees_through_aliases():
+    tree = ast.parse("from opsledger.derive.tablediff import Diff as D\nimport opsledger.derive.tablediff as td\n"
+                     "a = D()\nb = td.TableDiff('x')\nc = Diff()\nd = diffs(D)\n")
+    assert calls_of(tree, "tablediff", {"Diff", "TableDiff"}) == [(3, "Diff"), (4, "TableDiff"), (5, "Diff")]
+
+
 def test_only_the_diff_module_makes_diffs():
     """Every row-level diff (releases, change sets, re-derivation) is made by derive.tablediff: no other
-    module builds a Diff or a TableDiff itself, whatever its functions are called."""
+    module builds a Diff or a TableDiff itself, whatever its functions are called or imported as."""
     from opsledger.derive import tablediff
 
     makers = {n.name for n in ast.parse(Path(tablediff.__file__).read_text(encoding="utf-8")).body
@@ -310,25 +336,77 @@ def test_only_the_diff_module_makes_diffs():
     for p in PKG.rglob("*.py"):
         if p.name == "tablediff.py":
             continue
-        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
-            if isinstance(n, ast.Call):
-                name = n.func.id if isinstance(n.func, ast.Name) else n.func.attr if isinstance(n.func, ast.Attribute) else ""
-                if name in makers:
-                    built.append(f"{p.relative_to(PKG)}:{n.lineno} {name}")
+        built += [f"{p.relative_to(PKG)}:{line} {name}"
+                  for line, name in calls_of(ast.parse(p.read_text(encoding="utf-8")), "tablediff", makers)]
     assert not built, built
 
 
 # --------------------------------------------------------------------------- one atomic write
 
 
-def test_one_atomic_write_helper():
-    """Files are replaced in one place only (txn.py): no other module renames a temporary file over one."""
-    for p in PKG.rglob("*.py"):
-        if p.stem == "txn":
+def renames(tree: ast.AST) -> list[int]:
+    """Lines of ``tree`` that move a file over another or make a temporary file: ``os``/``shutil``
+    renames and moves however imported, fsspec's ``mv``, ``mkstemp``/``NamedTemporaryFile``, and a
+    path's ``.rename(p)``/``.replace(p)`` (one argument, not a mapping: ``str.replace`` takes two, a
+    frame's ``rename`` a mapping, ``dataclasses.replace`` keywords)."""
+    moves = {"replace", "rename", "move", "renames"}
+    temps = {"mkstemp", "NamedTemporaryFile"}
+    alias: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module in ("os", "shutil", "tempfile"):
+            alias |= {a.asname or a.name for a in n.names if a.name in moves | temps}
+    lines = []
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.Call):
             continue
+        f = n.func
+        if isinstance(f, ast.Name):
+            hit = f.id in alias or f.id in temps
+        elif isinstance(f, ast.Attribute):
+            on_module = isinstance(f.value, ast.Name) and f.value.id in ("os", "shutil")
+            one_path = (len(n.args) == 1 and not n.keywords and not isinstance(n.args[0], ast.Dict)
+                        and f.attr in ("rename", "replace"))
+            hit = (on_module and f.attr in moves) or f.attr in temps | {"mv"} or one_path
+        else:
+            hit = False
+        if hit:
+            lines.append(n.lineno)
+    return sorted(lines)
+
+
+def test_the_rename_finder_finds_every_way_to_rename():
+    tree = ast.parse(textwrap.dedent("""\
+        os.replace(a, b)
+        Path(a).replace(b)
+        tmp.rename(target)
+        from os import rename as mv_it
+        mv_it(a, b)
+        shutil.move(a, b)
+        fs.mv(a, b)
+        tempfile.mkstemp(dir=d)
+        s.replace("a", "b")
+        df.rename({"a": "b"})
+        dataclasses.replace(r, label=x)
+        """))
+    assert renames(tree) == [1, 2, 3, 5, 6, 7, 8]
+
+
+def test_one_atomic_write_helper():
+    """Files are replaced in one place only (data/txn.py): no other module renames a temporary file
+    over one, or makes one, by any of the ways :func:`renames` finds."""
+    found = {}
+    for p in PKG.rglob("*.py"):
         text = p.read_text(encoding="utf-8")
-        for needle in ("os.replace(", "os.rename(", "mkstemp(", "def write_bytes_atomic", "def _write_atomic"):
+        if p.stem == "txn":
+            assert renames(ast.parse(text)), "txn.py no longer renames: the finder has lost its reference"
+            continue
+        for line in renames(ast.parse(text)):
+            found.setdefault(str(p.relative_to(PKG)), []).append(text.splitlines()[line - 1].strip())
+        for needle in ("def write_bytes_atomic", "def _write_atomic"):
             assert needle not in text, f"{p.name}: {needle}"
+    # the one other move: a release's staging folder becomes its version folder, which must not exist
+    # yet (publish.py checks, and a store's index is written by txn)
+    assert found == {"publishing/publish.py": ['fs.mv(tmp, f"{root}/{version}", recursive=True)']}, found
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):

@@ -388,7 +388,7 @@ def _parquet(data: bytes) -> pa.Table:
     an active exception" (SIGABRT, exit 134) at interpreter exit, when the table had been decoded by
     ``pq.read_table`` from a buffer over Python ``bytes`` with pyarrow's thread pool (pyarrow 26,
     polars imported). Reading from an Arrow-owned copy of the bytes, single-threaded (the tables are
-    small), ended cleanly in every run measured (0 of 100; see tests/test_integrity.py).
+    small), ended cleanly in every run measured (0 of 100; see tests/publishing/test_store_integrity.py).
     """
     sink = pa.BufferOutputStream()
     sink.write(data)

@@ -68,7 +68,7 @@ def test_reworded_phrase_fails_validation_exit_1(data):
     claims = read(data, "claims")
     cid, stated, _q = _quoted_claim({"claims": claims})
     set_cell(data, "claims", cid, "quotation", "a clause that no longer holds the phrase")
-    r = runner.invoke(app, ["validate", str(data)])
+    r = runner.invoke(app, ["validate", str(data), "--rule", "evidence.*"])
     assert r.exit_code == 1
     assert f"evidence.phrase_in_quotation: claims[{cid}]" in r.output
 
@@ -160,11 +160,11 @@ def test_release_refuses_without_archive_unless_allowed(tmp_path, monkeypatch):
     assert r.exit_code == 2 and not (tmp_path / "store" / "0.1.0").exists()
 
 
-def test_release_records_ungrounded_choice(tmp_path, plain_charts):
+def test_release_records_ungrounded_choice(tmp_path, small_data, plain_charts):
     from opsledger.publishing.publish import release
 
     store = tmp_path / "store"
-    release("0.1.0", store, sources=None, allow_ungrounded=True, date="2026-11-30")
+    release("0.1.0", store, small_data, sources=None, allow_ungrounded=True, date="2026-11-30")
     dp = json.loads((store / "0.1.0" / "datapackage.json").read_text())
     assert dp["opsledger:evidence"]["allow_ungrounded"] is True
     assert set(dp["opsledger:evidence"]["grounding"]) == {"grounded", "quotation_only", "unsupported"}

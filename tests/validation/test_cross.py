@@ -145,9 +145,12 @@ def _dispute(data):
 
 
 def acks_with(tmp_path, key: str, reason: str):
-    """The shipped acknowledgements plus one for a dispute of ``outcomes[key]``."""
+    """The acknowledgements in use (``checks/``, or the small dataset's) plus one for a dispute of
+    ``outcomes[key]``."""
+    from opsledger.validation.rules.base import checks_dir
+
     acks = tmp_path / "acks.toml"
-    acks.write_text((REPO / "checks" / "acknowledgements.toml").read_text() + f"""
+    acks.write_text((checks_dir() / "acknowledgements.toml").read_text() + f"""
 [[ack]]
 rule = "reconciliation.not_disputed"
 table = "outcomes"
@@ -157,18 +160,18 @@ reason = "{reason}"
     return acks
 
 
-def test_dispute_is_an_error_until_acknowledged(data, tmp_path):
-    _dispute(data)
-    r = run(data)
+def test_dispute_is_an_error_until_acknowledged(small_data, tmp_path):
+    _dispute(small_data)
+    r = run(small_data)
     f = open_finding(r, "reconciliation.not_disputed", "h.countries_referred", "outcomes")
     assert set(f.sources) == {"interpol-operation-h-release", "sofiaglobe-blackwrist"}
-    r2 = run(data, acknowledgements=acks_with(tmp_path, "h.countries_referred", "test"))
+    r2 = run(small_data, acknowledgements=acks_with(tmp_path, "h.countries_referred", "test"))
     assert r2.exit_code == 0, r2.text()
     assert [f for f in findings_for(r2, "reconciliation.not_disputed") if f.acknowledged]
 
 
-def test_stale_acknowledgement(data, tmp_path):
-    r = run(data, acknowledgements=acks_with(tmp_path, "h.arrests.nz", "no longer true"))
+def test_stale_acknowledgement(small_data, tmp_path):
+    r = run(small_data, acknowledgements=acks_with(tmp_path, "h.arrests.nz", "no longer true"))
     assert r.exit_code == 1
     open_finding(r, "acknowledgements.not_stale", "h.arrests.nz")
 
@@ -245,8 +248,8 @@ def test_grounding_tampered_archive(data, tmp_path):
     open_finding(r, "grounding.phrase_at_locator", "blackwrist.countries_referred.s003")
 
 
-def test_grounding_skipped_without_archive(data):
-    r = run(data, sources=None)
+def test_grounding_skipped_without_archive(small_data):
+    r = run(small_data, sources=None)
     skipped = {x.rule: x for x in r.rules if x.status == "skipped"}
     assert "grounding.sha256" in skipped and "no source archive" in skipped["grounding.sha256"].detail
     assert "Skipped grounding.sha256" in r.text()
@@ -280,17 +283,20 @@ ARCHIVE_NAMES = names_from_archive() if ARCHIVE.is_dir() else []
 
 
 @pytest.fixture(scope="module")
-def planted_names_report(tmp_path_factory):
-    """One copy of the shipped data with every name of the archive planted in a different outcome's
-    note, validated once: {index of the name: outcome it is planted in}, and the report."""
+def planted_names_report(tmp_path_factory, small_dataset):
+    """One copy of the small dataset (conftest) with every name of the archive planted in a different
+    outcome's note, validated once: {index of the name: outcome it is planted in}, and the report."""
     d = tmp_path_factory.mktemp("names") / "data"
-    shutil.copytree(REPO / "datasets", d, ignore=shutil.ignore_patterns(".backup"))
+    shutil.copytree(small_dataset / "datasets", d)
     df = read(d, "outcomes")
     keys = df["outcome_id"].to_list()[: len(ARCHIVE_NAMES)]
     notes = {k: f"Arrested by officers; see {n} for details." for k, n in zip(keys, ARCHIVE_NAMES)}
     df = df.with_columns(pl.col("outcome_id").replace_strict(notes, default=None).fill_null(pl.col("note")).alias("note"))
     write(d, "outcomes", df)
-    return dict(enumerate(keys)), run(d, sources=None, rules=["privacy.*"])
+    assert len(keys) == len(ARCHIVE_NAMES)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPSLEDGER_CHECKS", str(small_dataset / "checks"))
+        return dict(enumerate(keys)), run(d, sources=None, rules=["privacy.*"])
 
 
 @needs_archive
@@ -301,10 +307,10 @@ def test_privacy_catches_each_planted_name(planted_names_report, index):
     assert "note" in f.message
 
 
-def test_privacy_names_option(data):
-    set_cell(data, "agencies", "europol", "note", "Contact: Jane Q Example")
-    assert run(data, sources=None, rules=["privacy.*"]).exit_code == 0
-    r = run(data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
+def test_privacy_names_option(small_data):
+    set_cell(small_data, "agencies", "europol", "note", "Contact: Jane Q Example")
+    assert run(small_data, sources=None, rules=["privacy.*"]).exit_code == 0
+    r = run(small_data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
     open_finding(r, "privacy.no_person_names", "europol", "agencies")
 
 
@@ -319,17 +325,17 @@ def test_date_claims_that_cannot_all_be_true(data):
     assert "late 2018" in f.message and "January 2018" in f.message
 
 
-def test_privacy_catches_a_name_inside_an_address(data):
-    set_cell(data, "sources", "sofiaglobe-blackwrist", "url", "https://example.org/news/jane-q-example-speaks")
-    r = run(data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
+def test_privacy_catches_a_name_inside_an_address(small_data):
+    set_cell(small_data, "sources", "sofiaglobe-blackwrist", "url", "https://example.org/news/jane-q-example-speaks")
+    r = run(small_data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
     open_finding(r, "privacy.no_person_names", "sofiaglobe-blackwrist", "sources")
 
 
-def test_privacy_reads_names_between_digits(data):
+def test_privacy_reads_names_between_digits(small_data):
     """Digit runs are folded before the words are read (identifiers that differ only in their numbers
     are read once): a name whose words digits separate is still found."""
-    set_cell(data, "agencies", "europol", "note", "ref 2024-jane7q88example-3")
-    r = run(data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
+    set_cell(small_data, "agencies", "europol", "note", "ref 2024-jane7q88example-3")
+    r = run(small_data, sources=None, names=["Jane Q Example"], rules=["privacy.*"])
     open_finding(r, "privacy.no_person_names", "europol", "agencies")
 
 

@@ -35,11 +35,11 @@ def test_json_schema_file_is_current():
     assert committed == json_schema()
 
 
-def test_check_apply_log_revert(tmp_path, data):
-    original = content(data)
+def test_check_apply_log_revert(tmp_path, small_data):
+    original = content(small_data)
     cs = write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX)
-    before = snapshot(data)
-    res = check(cs, data, SOURCES)
+    before = snapshot(small_data)
+    res = check(cs, small_data, SOURCES)
     assert res.report.exit_code == 0, res.report.text()
     claims = res.diff["claims"]
     (stated,) = [c for c in claims.changed if not c.derived]  # the one cell the change set sets
@@ -49,24 +49,24 @@ def test_check_apply_log_revert(tmp_path, data):
     text = res.diff.text(rows=True).splitlines()
     assert '- changed `blackwrist.sentence.second-site-administrator.s000`.`stated`: "40 years and three months" -> "40 years"' in text
     assert all(line.endswith("(derived)") for line in text if line.startswith("- changed") and "`stated`" not in line)
-    assert snapshot(data) == before  # check writes nothing
-    apply(cs, data, SOURCES)
+    assert snapshot(small_data) == before  # check writes nothing
+    apply(cs, small_data, SOURCES)
     assert not cs.exists() and (cs.parent / "applied" / cs.name).exists()
-    log = read(data, "corrections").filter(pl.col("correction_id") == "0500-round-sentence")
+    log = read(small_data, "corrections").filter(pl.col("correction_id") == "0500-round-sentence")
     row = log.row(0, named=True)
     assert (row["table_name"], row["row_key"], row["column_name"]) == (
         "claims", "blackwrist.sentence.second-site-administrator.s000", "stated")
     assert json.loads(row["old_value"]) == "40 years and three months" and json.loads(row["new_value"]) == "40 years"
     assert row["source_id"] == "interpol-blackwrist-release" and row["reason"] == "test" and row["contributor"] == "tester"
-    claims = read(data, "claims").filter(pl.col("claim_id") == "blackwrist.sentence.second-site-administrator.s000")
+    claims = read(small_data, "claims").filter(pl.col("claim_id") == "blackwrist.sentence.second-site-administrator.s000")
     assert claims["high"].item() == 491.0  # re-derived from the new phrase
     # applying the same file twice is refused
     again = write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX)
     with pytest.raises(CorrectionError, match="applied already"):
-        apply(again, data, SOURCES)
-    res = revert("0500-round-sentence", data, SOURCES, corrections_dir=tmp_path / "corrections")
-    assert content(data) == original
-    assert read(data, "corrections").filter(pl.col("correction_id") == res.correction_id).height == 1
+        apply(again, small_data, SOURCES)
+    res = revert("0500-round-sentence", small_data, SOURCES, corrections_dir=tmp_path / "corrections")
+    assert content(small_data) == original
+    assert read(small_data, "corrections").filter(pl.col("correction_id") == res.correction_id).height == 1
 
 
 @pytest.mark.parametrize("change, message", [
@@ -97,25 +97,25 @@ def test_refused_with_clear_error_and_nothing_written(tmp_path, data, change, me
     assert snapshot(data) == before and cs.exists()
 
 
-def test_invalid_result_is_refused(tmp_path, data):
+def test_invalid_result_is_refused(tmp_path, small_data):
     doc = {**PHRASE_FIX, "changes": [{"op": "update", "table": "agencies", "key": "th-dsi",
                                       "expect": {"country": "TH"}, "set": {"country": "XX"},
                                       "source": "interpol-blackwrist-release"}]}
     cs = write_cs(tmp_path, "0502-invalid", doc)
-    before = snapshot(data)
+    before = snapshot(small_data)
     with pytest.raises(CorrectionError, match="would not validate") as exc:
-        apply(cs, data, SOURCES)
+        apply(cs, small_data, SOURCES)
     assert "agencies[th-dsi].country" in str(exc.value)
-    assert snapshot(data) == before
+    assert snapshot(small_data) == before
 
 
-def test_two_corrections_of_one_field_conflict(tmp_path, data):
+def test_two_corrections_of_one_field_conflict(tmp_path, small_data):
     a = write_cs(tmp_path, "0503-first", PHRASE_FIX)
     b = write_cs(tmp_path, "0504-second", {**PHRASE_FIX, "changes": [
         {**PHRASE_FIX["changes"][0], "set": {"stated": "40 years and three months"}}]})
-    apply(a, data, SOURCES)
+    apply(a, small_data, SOURCES)
     with pytest.raises(CorrectionError, match="expected old value"):
-        check(b, data, SOURCES)
+        check(b, small_data, SOURCES)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -132,9 +132,9 @@ def test_parse_errors_name_file_line_and_field(tmp_path, text, message):
     assert message in str(exc.value)
 
 
-def test_cli_check_and_apply_exit_codes(tmp_path, data):
+def test_cli_check_and_apply_exit_codes(tmp_path, small_data):
     cs = write_cs(tmp_path, "0506-cli", PHRASE_FIX)
-    args = ["--data-dir", str(data)] + (["--sources", str(SOURCES)] if SOURCES else [])
+    args = ["--data-dir", str(small_data)] + (["--sources", str(SOURCES)] if SOURCES else [])
     r = runner.invoke(app, ["correction", "check", str(cs), *args])
     assert r.exit_code == 0, r.output
     assert "- changed `blackwrist.sentence.second-site-administrator.s000`.`stated`" in r.output
@@ -176,16 +176,16 @@ def test_documented_examples_run_as_written(tmp_path):
     assert (REPO / "docs" / "examples" / "plant-a-mistake.yaml").exists()
     assert not (REPO / "corrections" / "applied" / "plant-a-mistake.yaml").exists()
 
-def test_cli_check_exit_1_when_the_result_does_not_validate(tmp_path, data):
+def test_cli_check_exit_1_when_the_result_does_not_validate(tmp_path, small_data):
     doc = {**PHRASE_FIX, "changes": [{"op": "update", "table": "agencies", "key": "th-dsi",
                                       "expect": {"country": "TH"}, "set": {"country": "XX"},
                                       "source": "interpol-blackwrist-release"}]}
     cs = write_cs(tmp_path, "0508-cli-invalid", doc)
-    r = runner.invoke(app, ["correction", "check", str(cs), "--data-dir", str(data)])
+    r = runner.invoke(app, ["correction", "check", str(cs), "--data-dir", str(small_data)])
     assert r.exit_code == 1 and "agencies[th-dsi].country" in r.output
 
 
-def test_change_sets_valid_only_together_are_applied_together(tmp_path, data):
+def test_change_sets_valid_only_together_are_applied_together(tmp_path, small_data):
     """`correction apply A B`: B edits a row that A adds, so B alone is refused; together they are
     checked once and written in one step, each logged and moved. One bad file: nothing is written."""
     import yaml as _yaml
@@ -200,22 +200,22 @@ def test_change_sets_valid_only_together_are_applied_together(tmp_path, data):
     a = write_cs(tmp_path, "0500-add-source", example)
     b = write_cs(tmp_path, "0501-edit-it", edit)
     with pytest.raises(CorrectionError, match="0501-edit-it"):
-        check(b, data, SOURCES)
+        check(b, small_data, SOURCES)
     bad = write_cs(tmp_path, "0502-bad", {**edit, "changes": [{**edit["changes"][0], "expect": {"note": "wrong"}}]})
-    before = snapshot(data)
+    before = snapshot(small_data)
     with pytest.raises(CorrectionError):
-        apply_together([a, bad], data, SOURCES)
-    assert snapshot(data) == before and a.exists() and bad.exists()
-    results = apply_together([a, b], data, SOURCES)
+        apply_together([a, bad], small_data, SOURCES)
+    assert snapshot(small_data) == before and a.exists() and bad.exists()
+    results = apply_together([a, b], small_data, SOURCES)
     assert [r.correction_id for r in results] == ["0500-add-source", "0501-edit-it"]
     assert not a.exists() and not b.exists() and (a.parent / "applied" / b.name).exists()
-    log = read(data, "corrections")
+    log = read(small_data, "corrections")
     assert {"0500-add-source", "0501-edit-it"} <= set(log["correction_id"])
-    src = read(data, "sources").filter(pl.col("source_id") == "example-news-operation-h")
+    src = read(small_data, "sources").filter(pl.col("source_id") == "example-news-operation-h")
     assert src["note"].to_list() == ["Illustration only."]
 
 
-def test_applying_writes_no_docs_and_the_data_dictionary_is_refreshed_by_its_own_call(tmp_path, data, monkeypatch):
+def test_applying_writes_no_docs_and_the_data_dictionary_is_refreshed_by_its_own_call(tmp_path, small_data, monkeypatch):
     # the data directory stands for the repository's own: applying writes only the tables, the log and the
     # file's move; the data dictionary is refreshed by a separate call (which the command line makes and reports)
     import shutil
@@ -225,11 +225,25 @@ def test_applying_writes_no_docs_and_the_data_dictionary_is_refreshed_by_its_own
     root = tmp_path / "repo"
     (root / "docs").mkdir(parents=True)
     dictionary = root / "docs" / "data-dictionary.md"
-    monkeypatch.setattr(capply.oio, "default_data_dir", lambda: data)
+    monkeypatch.setattr(capply.oio, "default_data_dir", lambda: small_data)
     monkeypatch.setattr(capply, "repo_root", lambda: root)
-    apply(write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX), data, SOURCES)
+    apply(write_cs(tmp_path, "0500-round-sentence", PHRASE_FIX), small_data, SOURCES)
     assert not dictionary.exists()
-    assert capply.refresh_dictionary(data) == dictionary and "## `claims`" in dictionary.read_text(encoding="utf-8")
+    assert capply.refresh_dictionary(small_data) == dictionary and "## `claims`" in dictionary.read_text(encoding="utf-8")
     other = tmp_path / "other"
-    shutil.copytree(data, other)
+    shutil.copytree(small_data, other)
     assert capply.refresh_dictionary(other) is None  # not the repository's data: nothing written
+
+
+def test_the_small_dataset_validates_clean_and_holds_what_the_tests_edit(small_data):
+    """The change-set tests run on the small dataset (conftest.small_dataset): it is whole (every
+    reference resolves, every rule passes or is acknowledged with the curators' reason) and holds the
+    rows they edit."""
+    from opsledger.validation.run import validate
+
+    r = validate(small_data, sources=SOURCES)
+    assert r.exit_code == 0 and all(f.acknowledged for f in r.findings), r.text()
+    t = oio.read_tables(small_data)
+    assert set(t["operations"]["operation_id"]) == {"h", "blackwrist"}
+    assert PHRASE_FIX["changes"][0]["key"] in t["claims"]["claim_id"].to_list()
+    assert "th-dsi" in t["agencies"]["agency_id"].to_list() and 0 < t["claims"].height < 200
