@@ -406,7 +406,7 @@ def test_one_atomic_write_helper():
             assert needle not in text, f"{p.name}: {needle}"
     # the one other move: a release's staging folder becomes its version folder, which must not exist
     # yet (publish.py checks, and a store's index is written by txn)
-    assert found == {"publishing/publish.py": ['fs.mv(tmp, f"{root}/{version}", recursive=True)']}, found
+    assert found == {"publishing/publish.py": ['fs.mv(tmp, f"{root}/{req.version}", recursive=True)']}, found
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
