@@ -5,7 +5,7 @@
 - review_to_changeset.py: a re-reading of one operation's claims (curation/review/<op>*.tsv) becomes
   a change set of updates, added outcomes and retirements.
 
-Every change set they write must parse as a change set (``opsledger.corrections.changeset.load``).
+Every change set they write must parse as a change set (``opsledger.corrections.changeset.read_changeset``).
 """
 
 import datetime as dt
@@ -20,7 +20,7 @@ import yaml
 from opsledger.data import io as oio
 
 from opsledger.publishing.outputs import notes
-from opsledger.corrections.changeset import load as load_changeset
+from opsledger.corrections.changeset import read_changeset as load_changeset
 from opsledger.declarations import TABLES, table
 
 REPO = Path(__file__).resolve().parents[1]

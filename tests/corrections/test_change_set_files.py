@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from opsledger.corrections.changeset import CorrectionError, load as load_cs, prepare
+from opsledger.corrections.changeset import CorrectionError, read_changeset as load_cs, prepare
 from opsledger.errors import UsageError
 
 from conftest import REPO, write_cs

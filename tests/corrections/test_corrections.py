@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from opsledger.data import io as oio
 from opsledger.cli import app
-from opsledger.corrections.changeset import CorrectionError, check, json_schema, load
+from opsledger.corrections.changeset import CorrectionError, check, json_schema, read_changeset as load
 from opsledger.corrections.apply import apply, revert
 
 from conftest import ARCHIVE, PHRASE_FIX, REPO, read, write_cs

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from opsledger.data import io as oio
-from opsledger.corrections.changeset import CorrectionError, load
+from opsledger.corrections.changeset import CorrectionError, read_changeset as load
 from opsledger.corrections.apply import apply, revert
 from opsledger.declarations import TABLES
 

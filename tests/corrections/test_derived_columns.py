@@ -9,7 +9,7 @@ import shutil
 import polars as pl
 import pytest
 
-from opsledger.corrections.changeset import CorrectionError, load as load_cs, prepare
+from opsledger.corrections.changeset import CorrectionError, read_changeset as load_cs, prepare
 from opsledger.declarations import declared_derived, table
 
 from conftest import PHRASE_FIX, REPO, read, write_cs

@@ -410,7 +410,7 @@ def test_next_number_reads_ascii_digits_only(tmp_path):
     ('title: t\nreason: r\nchanges: [{row: {kind: "\\ud800\\udc00"}}]\n', ":3:", "surrogate code point U+D800"),
 ])
 def test_hostile_change_set_yaml_is_a_clear_error(tmp_path, text, where, why):
-    from opsledger.corrections.changeset import load
+    from opsledger.corrections.changeset import read_changeset as load
 
     f = write_cs(tmp_path, "0001-hostile", text)
     with pytest.raises(CorrectionError) as exc:

@@ -17,7 +17,7 @@ import yaml
 from opsledger.corrections import changeset as _changeset
 from opsledger.corrections.changeset import (ChangeSetRefused, CorrectionError, Result,  # noqa: F401
                                              _changeset_path, _correction_id_ok, _dump, apply_file, apply_in_memory, check,
-                                             load, prepare, read_changeset_text)
+                                             prepare, read_changeset, read_changeset_text)
 from opsledger.data import io as oio
 from opsledger.declarations import repo_root, table
 from opsledger.errors import UsageError, require

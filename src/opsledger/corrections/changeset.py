@@ -239,7 +239,7 @@ def safe_load(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
-def load(path: Path | str, max_bytes: int | None = None) -> ChangeSet:
+def read_changeset(path: Path | str, max_bytes: int | None = None) -> ChangeSet:
     """Parse and check the shape of a change-set file (every problem reported, one line each)."""
     path = _changeset_path(path)
     text = read_changeset_text(path, max_bytes)
@@ -492,7 +492,7 @@ def apply_file(path: Path, tables: dict[str, pl.DataFrame], archive: Path | None
     refused when the tables' log shows it applied already."""
     if not _correction_id_ok(path.stem):
         raise CorrectionError(f"{path}: file name must be a lowercase slug such as 0003-fix-sentence.yaml")
-    cs = load(path, max_bytes)
+    cs = read_changeset(path, max_bytes)
     if path.stem in set(tables["corrections"]["correction_id"].unique().to_list()):
         raise CorrectionError(f"{path}: change set {path.stem!r} has been applied already")
     return apply_in_memory(cs, tables, path, archive)
@@ -509,5 +509,5 @@ def check(path: Path | str, data_dir: Path | str | None = None, archive=oio.DEFA
     res.report = validate_tables(res.tables, sources=archive)
     return res
 
-__all__ = ["ChangeSet", "Change", "CorrectionError", "ChangeSetRefused", "load", "prepare", "check", "apply_in_memory", "json_schema"]
+__all__ = ["ChangeSet", "Change", "CorrectionError", "ChangeSetRefused", "read_changeset", "prepare", "check", "apply_in_memory", "json_schema"]
 
