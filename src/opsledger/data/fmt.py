@@ -112,15 +112,18 @@ def interval(d: Any, latest: Any, precision: str | None = "day") -> str:
         latest = dt.date.fromisoformat(latest[:10])
     if latest is None or latest == d or precision == "day":
         return date(d, precision if precision in ("day", "month", "year") else "day")
-    whole = {"month": d.day == 1 and (latest + dt.timedelta(days=1)).day == 1 and latest.month == d.month,
-             "year": (d.month, d.day, latest.month, latest.day) == (1, 1, 12, 31) and d.year == latest.year}
-    if whole.get(precision or ""):
+    if _calendar(d, latest, precision):
         return date(d, precision)
     return f"{date(d)} to {date(latest)} ({_WITHIN.get(precision or '', precision or '')})"
 
 
-def _month_last(d: dt.date) -> dt.date:
-    return (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+def _calendar(d: dt.date, latest: dt.date, precision: str | None) -> bool:
+    """Whether ``d`` .. ``latest`` is exactly one calendar month (precision month) or year (year)."""
+    if precision == "month":
+        return d.day == 1 and (latest + dt.timedelta(days=1)).day == 1 and latest.month == d.month
+    if precision == "year":
+        return (d.month, d.day, latest.month, latest.day) == (1, 1, 12, 31) and d.year == latest.year
+    return False
 
 
 def period(d: Any, precision: str | None = "day", latest: Any = None) -> str:
@@ -133,10 +136,8 @@ def period(d: Any, precision: str | None = "day", latest: Any = None) -> str:
         d = d.date()
     if not isinstance(d, dt.date):
         return str(d)
-    if isinstance(latest, dt.date) and latest != d and (
-            precision in ("week", "bounded")
-            or (precision == "month" and (d.day != 1 or latest != _month_last(d)))
-            or (precision == "year" and (d.month, d.day, latest.month, latest.day, latest.year) != (1, 1, 12, 31, d.year))):
+    if (isinstance(latest, dt.date) and latest != d and precision in ("week", "bounded", "month", "year")
+            and not _calendar(d, latest, precision)):
         return f"{d.isoformat()}..{latest.isoformat()}"
     return {"year": f"{d.year:04d}", "month": f"{d.year:04d}-{d.month:02d}"}.get(precision or "day", d.isoformat())
 
