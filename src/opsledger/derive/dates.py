@@ -15,6 +15,13 @@ from opsledger.derive.periods import interval_period, period_end
 from opsledger.derive.phrases import period
 
 
+def dates_a_field() -> pl.Expr:
+    """A date claim that dates its field: it gives a first day, a last day, or both (a one-sided claim,
+    context not_before / not_after, gives one). The field's interval is the latest first day to the
+    earliest last day of its claims."""
+    return pl.col("date_low").is_not_null() | pl.col("date_high").is_not_null()
+
+
 def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame) -> pl.DataFrame:
     key = claim_keys()[table_name]
     intervals_ = declaration(table_name).intervals
@@ -27,7 +34,7 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
         lcol: str | None = intervals_.get(dcol, (None, None))[1]
         c = claims.filter(
             (pl.col("target_table") == tname) & (pl.col("target_column") == tcol)
-            & (pl.col("date_low").is_not_null() | pl.col("date_high").is_not_null())
+            & dates_a_field()
         )
         if c.is_empty():
             continue
@@ -41,13 +48,14 @@ def _reconcile_dates(target: pl.DataFrame, table_name: str, claims: pl.DataFrame
                     start, prec, last = interval_period(lo, hi)
                 else:
                     (start, prec), last = period(lo, hi), None
-                rows.append((tid, start, prec, last, True))
+                rows.append((tid, start, prec, last))
             else:  # claims that cannot all hold, or one side only (not_before / not_after): no date
-                rows.append((tid, None, None, None, True))
+                rows.append((tid, None, None, None))
         if not rows:
             continue
-        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date, "_set": pl.Boolean},
-                         orient="row")
+        # every field with date claims is set (to nothing where they give no interval); others keep theirs
+        d = pl.DataFrame(rows, schema={key: pl.Utf8, "_d": pl.Date, "_p": pl.Utf8, "_l": pl.Date},
+                         orient="row").with_columns(pl.lit(True).alias("_set"))
         hit = pl.col("_set").fill_null(False)
         target = target.join(d, on=key, how="left").with_columns(
             pl.when(hit).then(pl.col("_d")).otherwise(pl.col(dcol)).alias(dcol),

@@ -12,6 +12,7 @@ import polars as pl
 
 from opsledger.data import fmt
 from opsledger.declarations import tables as declarations
+from opsledger.derive.dates import dates_a_field
 from opsledger.derive.reconcile import aligned, join_aligned
 from opsledger.validation.rules.base import Family, Inputs, Rule, expect, frame, phrases_said
 from opsledger.validation.rules.gx import HASH_MASK
@@ -163,7 +164,7 @@ def _detail_date_disputes() -> pl.Expr:
 @frame("date_disputes", sources="sources")
 def date_disputes(x: Inputs) -> pl.DataFrame:
     """One row per dated field with date claims: the latest start and the earliest end they allow."""
-    c = x.t["claims"].filter(pl.col("date_low").is_not_null() | pl.col("date_high").is_not_null())
+    c = x.t["claims"].filter(dates_a_field())
     g = c.group_by("target_table", "target_id", "target_column").agg(
         pl.col("date_low").max().alias("lo"), pl.col("date_high").min().alias("hi"),
         pl.col("source_id").unique().sort().str.join(",").alias("sources"),
