@@ -349,6 +349,16 @@ def period_bounds(start: dt.date | None, precision: str | None) -> tuple[dt.date
 # --------------------------------------------------------------------------- weekdays and relative days
 
 
+def _word(word: str) -> str:
+    """The pattern of a declared word or phrase standing whole in a text (not inside a longer word)."""
+    return rf"(?<!\w){re.escape(word)}(?!\w)"
+
+
+def _on(days: list[dt.date], weekday: object, spans: list[tuple[str, object]]) -> list[dt.date]:
+    """The days that fall on ``weekday`` and on every day of the month the phrase names with it."""
+    return [d for d in days if d.weekday() == weekday and all(d.day == n for k, n in spans if k == "day_of_month")]
+
+
 def _relative_spans(stated: str, lang: str | None) -> list[tuple[str, object]] | None:
     """The weekdays and relative days a phrase names, read with the words of its language:
     ``[("weekday", 0..6) | ("days", (first, last)) ...]``; None when it names none."""
@@ -356,13 +366,13 @@ def _relative_spans(stated: str, lang: str | None) -> list[tuple[str, object]] |
     text = _normalise(stated)
     found: list[tuple[str, object]] = []
     for word, span in sorted(L.get("relative_day", {}).items(), key=lambda kv: -len(kv[0])):
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
+        if re.search(_word(word), text):
             found.append(("days", tuple(span)))
-            text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", text)
+            text = re.sub(_word(word), " ", text)
     for word, day in sorted(L.get("weekday", {}).items(), key=lambda kv: -len(kv[0])):
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
+        if re.search(_word(word), text):
             found.append(("weekday", day))
-            text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", text)
+            text = re.sub(_word(word), " ", text)
     # a weekday with its day of the month beside it ("terça-feira (19)", "quinta-feira, 30"): that day only
     days = re.findall(r"(?<![\w.])\(?(\d{1,2})\)?(?![\w.])", text)
     if any(k == "weekday" for k, _ in found) and len(days) == 1 and 1 <= int(days[0]) <= 31:
@@ -398,7 +408,7 @@ def resolve_relative(stated: str, lang: str | None, written: tuple[dt.date, dt.d
             start = max(lo, written[0] + dt.timedelta(days=first))
             end = min(hi, written[1] + dt.timedelta(days=last))
             days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)] if end >= start else []
-            days = [d for d in days if d.weekday() == what and all(d.day == n for k, n in spans if k == "day_of_month")]
+            days = _on(days, what, spans)
             if not days:
                 return None
             lo, hi = days[0], days[-1]
@@ -423,7 +433,7 @@ def written_from_event(stated: str, lang: str | None, event: tuple[dt.date, dt.d
             continue  # narrows the event's days with its weekday, below
         if kind == "weekday":
             days = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
-            days = [d for d in days if d.weekday() == what and all(d.day == n for k, n in spans if k == "day_of_month")]
+            days = _on(days, what, spans)
             if not days:
                 return None
             lo, hi = days[0], days[-1]
@@ -446,7 +456,7 @@ def resolve_date(stated: str, lang: str | None, written: tuple[dt.date, dt.date]
     None when it is none of these."""
     text = _normalise(stated)
     for word in sorted(language(lang).get("weekday", {}), key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w),?", " ", text)
+        text = re.sub(_word(word) + ",?", " ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,")
     if text and text != _normalise(stated):
         got = derive_date(text, lang)
@@ -477,7 +487,7 @@ def _relative_year(text: str, lang: str | None) -> tuple[str, int] | None:
     """(the phrase without its relative year, the years it adds) for "March this year", "September last
     year" (``[language.<code>.relative_year]``, in every language); None without one."""
     for word, offset in sorted(language(lang).get("relative_year", {}).items(), key=lambda kv: -len(kv[0])):
-        m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text)
+        m = re.search(_word(word), text)
         if m:
             rest = re.sub(r"\s+", " ", text[:m.start()] + " " + text[m.end():]).strip(" ,")
             return (rest, int(offset)) if rest else None
