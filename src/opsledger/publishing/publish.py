@@ -161,7 +161,7 @@ def release(version: str, store=None, data_dir=None, sources=oio.DEFAULT_ARCHIVE
     fs, root = _fs(store)
     with store_lock(fs, root):
         return _release_locked(_Request(version, new_v, fs, root, store, data_dir, sources, date, names,
-                                        ungrounded, progress))
+                                        ungrounded, progress, schema_signature()))
 
 
 def check_archive(sources, allow_ungrounded: bool) -> bool:
@@ -212,6 +212,8 @@ class _Request:
     names: list[str] | None
     ungrounded: bool
     progress: Callable[[int, int, str], None] | None
+    #: what this release's schema promises (:func:`schema_signature`), compared with the previous one's
+    signature: dict
 
     def stage(self, n: int) -> None:
         if self.progress:
@@ -272,7 +274,7 @@ def _previous(req: _Request, idx: dict, known: list[str]) -> tuple[str | None, d
         old_sig = json.loads(prev_files["schema.json"])
         prev_tables = {name: pl.from_arrow(_parquet(prev_files[f"tables/{name}.parquet"]))
                        for name in TABLES if f"tables/{name}.parquet" in prev_files}
-    need, why = required_bump(old_sig, schema_signature())
+    need, why = required_bump(old_sig, req.signature)
     got = _bump_of(parse_version(prev), req.new_v) if prev else "patch"
     order = {"patch": 0, "minor": 1, "major": 2}
     if prev and order[got] < order[need]:
@@ -289,7 +291,7 @@ def _release_files(req: _Request, tables_: dict, report, evidence: dict, prev: s
 
     files: dict[str, bytes] = {f"tables/{name}.parquet": oio.parquet_bytes(oio.to_arrow(name, tables_[name]))
                                for name in TABLES}
-    files["schema.json"] = (json.dumps(schema_signature(), indent=2, sort_keys=True) + "\n").encode()
+    files["schema.json"] = (json.dumps(req.signature, indent=2, sort_keys=True) + "\n").encode()
     files["datapackage.json"] = (json.dumps({**_datapackage(req.version, files, tables_, req.date),
                                              "opsledger:evidence": evidence}, indent=2,
                                             ensure_ascii=False) + "\n").encode()
