@@ -259,7 +259,10 @@ def test_the_datasheet_says_how_well_the_data_is_placed_in_time(shipped):
     from opsledger.declarations.coverage import coverage_markdown
 
     src = shipped["sources"]
-    year = src.filter((pl.col("published_latest") - pl.col("published")).dt.total_days() <= 366).height
+    from opsledger.declarations import precision_days
+
+    year = src.filter((pl.col("published_latest") - pl.col("published")).dt.total_days()
+                      <= precision_days()["year"]).height
     line = next(x for x in str(coverage_markdown(shipped)).splitlines() if x.startswith("- Time:"))
     assert line.startswith(f"- Time: {year} of {src.height} sources")
     # one source widened to two years leaves the count one lower

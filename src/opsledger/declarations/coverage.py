@@ -64,10 +64,14 @@ def coverage_markdown(t: dict[str, pl.DataFrame]) -> MarkdownText:
 
 
 def _time_line(t: dict[str, pl.DataFrame]) -> str:
-    """How well the data is placed in time: sources known within a year (a publication interval of at
-    most 366 days) and how their dates are known; operations with a launch or announcement date."""
+    """How well the data is placed in time: sources known within a year (a publication interval no
+    wider than ``[precision_days] year`` allows) and how their dates are known; operations with a launch
+    or announcement date."""
+    from opsledger.declarations import precision_days
+
     src, ops = t["sources"], t["operations"]
-    year = src.filter((pl.col("published_latest") - pl.col("published")).dt.total_days() <= 366).height
+    width = (pl.col("published_latest") - pl.col("published")).dt.total_days()
+    year = src.filter(width <= precision_days()["year"]).height
     ev = src.group_by("published_evidence").len().sort("published_evidence")
     dated = ops.filter(pl.col("announced").is_not_null() | pl.col("launched").is_not_null()).height
     return (f"- Time: {year} of {src.height} sources ({100 * year / max(src.height, 1):.1f} %) are dated to within a "
