@@ -92,7 +92,8 @@ class Server:
         self.srv = TCP(("127.0.0.1", 0), Handler)
         self.port = self.srv.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for the loop's next poll (half a second by default, per test)
+        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def url(self, path: str) -> str:
         return self.base + path
