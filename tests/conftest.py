@@ -146,6 +146,15 @@ def shipped() -> dict[str, pl.DataFrame]:
     return oio.read_tables(DATASETS)
 
 
+@pytest.fixture(scope="session")
+def shipped_derived(shipped) -> dict[str, pl.DataFrame]:
+    """``derive_all`` of the shipped tables, once per session (read-only: tests that change a table
+    derive their own copy)."""
+    from opsledger.derive.reconcile import derive_all
+
+    return derive_all(shipped)
+
+
 def fingerprint(tables: dict[str, pl.DataFrame]) -> tuple:
     """Equal for equal tables (names, columns, types and every row)."""
     return tuple((name, tuple((c, str(t)) for c, t in df.schema.items()), df.height,

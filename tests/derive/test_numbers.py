@@ -82,10 +82,8 @@ def test_the_source_convention_decides():
     assert derive_number("0,125", "terabytes", "pt").figure == pytest.approx(0.125)
 
 
-def test_shipped_boyvids_figures_read_in_thousands(shipped):
+def test_shipped_boyvids_figures_read_in_thousands(shipped_derived):
     import polars as pl
 
-    from opsledger.derive.reconcile import derive_all
-
-    c = derive_all(shipped)["claims"].filter(pl.col("source_id") == "bitcoinethereumnews-pt-2022-boyvids")
+    c = shipped_derived["claims"].filter(pl.col("source_id") == "bitcoinethereumnews-pt-2022-boyvids")
     assert {410000, 846000} <= set(c["figure"].drop_nulls().to_list())

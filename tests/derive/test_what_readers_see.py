@@ -44,8 +44,8 @@ def test_strict_bounds_written_as_figures():
     assert bounds_text(12.0, 30.0, "months") == "12 to 30 months"
 
 
-def test_headline_display_and_national_fallback(shipped):
-    h = derive_all(shipped)["headline"]
+def test_headline_display_and_national_fallback(shipped, shipped_derived):
+    h = shipped_derived["headline"]
     row = h.filter(pl.col("operation_id") == "h").row(0, named=True)
     # Operation H: the sources give only New Zealand's arrests; the headline shows them with their scope
     assert row["arrests"] == 46 and row["arrests_scope"] == "country"
@@ -213,8 +213,8 @@ def test_a_typo_is_corrected_by_its_own_source_only(shipped):
     assert evaluate(other_figure, [rule])[rule] == {"spade.arrests.s02"}
 
 
-def test_context_home_excluded_and_enumeration(shipped):
-    c = derive_all(shipped)["claims"].filter(pl.col("claim_id") == "himmel.countries_with_arrests.s04").row(
+def test_context_home_excluded_and_enumeration(shipped, shipped_derived):
+    c = shipped_derived["claims"].filter(pl.col("claim_id") == "himmel.countries_with_arrests.s04").row(
         0, named=True)
     assert (c["figure"], c["low"], c["high"], c["excludes_home"]) == (70, 71, 71, True)
     assert _outcome(shipped, "himmel.countries_with_arrests")["value"] == 71
@@ -331,12 +331,12 @@ def test_addresses_are_their_own_metric(shipped):
     assert o.filter(pl.col("outcome_id") == "welcome_to_video.accounts_identified").is_empty()
 
 
-def test_additional_suspects_are_a_part(shipped):
+def test_additional_suspects_are_a_part(shipped, shipped_derived):
     o = shipped["outcomes"].filter(pl.col("operation_id") == "vibora")
     assert "vibora.suspects_identified" not in o["outcome_id"].to_list()
     part = o.filter(pl.col("outcome_id") == "vibora.suspects_identified.not_arrested").row(0, named=True)
     assert part["value"] == 68 and part["subgroup"]
-    row = derive_all(shipped)["headline"].filter(pl.col("operation_id") == "vibora").row(0, named=True)
+    row = shipped_derived["headline"].filter(pl.col("operation_id") == "vibora").row(0, named=True)
     assert row["suspects_identified"] is None  # no source totals them: better empty than 68
 
 

@@ -154,15 +154,15 @@ def test_not_running_metric_disputes_across_dates(shipped):
     assert _outcome(t, "koala.site_users")["status"] == "disputed"
 
 
-def test_headline_has_every_operation_with_a_year(shipped):
-    h = derive_all(shipped)["headline"]
+def test_headline_has_every_operation_with_a_year(shipped, shipped_derived):
+    h = shipped_derived["headline"]
     assert h.height == shipped["operations"].height
     assert h["year"].null_count() == 0
     assert set(h.columns) == set(table("headline").columns)
 
 
-def test_headline_ignores_breakdowns(shipped):
-    h = derive_all(shipped)["headline"].filter(pl.col("operation_id") == "pacifier").row(0, named=True)
+def test_headline_ignores_breakdowns(shipped, shipped_derived):
+    h = shipped_derived["headline"].filter(pl.col("operation_id") == "pacifier").row(0, named=True)
     o = shipped["outcomes"].filter(pl.col("outcome_id") == "pacifier.arrests").row(0, named=True)
     assert h["arrests"] == o["value"]
 

@@ -181,7 +181,8 @@ def _diff_table(name: str, o: pl.DataFrame | None, n: pl.DataFrame | None) -> Ta
     key = decl.key
     derived = set(decl.derived)
     res = TableDiff(name)
-    if o is None or n is None:  # a table on one side only: every row added (or removed)
+    if o is None or n is None or o.is_empty() or n.is_empty():
+        # a table on one side only, or empty on one side: every row added (or removed), nothing to join
         if n is not None:
             res.added = {r[key]: r for r in n.sort(key).iter_rows(named=True)}
         if o is not None:
