@@ -13,7 +13,7 @@ import pytest
 from opsledger.derive.reconcile import derive_all, interval_period
 from opsledger.validation.rules import evaluate
 
-from conftest import REPO
+from conftest import REPO, small_tables
 from conftest import set_cells as _set
 
 D = dt.date(2022, 3, 2)
@@ -25,8 +25,9 @@ OUT = "h.arrests.nz"  # arrests: a running total
 def _with_claims(shipped: dict, figures: list[tuple[str, dt.date, dt.date, str]], based_on: str | None = None) -> dict:
     """The shipped tables with the claims of OUT replaced by one claim per (stated, earliest, latest,
     precision), each from its own source published over that interval; ``based_on``: what every one of
-    those pages repeats (one line of reporting), else each is its own line."""
-    t = dict(shipped)
+    those pages repeats (one line of reporting), else each is its own line. Only operation H's rows
+    (with what they need) are kept and derived: OUT is one of its figures."""
+    t = small_tables(shipped, ["h"])
     src = t["sources"].filter(pl.col("source_id") == "interpol-operation-h-release")
     base = t["claims"].filter(pl.col("claim_id") == "h.arrests.nz.s004")
     new_s, new_c = [], []
@@ -168,8 +169,9 @@ def test_as_of_before_the_events_the_page_reports_is_found(shipped):
 
 def _bounds(shipped: dict, op: str, bounds: list[tuple[str, str]]) -> dict:
     """The shipped tables with the announcement claims of ``op`` replaced by one per (stated, context),
-    each from a test page dated 20 August 2013 (phrases written for the test, not a source's)."""
-    t = dict(shipped)
+    each from a test page dated 20 August 2013 (phrases written for the test, not a source's). Only the
+    rows of ``op`` and of operation H (whose release the page copies) are kept and derived."""
+    t = small_tables(shipped, ["h", op])
     src = t["sources"].filter(pl.col("source_id") == "interpol-operation-h-release").with_columns(
         pl.lit("bounds-test-page").alias("source_id"), pl.lit(dt.date(2013, 8, 20)).alias("published"),
         pl.lit(dt.date(2013, 8, 20)).alias("published_latest"), pl.lit("day").alias("published_precision"),

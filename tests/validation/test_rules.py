@@ -137,9 +137,8 @@ def test_rules_are_declared_with_native_expectations():
             "expect_column_values_to_not_be_in_set"} <= set(types_)
 
 
-def test_missing_column_and_unknown_expectation_exit_2(data, monkeypatch):
-    # a run with checks/ named is never answered from the session's report of the shipped data (conftest)
-    monkeypatch.setenv("OPSLEDGER_CHECKS", str(repo_root() / "checks"))
+def test_missing_column_and_unknown_expectation_exit_2(small_data, monkeypatch):
+    data = small_data  # validated whole twice: the small dataset, with its checks/
     first = timeline.RULES[0]
     bad_column = dataclasses.replace(first, decision=(expect("column_pair_values_a_to_be_greater_than_b",
                                                              column_A="no_such_column", column_B="lo"),))
