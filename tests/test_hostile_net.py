@@ -94,11 +94,11 @@ def test_a_drip_ends_at_the_deadline(tmp_path, monkeypatch):
     with Server({"/body": stream(head, 0), "/status": drip(b"HTTP/1.1 200 OK\r\n" * 50, 0.1)}) as s:
         s.routes["/body"] = lambda sock: (sock.sendall(head), drip(PAGE * 10, 0.1)(sock))
         t0 = time.monotonic()
-        _, entries = _fetch(tmp_path, [s.url("/body"), s.url("/status")], timeout=0.5)
+        _, entries = _fetch(tmp_path, [s.url("/body"), s.url("/status")], timeout=0.25)
         took = time.monotonic() - t0
-    assert took < 6, took  # two addresses, each cut off after 2 x 0.5 s
+    assert took < 5, took  # two addresses, each cut off after 2 x 0.25 s
     for p in ("/body", "/status"):
-        assert entries[s.url(p)].error == "timeout: no complete answer within 1 s", entries[s.url(p)]
+        assert entries[s.url(p)].error == "timeout: no complete answer within 0.5 s", entries[s.url(p)]
 
 
 @pytest.mark.parametrize(("answer", "error"), [
@@ -261,11 +261,11 @@ def test_the_store_cap_counts_bytes_and_does_not_trust_head(monkeypatch):
 
 
 def test_the_store_has_a_total_deadline(monkeypatch):
-    monkeypatch.setattr(httpstore, "DEADLINE", 1.0)
+    monkeypatch.setattr(httpstore, "DEADLINE", 0.5)
     with Server(_store_routes()) as s:
         s.routes["/index.json"] = drip(response("200 OK", b'{"versions": [], "latest": null}'), 0.1)
         t0 = time.monotonic()
-        with pytest.raises(store.StoreError, match="timeout: no complete answer within 1 s"):
+        with pytest.raises(store.StoreError, match="timeout: no complete answer within 0.5 s"):
             store.read_index(s.base)
         assert time.monotonic() - t0 < 4
 
