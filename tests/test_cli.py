@@ -14,6 +14,9 @@ from opsledger.cli import app
 
 from conftest import ARCHIVE, REPO, set_cell
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 runner = CliRunner()
 
 

@@ -24,6 +24,9 @@ from opsledger.refetch import fetch, read_manifest
 
 from hostile_server import Server, drip, redirect, response, stream
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 PAGE = b"<html><body><p>Police arrested 12 people in 3 countries.</p></body></html>"
 QUOTE = "Police arrested 12 people in 3 countries"
 HTML = [("Content-Type", "text/html; charset=utf-8")]

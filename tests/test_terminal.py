@@ -13,6 +13,9 @@ from opsledger.terminal import safe
 
 from conftest import PHRASE_FIX, read, write_cs
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 
 UNSAFE = {chr(c) for c in [*range(0, 9), *range(11, 32), *range(127, 160)]} | {
     "\u202e", "\u202d", "\u202a", "\u202b", "\u202c", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e",

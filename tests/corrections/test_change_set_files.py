@@ -13,6 +13,9 @@ from opsledger.errors import UsageError
 
 from conftest import REPO, write_cs
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 
 def test_alias_bomb_is_refused_fast(tmp_path):
     bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(

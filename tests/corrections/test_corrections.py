@@ -17,6 +17,9 @@ from opsledger.corrections.apply import apply, revert
 
 from conftest import ARCHIVE, PHRASE_FIX, REPO, read, write_cs
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 SOURCES = ARCHIVE if ARCHIVE.is_dir() else None
 runner = CliRunner()
 

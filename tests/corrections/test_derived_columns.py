@@ -14,6 +14,9 @@ from opsledger.declarations import declared_derived, table
 
 from conftest import PHRASE_FIX, REPO, read, write_cs
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 
 def test_every_declared_derived_column_exists():
     for name, cols in declared_derived().items():

@@ -438,6 +438,9 @@ def test_an_integer_beyond_the_column_is_a_clear_error(tmp_path, data):
 
 from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 #: Scalars as YAML spells them, the odd ones included: impossible dates, explicit tags that do not
 #: fit, huge and special numbers, NUL and bidi characters, aliases, Python tags.
 ODD_SCALARS = ["2021-02-30", "2021-12-01", "2001-12-14t21:59:43.10-05:00", "!!int abc", "!!float x", "!!bool maybe",

@@ -9,6 +9,9 @@ from opsledger.errors import PathError
 
 from conftest import write_cs
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 
 @pytest.mark.parametrize("rel", ["../../../../etc/passwd", "/etc/passwd", "a/../../x.txt", "", "a\x00b"])
 def test_archive_path_outside_the_archive_is_refused(tmp_path, rel):

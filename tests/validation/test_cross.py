@@ -13,12 +13,8 @@ from opsledger.validation.run import validate
 
 from conftest import ARCHIVE, REPO, findings_for, needs_archive, read, set_cell, write
 
-
-@pytest.fixture
-def data(small_data):
-    """The rules are broken on the small dataset (the shipped data cut to two operations, whose rows these
-    tests edit): the same findings for those rows at a fraction of a full validation's cost."""
-    return small_data
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
 
 
 def run(d, **kw):

@@ -19,6 +19,9 @@ from opsledger.refetch import RateLimiter, fetch, html_text, read_manifest
 
 from conftest import read, set_cell
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 runner = CliRunner()
 
 

@@ -12,6 +12,9 @@ from opsledger.validation.run import validate
 
 from conftest import REPO, set_cell
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs it)")
 

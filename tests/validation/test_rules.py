@@ -22,6 +22,9 @@ from opsledger.validation.rules import support, timeline
 from opsledger.validation.rules.base import Family, Rule, expect, frame
 from opsledger.validation.rules.registry import MODULES, families, rules
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 runner = CliRunner()
 
 

@@ -11,6 +11,9 @@ from opsledger.validation.run import validate
 
 from conftest import findings_for, read, set_cell, write
 
+#: the tests' ``data`` is the small dataset: they edit rows of its operations only (conftest)
+SMALL_DATA = True
+
 
 def schema_report(d):
     return validate(d, cross=False)
