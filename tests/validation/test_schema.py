@@ -155,3 +155,39 @@ def test_unusable_input(data, damage, reason):
     r = validate(data)
     assert r.exit_code == 2
     assert reason in r.unusable and "agencies" in r.unusable
+
+
+def test_a_table_checked_again_gives_its_findings_anew_and_follows_the_declarations(small_dataset, tmp_path,
+                                                                                    monkeypatch):
+    """The schema stage answers an unchanged table from its first check (validating again after one
+    edit checks that table only): the answer is a copy each time, an edited table is checked anew, and
+    changed declarations are read after clear_caches()."""
+    import shutil
+
+    import opsledger.declarations as decl
+    from opsledger.data import io as oio
+    from opsledger.validation.schema_stage import check_table
+
+    claims = oio.read_tables(small_dataset / "datasets")["claims"]
+    long_quote = claims.filter(pl.col("quotation").str.len_chars() > 60).height
+    assert long_quote  # the shipped quotations hold clauses longer than the limit set below
+    broken = claims.with_columns(pl.lit("x" * 201).alias("quotation"))
+    first = check_table("claims", broken)
+    assert {f.rule for f in first} == {"schema.max_length"} and len(first) == claims.height
+    first[0].acknowledged = True  # a caller marking its findings does not mark the next answer
+    again = check_table("claims", broken)
+    assert again == check_table("claims", broken) and not any(f.acknowledged for f in again)
+    assert check_table("claims", claims) == []  # the unbroken table: checked on its own
+    d = tmp_path / "schemas"
+    shutil.copytree(decl.schema_dir(), d)
+    fields = d / "fields.toml"
+    fields.write_text(fields.read_text(encoding="utf-8").replace("max_length = 200", "max_length = 60", 1),
+                      encoding="utf-8")
+    monkeypatch.setenv("OPSLEDGER_SCHEMAS", str(d))
+    decl.clear_caches()
+    try:
+        assert len([f for f in check_table("claims", claims) if f.rule == "schema.max_length"]) == long_quote
+    finally:
+        monkeypatch.delenv("OPSLEDGER_SCHEMAS")
+        decl.clear_caches()
+    assert check_table("claims", claims) == []

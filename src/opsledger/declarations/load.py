@@ -289,19 +289,27 @@ def declarations() -> Declarations:
 _DERIVED_CACHES: list[dict] = []
 
 
-def per_declarations(fn: Callable) -> Callable:
+def per_declarations(fn: Callable | None = None, *, key: Callable | None = None) -> Callable:
     """Cache a function of the declarations: one answer per loaded declarations (so per schemas
-    directory, and per load) and arguments. :func:`clear_caches` forgets every such answer: this is
-    the one cache of the package, cleared in one place."""
+    directory, and per load) and arguments. ``key``, where given, maps the arguments to what
+    identifies the answer (for arguments that are not hashable themselves, such as a table), or to
+    None for arguments whose answer is not kept.
+    :func:`clear_caches` forgets every such answer: this is the one cache of the package, cleared in
+    one place."""
+    if fn is None:
+        return functools.partial(per_declarations, key=key)
     cache: dict = {}
 
     @functools.wraps(fn)
     def wrapper(*args):
-        key = (declarations(), *args)
+        part = args if key is None else key(*args)
+        if part is None:
+            return fn(*args)
+        key_ = (declarations(), *part)
         try:
-            return cache[key]
+            return cache[key_]
         except KeyError:
-            value = cache[key] = fn(*args)
+            value = cache[key_] = fn(*args)
             return value
 
     wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]

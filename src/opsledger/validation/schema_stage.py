@@ -10,7 +10,9 @@ naming table, row key, column, rule and value.
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 
@@ -148,8 +150,25 @@ def _classify(check: str) -> tuple[str, str | None]:
     return f"schema.{re.sub(r'[^a-z0-9_]+', '_', check.lower()).strip('_')}", None
 
 
+def _content(name: str, df: pl.DataFrame) -> tuple | None:
+    """What a table's schema findings depend on besides the declarations: its name, its columns with
+    their types, and every row in order (None for a column polars cannot hash: not kept)."""
+    try:
+        rows = df.hash_rows(seed=0).to_numpy().tobytes() if df.height else b""
+    except pl.exceptions.PolarsError:
+        return None
+    return name, tuple((c, str(t)) for c, t in df.schema.items()), df.height, hashlib.blake2b(rows).digest()
+
+
 def check_table(name: str, df: pl.DataFrame) -> list[Finding]:
-    """Every schema failure of one table (lazy: all of them, not the first)."""
+    """Every schema failure of one table (lazy: all of them, not the first). A table checked before
+    with the same declarations, columns, types and rows is answered from that check (a new copy of
+    its findings): validating again after editing one table checks that table only."""
+    return copy.deepcopy(_check_table(name, df))
+
+
+@per_declarations(key=_content)
+def _check_table(name: str, df: pl.DataFrame) -> list[Finding]:
     t = tables()[name]
     try:
         pandera_schema(name).validate(df, lazy=True)
