@@ -162,11 +162,18 @@ def shipped_derived(shipped) -> dict[str, pl.DataFrame]:
     return derive_all(shipped)
 
 
+def derived_outcome(tables: dict[str, pl.DataFrame], outcome_id: str) -> dict:
+    """One outcome row as ``derive_all`` gives it, derived from its operation's rows (and what they
+    need, :func:`small_tables`) alone."""
+    from opsledger.derive.reconcile import derive_all
+
+    cut = small_tables(tables, [outcome_id.split(".")[0]])
+    return derive_all(cut)["outcomes"].filter(pl.col("outcome_id") == outcome_id).row(0, named=True)
+
+
 def fingerprint(tables: dict[str, pl.DataFrame]) -> tuple:
     """Equal for equal tables (names, columns, types and every row)."""
-    return tuple((name, tuple((c, str(t)) for c, t in df.schema.items()), df.height,
-                  int(df.hash_rows(seed=0).sum()) if df.height else 0)
-                 for name, df in sorted(tables.items()))
+    return tuple((name, oio.frame_key(df)) for name, df in sorted(tables.items()))
 
 
 @pytest.fixture(scope="session", autouse=True)

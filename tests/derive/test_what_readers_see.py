@@ -8,7 +8,7 @@ import polars as pl
 
 from opsledger.derive.display import bounds_text, claim_bounds, display
 from opsledger.derive.reconcile import derive_all
-from conftest import set_cells as _set, small_tables
+from conftest import derived_outcome as _outcome, set_cells as _set
 
 
 def _claim(q, figure, low, high, home=False):
@@ -186,11 +186,6 @@ def test_the_scan_catches_a_bound(shipped):
     assert "62,999" in bad["blackwrist"]
 
 
-
-
-def _outcome(t: dict, oid: str) -> dict:
-    """The derived outcome, from its operation's rows (and what they need) alone."""
-    return derive_all(small_tables(t, [oid.split(".")[0]]))["outcomes"].filter(pl.col("outcome_id") == oid).row(0, named=True)
 
 
 def test_a_corrected_typo_does_not_count(shipped):

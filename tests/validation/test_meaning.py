@@ -9,8 +9,7 @@ import polars as pl
 
 from opsledger.validation.rules import evaluate, load_acknowledgements
 from opsledger.declarations import table
-from opsledger.derive.reconcile import derive_all
-from conftest import set_cells as _set, small_tables
+from conftest import derived_outcome as _outcome, set_cells as _set
 
 
 
@@ -113,11 +112,6 @@ def _english(shipped) -> list[str]:
     s = shipped["sources"].filter(pl.col("language") == "en").sort("source_id")
     return s.with_columns(reporting_line().alias("_line")).unique("_line", keep="first", maintain_order=True)[
         "source_id"].to_list()
-
-
-def _outcome(t, key):
-    """The derived outcome, from its operation's rows (and what they need) alone."""
-    return derive_all(small_tables(t, [key.split(".")[0]]))["outcomes"].filter(pl.col("outcome_id") == key).row(0, named=True)
 
 
 def test_same_figure_different_hedges_is_not_a_dispute(shipped):

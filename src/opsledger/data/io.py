@@ -180,6 +180,15 @@ def tables_state(data_dir: Path | str) -> dict[str, str]:
     return out
 
 
+def frame_key(df: pl.DataFrame) -> tuple:
+    """Equal for equal frames: the columns with their types and every row, in order (a digest of
+    polars' row hashes, for comparing frames within one process)."""
+    import hashlib
+
+    rows = df.hash_rows(seed=0).to_numpy().tobytes() if df.height else b""
+    return tuple((c, str(t)) for c, t in df.schema.items()), df.height, hashlib.blake2b(rows).digest()
+
+
 def to_arrow(name: str, df: pl.DataFrame) -> pa.Table:
     """A frame as an Arrow table with the declared schema, rows sorted by primary key."""
     t = table(name)

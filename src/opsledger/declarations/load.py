@@ -292,8 +292,7 @@ _DERIVED_CACHES: list[dict] = []
 def per_declarations(fn: Callable | None = None, *, key: Callable | None = None) -> Callable:
     """Cache a function of the declarations: one answer per loaded declarations (so per schemas
     directory, and per load) and arguments. ``key``, where given, maps the arguments to what
-    identifies the answer (for arguments that are not hashable themselves, such as a table), or to
-    None for arguments whose answer is not kept.
+    identifies the answer (for arguments that are not hashable themselves, such as a table).
     :func:`clear_caches` forgets every such answer: this is the one cache of the package, cleared in
     one place."""
     if fn is None:
@@ -302,10 +301,7 @@ def per_declarations(fn: Callable | None = None, *, key: Callable | None = None)
 
     @functools.wraps(fn)
     def wrapper(*args):
-        part = args if key is None else key(*args)
-        if part is None:
-            return fn(*args)
-        key_ = (declarations(), *part)
+        key_ = (declarations(), *(args if key is None else key(*args)))
         try:
             return cache[key_]
         except KeyError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import re
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ import pandera.polars as pa
 import polars as pl
 import pycountry
 
+from opsledger.data.io import frame_key
 from opsledger.validation.findings import Finding, RuleRun
 from opsledger.declarations import Table, declarations, per_declarations, tables, vocabularies
 from opsledger.validation.rules.base import Rule, TableCheck
@@ -150,14 +150,10 @@ def _classify(check: str) -> tuple[str, str | None]:
     return f"schema.{re.sub(r'[^a-z0-9_]+', '_', check.lower()).strip('_')}", None
 
 
-def _content(name: str, df: pl.DataFrame) -> tuple | None:
-    """What a table's schema findings depend on besides the declarations: its name, its columns with
-    their types, and every row in order (None for a column polars cannot hash: not kept)."""
-    try:
-        rows = df.hash_rows(seed=0).to_numpy().tobytes() if df.height else b""
-    except pl.exceptions.PolarsError:
-        return None
-    return name, tuple((c, str(t)) for c, t in df.schema.items()), df.height, hashlib.blake2b(rows).digest()
+def _content(name: str, df: pl.DataFrame) -> tuple:
+    """What a table's schema findings depend on besides the declarations: its name and its frame
+    (:func:`~opsledger.data.io.frame_key`)."""
+    return name, frame_key(df)
 
 
 def check_table(name: str, df: pl.DataFrame) -> list[Finding]:
